@@ -1,0 +1,3 @@
+"""perfsheriff: keeps watch over a software project's performance."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,299 @@
+"""Domain values of perfsheriff: frozen, validated, free of I/O.
+
+The words follow ``DESIGN.md``: a *series* is project + branch + benchmark +
+metric + machine class + configuration, identified by a stable hash (like
+Perfherder's signatures); a *run* executes a benchmark at a revision on a
+machine and yields *samples* (repetitions) per series.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from perfsheriff.errors import InputError
+
+
+class Direction(enum.StrEnum):
+    """Which way is better for a measurement."""
+
+    LOWER_IS_BETTER = "lower_is_better"
+    HIGHER_IS_BETTER = "higher_is_better"
+
+    def is_regression(self, relative_change: float) -> bool:
+        """The one place that decides the sign of a regression.
+
+        ``relative_change`` is ``(after - before) / before``; a rise is a
+        regression when lower is better, a fall when higher is better.
+        """
+        if self is Direction.LOWER_IS_BETTER:
+            return relative_change > 0
+        return relative_change < 0
+
+
+class RunStatus(enum.StrEnum):
+    """Outcome of one run. Only ``ok`` runs contribute samples."""
+
+    OK = "ok"
+    FAILED = "failed"  # build or benchmark error: the commit is unusable, not "bad"
+    TIMEOUT = "timeout"
+    INFRA = "infra"  # the machine failed, not the code: retried, kept apart
+
+
+class Dimension(enum.StrEnum):
+    TIME = "time"
+    SIZE = "size"
+    RATE = "rate"  # something per second: higher is better
+    COUNT = "count"
+    RATIO = "ratio"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInfo:
+    """What perfsheriff knows about a unit string, for validation and display.
+
+    ``factor`` converts a value in this unit to the dimension's base unit
+    (seconds, bytes, per second); units stay as the tool gave them in storage.
+    """
+
+    dimension: Dimension
+    factor: float
+    direction: Direction
+    non_negative: bool
+
+
+_LOWER = Direction.LOWER_IS_BETTER
+_HIGHER = Direction.HIGHER_IS_BETTER
+
+# The closed vocabulary of known units. Keys are lower-cased.
+_UNITS: dict[str, UnitInfo] = {}
+
+
+def _register(names: Iterable[str], info: UnitInfo) -> None:
+    for name in names:
+        _UNITS[name] = info
+
+
+_register(("s", "sec", "secs", "second", "seconds"), UnitInfo(Dimension.TIME, 1.0, _LOWER, True))
+_register(("ms", "msec", "millisecond", "milliseconds"), UnitInfo(Dimension.TIME, 1e-3, _LOWER, True))
+_register(("us", "µs", "usec", "microsecond", "microseconds"), UnitInfo(Dimension.TIME, 1e-6, _LOWER, True))
+_register(("ns", "nsec", "nanosecond", "nanoseconds", "ns/op"), UnitInfo(Dimension.TIME, 1e-9, _LOWER, True))
+_register(("min", "minute", "minutes"), UnitInfo(Dimension.TIME, 60.0, _LOWER, True))
+_register(("b", "byte", "bytes", "b/op"), UnitInfo(Dimension.SIZE, 1.0, _LOWER, True))
+_register(("kb", "kib", "kilobytes"), UnitInfo(Dimension.SIZE, 1024.0, _LOWER, True))
+_register(("mb", "mib", "megabytes"), UnitInfo(Dimension.SIZE, 1024.0**2, _LOWER, True))
+_register(("gb", "gib", "gigabytes"), UnitInfo(Dimension.SIZE, 1024.0**3, _LOWER, True))
+_register(
+    ("ops/s", "op/s", "ops/sec", "operations/second", "items/s", "items_per_second", "runs/s", "hz", "1/s"),
+    UnitInfo(Dimension.RATE, 1.0, _HIGHER, True),
+)
+_register(("bytes/s", "b/s", "bytes_per_second"), UnitInfo(Dimension.RATE, 1.0, _HIGHER, True))
+_register(("mb/s",), UnitInfo(Dimension.RATE, 1e6, _HIGHER, True))
+_register(
+    ("count", "integer", "instructions", "cycles", "allocs/op", "allocations", "iterations"),
+    UnitInfo(Dimension.COUNT, 1.0, _LOWER, True),
+)
+_register(("%", "percent", "ratio"), UnitInfo(Dimension.RATIO, 1.0, _LOWER, False))
+_register(("score",), UnitInfo(Dimension.OTHER, 1.0, _HIGHER, False))
+
+
+def unit_info(unit: str) -> UnitInfo:
+    """Look ``unit`` up in the vocabulary; unknown units are "other", lower is better.
+
+    Unknown units are accepted (tools invent their own), but nothing is assumed
+    about them beyond the direction a format states explicitly.
+    """
+    return _UNITS.get(unit.strip().lower(), UnitInfo(Dimension.OTHER, 1.0, _LOWER, False))
+
+
+def default_direction(unit: str) -> Direction:
+    return unit_info(unit).direction
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InputError(message)
+
+
+SHA_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A commit. ``parents`` are full shas, the first parent first."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    author_email: str
+    time: datetime
+    message: str
+
+    def __post_init__(self) -> None:
+        _require(len(self.sha) == 40 and set(self.sha) <= SHA_HEX, f"sha must be 40 lower-case hex digits, got {self.sha!r}")
+        _require(self.time.tzinfo is not None, "revision time must be timezone-aware")
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """The commits that landed on a branch together (a roll-up's members).
+
+    ``tip`` is the first-parent commit the branch moved to, ``base`` the
+    previous first-parent tip (``None`` for the root). ``commits`` lists
+    ``git rev-list base..tip`` oldest first; it always ends with ``tip``.
+    """
+
+    tip: str
+    base: str | None
+    commits: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _require(bool(self.commits) and self.commits[-1] == self.tip, "a push's commits must end with its tip")
+
+
+def _canonical_config(items: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    pairs = items.items() if isinstance(items, Mapping) else items
+    out = tuple(sorted((str(k), str(v)) for k, v in pairs))
+    keys = [k for k, _ in out]
+    _require(len(set(keys)) == len(keys), "configuration keys must be unique")
+    for key in keys:
+        _require(bool(key) and "=" not in key, f"configuration key {key!r} must be non-empty and contain no '='")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Configuration:
+    """key=value settings of a run (platform, backend, threads...), order-free."""
+
+    items: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "items", _canonical_config(self.items))
+
+    @classmethod
+    def of(cls, mapping: Mapping[str, str] | None = None) -> Configuration:
+        return cls(tuple((mapping or {}).items()))
+
+    @classmethod
+    def parse(cls, assignments: Iterable[str]) -> Configuration:
+        """Parse ``key=value`` strings as given on a command line."""
+        pairs = []
+        for text in assignments:
+            key, sep, value = text.partition("=")
+            if not sep or not key.strip():
+                raise InputError(f"expected key=value, got {text!r}", where="--config")
+            pairs.append((key.strip(), value.strip()))
+        return cls(tuple(pairs))
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.items)
+
+    def __str__(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """Where a benchmark ran. Series are keyed by ``machine_class`` (defaults to the name)."""
+
+    name: str
+    machine_class: str = ""
+    fingerprint: str = ""
+    generation: int = 1
+
+    def __post_init__(self) -> None:
+        _require(bool(self.name.strip()), "machine name must not be empty")
+        if not self.machine_class:
+            object.__setattr__(self, "machine_class", self.name)
+        _require(self.generation >= 1, "machine generation must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """The identity of a series; ``id`` is a stable hash of all its fields."""
+
+    project: str
+    branch: str
+    benchmark: str
+    metric: str
+    machine_class: str
+    configuration: Configuration = field(default_factory=Configuration)
+
+    def __post_init__(self) -> None:
+        for name in ("project", "branch", "benchmark", "metric", "machine_class"):
+            _require(bool(getattr(self, name)), f"series {name} must not be empty")
+
+    @property
+    def id(self) -> str:
+        """First 16 hex digits of SHA-256 over the canonical JSON of the fields.
+
+        Stable across versions and processes: changing it orphans stored series.
+        """
+        canonical = json.dumps(
+            [self.project, self.branch, self.benchmark, self.metric, self.machine_class, list(map(list, self.configuration.items))],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def check_samples(samples: Iterable[float], unit: str, *, what: str = "samples") -> tuple[float, ...]:
+    """Validate measurements: finite, and non-negative where the unit demands it."""
+    values = tuple(float(v) for v in samples)
+    _require(bool(values), f"{what} must not be empty")
+    non_negative = unit_info(unit).non_negative
+    for value in values:
+        _require(math.isfinite(value), f"{what} must be finite numbers, got {value!r}")
+        _require(not (non_negative and value < 0), f"{what} in unit {unit!r} must be >= 0, got {value!r}")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkResult:
+    """What a result file says about one benchmark and metric: every repetition kept.
+
+    ``name`` stays exactly as the tool wrote it; ``unit`` too.
+    """
+
+    name: str
+    unit: str
+    samples: tuple[float, ...]
+    metric: str = "time"
+    direction: Direction | None = None
+    suite: str = ""
+
+    def __post_init__(self) -> None:
+        _require(bool(self.name), "benchmark name must not be empty")
+        _require(bool(self.metric), "metric must not be empty")
+        object.__setattr__(self, "samples", check_samples(self.samples, self.unit, what=f"values of {self.name!r}"))
+        if self.direction is None:
+            object.__setattr__(self, "direction", default_direction(self.unit))
+
+    @property
+    def better(self) -> Direction:
+        assert self.direction is not None  # set in __post_init__
+        return self.direction
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSet:
+    """A parsed result file: its format, its benchmarks, and any context it carried."""
+
+    format: str
+    results: tuple[BenchmarkResult, ...]
+    context: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        _require(bool(self.results), "the file contains no benchmark results")
+        keys = [(r.name, r.metric) for r in self.results]
+        _require(len(set(keys)) == len(keys), "a benchmark and metric appear twice in one file")
