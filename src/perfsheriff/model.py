@@ -136,7 +136,8 @@ class Revision:
     message: str
 
     def __post_init__(self) -> None:
-        _require(len(self.sha) == 40 and set(self.sha) <= SHA_HEX, f"sha must be 40 lower-case hex digits, got {self.sha!r}")
+        valid = len(self.sha) == 40 and set(self.sha) <= SHA_HEX
+        _require(valid, f"sha must be 40 lower-case hex digits, got {self.sha!r}")
         _require(self.time.tzinfo is not None, "revision time must be timezone-aware")
 
     @property
@@ -240,7 +241,14 @@ class SeriesKey:
         Stable across versions and processes: changing it orphans stored series.
         """
         canonical = json.dumps(
-            [self.project, self.branch, self.benchmark, self.metric, self.machine_class, list(map(list, self.configuration.items))],
+            [
+                self.project,
+                self.branch,
+                self.benchmark,
+                self.metric,
+                self.machine_class,
+                [list(pair) for pair in self.configuration.items],
+            ],
             separators=(",", ":"),
             ensure_ascii=False,
         )
@@ -297,3 +305,26 @@ class ResultSet:
         _require(bool(self.results), "the file contains no benchmark results")
         keys = [(r.name, r.metric) for r in self.results]
         _require(len(set(keys)) == len(keys), "a benchmark and metric appear twice in one file")
+
+
+_TIME_STEPS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+_SIZE_STEPS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"), (1.0, "B"))
+
+
+def format_value(value: float, unit: str) -> str:
+    """Render ``value`` (in ``unit``) for people: time and sizes get a readable prefix.
+
+    Storage keeps the tool's own unit; only display is normalised.
+    """
+    info = unit_info(unit)
+    if not math.isfinite(value):
+        return str(value)
+    steps = {Dimension.TIME: _TIME_STEPS, Dimension.SIZE: _SIZE_STEPS}.get(info.dimension)
+    if steps is None or value == 0:
+        return f"{value:.4g} {unit}".rstrip()
+    base = value * info.factor
+    for factor, label in steps:
+        if abs(base) >= factor:
+            return f"{base / factor:.4g} {label}"
+    factor, label = steps[-1]
+    return f"{base / factor:.4g} {label}"

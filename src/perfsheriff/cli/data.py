@@ -1,0 +1,169 @@
+"""Commands that put results in and read series out: ``ingest``, ``series``, ``show``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, settings, user_errors
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import Configuration, Machine, format_value
+from perfsheriff.service import ingest as ingest_service
+from perfsheriff.service import series as series_service
+
+ConfigOption = Annotated[
+    list[str] | None, typer.Option("--config", "-c", help="Configuration key=value (repeatable): platform, backend...")
+]
+
+
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Result files (or Criterion result directories).")],
+    repo: Annotated[Path, typer.Option(help="The git repository the results belong to.")],
+    revision: Annotated[str, typer.Option(help="Revision measured: any git expression (HEAD~3, a short sha, a tag).")],
+    machine: Annotated[str, typer.Option(help="Name of the machine the benchmarks ran on.")],
+    config: ConfigOption = None,
+    branch: Annotated[
+        str | None, typer.Option(help="Branch whose history orders the results (default: checked out).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Project name (default: the repository folder's name).")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Result format; detected from the content by default.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Store the results of one revision on one machine: one run per file."""
+    with user_errors():
+        limit = settings(db).max_result_bytes
+        target_machine = Machine(machine)
+        configuration = Configuration.parse(config or [])
+        git = GitRepo(repo)
+        engine = open_store(db)
+        target = ingest_service.prepare_target(
+            engine,
+            git,
+            revision=revision,
+            machine=target_machine,
+            configuration=configuration,
+            branch=branch,
+            project=project,
+        )
+        with Progress(console=err_console, transient=True, disable=as_json) as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            outcome = ingest_service.ingest_files(
+                engine,
+                target,
+                files,
+                fmt=fmt,
+                limit=limit,
+                now=datetime.now(UTC),
+                on_file=lambda _: progress.advance(task),
+            )
+    if as_json:
+        console.print_json(json.dumps([dataclasses.asdict(item) for item in outcome.ingested]))
+    else:
+        _print_ingested(target, outcome.ingested)
+    for error in outcome.errors:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    if outcome.errors:
+        raise typer.Exit(1)
+
+
+def _print_ingested(target: ingest_service.Target, items: list[ingest_service.Ingested]) -> None:
+    if not items:
+        return
+    table = Table(title=f"{target.project} {target.branch} @ {target.revision[:12]} on {target.machine.name}")
+    for column in ("file", "format", "series", "samples", "stored"):
+        table.add_column(column)
+    for item in items:
+        stored = "already stored" if item.duplicate else f"run {item.run_id}"
+        table.add_row(item.source, item.format, str(item.series), str(item.samples), stored)
+    console.print(table)
+
+
+def series(
+    project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+    branch: Annotated[str | None, typer.Option(help="Only this branch.")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="Only benchmarks whose name contains this.")] = None,
+    machine: Annotated[str | None, typer.Option(help="Only this machine class.")] = None,
+    metric: Annotated[str | None, typer.Option(help="Only this metric.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the stored series."""
+    with user_errors():
+        engine = open_store(db)
+        with engine.connect() as conn:
+            rows = series_service.list_series(
+                conn, project=project, branch=branch, benchmark=benchmark, machine=machine, metric=metric
+            )
+    if as_json:
+        payload = [{**dataclasses.asdict(row), "machine": row.machine_class} for row in rows]
+        console.print_json(json.dumps(payload))
+        return
+    table = Table(title=f"{len(rows)} series")
+    for column in ("id", "benchmark", "metric", "unit", "machine", "configuration", "branch", "revisions"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.id,
+            row.benchmark,
+            row.metric,
+            row.unit,
+            row.machine_class,
+            row.configuration,
+            row.branch,
+            str(row.n_revisions),
+        )
+    console.print(table)
+
+
+def show(
+    series_id: Annotated[str, typer.Argument(metavar="SERIES", help="Series id, or a unique prefix of it.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one series along its branch: per revision, samples, median and spread."""
+    with user_errors():
+        engine = open_store(db)
+        with engine.connect() as conn:
+            detail = series_service.series_detail(conn, series_id)
+    row = detail.series
+    if as_json:
+        payload = {
+            **dataclasses.asdict(row),
+            "machine": row.machine_class,
+            "points": [dataclasses.asdict(p) for p in detail.points],
+        }
+        console.print_json(json.dumps(payload))
+        return
+    table = Table(
+        title=f"{row.benchmark} [{row.metric}, {row.unit}, {row.direction.replace('_', ' ')}] on {row.machine_class}"
+    )
+    for column in ("revision", "author", "subject", "n", "median", "spread (MAD)", "min", "max"):
+        table.add_column(column, justify="right" if column in {"n", "median", "spread (MAD)", "min", "max"} else "left")
+    for p in detail.points:
+        table.add_row(
+            p.revision[:12],
+            p.author,
+            p.subject[:40],
+            str(p.n_samples),
+            format_value(p.median, row.unit),
+            format_value(p.mad, row.unit),
+            format_value(p.min, row.unit),
+            format_value(p.max, row.unit),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.command()(series)
+    app.command()(show)

@@ -1,0 +1,41 @@
+"""One typed settings object, built once at start-up (environment overrides defaults).
+
+Every setting has a default and a description; ``perfsheriff settings`` lists
+them, and a test checks that each one is documented in ``docs/settings.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """perfsheriff's settings; each can be set as ``PERFSHERIFF_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PERFSHERIFF_", frozen=True, extra="forbid")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; default: an SQLite file .perfsheriff/perfsheriff.db "
+        "under the current folder. PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    max_result_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="Largest result file (or directory of files) accepted by ingest, in bytes.",
+    )
+
+    def resolved_database_url(self, cwd: Path) -> str:
+        """The configured URL, or the embedded default: an SQLite file under ``cwd/.perfsheriff``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(cwd / '.perfsheriff' / 'perfsheriff.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment; explicit ``overrides`` (CLI options) win."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

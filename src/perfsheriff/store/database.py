@@ -1,0 +1,91 @@
+"""Engines and migrations: SQLite by default (WAL mode), PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from perfsheriff.errors import ConfigError, StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_engine(url: str) -> Engine:
+    """Build an engine for ``url``; creates the folder of an SQLite file."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"not a database URL: {url!r}", where="database_url") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise ConfigError(
+        f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://", where="database_url"
+    )
+
+
+def _alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``."""
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the database {engine.url!r}: {exc.orig}") from exc
+
+
+def check_models(engine: Engine) -> None:
+    """Raise if the tables in ``schema.py`` drifted from the migrations (``alembic check``)."""
+    command.check(_alembic_config(engine))
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def ensure_current(engine: Engine) -> None:
+    """Fail with a clear message when the schema is missing or older than this code."""
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the database {engine.url!r}: {exc.orig}") from exc
+    if current != head_revision():
+        raise StoreError(
+            f"the database {engine.url!r} is at schema {current or 'none'}, expected {head_revision()}: "
+            "run `perfsheriff db upgrade`"
+        )

@@ -1,0 +1,266 @@
+"""Writes: get-or-create of the named things, bulk history import, runs with samples.
+
+Every function takes an open ``Connection`` inside the caller's transaction, so
+one upload is written whole or not at all. Get-or-create uses
+``INSERT ... ON CONFLICT DO NOTHING`` and then reads, which is safe when several
+writers (agents, CI uploads) create the same machine or series at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from perfsheriff.model import Configuration, Machine, Push, Revision, RunStatus, SeriesKey
+from perfsheriff.store import schema as t
+
+
+def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def _get_or_create(conn: sa.Connection, table: sa.Table, key: Mapping[str, Any], extra: Mapping[str, Any]) -> int:
+    where = sa.and_(*(table.c[name] == value for name, value in key.items()))
+    found = conn.execute(sa.select(table.c.id).where(where)).scalar()
+    if found is None:
+        _insert_ignore(conn, table, [{**key, **extra}])
+        found = conn.execute(sa.select(table.c.id).where(where)).scalar_one()
+    return int(found)
+
+
+def project_id(conn: sa.Connection, name: str, repository: str = "") -> int:
+    return _get_or_create(conn, t.projects, {"name": name}, {"repository": repository})
+
+
+def branch_id(conn: sa.Connection, project: int, name: str) -> int:
+    return _get_or_create(conn, t.branches, {"project_id": project, "name": name}, {"tip_sha": None})
+
+
+def machine_id(conn: sa.Connection, machine: Machine) -> int:
+    extra = {
+        "machine_class": machine.machine_class,
+        "fingerprint": machine.fingerprint,
+        "generation": machine.generation,
+    }
+    return _get_or_create(conn, t.machines, {"name": machine.name}, extra)
+
+
+def configuration_id(conn: sa.Connection, configuration: Configuration) -> int:
+    return _get_or_create(conn, t.configurations, {"canonical": str(configuration)}, {"items": configuration.as_dict()})
+
+
+def benchmark_id(conn: sa.Connection, project: int, name: str, suite: str = "") -> int:
+    return _get_or_create(
+        conn, t.benchmarks, {"project_id": project, "name": name}, {"suite": suite, "weight": 1.0, "tags": []}
+    )
+
+
+def benchmark_ids(conn: sa.Connection, project: int, suites: Mapping[str, str]) -> dict[str, int]:
+    """Ids of the named benchmarks (name -> suite), creating the missing ones in one statement."""
+
+    def known() -> dict[str, int]:
+        out: dict[str, int] = {}
+        names = list(suites)
+        for start in range(0, len(names), 5000):
+            query = sa.select(t.benchmarks.c.name, t.benchmarks.c.id).where(
+                t.benchmarks.c.project_id == project, t.benchmarks.c.name.in_(names[start : start + 5000])
+            )
+            out.update({name: int(bid) for name, bid in conn.execute(query)})
+        return out
+
+    found = known()
+    missing = [
+        {"project_id": project, "name": n, "suite": s, "weight": 1.0, "tags": []}
+        for n, s in suites.items()
+        if n not in found
+    ]
+    if missing:
+        _insert_ignore(conn, t.benchmarks, missing)
+        found = known()
+    return found
+
+
+def store_revisions(conn: sa.Connection, project: int, revisions: Iterable[Revision]) -> dict[str, int]:
+    """Insert commits not yet known; return sha -> id for all of them."""
+    rows = [
+        {
+            "project_id": project,
+            "sha": r.sha,
+            "parents": " ".join(r.parents),
+            "author": r.author,
+            "author_email": r.author_email,
+            "time": r.time,
+            "message": r.message,
+        }
+        for r in revisions
+    ]
+    for start in range(0, len(rows), 5000):
+        _insert_ignore(conn, t.revisions, rows[start : start + 5000])
+    return revision_ids(conn, project, [str(row["sha"]) for row in rows])
+
+
+def revision_ids(conn: sa.Connection, project: int, shas: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for start in range(0, len(shas), 5000):
+        chunk = shas[start : start + 5000]
+        query = sa.select(t.revisions.c.sha, t.revisions.c.id).where(
+            t.revisions.c.project_id == project, t.revisions.c.sha.in_(chunk)
+        )
+        out.update({sha: int(rid) for sha, rid in conn.execute(query)})
+    return out
+
+
+def append_pushes(conn: sa.Connection, branch: int, pushes: Sequence[Push], ids: Mapping[str, int]) -> None:
+    """Append pushes (oldest first) after the branch's last one, with their commits in order."""
+    last = conn.execute(
+        sa.select(sa.func.max(t.pushes.c.position), sa.func.max(t.branch_revisions.c.position))
+        .select_from(t.pushes.outerjoin(t.branch_revisions, t.branch_revisions.c.push_id == t.pushes.c.id))
+        .where(t.pushes.c.branch_id == branch)
+    ).one()
+    push_pos = -1 if last[0] is None else int(last[0])
+    rev_pos = -1 if last[1] is None else int(last[1])
+    known = {
+        int(rid)
+        for (rid,) in conn.execute(
+            sa.select(t.branch_revisions.c.revision_id).where(t.branch_revisions.c.branch_id == branch)
+        )
+    }
+    for push in pushes:
+        push_pos += 1
+        push_id = conn.execute(
+            sa.insert(t.pushes).returning(t.pushes.c.id),
+            {"branch_id": branch, "tip_revision_id": ids[push.tip], "base_sha": push.base, "position": push_pos},
+        ).scalar_one()
+        members = []
+        for sha in push.commits:
+            if ids[sha] in known:
+                continue  # a commit already on the branch (merged twice); keep its first place
+            known.add(ids[sha])
+            rev_pos += 1
+            members.append(
+                {
+                    "branch_id": branch,
+                    "revision_id": ids[sha],
+                    "push_id": push_id,
+                    "position": rev_pos,
+                    "first_parent": sha == push.tip,
+                }
+            )
+        if members:
+            conn.execute(sa.insert(t.branch_revisions), members)
+    if pushes:
+        conn.execute(sa.update(t.branches).where(t.branches.c.id == branch).values(tip_sha=pushes[-1].tip))
+
+
+def branch_tip(conn: sa.Connection, branch: int) -> str | None:
+    return conn.execute(sa.select(t.branches.c.tip_sha).where(t.branches.c.id == branch)).scalar()
+
+
+def ensure_series(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Create series rows that do not exist yet (``rows`` carry every column)."""
+    ids = [row["id"] for row in rows]
+    existing: set[str] = set()
+    for start in range(0, len(ids), 5000):
+        query = sa.select(t.series.c.id).where(t.series.c.id.in_(ids[start : start + 5000]))
+        existing.update(conn.execute(query).scalars())
+    _insert_ignore(conn, t.series, [row for row in rows if row["id"] not in existing])
+
+
+def series_row(
+    key: SeriesKey, *, project: int, branch: int, benchmark: int, configuration: int, unit: str, direction: str
+) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "project_id": project,
+        "branch_id": branch,
+        "benchmark_id": benchmark,
+        "metric": key.metric,
+        "unit": unit,
+        "direction": direction,
+        "machine_class": key.machine_class,
+        "configuration_id": configuration,
+    }
+
+
+def find_run(conn: sa.Connection, *, revision: int, machine: int, configuration: int, content_hash: str) -> int | None:
+    query = sa.select(t.runs.c.id).where(
+        t.runs.c.revision_id == revision,
+        t.runs.c.machine_id == machine,
+        t.runs.c.configuration_id == configuration,
+        t.runs.c.content_hash == content_hash,
+    )
+    found = conn.execute(query).scalar()
+    return None if found is None else int(found)
+
+
+def insert_run(
+    conn: sa.Connection,
+    *,
+    project: int,
+    branch: int,
+    revision: int,
+    machine: int,
+    configuration: int,
+    status: RunStatus,
+    created_at: datetime,
+    fmt: str | None = None,
+    source: str = "",
+    content_hash: str | None = None,
+    environment: Mapping[str, str] | None = None,
+    error: str | None = None,
+) -> int:
+    values = {
+        "project_id": project,
+        "branch_id": branch,
+        "revision_id": revision,
+        "machine_id": machine,
+        "configuration_id": configuration,
+        "status": status.value,
+        "format": fmt,
+        "source": source,
+        "content_hash": content_hash,
+        "environment": dict(environment or {}),
+        "error": error,
+        "created_at": created_at,
+    }
+    return int(conn.execute(sa.insert(t.runs).returning(t.runs.c.id), values).scalar_one())
+
+
+def pack(values: Sequence[float]) -> bytes:
+    return np.asarray(values, dtype="<f8").tobytes()
+
+
+def unpack(blob: bytes) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.frombuffer(blob, dtype="<f8")
+
+
+def insert_samples(conn: sa.Connection, run: int, revision: int, per_series: Mapping[str, Sequence[float]]) -> int:
+    """Insert one row per series holding all of the run's repetitions; return the sample count."""
+    rows = []
+    count = 0
+    for series_id, values in per_series.items():
+        array = np.asarray(values, dtype="<f8")
+        count += array.size
+        rows.append(
+            {
+                "run_id": run,
+                "series_id": series_id,
+                "revision_id": revision,
+                "n": int(array.size),
+                "median": float(np.median(array)),
+                "min": float(array.min()),
+                "max": float(array.max()),
+                "values": array.tobytes(),
+            }
+        )
+    if rows:
+        conn.execute(sa.insert(t.samples), rows)
+    return count

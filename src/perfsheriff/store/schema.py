@@ -1,0 +1,247 @@
+"""SQLAlchemy tables of perfsheriff. Plain tables: no logic, no formatting.
+
+Volume design: a project like Firefox has tens of thousands of series and
+millions of samples a month. Samples are therefore stored as one row per
+(run, series) in ``samples``, holding every repetition as a packed
+little-endian float64 array plus the aggregates most views need (n, median,
+min, max). Reading one series' whole history is one index range scan on
+``(series_id, revision_id)`` returning one short row per run, not one row per
+repetition. Revisions are ordered along a branch by ``branch_revisions.position``.
+
+Schema history (each step is an Alembic migration under ``migrations/versions``):
+1. ``0001`` initial schema.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names, so that migrations can refer to them on every database.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+# BigInteger ids on PostgreSQL; SQLite needs INTEGER for its rowid alias.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+projects = Table(
+    "projects",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("repository", Text, nullable=False, default=""),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("sha", String(40), nullable=False),
+    Column("parents", Text, nullable=False),  # space-separated full shas, first parent first
+    Column("author", Text, nullable=False),
+    Column("author_email", Text, nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("message", Text, nullable=False),
+    UniqueConstraint("project_id", "sha"),
+)
+
+branches = Table(
+    "branches",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("tip_sha", String(40), nullable=True),  # last imported first-parent tip
+    UniqueConstraint("project_id", "name"),
+)
+
+pushes = Table(
+    "pushes",
+    metadata,
+    _id(),
+    Column("branch_id", ForeignKey("branches.id", ondelete="CASCADE"), nullable=False),
+    Column("tip_revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False),
+    Column("base_sha", String(40), nullable=True),
+    Column("position", Integer, nullable=False),  # order of the push on the branch
+    UniqueConstraint("branch_id", "position"),
+    UniqueConstraint("branch_id", "tip_revision_id"),
+)
+
+# Every commit that reached the branch, in push order: a roll-up's side commits sit
+# just before its tip, so bisection results inside a push slot into the timeline.
+branch_revisions = Table(
+    "branch_revisions",
+    metadata,
+    Column("branch_id", ForeignKey("branches.id", ondelete="CASCADE"), primary_key=True),
+    Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), primary_key=True),
+    Column("push_id", ForeignKey("pushes.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("first_parent", Boolean, nullable=False),
+    UniqueConstraint("branch_id", "position"),
+)
+
+machines = Table(
+    "machines",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("machine_class", String(200), nullable=False),
+    Column("fingerprint", Text, nullable=False, default=""),
+    Column("generation", Integer, nullable=False, default=1),
+)
+
+configurations = Table(
+    "configurations",
+    metadata,
+    _id(),
+    Column("canonical", Text, nullable=False, unique=True),  # "k=v,k=v" sorted by key
+    Column("items", JSON, nullable=False),
+)
+
+benchmarks = Table(
+    "benchmarks",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("suite", Text, nullable=False, default=""),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("tags", JSON, nullable=False, default=list),
+    UniqueConstraint("project_id", "name"),
+)
+
+series = Table(
+    "series",
+    metadata,
+    Column("id", String(16), primary_key=True),  # SeriesKey.id, a stable hash
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("branch_id", ForeignKey("branches.id", ondelete="CASCADE"), nullable=False),
+    Column("benchmark_id", ForeignKey("benchmarks.id", ondelete="CASCADE"), nullable=False),
+    Column("metric", String(200), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("direction", String(20), nullable=False),
+    Column("machine_class", String(200), nullable=False),
+    Column("configuration_id", ForeignKey("configurations.id"), nullable=False),
+    Index(None, "project_id", "benchmark_id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("branch_id", ForeignKey("branches.id", ondelete="CASCADE"), nullable=False),
+    Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False),
+    Column("machine_id", ForeignKey("machines.id"), nullable=False),
+    Column("configuration_id", ForeignKey("configurations.id"), nullable=False),
+    Column("status", String(10), nullable=False),  # RunStatus
+    Column("format", String(40), nullable=True),
+    Column("source", Text, nullable=False, default=""),  # file name or job reference
+    Column("content_hash", String(64), nullable=True),  # sha256 of the uploaded bytes
+    Column("environment", JSON, nullable=False, default=dict),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("revision_id", "machine_id", "configuration_id", "content_hash"),
+    Index(None, "revision_id", "machine_id"),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    _id(),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("median", Float, nullable=False),
+    Column("min", Float, nullable=False),
+    Column("max", Float, nullable=False),
+    Column("values", LargeBinary, nullable=False),  # n little-endian float64
+    Index(None, "series_id", "revision_id"),
+)
+
+# Room for the detection, triage and job-queue work; their issues extend these.
+alert_summaries = Table(
+    "alert_summaries",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("branch_id", ForeignKey("branches.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(20), nullable=False, default="untriaged"),
+    Column("owner", Text, nullable=True),
+    Column("bug_url", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    _id(),
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("summary_id", ForeignKey("alert_summaries.id", ondelete="SET NULL"), nullable=True),
+    Column("last_good_revision_id", ForeignKey("revisions.id"), nullable=False),
+    Column("first_bad_revision_id", ForeignKey("revisions.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # regression | improvement | drift
+    Column("relative_change", Float, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("details", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("series_id", "first_bad_revision_id", "kind"),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    _id(),
+    Column("summary_id", ForeignKey("alert_summaries.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("author", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("details", JSON, nullable=False, default=dict),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False),
+    Column("benchmark", Text, nullable=False),
+    Column("machine_class", String(200), nullable=False),
+    Column("configuration_id", ForeignKey("configurations.id"), nullable=False),
+    Column("repetitions", Integer, nullable=False, default=1),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("state", String(20), nullable=False, default="queued"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "state", "machine_class", "priority"),
+)
