@@ -1,0 +1,289 @@
+"""The only module that runs ``git``: history, pushes and ranges of a repository.
+
+Every call is ``git -C <path> ...`` with an argument list (never a shell), in the
+C locale and with prompts off, so output is parseable and a missing credential
+fails instead of hanging. Bulk reads use one ``git log`` with a NUL-separated
+format, parsed here: importing 50,000 commits must stay a matter of seconds,
+which rules out one process per commit or per push.
+
+Incremental reads take ``since``: the last first-parent commit already imported.
+It must lie on the branch's first-parent history; if the branch was rewritten
+(force-push, reset) a :class:`~perfsheriff.errors.GitError` says so rather than
+returning a history with a hole in it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from perfsheriff.errors import GitError, NotFoundError
+from perfsheriff.model import Push, Revision
+
+# Fields of one commit in ``git log`` output; the message goes last.
+_LOG_FORMAT = "--format=tformat:%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
+_LOG_FIELDS = 6
+# Read-only options that keep user configuration out of the output.
+_LOG_OPTIONS = ("-z", "--no-color", "--encoding=UTF-8", "--no-show-signature", _LOG_FORMAT)
+# Variables that would point git at another repository than ``-C`` names.
+_LOCATION_VARIABLES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+)
+_HEX_PREFIX = re.compile(r"[0-9a-f]{4,40}")
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What one import of a branch needs, read with a single ``git log``.
+
+    ``revisions`` holds every commit reachable from the tip (side commits of
+    roll-ups included, so bisection can reach them), parents before children;
+    ``first_parent`` the branch's own commits, oldest first; ``pushes`` one per
+    first-parent commit.
+    """
+
+    revisions: tuple[Revision, ...]
+    first_parent: tuple[str, ...]
+    pushes: tuple[Push, ...]
+
+
+class GitRepo:
+    """A local git repository (work tree or bare), read through the ``git`` command."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).absolute()
+        self._env = _git_environment()
+        if not self.path.is_dir():
+            raise GitError(f"not a git repository: {self.path} is not a directory")
+        result = self._run_raw(["rev-parse", "--absolute-git-dir"])
+        if result.returncode != 0:
+            raise GitError(f"not a git repository: {self.path}")
+        self.git_dir = Path(result.stdout.decode().strip())
+
+    def __repr__(self) -> str:
+        return f"GitRepo({str(self.path)!r})"
+
+    # -- running git ---------------------------------------------------------
+
+    def _run_raw(self, args: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        try:
+            return subprocess.run(
+                ["git", "-C", str(self.path), *args],
+                input=stdin,
+                capture_output=True,
+                env=self._env,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+
+    def _run(self, args: Sequence[str], stdin: bytes | None = None) -> bytes:
+        """Run git and return its output; a failure becomes a one-line GitError."""
+        result = self._run_raw(args, stdin)
+        if result.returncode != 0:
+            raise GitError(f"git {args[0]} failed in {self.path}: {_first_line(result.stderr)}")
+        return result.stdout
+
+    def _log(self, args: Sequence[str]) -> list[Revision]:
+        return _parse_log(self._run(["log", *_LOG_OPTIONS, *args]))
+
+    # -- single revisions ----------------------------------------------------
+
+    def resolve(self, rev: str) -> str:
+        """The full sha of the commit ``rev`` names (sha, short sha, branch, tag, ``HEAD~3``...)."""
+        if not rev or rev.startswith("-") or any(c in rev for c in "\0\n"):
+            raise NotFoundError(f"unknown revision {rev!r} in {self.path}")
+        result = self._run_raw(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"])
+        if result.returncode != 0:
+            raise NotFoundError(f"unknown revision {rev!r} in {self.path}")
+        return result.stdout.decode().strip()
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own ancestor)."""
+        args = ["merge-base", "--is-ancestor", self.resolve(ancestor), self.resolve(descendant)]
+        result = self._run_raw(args)
+        if result.returncode not in (0, 1):
+            raise GitError(f"git merge-base failed in {self.path}: {_first_line(result.stderr)}")
+        return result.returncode == 0
+
+    def current_branch(self) -> str | None:
+        """The branch HEAD points at, or ``None`` when HEAD is detached."""
+        result = self._run_raw(["symbolic-ref", "--quiet", "--short", "HEAD"])
+        return result.stdout.decode().strip() if result.returncode == 0 else None
+
+    def branches(self) -> list[str]:
+        """Local branch names, sorted."""
+        output = self._run(["for-each-ref", "--format=%(refname:short)", "refs/heads/"])
+        return sorted(output.decode().split())
+
+    # -- bulk reads ----------------------------------------------------------
+
+    def revisions(self, shas: Iterable[str]) -> list[Revision]:
+        """Look commits up by (possibly abbreviated) sha, in the given order, duplicates once.
+
+        The shas travel on standard input, so any number fits in one process.
+        """
+        wanted = [sha.strip().lower() for sha in shas]
+        for sha in wanted:
+            if not _HEX_PREFIX.fullmatch(sha):
+                raise NotFoundError(f"unknown revision {sha!r} in {self.path}: not a commit sha")
+        if not wanted:
+            return []
+        stdin = "".join(f"{sha}\n" for sha in wanted).encode()
+        result = self._run_raw(["log", *_LOG_OPTIONS, "--no-walk=unsorted", "--stdin"], stdin)
+        if result.returncode != 0:
+            raise NotFoundError(f"unknown revision in {self.path}: {_first_line(result.stderr)}")
+        return _parse_log(result.stdout)
+
+    def first_parent_history(self, branch: str, since: str | None = None) -> list[Revision]:
+        """The branch's first-parent commits, oldest first, after ``since`` (exclusive)."""
+        return self._read(branch, since, "--first-parent")[0]
+
+    def all_revisions(self, branch: str, since: str | None = None) -> list[Revision]:
+        """Every commit reachable from the branch and not from ``since``, parents first.
+
+        Side-branch commits of roll-ups are included: they are the candidates a
+        bisection narrows a push down to.
+        """
+        return self._read(branch, since, "--topo-order")[0]
+
+    def pushes(self, branch: str, since: str | None = None) -> list[Push]:
+        """The branch's pushes after ``since``, oldest first; see :func:`group_pushes`.
+
+        Reads only the commit graph (``rev-list --parents``), not the messages.
+        """
+        tip, exclude, base = self._span(branch, since)
+        parents = {}
+        for line in self._run(["rev-list", "--parents", tip, *exclude]).decode().splitlines():
+            sha, *rest = line.split(" ")
+            parents[sha] = tuple(rest)
+        return group_pushes(parents, _first_parent_chain(parents, tip, base, branch))
+
+    def history(self, branch: str, since: str | None = None) -> History:
+        """Revisions, first-parent chain and pushes of a branch, from one ``git log``."""
+        revisions, parents, chain = self._read(branch, since, "--topo-order")
+        return History(tuple(revisions), tuple(chain), tuple(group_pushes(parents, chain)))
+
+    def range(self, good: str, bad: str) -> list[str]:
+        """The suspect set: commits reachable from ``bad`` but not from ``good``, parents first."""
+        args = ["rev-list", "--topo-order", "--reverse", self.resolve(bad), f"^{self.resolve(good)}"]
+        return self._run(args).decode().split()
+
+    def _span(self, branch: str, since: str | None) -> tuple[str, list[str], str | None]:
+        """Resolve ``branch`` and ``since`` into a tip, the exclusion arguments and the base sha."""
+        tip = self.resolve(branch)
+        if since is None:
+            return tip, [], None
+        base = self.resolve(since)
+        return tip, [f"^{base}"], base
+
+    def _read(
+        self, branch: str, since: str | None, walk: str
+    ) -> tuple[list[Revision], dict[str, tuple[str, ...]], list[str]]:
+        """Log the branch after ``since`` (oldest first) and check ``since`` lies on its first-parent chain."""
+        tip, exclude, base = self._span(branch, since)
+        revisions = self._log([walk, "--reverse", tip, *exclude])
+        parents = {r.sha: r.parents for r in revisions}
+        return revisions, parents, _first_parent_chain(parents, tip, base, branch)
+
+
+def group_pushes(parents: Mapping[str, tuple[str, ...]], chain: Sequence[str]) -> list[Push]:
+    """Split a history into pushes: for consecutive first-parent tips A, B, ``git rev-list A..B``.
+
+    ``parents`` maps every commit after the import base to its parents (commits
+    missing from it count as already imported); ``chain`` is the first-parent
+    history, oldest first; a push's base is its tip's first parent. One walk over the graph serves all pushes: ``seen``
+    always holds everything reachable from the previous tip, so a depth-first
+    walk from B that stops at ``seen`` finds exactly A..B, and its post-order
+    lists parents before children, each side branch in one piece.
+    """
+    seen: set[str] = set()
+    pushes = []
+    for tip in chain:
+        members: list[str] = []
+        stack = [(tip, iter(parents[tip]))]
+        seen.add(tip)
+        while stack:
+            sha, pending = stack[-1]
+            parent = next(pending, None)
+            if parent is None:
+                stack.pop()
+                members.append(sha)
+            elif parent not in seen and parent in parents:
+                seen.add(parent)
+                stack.append((parent, iter(parents[parent])))
+        base = parents[tip][0] if parents[tip] else None
+        pushes.append(Push(tip=tip, base=base, commits=tuple(members)))
+    return pushes
+
+
+def _first_parent_chain(parents: Mapping[str, tuple[str, ...]], tip: str, base: str | None, branch: str) -> list[str]:
+    """Walk first parents from ``tip`` back to ``base`` (or a root), oldest first.
+
+    Raises GitError when ``base`` is not on the branch's first-parent history:
+    importing from there would leave a gap or mix in commits of another line.
+    """
+    chain = []
+    sha = tip
+    while sha != base and sha in parents:
+        chain.append(sha)
+        first = parents[sha][:1]
+        if not first:
+            break
+        sha = first[0]
+    reached = chain[-1] if chain else None
+    ended_well = (sha == base) if base is not None else (reached is not None and not parents[reached])
+    if not ended_well:
+        raise GitError(f"{base} is not on the first-parent history of {branch!r}: was the branch rewritten?")
+    chain.reverse()
+    return chain
+
+
+def _parse_log(output: bytes) -> list[Revision]:
+    """Parse ``git log -z`` output in :data:`_LOG_FORMAT` into revisions.
+
+    git refuses NUL bytes in messages, so splitting on NUL is unambiguous; bytes
+    that are not UTF-8 (legacy encodings) are replaced rather than fatal.
+    """
+    fields = output.decode("utf-8", errors="replace").split("\0")
+    if fields and fields[-1] == "":
+        fields.pop()
+    if len(fields) % _LOG_FIELDS:
+        raise GitError("unexpected output from git log: fields do not group into commits")
+    revisions = []
+    for i in range(0, len(fields), _LOG_FIELDS):
+        sha, parents, author, email, time, message = fields[i : i + _LOG_FIELDS]
+        revisions.append(
+            Revision(
+                sha=sha,
+                parents=tuple(parents.split()),
+                author=author,
+                author_email=email,
+                time=datetime.fromisoformat(time),
+                message=message.rstrip("\n"),
+            )
+        )
+    return revisions
+
+
+def _git_environment() -> dict[str, str]:
+    """The environment for git: ours, minus repository overrides, in the C locale, never prompting."""
+    env = {k: v for k, v in os.environ.items() if k not in _LOCATION_VARIABLES}
+    env.update(LC_ALL="C", LANGUAGE="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+    return env
+
+
+def _first_line(stderr: bytes) -> str:
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "no error message"
