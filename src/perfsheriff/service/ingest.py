@@ -82,6 +82,7 @@ class Target:
     branch_id: int
     revision: str
     revision_id: int
+    position: int  # the revision's place on the branch
     machine: Machine
     machine_id: int
     configuration: Configuration
@@ -109,13 +110,17 @@ def prepare_target(
     with engine.begin() as conn:
         project_id = records.project_id(conn, name, str(repo.path))
         branch_id = import_history(conn, repo, project_id, branch).branch_id
+        revision_id = records.revision_ids(conn, project_id, [sha])[sha]
+        position = records.branch_position(conn, branch_id, revision_id)
+        assert position is not None, "an ancestor of the branch tip is on the branch after import"
         return Target(
             project=name,
             project_id=project_id,
             branch=branch,
             branch_id=branch_id,
             revision=sha,
-            revision_id=records.revision_ids(conn, project_id, [sha])[sha],
+            revision_id=revision_id,
+            position=position,
             machine=machine,
             machine_id=records.machine_id(conn, machine),
             configuration=configuration,
@@ -190,7 +195,7 @@ def store_result_set(
         content_hash=content_hash,
         environment=dict(results.context),
     )
-    n_samples = records.insert_samples(conn, run_id, target.revision_id, per_series)
+    n_samples = records.insert_samples(conn, run_id, target.revision_id, target.position, per_series)
     return Ingested(source, run_id, results.format, len(per_series), n_samples, duplicate=False)
 
 

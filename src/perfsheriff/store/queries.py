@@ -6,7 +6,6 @@ revision_id)`` index joined to the branch order, one short row per run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,41 +115,65 @@ def find_series(conn: sa.Connection, prefix: str) -> list[SeriesRow]:
     return [row for row in rows if row.id in set(ids)]
 
 
-def series_history(conn: sa.Connection, series_id: str) -> list[RevisionSamples]:
-    """Every revision of the series along its branch, oldest first, repetitions merged."""
-    branch = sa.select(t.series.c.branch_id).where(t.series.c.id == series_id).scalar_subquery()
+@dataclass(frozen=True, slots=True)
+class SeriesPoints:
+    """A series as arrays, for statistics: revision ``i`` holds ``values[offsets[i]:offsets[i + 1]]``."""
+
+    positions: np.ndarray[Any, np.dtype[np.int64]]
+    revision_ids: np.ndarray[Any, np.dtype[np.int64]]
+    offsets: np.ndarray[Any, np.dtype[np.int64]]
+    values: FloatArray
+    runs: np.ndarray[Any, np.dtype[np.int64]]
+
+    def __len__(self) -> int:
+        return int(self.positions.size)
+
+    def samples(self, index: int) -> FloatArray:
+        return self.values[self.offsets[index] : self.offsets[index + 1]]
+
+
+def series_points(conn: sa.Connection, series_id: str) -> SeriesPoints:
+    """Every revision of the series along its branch, oldest first, repetitions of all runs merged.
+
+    The hot path of detection and graphs: one range scan of the ``(series_id, position)`` index.
+    """
     query = (
-        sa.select(
-            t.branch_revisions.c.position,
-            t.revisions.c.sha,
-            t.revisions.c.time,
-            t.revisions.c.author,
-            t.revisions.c.message,
-            t.samples.c["values"],
-        )
-        .select_from(t.samples)
-        .join(
-            t.branch_revisions,
-            sa.and_(
-                t.branch_revisions.c.revision_id == t.samples.c.revision_id, t.branch_revisions.c.branch_id == branch
-            ),
-        )
-        .join(t.revisions, t.revisions.c.id == t.samples.c.revision_id)
+        sa.select(t.samples.c.position, t.samples.c.revision_id, t.samples.c["values"])
         .where(t.samples.c.series_id == series_id)
-        .order_by(t.branch_revisions.c.position, t.samples.c.id)
+        .order_by(t.samples.c.position, t.samples.c.id)
     )
-    return _merge_by_revision(conn.execute(query).all())
+    rows = conn.execute(query).all()
+    positions = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]]) if rows else np.zeros(0, dtype=np.int64)
+    blobs = b"".join(row[2] for row in rows)
+    lengths = np.fromiter((len(row[2]) // 8 for row in rows), dtype=np.int64, count=len(rows))
+    row_offsets = np.concatenate(([0], np.cumsum(lengths)))
+    return SeriesPoints(
+        positions=positions[starts],
+        revision_ids=np.fromiter((rows[i][1] for i in starts), dtype=np.int64, count=starts.size),
+        offsets=np.append(row_offsets[starts], row_offsets[-1]).astype(np.int64),
+        values=np.frombuffer(blobs, dtype="<f8"),
+        runs=np.diff(np.append(starts, len(rows))).astype(np.int64),
+    )
 
 
-def _merge_by_revision(rows: Sequence[Any]) -> list[RevisionSamples]:
-    out: list[RevisionSamples] = []
-    pending: list[bytes] = []
-    for index, row in enumerate(rows):
-        pending.append(row[5])
-        is_last = index + 1 == len(rows) or rows[index + 1][0] != row[0]
-        if is_last:
-            values = np.frombuffer(b"".join(pending), dtype="<f8")
-            subject = row[4].split("\n", 1)[0]
-            out.append(RevisionSamples(row[1], int(row[0]), row[2], row[3], subject, values, len(pending)))
-            pending = []
+def series_history(conn: sa.Connection, series_id: str) -> list[RevisionSamples]:
+    """:func:`series_points` with each revision's sha, time, author and subject, for people to read."""
+    points = series_points(conn, series_id)
+    meta: dict[int, Any] = {}
+    ids = [int(i) for i in points.revision_ids]
+    for start in range(0, len(ids), 5000):
+        query = sa.select(
+            t.revisions.c.id, t.revisions.c.sha, t.revisions.c.time, t.revisions.c.author, t.revisions.c.message
+        ).where(t.revisions.c.id.in_(ids[start : start + 5000]))
+        meta.update({row[0]: row for row in conn.execute(query)})
+    out = []
+    for index, revision_id in enumerate(ids):
+        _, sha, time, author, message = meta[revision_id]
+        subject = message.split("\n", 1)[0]
+        out.append(
+            RevisionSamples(
+                sha, int(points.positions[index]), time, author, subject, points.samples(index), int(points.runs[index])
+            )
+        )
     return out

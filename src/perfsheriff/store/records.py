@@ -8,6 +8,8 @@ writers (agents, CI uploads) create the same machine or series at once.
 
 from __future__ import annotations
 
+import struct
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,9 +17,16 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 
 from perfsheriff.model import Configuration, Machine, Push, Revision, RunStatus, SeriesKey
 from perfsheriff.store import schema as t
+
+# Benchmarks and series are never renamed or deleted one by one, so once a row is seen
+# committed its id stays valid for the engine's life. Caching what a SELECT found (never
+# what this transaction inserted, which a rollback could undo) saves two queries per file.
+_seen_benchmarks: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], int]] = weakref.WeakKeyDictionary()
+_seen_series: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -66,9 +75,11 @@ def benchmark_id(conn: sa.Connection, project: int, name: str, suite: str = "") 
 def benchmark_ids(conn: sa.Connection, project: int, suites: Mapping[str, str]) -> dict[str, int]:
     """Ids of the named benchmarks (name -> suite), creating the missing ones in one statement."""
 
+    seen = _seen_benchmarks.setdefault(conn.engine, {})
+
     def known() -> dict[str, int]:
-        out: dict[str, int] = {}
-        names = list(suites)
+        out = {name: seen[project, name] for name in suites if (project, name) in seen}
+        names = [name for name in suites if name not in out]
         for start in range(0, len(names), 5000):
             query = sa.select(t.benchmarks.c.name, t.benchmarks.c.id).where(
                 t.benchmarks.c.project_id == project, t.benchmarks.c.name.in_(names[start : start + 5000])
@@ -77,6 +88,7 @@ def benchmark_ids(conn: sa.Connection, project: int, suites: Mapping[str, str]) 
         return out
 
     found = known()
+    seen.update({(project, name): bid for name, bid in found.items()})
     missing = [
         {"project_id": project, "name": n, "suite": s, "weight": 1.0, "tags": []}
         for n, s in suites.items()
@@ -160,18 +172,29 @@ def append_pushes(conn: sa.Connection, branch: int, pushes: Sequence[Push], ids:
         conn.execute(sa.update(t.branches).where(t.branches.c.id == branch).values(tip_sha=pushes[-1].tip))
 
 
+def branch_position(conn: sa.Connection, branch: int, revision: int) -> int | None:
+    """Where ``revision`` stands on ``branch``, or ``None`` when it never reached the branch."""
+    query = sa.select(t.branch_revisions.c.position).where(
+        t.branch_revisions.c.branch_id == branch, t.branch_revisions.c.revision_id == revision
+    )
+    found = conn.execute(query).scalar()
+    return None if found is None else int(found)
+
+
 def branch_tip(conn: sa.Connection, branch: int) -> str | None:
     return conn.execute(sa.select(t.branches.c.tip_sha).where(t.branches.c.id == branch)).scalar()
 
 
 def ensure_series(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Create series rows that do not exist yet (``rows`` carry every column)."""
-    ids = [row["id"] for row in rows]
+    seen = _seen_series.setdefault(conn.engine, set())
+    ids = [row["id"] for row in rows if row["id"] not in seen]
     existing: set[str] = set()
     for start in range(0, len(ids), 5000):
         query = sa.select(t.series.c.id).where(t.series.c.id.in_(ids[start : start + 5000]))
         existing.update(conn.execute(query).scalars())
-    _insert_ignore(conn, t.series, [row for row in rows if row["id"] not in existing])
+    seen.update(existing)
+    _insert_ignore(conn, t.series, [row for row in rows if row["id"] not in existing and row["id"] not in seen])
 
 
 def series_row(
@@ -235,32 +258,55 @@ def insert_run(
 
 
 def pack(values: Sequence[float]) -> bytes:
-    return np.asarray(values, dtype="<f8").tobytes()
+    return struct.pack(f"<{len(values)}d", *values)
 
 
 def unpack(blob: bytes) -> np.ndarray[Any, np.dtype[np.float64]]:
     return np.frombuffer(blob, dtype="<f8")
 
 
-def insert_samples(conn: sa.Connection, run: int, revision: int, per_series: Mapping[str, Sequence[float]]) -> int:
+def insert_samples(
+    conn: sa.Connection, run: int, revision: int, position: int, per_series: Mapping[str, Sequence[float]]
+) -> int:
     """Insert one row per series holding all of the run's repetitions; return the sample count."""
     rows = []
     count = 0
     for series_id, values in per_series.items():
-        array = np.asarray(values, dtype="<f8")
-        count += array.size
+        ordered = sorted(values)  # a handful of repetitions: sorting beats numpy's per-call overhead
+        n = len(ordered)
+        middle = n // 2
+        median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        count += n
         rows.append(
             {
                 "run_id": run,
                 "series_id": series_id,
                 "revision_id": revision,
-                "n": int(array.size),
-                "median": float(np.median(array)),
-                "min": float(array.min()),
-                "max": float(array.max()),
-                "values": array.tobytes(),
+                "position": position,
+                "n": n,
+                "median": median,
+                "min": ordered[0],
+                "max": ordered[-1],
+                "values": pack(values),
             }
         )
-    if rows:
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, t.samples, rows)
+    elif rows:
         conn.execute(sa.insert(t.samples), rows)
     return count
+
+
+def _copy_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Bulk insert with PostgreSQL's COPY, inside the caller's transaction.
+
+    psycopg's executemany sends one INSERT per row; COPY streams them all at once.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    statement = f"COPY {table.name} ({', '.join(f'{c!r}'.replace(chr(39), chr(34)) for c in columns)}) FROM STDIN"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])

@@ -179,13 +179,16 @@ samples = Table(
     _id(),
     Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
-    Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False),
+    Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False, index=True),
+    # The revision's place on the series' branch (branch_revisions.position), copied here so that
+    # reading a series is one index range scan with no join and no sort.
+    Column("position", Integer, nullable=False),
     Column("n", Integer, nullable=False),
     Column("median", Float, nullable=False),
     Column("min", Float, nullable=False),
     Column("max", Float, nullable=False),
     Column("values", LargeBinary, nullable=False),  # n little-endian float64
-    Index(None, "series_id", "revision_id"),
+    Index(None, "series_id", "position"),
 )
 
 # Room for the detection, triage and job-queue work; their issues extend these.
