@@ -46,8 +46,7 @@ class InputError(PerfsheriffError):
 
     def located(self, source: str) -> InputError:
         """Return the same error with ``source`` filled in (parsers do not know file names)."""
-        clone = type(self)(self.reason, source=source, where=self.where)
-        return clone
+        return type(self)(self.reason, source=source, where=self.where)
 
 
 class FormatError(InputError):

@@ -9,6 +9,7 @@ machine and yields *samples* (repetitions) per series.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import math
@@ -240,19 +241,27 @@ class SeriesKey:
 
         Stable across versions and processes: changing it orphans stored series.
         """
-        canonical = json.dumps(
-            [
-                self.project,
-                self.branch,
-                self.benchmark,
-                self.metric,
-                self.machine_class,
-                [list(pair) for pair in self.configuration.items],
-            ],
-            separators=(",", ":"),
-            ensure_ascii=False,
+        return series_id(
+            self.project, self.branch, self.benchmark, self.metric, self.machine_class, self.configuration.items
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=65536)
+def series_id(
+    project: str,
+    branch: str,
+    benchmark: str,
+    metric: str,
+    machine_class: str,
+    configuration: tuple[tuple[str, str], ...],
+) -> str:
+    """The stable hash behind :attr:`SeriesKey.id` (cached: ingestion computes it for every result)."""
+    canonical = json.dumps(
+        [project, branch, benchmark, metric, machine_class, [list(pair) for pair in configuration]],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def check_samples(samples: Iterable[float], unit: str, *, what: str = "samples") -> tuple[float, ...]:
