@@ -71,6 +71,31 @@ class GitRepo:
             raise GitError(f"not a git repository: {self.path}")
         self.git_dir = Path(result.stdout.decode().strip())
 
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], fast_import: bytes, branch: str = "main") -> GitRepo:
+        """Make a new repository at ``path`` from a ``git fast-import`` stream and check ``branch`` out.
+
+        One process writes any number of commits, merges included: this is how the
+        demo builds its project history.
+        """
+        target = Path(path)
+        target.mkdir(parents=True, exist_ok=True)
+        try:
+            init = subprocess.run(
+                ["git", "init", "--quiet", "--initial-branch", branch, str(target)],
+                capture_output=True,
+                env=_git_environment(),
+                check=False,
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+        if init.returncode != 0:
+            raise GitError(f"git init failed in {target}: {_first_line(init.stderr)}")
+        repo = cls(target)
+        repo._run(["fast-import", "--quiet", "--done"], fast_import)
+        repo._run(["checkout", "--quiet", "--force", branch])
+        return repo
+
     def __repr__(self) -> str:
         return f"GitRepo({str(self.path)!r})"
 

@@ -108,9 +108,15 @@ def series(
         payload = [{**dataclasses.asdict(row), "machine": row.machine_class} for row in rows]
         console.print_json(json.dumps(payload))
         return
+    print_series_table(rows)
+
+
+def print_series_table(rows: list[series_service.SeriesRow]) -> None:
     table = Table(title=f"{len(rows)} series")
-    for column in ("id", "benchmark", "metric", "unit", "machine", "configuration", "branch", "revisions"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True)
+    for column in ("benchmark", "metric", "unit", "machine", "configuration", "branch"):
+        table.add_column(column, overflow="fold")
+    table.add_column("revisions", justify="right")
     for row in rows:
         table.add_row(
             row.id,
@@ -144,16 +150,23 @@ def show(
         }
         console.print_json(json.dumps(payload))
         return
-    table = Table(
-        title=f"{row.benchmark} [{row.metric}, {row.unit}, {row.direction.replace('_', ' ')}] on {row.machine_class}"
-    )
-    for column in ("revision", "author", "subject", "n", "median", "spread (MAD)", "min", "max"):
-        table.add_column(column, justify="right" if column in {"n", "median", "spread (MAD)", "min", "max"} else "left")
+    print_series_detail(detail)
+
+
+def print_series_detail(detail: series_service.SeriesDetail) -> None:
+    row = detail.series
+    direction = row.direction.replace("_", " ")
+    table = Table(title=f"{row.benchmark} ({row.metric}, {direction}) on {row.machine_class} [{row.id}]")
+    table.add_column("revision", no_wrap=True)
+    table.add_column("author", no_wrap=True, max_width=16, overflow="ellipsis")
+    table.add_column("subject", no_wrap=True, max_width=36, overflow="ellipsis")
+    for column in ("n", "median", "±MAD", "min", "max"):
+        table.add_column(column, justify="right", no_wrap=True)
     for p in detail.points:
         table.add_row(
-            p.revision[:12],
+            p.revision[:10],
             p.author,
-            p.subject[:40],
+            p.subject,
             str(p.n_samples),
             format_value(p.median, row.unit),
             format_value(p.mad, row.unit),
@@ -164,6 +177,9 @@ def show(
 
 
 def register(app: typer.Typer) -> None:
+    from perfsheriff.cli.demo import demo
+
+    app.command()(demo)
     app.command()(ingest)
     app.command()(series)
     app.command()(show)
