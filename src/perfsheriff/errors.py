@@ -15,6 +15,8 @@ Anything else escaping is a bug in perfsheriff, never a user mistake::
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class PerfsheriffError(Exception):
     """Base of every error perfsheriff reports to a user."""
@@ -44,7 +46,7 @@ class InputError(PerfsheriffError):
             location = f"{self.where}: "
         return location + self.reason
 
-    def located(self, source: str) -> InputError:
+    def located(self, source: str) -> Self:
         """Return the same error with ``source`` filled in (parsers do not know file names)."""
         return type(self)(self.reason, source=source, where=self.where)
 

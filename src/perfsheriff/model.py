@@ -95,6 +95,7 @@ _register(
     UnitInfo(Dimension.RATE, 1.0, _HIGHER, True),
 )
 _register(("bytes/s", "b/s", "bytes_per_second"), UnitInfo(Dimension.RATE, 1.0, _HIGHER, True))
+_register(("elements/s", "bits/s", "frames/s", "fps"), UnitInfo(Dimension.RATE, 1.0, _HIGHER, True))
 _register(("mb/s",), UnitInfo(Dimension.RATE, 1e6, _HIGHER, True))
 _register(
     ("count", "integer", "instructions", "cycles", "allocs/op", "allocations", "iterations"),

@@ -45,10 +45,14 @@ def settings(db: str | None) -> Settings:
         raise ConfigError(first["msg"], where=where) from None
 
 
-def open_store(db: str | None, *, migrate_sqlite: bool = True) -> Engine:
-    """Open the database; a local SQLite file is created and migrated on first use."""
+@contextlib.contextmanager
+def open_store(db: str | None) -> Iterator[Engine]:
+    """Open the database for one command; a local SQLite file is created and migrated on first use."""
     engine = database.create_engine(settings(db).resolved_database_url(Path.cwd()))
-    if migrate_sqlite and engine.dialect.name == "sqlite":
-        database.upgrade(engine)
-    database.ensure_current(engine)
-    return engine
+    try:
+        if engine.dialect.name == "sqlite":
+            database.upgrade(engine)
+        database.ensure_current(engine)
+        yield engine
+    finally:
+        engine.dispose()

@@ -45,17 +45,16 @@ def ingest(
         target_machine = Machine(machine)
         configuration = Configuration.parse(config or [])
         git = GitRepo(repo)
-        engine = open_store(db)
-        target = ingest_service.prepare_target(
-            engine,
-            git,
-            revision=revision,
-            machine=target_machine,
-            configuration=configuration,
-            branch=branch,
-            project=project,
-        )
-        with Progress(console=err_console, transient=True, disable=as_json) as progress:
+        with open_store(db) as engine, Progress(console=err_console, transient=True, disable=as_json) as progress:
+            target = ingest_service.prepare_target(
+                engine,
+                git,
+                revision=revision,
+                machine=target_machine,
+                configuration=configuration,
+                branch=branch,
+                project=project,
+            )
             task = progress.add_task("ingesting", total=len(files))
             outcome = ingest_service.ingest_files(
                 engine,
@@ -98,12 +97,10 @@ def series(
     as_json: JsonOption = False,
 ) -> None:
     """List the stored series."""
-    with user_errors():
-        engine = open_store(db)
-        with engine.connect() as conn:
-            rows = series_service.list_series(
-                conn, project=project, branch=branch, benchmark=benchmark, machine=machine, metric=metric
-            )
+    with user_errors(), open_store(db) as engine, engine.connect() as conn:
+        rows = series_service.list_series(
+            conn, project=project, branch=branch, benchmark=benchmark, machine=machine, metric=metric
+        )
     if as_json:
         payload = [{**dataclasses.asdict(row), "machine": row.machine_class} for row in rows]
         console.print_json(json.dumps(payload))
@@ -137,10 +134,8 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one series along its branch: per revision, samples, median and spread."""
-    with user_errors():
-        engine = open_store(db)
-        with engine.connect() as conn:
-            detail = series_service.series_detail(conn, series_id)
+    with user_errors(), open_store(db) as engine, engine.connect() as conn:
+        detail = series_service.series_detail(conn, series_id)
     row = detail.series
     if as_json:
         payload = {

@@ -30,6 +30,7 @@ def demo(
             rows = series_service.list_series(conn)
             parse = next(row for row in rows if row.benchmark == "parse")
             detail = series_service.series_detail(conn, parse.id)
+        engine.dispose()
     console.print(
         Panel.fit(
             f"repository  {outcome.repository}\n"

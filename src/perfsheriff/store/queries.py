@@ -150,7 +150,7 @@ def series_points(conn: sa.Connection, series_id: str) -> SeriesPoints:
     row_offsets = np.concatenate(([0], np.cumsum(lengths)))
     return SeriesPoints(
         positions=positions[starts],
-        revision_ids=np.fromiter((rows[i][1] for i in starts), dtype=np.int64, count=starts.size),
+        revision_ids=np.fromiter((rows[int(i)][1] for i in starts), dtype=np.int64, count=starts.size),
         offsets=np.append(row_offsets[starts], row_offsets[-1]).astype(np.int64),
         values=np.frombuffer(blobs, dtype="<f8"),
         runs=np.diff(np.append(starts, len(rows))).astype(np.int64),
