@@ -243,20 +243,20 @@ class SeriesKey:
         Stable across versions and processes: changing it orphans stored series.
         """
         return series_id(
-            self.project, self.branch, self.benchmark, self.metric, self.machine_class, self.configuration.items
+            (self.project, self.branch, self.benchmark, self.metric, self.machine_class, self.configuration.items)
         )
 
 
+SeriesFields = tuple[str, str, str, str, str, tuple[tuple[str, str], ...]]
+
+
 @functools.lru_cache(maxsize=65536)
-def series_id(
-    project: str,
-    branch: str,
-    benchmark: str,
-    metric: str,
-    machine_class: str,
-    configuration: tuple[tuple[str, str], ...],
-) -> str:
-    """The stable hash behind :attr:`SeriesKey.id` (cached: ingestion computes it for every result)."""
+def series_id(fields: SeriesFields) -> str:
+    """The stable hash behind :attr:`SeriesKey.id` (cached: ingestion computes it for every result).
+
+    ``fields`` are project, branch, benchmark, metric, machine class and configuration items.
+    """
+    project, branch, benchmark, metric, machine_class, configuration = fields
     canonical = json.dumps(
         [project, branch, benchmark, metric, machine_class, [list(pair) for pair in configuration]],
         separators=(",", ":"),
