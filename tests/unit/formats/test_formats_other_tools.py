@@ -121,7 +121,7 @@ def test_perfsheriff_format_reads_all_fields(fixture: Fixture) -> None:
     table = by_key(results)
     assert table["startup", "time"].samples == (112.4, 110.9, 113.0)
     assert table["startup", "max-rss"].unit == "bytes"
-    frame = table["render/frame", "value"]
+    frame = table["render/frame", "throughput"]
     assert (frame.better, frame.suite, frame.unit) == (HIGHER, "ui", "frames/s")
     assert results.context == (("compiler", "gcc 13.2"), ("machine", "bench-01"))
 
