@@ -1,0 +1,249 @@
+"""Change-point detection over one series: where did the level of a benchmark shift?
+
+Method (``docs/detection.md`` explains it at length):
+
+1. reduce each revision to the median of its finite samples (NaN/inf dropped, counted);
+2. estimate the noise sigma robustly from first differences (MAD);
+3. winsorize: clip each point to ``winsor_limit`` sigmas around a running median,
+   so outliers and short bursts cannot create candidates;
+4. find candidates by binary segmentation with the standardized CUSUM statistic;
+5. confirm each candidate with a Mann-Whitney test on the raw samples of the
+   windows either side (bounded by its neighbours), plus minimum relative and
+   noise-relative magnitudes; the weakest failing candidate is dropped and its
+   neighbours are re-tested until every survivor passes.
+
+Every step is invariant under multiplying the data by ``c > 0``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from perfsheriff.errors import ConfigError
+from perfsheriff.model import Direction
+from perfsheriff.stats.robust import (
+    PreparedSeries,
+    mann_whitney_p,
+    noise_scale,
+    prepare,
+    robust_level,
+    winsorize,
+)
+from perfsheriff.stats.segmentation import binary_segmentation
+
+Points = Sequence[Sequence[float]] | Sequence[float] | npt.NDArray[np.float64]
+
+
+class Verdict(enum.StrEnum):
+    """What a detection pass could say about a series."""
+
+    ANALYSED = "analysed"  # enough data: ``change_points`` lists what was found (maybe nothing)
+    INSUFFICIENT_DATA = "insufficient_data"  # empty, all NaN, or fewer than 2 * min_segment revisions
+    NO_VARIATION = "no_variation"  # every finite value is the same: nothing can have changed
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionSettings:
+    """Thresholds of the detector; the defaults suit typical CI benchmark noise.
+
+    A caller wanting per-benchmark or per-series behaviour passes its own settings.
+    """
+
+    min_relative_change: float = 0.01
+    """Smallest ``|after - before| / |before|`` reported (0.01 = 1 %)."""
+    min_confidence: float = 0.9999
+    """Smallest ``1 - p`` of the Mann-Whitney test on the windows either side."""
+    min_effect: float = 0.5
+    """Smallest shift in units of the series' noise sigma (a scale-free effect size)."""
+    threshold: float = 4.0
+    """Standardized CUSUM (in sigmas) above which binary segmentation splits a segment."""
+    min_segment: int = 5
+    """Fewest revisions a side of a change point, and between two change points."""
+    window: int = 60
+    """Most revisions a side used to confirm a change and to estimate its levels."""
+    winsor_width: int = 9
+    """Width of the running median that outliers are clipped around (odd)."""
+    winsor_limit: float = 2.0
+    """Clip residuals from the running median at this many noise sigmas."""
+
+    def __post_init__(self) -> None:
+        if self.min_relative_change < 0.0 or self.min_effect < 0.0:
+            raise ConfigError("min_relative_change and min_effect must be >= 0")
+        if not 0.0 < self.min_confidence < 1.0:
+            raise ConfigError("min_confidence must be strictly between 0 and 1")
+        if self.min_segment < 2 or self.window < self.min_segment:
+            raise ConfigError("min_segment must be >= 2 and window >= min_segment")
+        if self.winsor_width < 1 or self.winsor_width % 2 == 0:
+            raise ConfigError("winsor_width must be a positive odd number")
+        if not (self.threshold > 0 and self.winsor_limit > 0):
+            raise ConfigError("threshold and winsor_limit must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePoint:
+    """One shift in level. Indices refer to positions in the caller's input.
+
+    ``index`` is the first revision at the new level, ``last_before`` the last
+    revision with data at the old level: the suspect range lies between them.
+    ``before``/``after`` are medians of up to ``window`` revisions a side,
+    ``*_spread`` their MAD-based sigmas, ``relative_change`` is
+    ``(after - before) / |before|`` (infinite if ``before`` is 0).
+    """
+
+    index: int
+    last_before: int
+    before: float
+    after: float
+    before_spread: float
+    after_spread: float
+    relative_change: float
+    is_regression: bool
+    confidence: float
+    n_before: int
+    n_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionResult:
+    """Outcome of one detection pass; ``change_points`` is empty unless the verdict is ``ANALYSED``."""
+
+    verdict: Verdict
+    change_points: tuple[ChangePoint, ...]
+    n_points: int
+    n_dropped: int
+    noise: float
+
+    @property
+    def regressions(self) -> tuple[ChangePoint, ...]:
+        return tuple(cp for cp in self.change_points if cp.is_regression)
+
+
+def detect(points: Points, *, direction: Direction, settings: DetectionSettings | None = None) -> DetectionResult:
+    """Detect level shifts in ``points`` (ordered along the branch history).
+
+    ``points`` is one value per revision, or each revision's samples (ragged
+    sequences or a 2-D array padded with NaN). Non-finite samples are dropped
+    and counted; revisions left without samples are skipped. Never raises on
+    degenerate data: empty, all-NaN or too-short input gives
+    ``Verdict.INSUFFICIENT_DATA``, a constant one ``Verdict.NO_VARIATION``.
+    Method and references: see the module docstring and ``docs/detection.md``.
+    """
+    settings = settings or DetectionSettings()
+    prep = prepare(points)
+    return detect_prepared(prep, direction=direction, settings=settings)
+
+
+def detect_prepared(prep: PreparedSeries, *, direction: Direction, settings: DetectionSettings) -> DetectionResult:
+    """:func:`detect` on an already prepared series (lets the incremental pass slice without re-parsing)."""
+    n = len(prep.values)
+    if n < 2 * settings.min_segment:
+        return DetectionResult(Verdict.INSUFFICIENT_DATA, (), n, prep.dropped, 0.0)
+    if float(np.ptp(prep.values)) == 0.0:
+        return DetectionResult(Verdict.NO_VARIATION, (), n, prep.dropped, 0.0)
+    sigma = noise_scale(prep.values)
+    smooth = winsorize(prep.values, sigma, width=settings.winsor_width, limit=settings.winsor_limit)
+    candidates = binary_segmentation(smooth, sigma, threshold=settings.threshold, min_size=settings.min_segment)
+    confirmed = confirm(prep, candidates, sigma, direction=direction, settings=settings)
+    return DetectionResult(Verdict.ANALYSED, tuple(confirmed), n, prep.dropped, sigma)
+
+
+@dataclass(frozen=True, slots=True)
+class _Test:
+    position: int
+    p_value: float
+    passed: bool
+    point: ChangePoint
+
+
+def confirm(
+    prep: PreparedSeries, candidates: Sequence[int], sigma: float, *, direction: Direction, settings: DetectionSettings
+) -> list[ChangePoint]:
+    """Keep the candidates that pass the confirmation test, dropping the weakest failure first.
+
+    Method: backward elimination. Each candidate is tested on the windows up to
+    its neighbours (see :func:`_test`); while any fails, the failing one with
+    the largest p-value (then the smallest shift) is removed, which widens its
+    neighbours' windows, and they are re-tested. Survivors all pass.
+    """
+    kept = sorted(set(candidates))
+    cache: dict[tuple[int, int, int], _Test] = {}
+    n = len(prep.values)
+    while kept:
+        tests = []
+        for i, c in enumerate(kept):
+            key = (kept[i - 1] if i else 0, c, kept[i + 1] if i + 1 < len(kept) else n)
+            if key not in cache:
+                cache[key] = _test(prep, key, sigma, direction=direction, settings=settings)
+            tests.append(cache[key])
+        failing = [t for t in tests if not t.passed]
+        if not failing:
+            return [t.point for t in tests]
+        worst = max(failing, key=lambda t: (t.p_value, -abs(t.point.relative_change)))
+        kept.remove(worst.position)
+    return []
+
+
+def _test(
+    prep: PreparedSeries,
+    bounds: tuple[int, int, int],
+    sigma: float,
+    *,
+    direction: Direction,
+    settings: DetectionSettings,
+) -> _Test:
+    """Mann-Whitney test and magnitudes of the change at ``bounds[1]`` between its neighbours."""
+    lo, c, hi = bounds
+    start, stop = max(lo, c - settings.window), min(hi, c + settings.window)
+    before, before_spread = robust_level(prep.values[start:c])
+    after, after_spread = robust_level(prep.values[c:stop])
+    left = prep.samples[prep.offsets[start] : prep.offsets[c]]
+    right = prep.samples[prep.offsets[c] : prep.offsets[stop]]
+    p_value = mann_whitney_p(left, right)
+    relative = _relative(before, after)
+    passed = (
+        c - start >= settings.min_segment
+        and stop - c >= settings.min_segment
+        and p_value <= 1.0 - settings.min_confidence
+        and abs(relative) >= settings.min_relative_change
+        and abs(after - before) >= settings.min_effect * sigma
+        and not (lo == 0 and _warms_up(prep.values[start:c], after - before))
+    )
+    point = ChangePoint(
+        index=int(prep.index[c]),
+        last_before=int(prep.index[c - 1]),
+        before=before,
+        after=after,
+        before_spread=before_spread,
+        after_spread=after_spread,
+        relative_change=relative,
+        is_regression=direction.is_regression(relative),
+        confidence=1.0 - p_value,
+        n_before=c - start,
+        n_after=stop - c,
+    )
+    return _Test(c, p_value, passed, point)
+
+
+def _warms_up(head: npt.NDArray[np.float64], shift: float) -> bool:
+    """Whether the first level of a series is a warm-up drift towards the next one rather than a level.
+
+    Method: Mann-Whitney test (p < 0.01) between the two halves of the first
+    segment; a warm-up is a significant move of the second half in the
+    direction of the shift, by at least half the shift. Assumes warm-up is monotone.
+    """
+    half = len(head) // 2
+    first, second = head[:half], head[half:]
+    moving = float(np.median(second) - np.median(first))
+    return moving * shift > 0 and abs(moving) >= 0.5 * abs(shift) and mann_whitney_p(first, second) < 0.01
+
+
+def _relative(before: float, after: float) -> float:
+    if before == 0.0:
+        return 0.0 if after == before else math.copysign(math.inf, after)
+    return (after - before) / abs(before)

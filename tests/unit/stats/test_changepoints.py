@@ -1,0 +1,239 @@
+"""Change-point detection: known-truth cases, golden data, and invariants."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perfsheriff.errors import ConfigError
+from perfsheriff.model import Direction
+from perfsheriff.stats.changepoints import DetectionSettings, Verdict, detect
+
+REPO = Path(__file__).resolve().parents[3]
+DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from scoring import Totals, score_series  # noqa: E402
+
+LOWER = Direction.LOWER_IS_BETTER
+HIGHER = Direction.HIGHER_IS_BETTER
+
+
+def steps(levels: list[tuple[int, float]], *, noise: float = 0.01, seed: int = 1) -> np.ndarray:
+    """Concatenated levels of the given lengths, with Gaussian noise relative to the first level."""
+    rng = np.random.default_rng(seed)
+    base = np.concatenate([np.full(n, level) for n, level in levels])
+    return base + rng.normal(0, noise * levels[0][1], len(base))
+
+
+def found(values: Any, direction: Direction = LOWER, **kw: Any) -> list[int]:
+    return [cp.index for cp in detect(values, direction=direction, settings=DetectionSettings(**kw)).change_points]
+
+
+def near(indices: list[int], expected: list[int], tolerance: int = 2) -> bool:
+    return len(indices) == len(expected) and all(
+        abs(a - b) <= tolerance for a, b in zip(indices, expected, strict=True)
+    )
+
+
+def test_step_up_is_a_regression_when_lower_is_better() -> None:
+    result = detect(steps([(100, 100.0), (100, 110.0)]), direction=LOWER)
+    assert result.verdict is Verdict.ANALYSED
+    (cp,) = result.change_points
+    assert abs(cp.index - 100) <= 1
+    assert cp.last_before == cp.index - 1
+    assert cp.relative_change == pytest.approx(0.10, abs=0.01)
+    assert cp.is_regression
+    assert cp.confidence > 0.9999
+    assert cp.before == pytest.approx(100, rel=0.01)
+    assert cp.after == pytest.approx(110, rel=0.01)
+    assert 0 < cp.before_spread < 3
+
+
+def test_step_down_is_an_improvement_when_lower_is_better_and_a_regression_when_higher() -> None:
+    values = steps([(80, 100.0), (80, 92.0)])
+    (lower,) = detect(values, direction=LOWER).change_points
+    (higher,) = detect(values, direction=HIGHER).change_points
+    assert not lower.is_regression
+    assert higher.is_regression
+    assert lower.relative_change < 0
+
+
+def test_two_close_steps_are_both_found() -> None:
+    assert near(found(steps([(80, 100.0), (12, 110.0), (80, 125.0)])), [80, 92])
+
+
+def test_backout_gives_two_change_points() -> None:
+    assert near(found(steps([(100, 100.0), (20, 112.0), (100, 100.0)])), [100, 120])
+
+
+def test_heavy_tailed_noise_finds_the_step_only() -> None:
+    rng = np.random.default_rng(3)
+    values = 100 + rng.standard_t(2, 400) * 0.8
+    values[200:] += 8
+    assert near(found(values), [200], tolerance=3)
+
+
+def test_bimodal_noise_finds_the_step_only() -> None:
+    rng = np.random.default_rng(4)
+    values = 100 + rng.normal(0, 0.5, 400) + 6 * (rng.random(400) < 0.3)
+    values[250:] *= 1.15
+    assert near(found(values), [250], tolerance=3)
+
+
+def test_outlier_burst_raises_no_alert() -> None:
+    values = steps([(300, 100.0)])
+    values[120:124] = [180.0, 240.0, 175.0, 200.0]
+    values[210] = 1000.0
+    assert found(values) == []
+
+
+def test_slow_warm_up_then_step() -> None:
+    values = steps([(300, 100.0), (200, 110.0)], seed=5)
+    values[:15] += np.linspace(30, 0, 15)
+    assert near(found(values), [300])
+
+
+def test_indices_refer_to_the_input_despite_dropped_points() -> None:
+    values = list(steps([(60, 100.0), (60, 120.0)]))
+    values[10] = math.nan
+    values[70] = math.inf
+    result = detect(values, direction=LOWER)
+    assert result.n_dropped == 2
+    assert result.n_points == 118
+    assert near([cp.index for cp in result.change_points], [60], tolerance=1)
+
+
+def test_several_samples_per_revision() -> None:
+    rng = np.random.default_rng(6)
+    revisions = [list(100 + rng.normal(0, 2, 5) + (8 if i >= 50 else 0)) for i in range(100)]
+    revisions[20] = []
+    revisions[30] = [math.nan, 101.0]
+    result = detect(revisions, direction=LOWER)
+    assert result.n_dropped == 1
+    assert near([cp.index for cp in result.change_points], [50], tolerance=1)
+
+
+@pytest.mark.parametrize(
+    ("points", "verdict"),
+    [
+        ([], Verdict.INSUFFICIENT_DATA),
+        ([math.nan] * 50, Verdict.INSUFFICIENT_DATA),
+        ([1.0, 2.0, 3.0], Verdict.INSUFFICIENT_DATA),
+        ([[], [math.inf]], Verdict.INSUFFICIENT_DATA),
+        ([5.0] * 40, Verdict.NO_VARIATION),
+    ],
+)
+def test_degenerate_input_is_a_typed_outcome(points: Any, verdict: Verdict) -> None:
+    result = detect(points, direction=LOWER)
+    assert result.verdict is verdict
+    assert result.change_points == ()
+
+
+def test_invalid_settings_are_refused() -> None:
+    with pytest.raises(ConfigError):
+        DetectionSettings(min_confidence=1.0)
+    with pytest.raises(ConfigError):
+        DetectionSettings(winsor_width=4)
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    with gzip.open(DATA / name, "rt") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def score(records: list[dict[str, Any]]) -> Totals:
+    totals = Totals()
+    for record in records:
+        direction = LOWER if record["meta"]["lower_is_better"] else HIGHER
+        truth = record["truth"]
+        detections = found(np.asarray(record["values"]), direction)
+        totals.add(
+            score_series(
+                detections, truth["change_points"], unknown=truth["unknown_alerts"], decoys=truth["invalid_alerts"]
+            ),
+            len(record["values"]),
+        )
+    return totals
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="the shared data sets are not checked out beside the repository")
+def test_golden_real_mozilla_series() -> None:
+    """16 real Perfherder series, 17 sheriff-confirmed changes: 12 found and 6 false alarms at the time of writing."""
+    totals = score(load("mozilla_perfherder_real_dev.jsonl.gz"))
+    assert totals.tp >= 11
+    assert totals.fp <= 7
+    assert totals.decoys_hit == 0
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="the shared data sets are not checked out beside the repository")
+def test_golden_synthetic_series() -> None:
+    """101 synthetic series: F1 0.873, 4 of 124 decoys hit at the time of writing."""
+    totals = score(load("perfherder_like_synthetic_dev.jsonl.gz"))
+    assert totals.f1 >= 0.86
+    assert totals.recall >= 0.83
+    assert totals.decoys_hit <= 5
+
+
+series = st.lists(st.floats(min_value=1.0, max_value=1e3), min_size=0, max_size=80)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), n=st.integers(0, 200))
+def test_constant_series_raises_no_alert(value: float, n: int) -> None:
+    assert detect([value] * n, direction=LOWER).change_points == ()
+
+
+def verdicts(values: Any, direction: Direction = LOWER) -> list[tuple[int, bool]]:
+    return [(cp.index, cp.is_regression) for cp in detect(values, direction=direction).change_points]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), exponent=st.integers(-20, 20), step=st.floats(0.0, 0.3))
+def test_scaling_by_a_positive_constant_changes_no_verdict(seed: int, exponent: int, step: float) -> None:
+    values = steps([(60, 50.0), (60, 50.0 * (1 + step))], noise=0.02, seed=seed)
+    assert verdicts(values * 2.0**exponent) == verdicts(values)
+
+
+@pytest.mark.parametrize("factor", [1e-3, 0.37, 10.0, 1e4])
+def test_scaling_by_arbitrary_constants_changes_no_verdict(factor: float) -> None:
+    values = steps([(60, 50.0), (20, 56.0), (60, 51.0)], noise=0.02, seed=11)
+    assert verdicts(values * factor) == verdicts(values)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), small=st.floats(0.0, 0.1), extra=st.floats(0.0, 0.2))
+def test_larger_step_is_never_less_detected(seed: int, small: float, extra: float) -> None:
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 1.0, 120)
+
+    def detected(step: float) -> bool:
+        values = 100 * (1 + np.r_[np.zeros(60), np.full(60, step)]) + noise
+        return any(abs(cp.index - 60) <= 3 for cp in detect(values, direction=LOWER).change_points)
+
+    assert detected(small + extra) or not detected(small)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_permuting_samples_within_a_revision_changes_nothing(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    revisions = [list(100 + rng.normal(0, 3, 4) + (6 if i >= 40 else 0)) for i in range(90)]
+    shuffled = [list(rng.permutation(r)) for r in revisions]
+    assert detect(revisions, direction=LOWER) == detect(shuffled, direction=LOWER)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(0, 60), data=series)
+def test_empty_or_nan_input_is_a_typed_result(n: int, data: list[float]) -> None:
+    assert detect([math.nan] * n, direction=LOWER).verdict is Verdict.INSUFFICIENT_DATA
+    result = detect(data, direction=HIGHER)
+    assert isinstance(result.verdict, Verdict)
