@@ -185,12 +185,13 @@ def test_show_unknown_series(engine_url: str) -> None:
     assert "no series with id 'abcdef'" in err
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """The installed console script in a child process, as a user runs it."""
     command = [sys.executable, "-c", "from perfsheriff.cli.main import main; main()", *args]
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
-    )
+    environment = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=environment, input=stdin, check=False)
 
 
 def test_default_database_and_size_limit_in_a_real_process(repo: Repo, tmp_path: Path) -> None:

@@ -172,9 +172,13 @@ def print_series_detail(detail: series_service.SeriesDetail) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from perfsheriff.cli.analysis import alerts, compare, detect
     from perfsheriff.cli.demo import demo
 
     app.command()(demo)
+    app.command()(detect)
+    app.command()(alerts)
+    app.command()(compare)
     app.command()(ingest)
     app.command()(series)
     app.command()(show)

@@ -134,15 +134,25 @@ def build_history(effects: dict[str, dict[str, float]] | None = None) -> _Stream
     tip = change("refs/heads/main", "Start textkit", [])
     plan: list[str | list[str]] = [
         "Add README",
-        ["Add a word counter", "Document tokenize", IMPROVEMENT, "Test render with empty input"],
+        "Add a word counter",
+        "Document tokenize",
         "Fix a typo in the docs",
-        ["Add a line splitter", "Handle tabs in tokenize", "Refactor the parse loop", "Add type hints"],
-        ["Speed up tests", "Rename internal helpers", CULPRIT, "Add a changelog entry", "Support unicode words"],
+        ["Add a line splitter", "Handle tabs in tokenize", "Add type hints"],
+        "Test render with empty input",
+        ["Refactor the render loop", IMPROVEMENT, "Add render examples"],
         "Bump version to 0.2",
-        ["Add render options", "Clean up imports", "Add examples"],
-        ["Add a CLI", "Test the CLI", "Document the CLI", "Fix CLI exit codes", "Add --version", "Polish help text"],
+        "Clean up imports",
+        ["Add render options", "Document render options", "Support unicode words"],
+        "Add a changelog",
+        "Fix flaky test",
+        ["Speed up tests", "Rename internal helpers", CULPRIT, "Add a changelog entry"],
         "Release 0.2",
-        ["Profile parse", "Add benchmarks to CI", "Fix flaky test"],
+        ["Add a CLI", "Test the CLI", "Document the CLI", "Fix CLI exit codes"],
+        "Polish help text",
+        "Add --version",
+        ["Profile parse", "Add benchmarks to CI", "Update the README"],
+        "Release 0.3",
+        "Tidy the docs",
     ]
     for number, step in enumerate(plan, start=1):
         if isinstance(step, str):

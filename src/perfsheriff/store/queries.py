@@ -132,17 +132,20 @@ class SeriesPoints:
         return self.values[self.offsets[index] : self.offsets[index + 1]]
 
 
-def series_points(conn: sa.Connection, series_id: str) -> SeriesPoints:
+def series_points(conn: sa.Connection, series_id: str, *, last_runs: int | None = None) -> SeriesPoints:
     """Every revision of the series along its branch, oldest first, repetitions of all runs merged.
 
     The hot path of detection and graphs: one range scan of the ``(series_id, position)`` index.
+    ``last_runs`` reads only the newest runs (incremental detection looks at the tail).
     """
-    query = (
-        sa.select(t.samples.c.position, t.samples.c.revision_id, t.samples.c["values"])
-        .where(t.samples.c.series_id == series_id)
-        .order_by(t.samples.c.position, t.samples.c.id)
+    query = sa.select(t.samples.c.position, t.samples.c.revision_id, t.samples.c["values"]).where(
+        t.samples.c.series_id == series_id
     )
-    rows = conn.execute(query).all()
+    if last_runs is None:
+        rows = conn.execute(query.order_by(t.samples.c.position, t.samples.c.id)).all()
+    else:
+        newest = query.order_by(t.samples.c.position.desc(), t.samples.c.id.desc()).limit(last_runs)
+        rows = list(reversed(conn.execute(newest).all()))
     positions = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]]) if rows else np.zeros(0, dtype=np.int64)
     blobs = b"".join(row[2] for row in rows)
@@ -177,3 +180,26 @@ def series_history(conn: sa.Connection, series_id: str) -> list[RevisionSamples]
             )
         )
     return out
+
+
+def revisions_by_prefix(conn: sa.Connection, prefix: str, limit: int = 5) -> list[tuple[int, str]]:
+    """(id, sha) of stored commits whose sha starts with ``prefix``."""
+    query = (
+        sa.select(t.revisions.c.id, t.revisions.c.sha)
+        .where(t.revisions.c.sha.startswith(prefix.lower(), autoescape=True))
+        .limit(limit)
+    )
+    return [(int(row[0]), row[1]) for row in conn.execute(query)]
+
+
+def samples_at_revision(conn: sa.Connection, revision_id: int) -> dict[str, FloatArray]:
+    """Every series' repetitions at one revision (all runs merged), by series id."""
+    query = (
+        sa.select(t.samples.c.series_id, t.samples.c["values"])
+        .where(t.samples.c.revision_id == revision_id)
+        .order_by(t.samples.c.id)
+    )
+    grouped: dict[str, list[bytes]] = {}
+    for series_id, blob in conn.execute(query):
+        grouped.setdefault(series_id, []).append(blob)
+    return {key: np.frombuffer(b"".join(blobs), dtype="<f8") for key, blobs in grouped.items()}

@@ -1,0 +1,180 @@
+"""Commands that analyse stored results: ``detect``, ``alerts``, ``compare``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, user_errors
+from perfsheriff.errors import InputError
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import format_value
+from perfsheriff.service import compare as compare_service
+from perfsheriff.service import detect_jsonl
+from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.stats.changepoints import DetectionSettings
+from perfsheriff.store import alerts as alert_store
+
+
+def detect(
+    input_path: Annotated[
+        str | None, typer.Option("--input", help="Read series from this JSON-lines file ('-' for stdin) instead.")
+    ] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="With --input: print one JSON object per series.")] = False,
+    benchmark: Annotated[str | None, typer.Option(help="Only benchmarks whose name contains this.")] = None,
+    machine: Annotated[str | None, typer.Option(help="Only this machine class.")] = None,
+    min_change: Annotated[float, typer.Option(help="Smallest relative change that alerts (0.02 = 2%).")] = 0.01,
+    min_confidence: Annotated[float, typer.Option(help="Smallest confidence that alerts (0..1).")] = 0.9999,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find regressions, improvements and drift; store new alerts (a second run adds nothing)."""
+    with user_errors():
+        settings = DetectionSettings(min_relative_change=min_change, min_confidence=min_confidence)
+        if input_path is not None:
+            _detect_file(input_path, settings, jsonl=jsonl or as_json)
+            return
+        if jsonl:
+            raise InputError("--jsonl goes with --input FILE", where="--jsonl")
+        with open_store(db) as engine, Progress(console=err_console, transient=True, disable=as_json) as progress:
+            task = progress.add_task("detecting", total=None)
+            filters = {"benchmark": benchmark, "machine": machine}
+            report = detect_stored(
+                engine,
+                DetectionPolicy(default=settings),
+                now=datetime.now(UTC),
+                filters=filters,
+                on_series=lambda _: progress.advance(task),
+            )
+            with engine.connect() as conn:
+                new = alert_store.list_alerts(conn, ids=report.new_alert_ids) if report.new_alert_ids else []
+    if as_json:
+        console.print_json(json.dumps([_alert_json(a) for a in new]))
+        return
+    console.print(
+        f"{report.series} series analysed, {len(new)} new alerts ({report.insufficient} with too little data)"
+    )
+    if new:
+        print_alerts(new)
+
+
+def _lines(path: str) -> Iterator[str]:
+    if path == "-":
+        yield from sys.stdin
+        return
+    file = Path(path)
+    if not file.is_file():
+        raise InputError("no such file", source=path)
+    with file.open(encoding="utf-8", errors="strict") as handle:
+        try:
+            yield from handle
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=path) from None
+
+
+def _detect_file(path: str, settings: DetectionSettings, *, jsonl: bool) -> None:
+    failures = 0
+    out: TextIO = sys.stdout
+    for item in detect_jsonl.detect_lines(_lines(path), settings):
+        if isinstance(item, InputError):
+            failures += 1
+            err_console.print(f"[bold red]error:[/] {item.located(path)}", highlight=False, soft_wrap=True)
+            continue
+        if jsonl:
+            out.write(json.dumps(item) + "\n")
+        else:
+            console.print(f"{item['id']}: {item['verdict']}, change points {item['change_points']}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _alert_json(alert: alert_store.AlertRow) -> dict[str, object]:
+    payload = dataclasses.asdict(alert)
+    payload["created_at"] = alert.created_at.isoformat()
+    return payload
+
+
+def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
+    table = Table(title=f"{len(alerts)} alerts")
+    for column in ("id", "kind", "benchmark", "machine", "config", "change", "confidence", "suspect range"):
+        table.add_column(column, justify="right" if column in {"id", "change", "confidence"} else "left")
+    for a in alerts:
+        colour = "red" if a.details.get("is_regression") or a.kind == "regression" else "green"
+        table.add_row(
+            str(a.id),
+            f"[{colour}]{a.kind}[/]",
+            a.benchmark,
+            a.machine_class,
+            a.configuration,
+            f"[{colour}]{a.relative_change:+.1%}[/]",
+            f"{a.confidence:.4f}",
+            f"{a.last_good[:10]}..{a.first_bad[:10]} ({a.first_bad_position - a.last_good_position} commits)",
+        )
+    console.print(table)
+
+
+def alerts(
+    benchmark: Annotated[str | None, typer.Option(help="Only benchmarks whose name contains this.")] = None,
+    kind: Annotated[str | None, typer.Option(help="regression, improvement or drift.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored alerts."""
+    with user_errors(), open_store(db) as engine, engine.connect() as conn:
+        found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind)
+    if as_json:
+        console.print_json(json.dumps([_alert_json(a) for a in found]))
+    else:
+        print_alerts(found)
+
+
+def compare(
+    base: Annotated[str, typer.Option(help="The baseline revision (sha, or any git expression with --repo).")],
+    head: Annotated[str, typer.Option(help="The revision to judge.")],
+    repo: Annotated[Path | None, typer.Option(help="Resolve --base/--head with git in this repository.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare two revisions on every series measured at both: ratio, interval, verdict."""
+    with user_errors():
+        if repo is not None:
+            git = GitRepo(repo)
+            base, head = git.resolve(base), git.resolve(head)
+        with open_store(db) as engine, engine.connect() as conn:
+            result = compare_service.compare_revisions(conn, base, head)
+    if as_json:
+        payload = [
+            {"series": r.series.id, "benchmark": r.series.benchmark, "machine": r.series.machine_class}
+            | {"configuration": r.series.configuration, "unit": r.series.unit}
+            | {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(r.comparison).items()}
+            for r in result.rows
+        ]
+        console.print_json(json.dumps({"base": result.base, "head": result.head, "series": payload}))
+        return
+    table = Table(title=f"{result.head[:10]} against {result.base[:10]}")
+    for column in ("benchmark", "machine", "config", "base", "head", "change", "95% interval", "verdict"):
+        table.add_column(column, justify="right" if column in {"base", "head", "change"} else "left")
+    for r in result.rows:
+        c = r.comparison
+        interval = f"{c.ci_low - 1:+.1%} .. {c.ci_high - 1:+.1%}" if c.ci_low and c.ci_high else "-"
+        verdict = c.verdict.value + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
+        table.add_row(
+            r.series.benchmark,
+            r.series.machine_class,
+            r.series.configuration,
+            format_value(c.median_base, r.series.unit) if c.median_base is not None else "-",
+            format_value(c.median_head, r.series.unit) if c.median_head is not None else "-",
+            f"{c.relative_change:+.1%}" if c.relative_change is not None else "-",
+            interval,
+            verdict,
+        )
+    console.print(table)

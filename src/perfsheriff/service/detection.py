@@ -1,0 +1,170 @@
+"""The detection pass over stored series: find changes and drift, persist alerts once.
+
+Stability: each pass analyses the tail of a series (``horizon`` revisions); a
+change is recorded as an alert the first time it is seen, and a later pass that
+finds the same change within ``min_segment`` revisions of a stored alert of the
+same kind adds nothing. So a second run adds nothing, and an alert does not move
+or duplicate as new points arrive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from perfsheriff.model import Direction
+from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
+from perfsheriff.stats.drift import DriftSettings, drift
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import queries
+from perfsheriff.store.queries import SeriesPoints, SeriesRow
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionPolicy:
+    """Settings for a pass: defaults, overridden per benchmark name and per series id."""
+
+    default: DetectionSettings = field(default_factory=DetectionSettings)
+    per_benchmark: Mapping[str, DetectionSettings] = field(default_factory=dict)
+    per_series: Mapping[str, DetectionSettings] = field(default_factory=dict)
+    drift: DriftSettings | None = field(default_factory=DriftSettings)
+    horizon: int = 400
+
+    def for_series(self, row: SeriesRow) -> DetectionSettings:
+        return self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionReport:
+    series: int
+    new_alert_ids: list[int]
+    insufficient: int
+
+
+def detect_stored(
+    engine: Engine,
+    policy: DetectionPolicy,
+    *,
+    now: datetime,
+    filters: Mapping[str, str | None] | None = None,
+    on_series: Callable[[SeriesRow], None] | None = None,
+) -> DetectionReport:
+    """Run detection over every stored series matching ``filters``; each series in its own transaction."""
+    with engine.connect() as conn:
+        rows = queries.list_series(conn, **(filters or {}))  # type: ignore[arg-type]
+    new_ids: list[int] = []
+    insufficient = 0
+    for row in rows:
+        with engine.begin() as conn:
+            created, analysed = detect_series(conn, row, policy, now=now)
+        new_ids += created
+        insufficient += not analysed
+        if on_series is not None:
+            on_series(row)
+    return DetectionReport(len(rows), new_ids, insufficient)
+
+
+def detect_series(
+    conn: sa.Connection, row: SeriesRow, policy: DetectionPolicy, *, now: datetime
+) -> tuple[list[int], bool]:
+    """Detect on the tail of one series and store the alerts not seen before; returns (ids, analysed)."""
+    points = queries.series_points(conn, row.id, last_runs=policy.horizon * 4)
+    if len(points) > policy.horizon:
+        points = _last(points, policy.horizon)
+    settings = policy.for_series(row)
+    direction = Direction(row.direction)
+    per_revision = cast("list[Sequence[float]]", [points.samples(i) for i in range(len(points))])
+    result = detect(per_revision, direction=direction, settings=settings)
+    known = alert_store.existing_alerts(conn, row.id)
+    rows = []
+    for cp in result.change_points:
+        kind = "regression" if cp.is_regression else "improvement"
+        bad = int(points.positions[cp.index])
+        if any(k == kind and abs(b - bad) <= settings.min_segment for k, _, b in known):
+            continue
+        rows.append(_alert_row(row, points, cp, kind, now, noise=result.noise))
+        known.append((kind, int(points.positions[cp.last_before]), bad))
+    if policy.drift is not None:
+        rows += _drift_rows(row, points, known=known, settings=policy.drift, direction=direction, now=now)
+    return alert_store.insert_alerts(conn, rows), result.verdict is Verdict.ANALYSED
+
+
+def _last(points: SeriesPoints, count: int) -> SeriesPoints:
+    start = len(points) - count
+    offset = points.offsets[start]
+    return SeriesPoints(
+        positions=points.positions[start:],
+        revision_ids=points.revision_ids[start:],
+        offsets=points.offsets[start:] - offset,
+        values=points.values[offset:],
+        runs=points.runs[start:],
+    )
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _alert_row(
+    row: SeriesRow, points: SeriesPoints, cp: ChangePoint, kind: str, now: datetime, *, noise: float
+) -> dict[str, Any]:
+    details = {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(cp).items()}
+    details.update(noise=_finite(noise), method="changepoints")
+    return {
+        "series_id": row.id,
+        "last_good_revision_id": int(points.revision_ids[cp.last_before]),
+        "first_bad_revision_id": int(points.revision_ids[cp.index]),
+        "kind": kind,
+        "relative_change": cp.relative_change if math.isfinite(cp.relative_change) else 0.0,
+        "confidence": cp.confidence,
+        "details": details,
+        "created_at": now,
+    }
+
+
+def _drift_rows(
+    row: SeriesRow,
+    points: SeriesPoints,
+    *,
+    known: list[tuple[str, int, int]],
+    settings: DriftSettings,
+    direction: Direction,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """A drift alert when the level moved past the threshold since the last alert, without a step alert."""
+    steps = [bad for kind, _, bad in known if kind != "drift"]
+    reference = max(steps, default=int(points.positions[0]))
+    start = int(np.searchsorted(points.positions, reference))
+    if start >= len(points) or any(kind == "drift" and good == reference for kind, good, _ in known):
+        return []
+    medians = np.array([float(np.median(points.samples(i))) for i in range(len(points))])
+    result = drift(medians, start, direction, settings)
+    if not result.alert or result.relative_change is None:
+        return []
+    comparison = result.comparison
+    return [
+        {
+            "series_id": row.id,
+            "last_good_revision_id": int(points.revision_ids[start]),
+            "first_bad_revision_id": int(points.revision_ids[-1]),
+            "kind": "drift",
+            "relative_change": result.relative_change,
+            "confidence": 1.0 - (comparison.p_value if comparison.p_value is not None else 1.0),
+            "details": {
+                "method": "drift",
+                "ci_low": result.ci_low,
+                "ci_high": result.ci_high,
+                "reference_window": list(result.reference_window or ()),
+                "recent_window": list(result.recent_window or ()),
+                "is_regression": direction.is_regression(result.relative_change),
+            },
+            "created_at": now,
+        }
+    ]

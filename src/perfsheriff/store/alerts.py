@@ -1,0 +1,117 @@
+"""Alerts: written by detection, read by every view."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from perfsheriff.store import schema as t
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    id: int
+    series_id: str
+    benchmark: str
+    metric: str
+    unit: str
+    machine_class: str
+    configuration: str
+    branch: str
+    kind: str
+    relative_change: float
+    confidence: float
+    last_good: str
+    first_bad: str
+    last_good_position: int
+    first_bad_position: int
+    details: dict[str, Any]
+    created_at: datetime
+
+
+def existing_alerts(conn: sa.Connection, series_id: str) -> list[tuple[str, int, int]]:
+    """(kind, last good position, first bad position) of the series' alerts."""
+    good = t.branch_revisions.alias("good")
+    bad = t.branch_revisions.alias("bad")
+    query = (
+        sa.select(t.alerts.c.kind, good.c.position, bad.c.position)
+        .join(t.series, t.series.c.id == t.alerts.c.series_id)
+        .join(
+            good,
+            sa.and_(good.c.revision_id == t.alerts.c.last_good_revision_id, good.c.branch_id == t.series.c.branch_id),
+        )
+        .join(
+            bad, sa.and_(bad.c.revision_id == t.alerts.c.first_bad_revision_id, bad.c.branch_id == t.series.c.branch_id)
+        )
+        .where(t.alerts.c.series_id == series_id)
+    )
+    return [(row[0], int(row[1]), int(row[2])) for row in conn.execute(query)]
+
+
+def insert_alerts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    return [int(conn.execute(sa.insert(t.alerts).returning(t.alerts.c.id), dict(row)).scalar_one()) for row in rows]
+
+
+def list_alerts(
+    conn: sa.Connection, *, ids: Sequence[int] | None = None, benchmark: str | None = None, kind: str | None = None
+) -> list[AlertRow]:
+    good_rev = t.revisions.alias("good_rev")
+    bad_rev = t.revisions.alias("bad_rev")
+    good = t.branch_revisions.alias("good")
+    bad = t.branch_revisions.alias("bad")
+    query = (
+        sa.select(
+            t.alerts.c.id,
+            t.alerts.c.series_id,
+            t.benchmarks.c.name,
+            t.series.c.metric,
+            t.series.c.unit,
+            t.series.c.machine_class,
+            t.configurations.c.canonical,
+            t.branches.c.name,
+            t.alerts.c.kind,
+            t.alerts.c.relative_change,
+            t.alerts.c.confidence,
+            good_rev.c.sha,
+            bad_rev.c.sha,
+            good.c.position,
+            bad.c.position,
+            t.alerts.c.details,
+            t.alerts.c.created_at,
+        )
+        .join(t.series, t.series.c.id == t.alerts.c.series_id)
+        .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
+        .join(t.configurations, t.configurations.c.id == t.series.c.configuration_id)
+        .join(t.branches, t.branches.c.id == t.series.c.branch_id)
+        .join(good_rev, good_rev.c.id == t.alerts.c.last_good_revision_id)
+        .join(bad_rev, bad_rev.c.id == t.alerts.c.first_bad_revision_id)
+        .join(good, sa.and_(good.c.revision_id == good_rev.c.id, good.c.branch_id == t.series.c.branch_id))
+        .join(bad, sa.and_(bad.c.revision_id == bad_rev.c.id, bad.c.branch_id == t.series.c.branch_id))
+        .order_by(t.alerts.c.id)
+    )
+    if ids is not None:
+        query = query.where(t.alerts.c.id.in_(list(ids)))
+    if benchmark:
+        query = query.where(t.benchmarks.c.name.contains(benchmark, autoescape=True))
+    if kind:
+        query = query.where(t.alerts.c.kind == kind)
+    return [AlertRow(*list(row)) for row in conn.execute(query)]
+
+
+def revisions_between(conn: sa.Connection, branch_id: int, after: int, through: int) -> list[tuple[str, str, str]]:
+    """(sha, author, subject) of the commits in branch positions (after, through]: a suspect range."""
+    query = (
+        sa.select(t.revisions.c.sha, t.revisions.c.author, t.revisions.c.message)
+        .join(t.branch_revisions, t.branch_revisions.c.revision_id == t.revisions.c.id)
+        .where(
+            t.branch_revisions.c.branch_id == branch_id,
+            t.branch_revisions.c.position > after,
+            t.branch_revisions.c.position <= through,
+        )
+        .order_by(t.branch_revisions.c.position)
+    )
+    return [(row[0], row[1], row[2].split("\n", 1)[0]) for row in conn.execute(query)]

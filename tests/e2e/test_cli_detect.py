@@ -1,0 +1,98 @@
+"""detect, alerts and compare through the CLI: on stored series and on JSON-lines files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from test_cli_ingest import run_cli
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def test_detect_jsonl_on_real_series(tmp_path: Path) -> None:
+    source = SHARED / "mozilla_perfherder_real_dev.jsonl.gz"
+    lines = gzip.decompress(source.read_bytes()).decode().splitlines()
+    path = tmp_path / "series.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = run_cli("detect", "--input", str(path), "--jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == [json.loads(line)["id"] for line in lines]
+    found = [o for o in out if o["change_points"]]
+    assert found, "the real series hold confirmed changes"
+    for item in found:
+        assert [a["index"] for a in item["alerts"]] == item["change_points"]
+        alert = item["alerts"][0]
+        assert {"kind", "relative_change", "confidence", "first_bad_revision", "last_good_revision"} <= alert.keys()
+
+
+def test_detect_jsonl_reports_bad_lines_and_goes_on(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "good", "values": [[10, 10.1]] * 20 + [[12, 12.1]] * 20}),
+        "{not json",
+        json.dumps({"id": "short", "values": [1, 2, 3], "revisions": ["a"]}),
+        json.dumps({"id": "flat", "values": [5.0] * 30}),
+        json.dumps({"id": "empty", "values": []}),
+        json.dumps({"id": "negative", "values": [1, -1], "meta": {"unit": "ms"}}),
+    ]
+    result = run_cli("detect", "--input", "-", "--jsonl", cwd=tmp_path, stdin="\n".join(lines))
+    assert result.returncode == 1
+    out = {o["id"]: o for o in map(json.loads, result.stdout.splitlines())}
+    assert out["good"]["change_points"] == [20]
+    assert out["flat"]["change_points"] == []
+    assert out["empty"]["verdict"] == "insufficient_data"
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3
+    assert "line 2" in errors[0]
+    assert "line 3, series short" in errors[1]
+    assert "line 6, series negative" in errors[2]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("demo")
+    assert run_cli("demo", cwd=folder).returncode == 0
+    return folder, f"sqlite:///{folder / '.perfsheriff' / 'demo' / 'perfsheriff.db'}"
+
+
+def test_detect_alerts_and_compare_on_the_demo(demo_db: tuple[Path, str]) -> None:
+    folder, db = demo_db
+    first = run_cli("detect", "--db", db, "--json", cwd=folder)
+    assert first.returncode == 0, first.stderr
+    alerts = json.loads(first.stdout)
+    by_benchmark = {a["benchmark"]: a for a in alerts}
+    assert by_benchmark["parse"]["kind"] == "regression"
+    assert by_benchmark["render"]["kind"] == "improvement"
+    assert json.loads(run_cli("detect", "--db", db, "--json", cwd=folder).stdout) == []
+    listed = json.loads(run_cli("alerts", "--db", db, "--json", cwd=folder).stdout)
+    assert sorted(a["id"] for a in listed) == sorted(a["id"] for a in alerts)
+    parse = by_benchmark["parse"]
+    repo = folder / ".perfsheriff" / "demo" / "textkit"
+    compared = run_cli(
+        "compare",
+        "--base",
+        parse["last_good"],
+        "--head",
+        parse["first_bad"],
+        "--repo",
+        str(repo),
+        "--db",
+        db,
+        "--json",
+        cwd=folder,
+    )
+    assert compared.returncode == 0, compared.stderr
+    rows = {r["benchmark"]: r for r in json.loads(compared.stdout)["series"]}
+    assert rows["parse"]["verdict"] == "regression"
+    assert rows["tokenize"]["verdict"] in {"no_change", "inconclusive"}
+
+
+def test_compare_names_an_unknown_revision(demo_db: tuple[Path, str]) -> None:
+    folder, db = demo_db
+    result = run_cli("compare", "--base", "deadbeef", "--head", "HEAD", "--db", db, cwd=folder)
+    assert result.returncode == 1
+    assert "no stored revision 'deadbeef'" in result.stderr

@@ -1,0 +1,111 @@
+"""The detection pass and comparisons over a real database and a real git history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gitfixtures import Repo
+from sqlalchemy.engine import Engine
+
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
+from perfsheriff.service import compare as compare_service
+from perfsheriff.service import ingest
+from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.stats.changepoints import DetectionSettings
+from perfsheriff.stats.compare import Verdict
+from perfsheriff.store import alerts as alert_store
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def build(engine: Engine, repo: Repo, levels: list[float], *, noise: float = 0.01, seed: int = 3) -> list[str]:
+    """Commit once per level and store five samples around it at that commit."""
+    rng = np.random.default_rng(seed)
+    shas = []
+    for index, level in enumerate(levels):
+        sha = repo.commit(f"change {index}")
+        shas.append(sha)
+        store(engine, repo, sha, level * np.exp(noise * rng.standard_normal(5)))
+    return shas
+
+
+def store(engine: Engine, repo: Repo, sha: str, values: np.ndarray) -> None:
+    target = ingest.prepare_target(
+        engine,
+        GitRepo(repo.path),
+        revision=sha,
+        machine=Machine("box"),
+        configuration=Configuration.of({"os": "linux"}),
+    )
+    results = ResultSet("perfsheriff", (BenchmarkResult("parse", "ms", tuple(float(v) for v in values)),))
+    with engine.begin() as conn:
+        ingest.store_result_set(conn, target, results, source="test", content_hash=sha, now=NOW)
+
+
+def all_alerts(engine: Engine) -> list[alert_store.AlertRow]:
+    with engine.connect() as conn:
+        return alert_store.list_alerts(conn)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo.init(tmp_path / "project")
+
+
+def test_a_step_becomes_one_alert_with_its_suspect_range(engine: Engine, repo: Repo) -> None:
+    shas = build(engine, repo, [10.0] * 30 + [12.0] * 30)
+    report = detect_stored(engine, DetectionPolicy(), now=NOW)
+    (alert,) = all_alerts(engine)
+    assert report.new_alert_ids == [alert.id]
+    assert alert.kind == "regression"
+    assert (alert.last_good, alert.first_bad) == (shas[29], shas[30])
+    assert alert.relative_change == pytest.approx(0.2, abs=0.02)
+    assert alert.confidence > 0.999
+
+
+def test_detection_is_idempotent_and_stable_as_points_arrive(engine: Engine, repo: Repo) -> None:
+    build(engine, repo, [10.0] * 30 + [12.0] * 30)
+    detect_stored(engine, DetectionPolicy(), now=NOW)
+    before = all_alerts(engine)
+    assert detect_stored(engine, DetectionPolicy(), now=NOW).new_alert_ids == []
+    build(engine, repo, [12.0] * 15, seed=9)
+    assert detect_stored(engine, DetectionPolicy(), now=NOW).new_alert_ids == []
+    assert all_alerts(engine) == before
+
+
+def test_a_flat_series_raises_nothing(engine: Engine, repo: Repo) -> None:
+    build(engine, repo, [10.0] * 40)
+    report = detect_stored(engine, DetectionPolicy(), now=NOW)
+    assert (report.series, report.new_alert_ids) == (1, [])
+
+
+def test_slow_drift_raises_a_drift_alert_where_no_step_does(engine: Engine, repo: Repo) -> None:
+    """A team alerting on steps of 5% or more still hears of 8% lost a little at a time."""
+    levels = [10.0 * (1.002**i) for i in range(40)]  # +8% over 40 commits, 0.2% a commit
+    build(engine, repo, levels)
+    policy = DetectionPolicy(default=DetectionSettings(min_relative_change=0.05))
+    detect_stored(engine, policy, now=NOW)
+    (drift,) = all_alerts(engine)
+    assert drift.kind == "drift"
+    assert 0.05 < drift.relative_change < 0.11
+    assert drift.details["ci_low"] > 1.0
+    assert detect_stored(engine, policy, now=NOW).new_alert_ids == []
+
+
+def test_compare_two_revisions(engine: Engine, repo: Repo) -> None:
+    base = repo.commit("base")
+    head = repo.commit("head")
+    rng = np.random.default_rng(5)
+    store(engine, repo, base, 10.0 * np.exp(0.01 * rng.standard_normal(10)))
+    store(engine, repo, head, 11.0 * np.exp(0.01 * rng.standard_normal(10)))
+    with engine.connect() as conn:
+        result = compare_service.compare_revisions(conn, base[:8], head)
+        swapped = compare_service.compare_revisions(conn, head, base)
+    (row,) = result.rows
+    assert row.comparison.verdict is Verdict.REGRESSION
+    assert row.comparison.ratio == pytest.approx(1.1, abs=0.02)
+    assert swapped.rows[0].comparison.verdict is Verdict.IMPROVEMENT
