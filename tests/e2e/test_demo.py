@@ -23,5 +23,8 @@ def test_demo_builds_ingests_and_shows(tmp_path: Path) -> None:
     assert len(medians) == parse["n_revisions"] > 10
     # One commit inside a roll-up made parse about 20% slower: the series steps up once.
     assert medians[-1] / medians[0] > 1.12
+    # Detection found it, and the suspect range holds the culprit commit, inside its roll-up.
+    assert "somewhere in these" in result.stdout
+    assert "Use a regular expression per token in the parser" in result.stdout
     again = run_cli("demo", cwd=tmp_path)  # a second run replaces the first
     assert again.returncode == 0, again.stderr

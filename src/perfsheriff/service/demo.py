@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine
 from perfsheriff.service import ingest
+from perfsheriff.service.detection import DetectionPolicy, detect_stored
 
 START = 1_735_725_600  # 2025-01-01 10:00 UTC: fixed, so every demo has the same shas
 AUTHORS = (
@@ -182,6 +183,7 @@ class DemoOutcome:
     pushes: int
     files: int
     samples: int
+    alert_ids: list[int]
 
 
 def run_demo(
@@ -214,4 +216,8 @@ def run_demo(
         )
         outcome = ingest.ingest_files(engine, target, [path], fmt=None, limit=1 << 20, now=now or datetime.now(UTC))
         samples += sum(item.samples for item in outcome.ingested)
-    return DemoOutcome(repo.path, url, len(history.revisions), len(history.pushes), len(history.pushes), samples)
+    report = detect_stored(engine, DetectionPolicy(), now=now or datetime.now(UTC))
+    engine.dispose()
+    return DemoOutcome(
+        repo.path, url, len(history.revisions), len(history.pushes), len(history.pushes), samples, report.new_alert_ids
+    )

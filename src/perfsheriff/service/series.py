@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.stats.summary import NoSamples, summarize
+from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from perfsheriff.store.queries import RevisionSamples, SeriesRow, list_series
 
@@ -48,6 +49,12 @@ def resolve_series(conn: sa.Connection, prefix: str) -> SeriesRow:
         ids = ", ".join(row.id for row in found[:5])
         raise InputError(f"series id {prefix!r} is ambiguous ({ids}...): give more digits", where="SERIES")
     return found[0]
+
+
+def suspect_commits(conn: sa.Connection, alert: alert_store.AlertRow) -> list[tuple[str, str, str]]:
+    """(sha, author, subject) of every commit an alert's change may come from, roll-up members included."""
+    branch_id = queries.branch_id_of_series(conn, alert.series_id)
+    return alert_store.revisions_between(conn, branch_id, alert.last_good_position, alert.first_bad_position)
 
 
 def _point(entry: RevisionSamples) -> RevisionPoint | None:

@@ -203,3 +203,7 @@ def samples_at_revision(conn: sa.Connection, revision_id: int) -> dict[str, Floa
     for series_id, blob in conn.execute(query):
         grouped.setdefault(series_id, []).append(blob)
     return {key: np.frombuffer(b"".join(blobs), dtype="<f8") for key, blobs in grouped.items()}
+
+
+def branch_id_of_series(conn: sa.Connection, series_id: str) -> int:
+    return int(conn.execute(sa.select(t.series.c.branch_id).where(t.series.c.id == series_id)).scalar_one())
