@@ -8,7 +8,9 @@ Perfherder's rule (re-implemented), asv's ``detect_steps`` (if ``asv`` is
 installed), ruptures PELT (plain and after a running-median winsorization; if
 ``ruptures`` is installed) and a small E-Divisive implementation. Then measures
 speed on 10,000 synthetic series of 1,000 points (1,000 with ``--quick``), full
-and incremental after one appended point.
+and incremental after one appended point. The synthetic set is also scored
+in two halves (even- and odd-indexed series) so that an improvement which
+helps only one half, i.e. fits a few series, is visible.
 """
 
 from __future__ import annotations
@@ -95,6 +97,16 @@ def quality(with_peers: bool) -> None:
             rows.append((label, t5, t1))
         n_points = sum(len(r["values"]) for r in records)
         print_table(f"{title}: {len(records)} series, {n_points} points", rows)
+    split_half(load(FILES["synthetic (dev)"]))
+
+
+def split_half(records: list[dict[str, Any]]) -> None:
+    """perfsheriff on the even- and odd-indexed synthetic series separately: a change must help both halves."""
+    rows = []
+    for label, half in (("even-indexed", records[0::2]), ("odd-indexed", records[1::2])):
+        t5, t1 = evaluate(perfsheriff_detector, half)
+        rows.append((f"perfsheriff, {label} ({len(half)} series)", t5, t1))
+    print_table("synthetic (dev), split half", rows)
 
 
 def synthetic_batch(n_series: int, length: int, seed: int = 7) -> np.ndarray:

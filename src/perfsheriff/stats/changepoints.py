@@ -6,7 +6,9 @@ Method (``docs/detection.md`` explains it at length):
 2. estimate the noise sigma robustly from first differences (MAD);
 3. winsorize: clip each point to ``winsor_limit`` sigmas around a running median,
    so outliers and short bursts cannot create candidates;
-4. find candidates by binary segmentation with the standardized CUSUM statistic;
+4. find candidates by seeded binary segmentation with the standardized CUSUM
+   statistic (intervals of every scale, so short plateaus are seen), and move
+   each to the best split between its neighbours;
 5. confirm each candidate with a Mann-Whitney test on the raw samples of the
    windows either side (bounded by its neighbours), plus minimum relative and
    noise-relative magnitudes; the weakest failing candidate is dropped and its
@@ -35,7 +37,7 @@ from perfsheriff.stats.robust import (
     robust_level,
     winsorize,
 )
-from perfsheriff.stats.segmentation import binary_segmentation
+from perfsheriff.stats.segmentation import refine, seeded_segmentation
 
 Points = Sequence[Sequence[float]] | Sequence[float] | npt.NDArray[np.float64]
 
@@ -148,7 +150,8 @@ def detect_prepared(prep: PreparedSeries, *, direction: Direction, settings: Det
         return DetectionResult(Verdict.NO_VARIATION, (), n, prep.dropped, 0.0)
     sigma = noise_scale(prep.values)
     smooth = winsorize(prep.values, sigma, width=settings.winsor_width, limit=settings.winsor_limit)
-    candidates = binary_segmentation(smooth, sigma, threshold=settings.threshold, min_size=settings.min_segment)
+    candidates = seeded_segmentation(smooth, sigma, threshold=settings.threshold, min_size=settings.min_segment)
+    candidates = refine(smooth, candidates, min_size=settings.min_segment, window=settings.window)
     confirmed = confirm(prep, candidates, sigma, direction=direction, settings=settings)
     return DetectionResult(Verdict.ANALYSED, tuple(confirmed), n, prep.dropped, sigma)
 
