@@ -146,16 +146,19 @@ def series_points(conn: sa.Connection, series_id: str, *, last_runs: int | None 
     else:
         newest = query.order_by(t.samples.c.position.desc(), t.samples.c.id.desc()).limit(last_runs)
         rows = list(reversed(conn.execute(newest).all()))
-    positions = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]]) if rows else np.zeros(0, dtype=np.int64)
-    blobs = b"".join(row[2] for row in rows)
-    lengths = np.fromiter((len(row[2]) // 8 for row in rows), dtype=np.int64, count=len(rows))
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return SeriesPoints(empty, empty, np.zeros(1, dtype=np.int64), np.zeros(0), empty)
+    position_list, revision_list, blobs = zip(*rows, strict=True)  # transposed at C speed
+    positions = np.array(position_list, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(rows)) // 8
     row_offsets = np.concatenate(([0], np.cumsum(lengths)))
     return SeriesPoints(
         positions=positions[starts],
-        revision_ids=np.fromiter((rows[int(i)][1] for i in starts), dtype=np.int64, count=starts.size),
+        revision_ids=np.array(revision_list, dtype=np.int64)[starts],
         offsets=np.append(row_offsets[starts], row_offsets[-1]).astype(np.int64),
-        values=np.frombuffer(blobs, dtype="<f8"),
+        values=np.frombuffer(b"".join(blobs), dtype="<f8"),
         runs=np.diff(np.append(starts, len(rows))).astype(np.int64),
     )
 

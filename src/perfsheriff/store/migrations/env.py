@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
 from perfsheriff.store.schema import metadata
 
 engine = context.config.attributes["engine"]
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Leave out of comparisons the indexes declared for another database (``Index.ddl_if``)."""
+    del name, reflected, compare_to
+    condition = getattr(obj, "_ddl_if", None)
+    if type_ == "index" and condition is not None and condition.dialect:
+        return bool(condition.dialect == engine.dialect.name)
+    return True
+
+
 with engine.begin() as connection:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_object=include_object,
+    )
     context.run_migrations()

@@ -17,7 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "configurations",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -317,13 +316,19 @@ def upgrade() -> None:
     with op.batch_alter_table("samples", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_samples_revision_id"), ["revision_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_samples_run_id"), ["run_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_samples_series_id_position"), ["series_id", "position"], unique=False)
+        if op.get_bind().dialect.name == "sqlite":
+            read = ["series_id", "position", "id", "revision_id", "values"]
+            batch_op.create_index("ix_samples_series_read", read, unique=False)
+        else:
+            batch_op.create_index("ix_samples_series_order", ["series_id", "position", "id"], unique=False)
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("samples", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_samples_series_id_position"))
+        if op.get_bind().dialect.name == "sqlite":
+            batch_op.drop_index("ix_samples_series_read")
+        else:
+            batch_op.drop_index("ix_samples_series_order")
         batch_op.drop_index(batch_op.f("ix_samples_run_id"))
         batch_op.drop_index(batch_op.f("ix_samples_revision_id"))
 
