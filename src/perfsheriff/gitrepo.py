@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ _LOCATION_VARIABLES = (
     "GIT_NAMESPACE",
 )
 _HEX_PREFIX = re.compile(r"[0-9a-f]{4,40}")
+# Directories of a worktree pool: root/slot-0, root/slot-1, ...
+_SLOT_NAME = re.compile(r"slot-[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,117 @@ class GitRepo:
         parents = {r.sha: r.parents for r in revisions}
         return revisions, parents, _first_parent_chain(parents, tip, base, branch)
 
+    # -- worktrees -----------------------------------------------------------
+
+    def worktree(self, rev: str, root: Path, slot: int = 0) -> Path:
+        """Check ``rev`` out, detached and clean, in the pool slot ``root/slot-<slot>``; return its path.
+
+        A worktree already in the slot is reused: ``checkout --detach --force``
+        plus ``clean -ffdx`` costs far less than checking out a large tree
+        afresh, and leaves nothing of the previous revision (build output
+        included) behind. A slot serves one runner at a time, so an
+        ``index.lock`` found in it was left by a killed run and is removed.
+        Anything else in the slot (a half-created worktree, a stray directory)
+        is replaced by a fresh worktree.
+        """
+        if slot < 0:
+            raise ValueError(f"slot must be >= 0, got {slot}")
+        sha = self.resolve(rev)
+        path = root.absolute() / f"slot-{slot}"
+        self._refuse_repository_path(path)
+        if path.resolve() in self._worktree_paths():
+            try:
+                self._refresh_worktree(path, sha)
+            except GitError:
+                pass  # damaged beyond a checkout: replaced below
+            else:
+                return path
+        self._discard_worktree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # --force twice: the slot may still be registered (even locked) by a run killed during "add".
+        args = ["worktree", "add", "--quiet", "--detach", "--force", "--force", str(path), sha]
+        result = self._run_raw(args)
+        if result.returncode != 0:
+            raise GitError(f"cannot create a worktree for {sha[:12]} at {path}: {_first_line(result.stderr)}")
+        return path
+
+    def remove_worktree(self, path: str | os.PathLike[str]) -> None:
+        """Remove a worktree of this repository, its files and its registration.
+
+        A directory that is not (or no longer) registered is removed only if it
+        looks like a worktree (a ``.git`` file): this never deletes a folder
+        that was named by mistake.
+        """
+        target = Path(path).absolute()
+        self._refuse_repository_path(target)
+        if target.resolve() in self._worktree_paths() and target.exists():
+            result = self._run_raw(["worktree", "remove", "--force", "--force", str(target)])
+            if result.returncode != 0:
+                raise GitError(f"cannot remove the worktree {target}: {_first_line(result.stderr)}")
+        elif target.exists():
+            if not (target / ".git").is_file():
+                raise GitError(f"{target} is not a worktree of {self.path}")
+            _remove_tree(target)
+        self._run(["worktree", "prune"])
+
+    def prune_worktrees(self, root: Path | None = None) -> list[Path]:
+        """Clean up what a killed run left behind; return the directories removed.
+
+        ``git worktree prune`` forgets worktrees whose directory is gone. With
+        ``root`` (a pool of ``slot-<n>`` directories owned by the caller, and
+        only when no runner is using it), stray slot directories that git does
+        not know are deleted and stale ``index.lock`` files in registered slots
+        are removed, so the next checkout does not fail on them.
+        """
+        self._run(["worktree", "prune"])
+        if root is None or not root.is_dir():
+            return []
+        registered = self._worktree_paths()
+        removed = []
+        for entry in sorted(root.absolute().iterdir()):
+            if not _SLOT_NAME.fullmatch(entry.name) or not entry.is_dir() or entry.is_symlink():
+                continue
+            if entry.resolve() in registered and _clear_index_lock(entry):
+                continue
+            self._discard_worktree(entry)
+            removed.append(entry)
+        if removed:
+            self._run(["worktree", "prune"])
+        return removed
+
+    def _worktree_paths(self) -> set[Path]:
+        """Resolved paths of the linked worktrees git has registered (the main work tree excluded)."""
+        output = self._run(["worktree", "list", "--porcelain", "-z"]).decode(errors="replace")
+        paths = [field.removeprefix("worktree ") for field in output.split("\0") if field.startswith("worktree ")]
+        return {Path(p).resolve() for p in paths[1:]}
+
+    def _refresh_worktree(self, path: Path, sha: str) -> None:
+        """Move a registered worktree to ``sha`` and make it pristine."""
+        tree = GitRepo(path)
+        top = Path(tree._run(["rev-parse", "--show-toplevel"]).decode().strip())
+        if top.resolve() != path.resolve():  # never let checkout/clean reach an enclosing repository
+            raise GitError(f"{path} is not the top of a worktree")
+        (tree.git_dir / "index.lock").unlink(missing_ok=True)
+        tree._run(["checkout", "--quiet", "--detach", "--force", sha])
+        tree._run(["clean", "--quiet", "-ffdx"])
+
+    def _discard_worktree(self, path: Path) -> None:
+        """Delete whatever occupies a slot, registered worktree or stray directory."""
+        if path.resolve() in self._worktree_paths():
+            self._run_raw(["worktree", "remove", "--force", "--force", str(path)])
+        if path.exists() or path.is_symlink():
+            try:
+                _remove_tree(path)
+            except OSError as err:
+                raise GitError(f"cannot clear the worktree slot {path}: {err.strerror or err}") from None
+        self._run(["worktree", "prune"])
+
+    def _refuse_repository_path(self, path: Path) -> None:
+        """A slot must never be the repository itself or contain it: clearing it would destroy the clone."""
+        resolved, own = path.resolve(), self.path.resolve()
+        if resolved == own or resolved in own.parents:
+            raise GitError(f"refusing to use {path} as a worktree: it holds the repository {self.path}")
+
 
 def group_pushes(parents: Mapping[str, tuple[str, ...]], chain: Sequence[str]) -> list[Push]:
     """Split a history into pushes: for consecutive first-parent tips A, B, ``git rev-list A..B``.
@@ -312,3 +426,26 @@ def _git_environment() -> dict[str, str]:
 def _first_line(stderr: bytes) -> str:
     lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "no error message"
+
+
+def _clear_index_lock(path: Path) -> bool:
+    """Remove a worktree's stale ``index.lock``; ``False`` when the worktree is too damaged to open."""
+    try:
+        tree = GitRepo(path)
+    except GitError:
+        return False
+    (tree.git_dir / "index.lock").unlink(missing_ok=True)
+    return True
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a directory tree, read-only parts included (Go's module cache, for one, is read-only)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+    try:
+        shutil.rmtree(path)
+    except PermissionError:
+        for folder, _, _ in os.walk(path):
+            os.chmod(folder, 0o700)  # our own scratch directory, about to be deleted
+        shutil.rmtree(path)
