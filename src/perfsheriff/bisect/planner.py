@@ -1,0 +1,197 @@
+"""The bisect planner: a state machine that a caller drives run by run.
+
+::
+
+    planner = BisectPlanner(suspect, direction, settings)
+    while isinstance(step := planner.next_step(observations), RunRequest):
+        observations = run(step.commit, step.repetitions)   # the caller's I/O
+    outcome = step                                         # a BisectOutcome
+
+Phases (see ``docs/bisection.md``):
+
+1. **Confirm**: the two ends are topped up to ``confirm_samples`` and compared
+   with :func:`perfsheriff.stats.compare.compare` (Hodges-Lehmann ratio,
+   Mann-Whitney test); more samples are added while the comparison is
+   inconclusive. No regression between the ends -> ``not_reproduced``.
+2. **Bisect**: a :class:`~perfsheriff.bisect.search.Search` over the whole
+   range (git's best-bisection split, a sequential test per probe).
+3. **Two steps**: a probe whose level sits clearly between the ends splits the
+   problem in two sub-bisections, below and above it, each with that probe as
+   its new bad, respectively good, reference.
+
+The planner is pure: it reads only the observations it is given and never
+exceeds the run budget ``settings.max_runs``, counted as the runs (samples and
+failed attempts) reported since its first call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+
+import numpy as np
+
+from perfsheriff.bisect.dag import CommitGraph, SuspectRange
+from perfsheriff.bisect.evidence import noise_model
+from perfsheriff.bisect.protocol import (
+    BisectOutcome,
+    BisectSettings,
+    Observation,
+    OutcomeKind,
+    ProbeRecord,
+    RunRequest,
+)
+from perfsheriff.bisect.search import Evidence, Search
+from perfsheriff.model import Direction
+from perfsheriff.stats.compare import Comparison, Verdict, compare
+
+_EMPTY = Observation()
+
+
+class BisectPlanner:
+    """Decides the next runs of one alert's bisection and when to stop (see the module docstring)."""
+
+    def __init__(self, suspect: SuspectRange, direction: Direction, settings: BisectSettings | None = None) -> None:
+        self.suspect = suspect
+        self.direction = direction
+        self.settings = settings or BisectSettings()
+        self.comparison: Comparison | None = None
+        self._graph = CommitGraph(suspect)
+        self._baseline: int | None = None
+        self._searches: list[Search] = []
+        self._current = 0
+        self._split_search: Search | None = None
+        self._outcome: BisectOutcome | None = None
+
+    @property
+    def probes(self) -> tuple[ProbeRecord, ...]:
+        """Every decided probe so far, in the order they were decided."""
+        searches = ([self._split_search] if self._split_search else []) + self._searches
+        return tuple(record for search in searches for record in search.records)
+
+    def runs_spent(self, observations: Mapping[str, Observation]) -> int:
+        """Runs reported since the first call of :meth:`next_step` (the data found then is free)."""
+        total = self._runs(observations)
+        return total - (self._baseline if self._baseline is not None else total)
+
+    def next_step(self, observations: Mapping[str, Observation]) -> RunRequest | BisectOutcome:
+        """The next runs to make, or the outcome once the bisection is over.
+
+        ``observations`` holds everything known so far (not only the latest
+        runs); commits absent from it have no data. After the outcome, every
+        further call returns the same outcome.
+        """
+        if self._outcome is not None:
+            return self._outcome
+        if self._baseline is None:
+            self._baseline = self._runs(observations)
+        spent = self.runs_spent(observations)
+        step = self._advance(observations, spent)
+        if isinstance(step, BisectOutcome):
+            self._outcome = step
+            return step
+        remaining = self.settings.max_runs - spent
+        if remaining <= 0:
+            self._outcome = self._undecided(spent, f"budget exhausted: {spent} runs spent", self._open_candidates())
+            return self._outcome
+        return replace(step, repetitions=min(step.repetitions, remaining))
+
+    def _runs(self, observations: Mapping[str, Observation]) -> int:
+        shas = (self.suspect.good, *self.suspect.order)
+        return sum(observations.get(sha, _EMPTY).runs for sha in shas)
+
+    def _advance(self, observations: Mapping[str, Observation], spent: int) -> RunRequest | BisectOutcome:
+        if not self._searches:
+            step = self._confirm(observations, spent)
+            if step is not None:
+                return step
+            self._searches = [self._root_search()]
+        evidence = self._evidence(observations)
+        while True:
+            found = self._searches[self._current].step(evidence)
+            if isinstance(found, RunRequest):
+                return found
+            if isinstance(found, ProbeRecord):
+                self._split(found.commit)
+            elif self._current + 1 < len(self._searches):
+                self._current += 1
+            else:
+                return self._conclude(spent)
+
+    def _confirm(self, observations: Mapping[str, Observation], spent: int) -> RunRequest | BisectOutcome | None:
+        """Top up and compare the two ends; ``None`` once the regression is confirmed."""
+        settings = self.settings
+        ends = (("good", self.suspect.good), ("bad", self.suspect.bad))
+        for label, sha in ends:
+            seen = observations.get(sha, _EMPTY)
+            if not seen.samples and seen.failed:
+                return self._undecided(spent, f"the {label} end could not be run", self.suspect.order)
+            if len(seen.samples) < settings.confirm_samples:
+                have, want = len(seen.samples), settings.confirm_samples
+                return RunRequest(sha, want - have, f"confirm {label} end: {have} of {want} samples")
+        good = observations[self.suspect.good].samples
+        bad = observations[self.suspect.bad].samples
+        self.comparison = result = compare(good, bad, self.direction, settings.confirm)
+        figures = f"ratio {result.ratio or math.nan:.3f}, p={result.p_value or math.nan:.2g}"
+        if result.verdict is Verdict.REGRESSION:
+            return None
+        if result.verdict in (Verdict.IMPROVEMENT, Verdict.NO_CHANGE):
+            return self._not_reproduced(spent, f"not reproduced: the ends show {result.verdict.value} ({figures})")
+        fewer = min(ends, key=lambda end: len(observations[end[1]].samples))
+        have = len(observations[fewer[1]].samples)
+        if have >= settings.max_confirm_samples:
+            reason = f"not reproduced: no significant regression after {have} samples per end ({figures})"
+            return self._not_reproduced(spent, reason)
+        more = min(settings.confirm_batch, settings.max_confirm_samples - have)
+        return RunRequest(fewer[1], more, f"confirm {fewer[0]} end: evidence ambiguous ({figures})")
+
+    def _root_search(self) -> Search:
+        ends = (self.suspect.good, self.suspect.bad)
+        graph, settings = self._graph, self.settings
+        return Search(graph, graph.everything, self.suspect.bad, ends, settings, mid_prior=settings.two_step_prior)
+
+    def _evidence(self, observations: Mapping[str, Observation]) -> Evidence:
+        shas = (self.suspect.good, *self.suspect.order)
+        logs = {sha: np.log(np.array(observations[sha].samples)) for sha in shas if sha in observations}
+        failed = {sha: observations[sha].failed for sha in shas if sha in observations}
+        low = float(np.median(logs[self.suspect.good]))
+        high = float(np.median(logs[self.suspect.bad]))
+        return Evidence(logs, failed, noise_model([g for g in logs.values() if g.size], low, high))
+
+    def _split(self, middle: str) -> None:
+        """Replace the search by two sub-searches, below and above the intermediate commit ``middle``."""
+        root = self._searches[self._current]
+        below = root.candidates & self._graph.ancestors_of(middle)
+        above = root.candidates & ~self._graph.ancestors_of(middle)
+        low, high = root.references
+        first = Search(self._graph, below, middle, (low, middle), self.settings)
+        second = Search(self._graph, above, root.bad_tip, (middle, high), self.settings)
+        self._split_search = root
+        self._searches, self._current = [first, second], 0
+
+    def _open_candidates(self) -> tuple[str, ...]:
+        if not self._searches:
+            return self.suspect.order
+        return self._searches[self._current].remaining
+
+    def _conclude(self, spent: int) -> BisectOutcome:
+        culprits = tuple(c for c in (s.culprit for s in self._searches) if c is not None)
+        if len(culprits) == len(self._searches):
+            kind = OutcomeKind.CULPRIT if len(culprits) == 1 else OutcomeKind.TWO_CULPRITS
+            probes = self.probes
+            confidence = math.prod(p.confidence for p in probes if p.confidence is not None)
+            words = " and ".join(sha[:12] for sha in culprits)
+            reason = f"{kind.value.replace('_', ' ')} {words} after {len(probes)} probes and {spent} runs"
+            return BisectOutcome(kind, culprits, confidence, spent, probes, reason)
+        unsettled = [s for s in self._searches if s.culprit is None]
+        left = tuple(sha for s in unsettled for sha in s.remaining)
+        return self._undecided(spent, "; ".join(s.leftover_reason() for s in unsettled), left, culprits)
+
+    def _undecided(
+        self, spent: int, reason: str, candidates: tuple[str, ...], culprits: tuple[str, ...] = ()
+    ) -> BisectOutcome:
+        return BisectOutcome(OutcomeKind.UNDECIDED, culprits, None, spent, self.probes, reason, candidates)
+
+    def _not_reproduced(self, spent: int, reason: str) -> BisectOutcome:
+        return BisectOutcome(OutcomeKind.NOT_REPRODUCED, (), None, spent, (), reason)

@@ -1,0 +1,132 @@
+"""The values a caller exchanges with :class:`~perfsheriff.bisect.planner.BisectPlanner`.
+
+The caller passes every :class:`Observation` so far and gets back either a
+:class:`RunRequest` (run this commit that many times) or the final
+:class:`BisectOutcome`. Every request and probe verdict carries a reason string
+for the alert's journal.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+from perfsheriff.bisect.evidence import ProbeVerdict
+from perfsheriff.errors import ConfigError, InputError
+from perfsheriff.stats.compare import CompareSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What is known about one commit: its samples (one per run) and its failed attempts.
+
+    A failed attempt (build or benchmark error) with no sample marks the
+    commit unbuildable: it is skipped like ``git bisect skip``. Samples must be
+    finite and > 0, since the planner compares them as ratios.
+    """
+
+    samples: tuple[float, ...] = ()
+    failed: int = 0
+
+    def __post_init__(self) -> None:
+        values = tuple(float(v) for v in self.samples)
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            raise InputError("samples must be finite numbers > 0")
+        if self.failed < 0:
+            raise InputError("failed must be >= 0")
+        object.__setattr__(self, "samples", values)
+
+    @property
+    def runs(self) -> int:
+        """Executions reported: samples plus failed attempts."""
+        return len(self.samples) + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """Run ``commit`` ``repetitions`` more times (each run yields one sample), because of ``reason``."""
+
+    commit: str
+    repetitions: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRecord:
+    """One decided probe: the commit, its verdict, the samples it took, the verdict's posterior probability."""
+
+    commit: str
+    verdict: ProbeVerdict
+    n_samples: int
+    confidence: float | None
+    reason: str
+
+
+class OutcomeKind(enum.StrEnum):
+    CULPRIT = "culprit"
+    TWO_CULPRITS = "two_culprits"
+    NOT_REPRODUCED = "not_reproduced"  # the caller marks the alert invalid, with the reason as a note
+    UNDECIDED = "undecided"  # budget exhausted, only unbuildable or ambiguous candidates left
+
+
+@dataclass(frozen=True, slots=True)
+class BisectOutcome:
+    """The end of a bisection.
+
+    ``culprits``: one commit (``culprit``), two, oldest step first
+    (``two_culprits``), or those found before giving up (``undecided``).
+    ``confidence``: the product of the probe verdicts' posterior probabilities
+    (the chance that every verdict was right, under the test's model).
+    ``candidates``: for ``undecided``, the commits that may still be the culprit.
+    """
+
+    kind: OutcomeKind
+    culprits: tuple[str, ...]
+    confidence: float | None
+    runs_spent: int
+    probes: tuple[ProbeRecord, ...]
+    reason: str
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BisectSettings:
+    """Budgets and error rates of a bisection.
+
+    ``max_runs``: the run budget per alert (one run = one sample or failed attempt).
+    ``confirm_samples`` / ``max_confirm_samples``: samples per end before the
+    first / at the last confirmation test; ``confirm_batch``: samples added per
+    ambiguous confirmation; ``confirm``: the two-sample comparison used to confirm.
+    ``error_rate``: Wald's error rate ε per probe verdict; ``cap_error_rate``: the
+    looser rate accepted once a probe reaches ``max_probe_samples``.
+    ``two_step_prior``: prior probability that a probe sits between the levels
+    (0 disables two-culprit detection). ``max_batch``: the largest single request.
+    """
+
+    max_runs: int = 250
+    confirm_samples: int = 6
+    max_confirm_samples: int = 40
+    confirm_batch: int = 4
+    confirm: CompareSettings = field(
+        default_factory=lambda: CompareSettings(alpha=0.05, equivalence_margin=0.01, min_magnitude=0.0)
+    )
+    error_rate: float = 0.005
+    cap_error_rate: float = 0.05
+    max_probe_samples: int = 30
+    two_step_prior: float = 0.1
+    max_batch: int = 8
+
+    def __post_init__(self) -> None:
+        checks = (
+            (self.max_runs >= 1, "max_runs must be at least 1"),
+            (2 <= self.confirm_samples <= self.max_confirm_samples, "need 2 <= confirm_samples <= max_confirm_samples"),
+            (self.confirm_batch >= 1, "confirm_batch must be at least 1"),
+            (0 < self.error_rate <= self.cap_error_rate < 0.5, "need 0 < error_rate <= cap_error_rate < 0.5"),
+            (self.max_probe_samples >= 1, "max_probe_samples must be at least 1"),
+            (0 <= self.two_step_prior < 1, "two_step_prior must be in [0, 1)"),
+            (self.max_batch >= 1, "max_batch must be at least 1"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)

@@ -1,0 +1,168 @@
+"""Synthetic suspect ranges with known culprits, and a simulated benchmark machine.
+
+Pure and seeded: everything random comes from a ``numpy.random.Generator``
+the caller passes in. Used by :mod:`.simulate` (``benchmarks/bisect_simulator.py``)
+and the tests.
+
+Ranges are *linear* (a chain of commits) or *merges*: a first-parent chain of
+roll-up merges, each merging a side branch of 1-7 commits (GHC's merge bot);
+three side branches in ten fork from the previous-but-one merge, so their
+commits miss the latest roll-up and the levels are not monotone along the
+history. Levels are in noise standard deviations; a commit's level is the sum
+of the steps of the culprits among its ancestors (itself included). Samples
+are ``100 · exp(0.02 · (level + noise))``: 2 % relative noise of unit
+standard deviation, Gaussian, Student-t (df = 3) or bimodal.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from perfsheriff.bisect.dag import CommitGraph, SuspectRange
+from perfsheriff.bisect.protocol import Observation
+
+#: Relative noise of one sample (standard deviation of the log sample).
+RELATIVE_NOISE = 0.02
+#: Share of side branches that fork from the previous-but-one roll-up.
+OLD_BASE_SHARE = 0.3
+GOOD = "good"
+
+
+class Shape(enum.StrEnum):
+    LINEAR = "linear"
+    MERGES = "merges"
+
+
+class NoiseKind(enum.StrEnum):
+    GAUSSIAN = "gaussian"
+    HEAVY_TAILED = "t3"  # Student t, df = 3
+    BIMODAL = "bimodal"  # 70 % in one mode, 30 % two standard deviations up
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One row of the simulator: sizes in ``[size_min, size_max]``, step size ``effect`` in noise sds."""
+
+    size_min: int
+    size_max: int
+    effect: float
+    noise: NoiseKind
+    two_steps: bool
+    unbuildable: float
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A range with its truth: culprit steps, levels per commit, unbuildable commits."""
+
+    suspect: SuspectRange
+    shape: Shape
+    steps: Mapping[str, float]
+    levels: Mapping[str, float]
+    unbuildable: frozenset[str]
+    noise: NoiseKind
+
+
+def draw_noise(kind: NoiseKind, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` noise values of mean 0 and standard deviation 1."""
+    if kind is NoiseKind.GAUSSIAN:
+        return rng.standard_normal(size)
+    if kind is NoiseKind.HEAVY_TAILED:
+        return rng.standard_t(3, size) / math.sqrt(3.0)
+    upper = rng.random(size) < 0.3
+    return 0.4 * rng.standard_normal(size) + 2.0 * upper - 0.6
+
+
+def linear_range(size: int) -> SuspectRange:
+    names = [f"c{i:03d}" for i in range(1, size + 1)]
+    parents = {sha: ((names[i - 1],) if i else ()) for i, sha in enumerate(names)}
+    return SuspectRange(GOOD, names[-1], parents)
+
+
+def merge_range(size: int, rng: np.random.Generator) -> SuspectRange:
+    """A first-parent chain of roll-up merges holding ``size`` commits in all (merges included)."""
+    parents: dict[str, tuple[str, ...]] = {}
+    merges = [GOOD]
+    while len(parents) < size:
+        room = size - len(parents)
+        if room < 2:  # a direct push on the first-parent chain
+            sha = f"p{len(parents):03d}"
+            parents[sha] = (merges[-1],)
+            merges.append(sha)
+            continue
+        old = len(merges) > 1 and rng.random() < OLD_BASE_SHARE
+        tip = merges[-2] if old else merges[-1]
+        for _ in range(int(rng.integers(1, min(7, room - 1) + 1))):
+            sha = f"s{len(parents):03d}"
+            parents[sha], tip = (tip,), sha
+        merge = f"m{len(parents):03d}"
+        parents[merge] = (merges[-1], tip)
+        merges.append(merge)
+    return SuspectRange(GOOD, merges[-1], parents)
+
+
+def make_case(condition: Condition, shape: Shape, rng: np.random.Generator) -> Case:
+    """Draw a range, its culprit(s) and its unbuildable commits for ``condition``."""
+    size = int(rng.integers(condition.size_min, condition.size_max + 1))
+    suspect = linear_range(size) if shape is Shape.LINEAR else merge_range(size, rng)
+    graph = CommitGraph(suspect)
+    culprits = _culprits(graph, condition.two_steps, rng)
+    if culprits is None:  # no two commits on one line of descent: fall back to a linear range
+        return make_case(condition, Shape.LINEAR, rng)
+    sizes = rng.uniform(0.8, 1.25, len(culprits)) if condition.two_steps else np.ones(1)
+    steps = {sha: condition.effect * float(s) for sha, s in zip(culprits, sizes, strict=True)}
+    levels = {GOOD: 0.0}
+    for sha in suspect.order:
+        levels[sha] = sum(step for c, step in steps.items() if graph.ancestors_of(sha) & graph.bit(c))
+    # The culprits' parents stay buildable: otherwise no method could tell them from the culprit.
+    keep = {sha for c in steps for sha in (c, *suspect.parents[c])} | {suspect.bad}
+    spare = [sha for sha in suspect.order if sha not in keep]
+    broken = frozenset(sha for sha in spare if rng.random() < condition.unbuildable)
+    return Case(suspect, shape, steps, levels, broken, condition.noise)
+
+
+def _culprits(graph: CommitGraph, two: bool, rng: np.random.Generator) -> tuple[str, ...] | None:
+    """One non-merge commit, or two where the first is an ancestor of the second."""
+    plain = [sha for sha in graph.order if not sha.startswith("m")]  # merges are named m###
+    if not two:
+        return (plain[int(rng.integers(len(plain)))],)
+    pairs = [(a, b) for b in plain for a in plain if a != b and graph.ancestors_of(b) & graph.bit(a)]
+    if not pairs:
+        return None
+    return pairs[int(rng.integers(len(pairs)))]
+
+
+class Bench:
+    """A simulated benchmark machine: it runs commits of a :class:`Case` and keeps the observations."""
+
+    def __init__(self, case: Case, rng: np.random.Generator, *, initial: int = 3, scale: float = 1.0) -> None:
+        self.case = case
+        self.rng = rng
+        self.scale = scale
+        self.observations: dict[str, Observation] = {}
+        self.runs = 0
+        for sha in (GOOD, case.suspect.bad):
+            self.run(sha, initial)
+        self.runs = 0
+
+    def run(self, sha: str, repetitions: int) -> None:
+        """Run ``sha`` ``repetitions`` times; an unbuildable commit fails once (its build fails)."""
+        seen = self.observations.get(sha, Observation())
+        if sha in self.case.unbuildable:
+            self.observations[sha] = Observation(seen.samples, seen.failed + 1)
+            self.runs += 1
+            return
+        logs = RELATIVE_NOISE * (self.case.levels[sha] + draw_noise(self.case.noise, repetitions, self.rng))
+        new = tuple(float(v) for v in self.scale * 100.0 * np.exp(logs))
+        self.observations[sha] = Observation(seen.samples + new, seen.failed)
+        self.runs += repetitions
+
+    def top_up(self, sha: str, samples: int) -> None:
+        have = len(self.observations.get(sha, Observation()).samples)
+        if have < samples:
+            self.run(sha, samples - have)

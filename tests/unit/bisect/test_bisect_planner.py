@@ -1,0 +1,271 @@
+"""The bisect planner as a state machine: confirmation, splitting, skips, two steps, budgets, invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perfsheriff.bisect import (
+    BisectOutcome,
+    BisectPlanner,
+    BisectSettings,
+    Observation,
+    OutcomeKind,
+    ProbeVerdict,
+    RunRequest,
+    SuspectRange,
+)
+from perfsheriff.bisect.evidence import Pool, assess, threshold
+from perfsheriff.bisect.simulate import run_planner
+from perfsheriff.bisect.synthetic import GOOD, Bench, Case, NoiseKind, Shape, linear_range, merge_range
+from perfsheriff.errors import ConfigError, InputError
+from perfsheriff.model import Direction
+
+LOWER = Direction.LOWER_IS_BETTER
+
+
+def case(
+    suspect: SuspectRange,
+    steps: dict[str, float],
+    *,
+    broken: frozenset[str] = frozenset(),
+    noise: NoiseKind = NoiseKind.GAUSSIAN,
+) -> Case:
+    """A case with the given culprit steps (in noise standard deviations)."""
+    from perfsheriff.bisect.dag import CommitGraph
+
+    graph = CommitGraph(suspect)
+    levels = {GOOD: 0.0}
+    for sha in suspect.order:
+        levels[sha] = sum(step for c, step in steps.items() if graph.ancestors_of(sha) & graph.bit(c))
+    return Case(suspect, Shape.LINEAR, steps, levels, broken, noise)
+
+
+def drive(bench: Bench, planner: BisectPlanner, limit: int = 500) -> tuple[list[RunRequest], BisectOutcome]:
+    requests: list[RunRequest] = []
+    for _ in range(limit):
+        step = planner.next_step(bench.observations)
+        if isinstance(step, BisectOutcome):
+            return requests, step
+        requests.append(step)
+        bench.run(step.commit, step.repetitions)
+    raise AssertionError("the planner did not finish")
+
+
+def test_thin_ends_are_confirmed_first() -> None:
+    bench = Bench(case(linear_range(8), {"c004": 5.0}), np.random.default_rng(1), initial=1)
+    planner = BisectPlanner(bench.case.suspect, LOWER)
+    first = planner.next_step(bench.observations)
+    assert first == RunRequest(GOOD, 5, "confirm good end: 1 of 6 samples")
+    bench.run(first.commit, first.repetitions)
+    second = planner.next_step(bench.observations)
+    assert isinstance(second, RunRequest)
+    assert (second.commit, second.reason) == ("c008", "confirm bad end: 1 of 6 samples")
+
+
+def test_no_change_between_the_ends_is_not_reproduced() -> None:
+    bench = Bench(case(linear_range(8), {}), np.random.default_rng(2))
+    requests, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert outcome.kind is OutcomeKind.NOT_REPRODUCED
+    assert outcome.reason.startswith("not reproduced")
+    assert outcome.probes == ()
+    assert outcome.culprits == ()
+    assert {r.commit for r in requests} <= {GOOD, "c008"}
+
+
+def test_an_improvement_is_not_a_reproduced_regression() -> None:
+    bench = Bench(case(linear_range(8), {"c003": -8.0}), np.random.default_rng(3))
+    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert outcome.kind is OutcomeKind.NOT_REPRODUCED
+    assert "improvement" in outcome.reason
+
+
+def test_higher_is_better_reverses_the_sign() -> None:
+    bench = Bench(case(linear_range(8), {"c003": -8.0}), np.random.default_rng(3))
+    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, Direction.HIGHER_IS_BETTER))
+    assert outcome.kind is OutcomeKind.CULPRIT
+    assert outcome.culprits == ("c003",)
+
+
+@pytest.mark.parametrize("culprit", ["c001", "c005", "c016", "c031"])
+def test_linear_culprit_is_found_with_the_git_split_sequence(culprit: str) -> None:
+    bench = Bench(case(linear_range(31), {culprit: 8.0}), np.random.default_rng(4))
+    requests, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert outcome.kind is OutcomeKind.CULPRIT
+    assert outcome.culprits == (culprit,)
+    assert outcome.confidence is not None
+    assert outcome.confidence > 0.9
+    assert any(r.reason.startswith("bisect: 16 of 31 candidates below") for r in requests)
+    assert len(outcome.probes) <= math.ceil(math.log2(31))
+
+
+def test_culprit_inside_a_roll_up_side_branch() -> None:
+    suspect = merge_range(40, np.random.default_rng(5))
+    side = [sha for sha in suspect.order if sha.startswith("s")]
+    culprit = side[len(side) // 2]
+    bench = Bench(case(suspect, {culprit: 6.0}), np.random.default_rng(6))
+    _, outcome = drive(bench, BisectPlanner(suspect, LOWER))
+    assert outcome.culprits == (culprit,)
+
+
+def test_unbuildable_probe_is_skipped_and_a_neighbour_probed() -> None:
+    bench = Bench(case(linear_range(10), {"c008": 8.0}, broken=frozenset({"c005"})), np.random.default_rng(7))
+    requests, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert outcome.culprits == ("c008",)
+    skipped = [p for p in outcome.probes if p.verdict is ProbeVerdict.SKIPPED]
+    assert [p.commit for p in skipped] == ["c005"]
+    after = [r.commit for r in requests[[r.commit for r in requests].index("c005") + 1 :]]
+    assert after[0] in {"c004", "c006"}
+
+
+def test_only_unbuildable_candidates_left_is_undecided_with_the_candidates() -> None:
+    broken = frozenset({"c003", "c004"})
+    bench = Bench(case(linear_range(8), {"c004": 8.0}, broken=broken), np.random.default_rng(8))
+    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert outcome.kind is OutcomeKind.UNDECIDED
+    assert "unbuildable" in outcome.reason
+    assert set(outcome.candidates) == {"c003", "c004", "c005"}
+
+
+def test_two_steps_give_two_culprits_oldest_first() -> None:
+    bench = Bench(case(linear_range(40), {"c010": 8.0, "c030": 8.0}), np.random.default_rng(9))
+    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert outcome.kind is OutcomeKind.TWO_CULPRITS
+    assert outcome.culprits == ("c010", "c030")
+    assert any(p.verdict is ProbeVerdict.INTERMEDIATE for p in outcome.probes)
+
+
+def test_two_step_detection_can_be_turned_off() -> None:
+    bench = Bench(case(linear_range(40), {"c010": 8.0, "c030": 8.0}), np.random.default_rng(9))
+    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER, BisectSettings(two_step_prior=0.0)))
+    assert not any(p.verdict is ProbeVerdict.INTERMEDIATE for p in outcome.probes)
+
+
+def test_budget_exhaustion_is_undecided_and_within_budget() -> None:
+    bench = Bench(case(linear_range(64), {"c020": 1.0}), np.random.default_rng(10))
+    settings_ = BisectSettings(max_runs=40)
+    requests, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER, settings_))
+    assert outcome.kind is OutcomeKind.UNDECIDED
+    assert outcome.reason.startswith("budget exhausted")
+    assert outcome.runs_spent == sum(r.repetitions for r in requests) <= 40
+    assert outcome.candidates
+
+
+def test_the_outcome_is_repeated_once_reached() -> None:
+    bench = Bench(case(linear_range(4), {"c002": 8.0}), np.random.default_rng(11))
+    planner = BisectPlanner(bench.case.suspect, LOWER)
+    _, outcome = drive(bench, planner)
+    assert planner.next_step(bench.observations) is outcome
+
+
+def test_clear_evidence_takes_one_sample_per_probe() -> None:
+    bench = Bench(case(linear_range(32), {"c011": 40.0}), np.random.default_rng(12))
+    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert outcome.culprits == ("c011",)
+    assert all(p.n_samples == 1 for p in outcome.probes)
+
+
+def test_ambiguous_evidence_asks_for_more_samples() -> None:
+    bench = Bench(case(linear_range(32), {"c011": 1.5}), np.random.default_rng(13))
+    requests, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    assert any(r.reason.startswith("more samples: evidence ambiguous (LLR") for r in requests)
+    assert max(p.n_samples for p in outcome.probes) > 1
+
+
+def test_sequential_test_decides_only_past_walds_boundary() -> None:
+    low, high = Pool(0.0, 50), Pool(1.0, 50)
+    bound = threshold(0.005)
+    clear = assess(np.full(3, 1.0), low, high, 0.2, bound=bound, mid_prior=0.0)
+    assert clear.verdict is ProbeVerdict.BAD
+    assert clear.llr > bound
+    middle = assess(np.array([0.45, 0.55]), low, high, 0.5, bound=bound, mid_prior=0.0)
+    assert middle.verdict is None
+    assert abs(middle.llr) < bound
+    between = assess(np.full(20, 0.5), low, high, 0.2, bound=bound, mid_prior=0.1)
+    assert between.verdict is ProbeVerdict.INTERMEDIATE
+
+
+def test_settings_and_observations_are_validated() -> None:
+    with pytest.raises(ConfigError):
+        BisectSettings(confirm_samples=1)
+    with pytest.raises(ConfigError):
+        BisectSettings(error_rate=0.2, cap_error_rate=0.1)
+    with pytest.raises(InputError):
+        Observation((1.0, -2.0))
+    with pytest.raises(InputError):
+        Observation((1.0, math.nan))
+
+
+cases = st.builds(
+    lambda n, culprit, effect, seed, merges: (n, culprit % n, effect, seed, merges),
+    st.integers(2, 24),
+    st.integers(0, 1000),
+    st.sampled_from([3.0, 10.0]),
+    st.integers(0, 10_000),
+    st.booleans(),
+)
+
+
+def sample_case(n: int, culprit: int, effect: float, seed: int, merges: bool) -> Case:
+    suspect = merge_range(n, np.random.default_rng(seed)) if merges else linear_range(n)
+    plain = [sha for sha in suspect.order if not sha.startswith("m")]
+    return case(suspect, {plain[culprit % len(plain)]: effect}, noise=NoiseKind.HEAVY_TAILED)
+
+
+@settings(max_examples=30, deadline=None)
+@given(cases, st.integers(20, 200))
+def test_requests_stay_in_the_range_and_within_budget(params: tuple[int, int, float, int, bool], budget: int) -> None:
+    c = sample_case(*params)
+    bench = Bench(c, np.random.default_rng(params[3]))
+    requests, outcome = drive(bench, BisectPlanner(c.suspect, LOWER, BisectSettings(max_runs=budget)))
+    assert all(r.commit in c.suspect or r.commit == GOOD for r in requests)
+    assert all(r.repetitions >= 1 for r in requests)
+    assert outcome.runs_spent <= budget
+
+
+class Shuffled(Bench):
+    """A machine that reports every commit's samples in a shuffled order."""
+
+    def __init__(self, c: Case, seed: int) -> None:
+        super().__init__(c, np.random.default_rng(seed))
+        self.order_rng = np.random.default_rng(seed + 1)
+
+    def shuffled(self) -> dict[str, Observation]:
+        out = {}
+        for sha, seen in self.observations.items():
+            order = self.order_rng.permutation(len(seen.samples))
+            out[sha] = Observation(tuple(seen.samples[i] for i in order), seen.failed)
+        return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(cases)
+def test_the_order_of_samples_does_not_matter(params: tuple[int, int, float, int, bool]) -> None:
+    c = sample_case(*params)
+    plain, shuffled = Bench(c, np.random.default_rng(params[3])), Shuffled(c, params[3])
+    first, second = BisectPlanner(c.suspect, LOWER), BisectPlanner(c.suspect, LOWER)
+    while True:
+        a, b = first.next_step(plain.observations), second.next_step(shuffled.shuffled())
+        if isinstance(a, BisectOutcome):
+            assert isinstance(b, BisectOutcome)
+            assert (a.kind, a.culprits, a.runs_spent) == (b.kind, b.culprits, b.runs_spent)
+            assert [(p.commit, p.verdict, p.n_samples) for p in a.probes] == [
+                (p.commit, p.verdict, p.n_samples) for p in b.probes
+            ]
+            break
+        assert a == b
+        plain.run(a.commit, a.repetitions)
+        shuffled.run(a.commit, a.repetitions)
+
+
+@settings(max_examples=15, deadline=None)
+@given(cases, st.sampled_from([1e-3, 0.37, 7.0, 2.5e4]))
+def test_scaling_every_sample_does_not_change_the_culprit(params: tuple[int, int, float, int, bool], c: float) -> None:
+    base = sample_case(*params)
+    plain = run_planner(Bench(base, np.random.default_rng(params[3])))
+    scaled = run_planner(Bench(base, np.random.default_rng(params[3]), scale=c))
+    assert (scaled.kind, scaled.culprits, scaled.runs_spent) == (plain.kind, plain.culprits, plain.runs_spent)
