@@ -99,6 +99,32 @@ class GitRepo:
         repo._run(["checkout", "--quiet", "--force", branch])
         return repo
 
+    @classmethod
+    def mirror(cls, url: str, path: str | os.PathLike[str]) -> GitRepo:
+        """A bare mirror of ``url`` at ``path``: cloned the first time, fetched afterwards.
+
+        A mirror's branches follow the remote's exactly, so tracking a URL reads
+        the same refs as tracking a local checkout.
+        """
+        target = Path(path)
+        if target.exists():
+            repo = cls(target)
+            repo._run(["fetch", "--prune", "--quiet", "origin"])
+            return repo
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(
+                ["git", "clone", "--mirror", "--quiet", "--", url, str(target)],
+                capture_output=True,
+                env=_git_environment(),
+                check=False,
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+        if done.returncode != 0:
+            raise GitError(f"git clone of {url} failed: {_first_line(done.stderr)}")
+        return cls(target)
+
     def __repr__(self) -> str:
         return f"GitRepo({str(self.path)!r})"
 

@@ -157,10 +157,17 @@ class MachineSpec:
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """``[thresholds]``: overrides for the detector; ``None`` keeps its default."""
+    """``[thresholds]``: overrides for the detector; ``None`` keeps its default.
+
+    ``benchmarks`` and ``series`` hold overrides for one benchmark name or one
+    series id (``[thresholds.benchmarks.parse]``, ``[thresholds.series.3fa2...]``);
+    a series override wins over a benchmark's, which wins over the global values.
+    """
 
     min_relative_change: float | None = None
     min_confidence: float | None = None
+    benchmarks: tuple[tuple[str, Thresholds], ...] = ()
+    series: tuple[tuple[str, Thresholds], ...] = ()
 
     def __post_init__(self) -> None:
         change, confidence = self.min_relative_change, self.min_confidence
@@ -441,10 +448,23 @@ def _configuration(pairs: tuple[tuple[str, str], ...]) -> Configuration:
     return Configuration(pairs)
 
 
-def _thresholds(table: _Table) -> Thresholds:
-    table.only("min_relative_change", "min_confidence")
+def _thresholds(table: _Table, *, nested: bool = True) -> Thresholds:
+    table.only("min_relative_change", "min_confidence", *(("benchmarks", "series") if nested else ()))
     change, confidence = table.number("min_relative_change"), table.number("min_confidence")
-    return table.build(lambda: Thresholds(min_relative_change=change, min_confidence=confidence))
+    per = {key: _named_thresholds(table.table(key)) for key in ("benchmarks", "series")} if nested else {}
+    return table.build(
+        lambda: Thresholds(
+            min_relative_change=change,
+            min_confidence=confidence,
+            benchmarks=per.get("benchmarks", ()),
+            series=per.get("series", ()),
+        )
+    )
+
+
+def _named_thresholds(table: _Table) -> tuple[tuple[str, Thresholds], ...]:
+    """``[thresholds.benchmarks.NAME]`` tables: one override per name."""
+    return tuple((name, _thresholds(table.table(name), nested=False)) for name in table.data)
 
 
 def _budgets(table: _Table) -> Budgets:
@@ -522,6 +542,8 @@ config = { python = "3.12" }
 # [thresholds]
 # min_relative_change = 0.02
 # min_confidence = 0.99
+# [thresholds.benchmarks.startup]      # for one benchmark (or [thresholds.series.SERIES_ID])
+# min_relative_change = 0.05
 
 # How much machine time automation may spend.
 [budgets]

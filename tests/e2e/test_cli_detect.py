@@ -61,34 +61,20 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_detect_alerts_and_compare_on_the_demo(demo_db: tuple[Path, str]) -> None:
     folder, db = demo_db
-    first = run_cli("detect", "--db", db, "--json", cwd=folder)
-    assert first.returncode == 0, first.stderr
-    alerts = json.loads(first.stdout)
-    by_benchmark = {a["benchmark"]: a for a in alerts}
+    listed = json.loads(run_cli("alerts", "--db", db, "--json", cwd=folder).stdout)
+    by_benchmark = {a["benchmark"]: a for a in listed}
     assert by_benchmark["parse"]["kind"] == "regression"
     assert by_benchmark["render"]["kind"] == "improvement"
-    assert json.loads(run_cli("detect", "--db", db, "--json", cwd=folder).stdout) == []
-    listed = json.loads(run_cli("alerts", "--db", db, "--json", cwd=folder).stdout)
-    assert sorted(a["id"] for a in listed) == sorted(a["id"] for a in alerts)
+    again = run_cli("detect", "--db", db, "--json", cwd=folder)  # the demo's track pass detected them already
+    assert (again.returncode, json.loads(again.stdout)) == (0, [])
     parse = by_benchmark["parse"]
     repo = folder / ".perfsheriff" / "demo" / "textkit"
-    compared = run_cli(
-        "compare",
-        "--base",
-        parse["last_good"],
-        "--head",
-        parse["first_bad"],
-        "--repo",
-        str(repo),
-        "--db",
-        db,
-        "--json",
-        cwd=folder,
-    )
+    revisions = ("--base", parse["last_good"], "--head", parse["first_bad"], "--repo", str(repo))
+    compared = run_cli("compare", *revisions, "--db", db, "--json", cwd=folder)
     assert compared.returncode == 0, compared.stderr
     rows = {r["benchmark"]: r for r in json.loads(compared.stdout)["series"]}
     assert rows["parse"]["verdict"] == "regression"
-    assert rows["tokenize"]["verdict"] in {"no_change", "inconclusive"}
+    assert rows["parse"]["ci_low"] > 1.05  # timings are real: only the change the code made is certain
 
 
 def test_compare_names_an_unknown_revision(demo_db: tuple[Path, str]) -> None:

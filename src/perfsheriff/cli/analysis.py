@@ -14,13 +14,14 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from perfsheriff import projectfile
 from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import format_value
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service import detect_jsonl
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.detection import detect_stored, policy_from_thresholds
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store
 
@@ -32,14 +33,23 @@ def detect(
     jsonl: Annotated[bool, typer.Option("--jsonl", help="With --input: print one JSON object per series.")] = False,
     benchmark: Annotated[str | None, typer.Option(help="Only benchmarks whose name contains this.")] = None,
     machine: Annotated[str | None, typer.Option(help="Only this machine class.")] = None,
-    min_change: Annotated[float, typer.Option(help="Smallest relative change that alerts (0.02 = 2%).")] = 0.01,
-    min_confidence: Annotated[float, typer.Option(help="Smallest confidence that alerts (0..1).")] = 0.9999,
+    min_change: Annotated[
+        float | None, typer.Option(help="Smallest relative change that alerts (0.02 = 2%); default 0.01.")
+    ] = None,
+    min_confidence: Annotated[float | None, typer.Option(help="Smallest confidence that alerts (0..1).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Take [thresholds] (global, per benchmark, per series) from here.")
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find regressions, improvements and drift; store new alerts (a second run adds nothing)."""
     with user_errors():
-        settings = DetectionSettings(min_relative_change=min_change, min_confidence=min_confidence)
+        thresholds = projectfile.load(config).thresholds if config else projectfile.Thresholds()
+        options = projectfile.Thresholds(min_change, min_confidence)
+        policy = policy_from_thresholds(thresholds)  # the file's thresholds, then the options over them
+        policy = dataclasses.replace(policy, default=policy_from_thresholds(options, policy.default).default)
+        settings = policy.default
         if input_path is not None:
             _detect_file(input_path, settings, jsonl=jsonl or as_json)
             return
@@ -50,7 +60,7 @@ def detect(
             filters = {"benchmark": benchmark, "machine": machine}
             report = detect_stored(
                 engine,
-                DetectionPolicy(default=settings),
+                policy,
                 now=datetime.now(UTC),
                 filters=filters,
                 on_series=lambda _: progress.advance(task),

@@ -1,4 +1,4 @@
-"""``perfsheriff demo``: the whole path on a throwaway project, with the embedded SQLite default."""
+"""``perfsheriff demo``: a throwaway project tracked end to end on the embedded SQLite default."""
 
 from __future__ import annotations
 
@@ -7,62 +7,53 @@ from typing import Annotated
 
 import typer
 from rich.panel import Panel
-from sqlalchemy.engine import Engine
 
-from perfsheriff.cli.analysis import print_alerts
 from perfsheriff.cli.context import console, user_errors
-from perfsheriff.cli.data import print_series_detail, print_series_table
-from perfsheriff.service import demo as demo_service
-from perfsheriff.service import series as series_service
+from perfsheriff.cli.tracking import track_pass, tracker
+from perfsheriff.service.demo import prepare_demo
 from perfsheriff.store import alerts as alert_store
-from perfsheriff.store import database
 
 
 def demo(
     workdir: Annotated[
-        Path, typer.Option(help="Folder for the demo's repository, result files and database (replaced).")
+        Path, typer.Option(help="Folder for the demo's repository, configuration, work files and database (replaced).")
     ] = Path(".perfsheriff/demo"),
 ) -> None:
-    """Build a small project with roll-ups, ingest a result file per push, and show the series."""
+    """Track a small project with roll-ups: measure every push, detect the changes, bisect to the culprits."""
     with user_errors():
-        with console.status("building the demo repository and ingesting results..."):
-            outcome = demo_service.run_demo(workdir.resolve(), _engine)
-        engine = _engine(outcome.database_url)
-        with engine.connect() as conn:
-            rows = series_service.list_series(conn)
-            parse = next(row for row in rows if row.benchmark == "parse")
-            detail = series_service.series_detail(conn, parse.id)
-            alerts = alert_store.list_alerts(conn, ids=outcome.alert_ids)
-            suspects = {a.id: series_service.suspect_commits(conn, a) for a in alerts}
-        engine.dispose()
-    console.print(
-        Panel.fit(
-            f"repository  {outcome.repository}\n"
-            f"history     {outcome.commits} commits in {outcome.pushes} pushes (roll-ups included)\n"
-            f"results     {outcome.files} files, {outcome.samples} samples\n"
-            f"database    {outcome.database_url}",
-            title="perfsheriff demo",
-        )
-    )
-    print_series_table(rows)
-    print_series_detail(detail)
-    print_alerts(alerts)
-    for alert in alerts:
-        commits = suspects[alert.id]
+        workdir = workdir.absolute()
+        config = prepare_demo(workdir)
+        db = f"sqlite:///{workdir / 'perfsheriff.db'}"
         console.print(
-            f"\n[bold]{alert.kind} of {alert.relative_change:+.1%} in {alert.benchmark}[/]: "
-            f"somewhere in these {len(commits)} commits, which CI measured only at {alert.first_bad[:10]}:"
+            Panel.fit(
+                f"repository  {workdir / 'textkit'} (about 40 commits, most landed in roll-ups)\n"
+                f"config      {config}\n"
+                f"database    {db}",
+                title="perfsheriff demo: tracking textkit",
+            )
         )
-        for sha, author, subject in commits:
-            console.print(f"  {sha[:10]}  {author:<16} {subject}", highlight=False)
-    db = outcome.database_url
+        with tracker(config, None, db, workdir / "work", backfill=1000) as t:
+            report = track_pass(t)
+            with t.engine.connect() as conn:
+                alerts = {a.id: a for a in alert_store.list_alerts(conn, ids=report.new_alert_ids)}
+    console.print("\n[bold]For the sheriff[/]")
+    for alert_id, bisected in report.bisections.items():
+        alert = alerts[alert_id]
+        outcome = bisected.outcome
+        line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} on {alert.machine_class}"
+        if bisected.culprits:
+            culprit = bisected.culprits[0]
+            confidence = f"{outcome.confidence:.2f}" if outcome.confidence is not None else "-"
+            line += (
+                f" -> culprit {culprit.sha[:10]} by {culprit.author} <{culprit.author_email}>: {culprit.subject!r}"
+                f" (confidence {confidence}, {outcome.runs_spent} runs, {bisected.range_size} suspects)"
+            )
+        else:
+            line += f" -> {outcome.kind.value}: {outcome.reason}"
+        console.print(line, highlight=False)
     console.print(
-        f"\nExplore it:  perfsheriff series --db {db}\n             perfsheriff show {parse.id} --db {db}"
-        f"\n             perfsheriff alerts --db {db}"
+        "\nNext: tell the culprit's author, with the evidence:\n"
+        f"  perfsheriff alerts --db {db}\n"
+        f"  perfsheriff show SERIES --db {db}\n"
+        f"  perfsheriff compare --base GOOD --head BAD --repo {workdir / 'textkit'} --db {db}"
     )
-
-
-def _engine(url: str) -> Engine:
-    engine = database.create_engine(url)
-    database.upgrade(engine)
-    return engine

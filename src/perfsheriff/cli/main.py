@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from perfsheriff.cli import data, db
+from perfsheriff.cli import data, db, tracking
 
 app = typer.Typer(
     name="perfsheriff",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 data.register(app)
+tracking.register(app)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff.model import Direction
+from perfsheriff.projectfile import Thresholds
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.store import alerts as alert_store
@@ -39,6 +40,26 @@ class DetectionPolicy:
 
     def for_series(self, row: SeriesRow) -> DetectionSettings:
         return self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
+
+
+def policy_from_thresholds(thresholds: Thresholds, base: DetectionSettings | None = None) -> DetectionPolicy:
+    """The detection policy a ``[thresholds]`` table asks for: global, per benchmark, per series."""
+
+    def settings(over: Thresholds, under: DetectionSettings) -> DetectionSettings:
+        return replace(
+            under,
+            min_relative_change=under.min_relative_change
+            if over.min_relative_change is None
+            else over.min_relative_change,
+            min_confidence=under.min_confidence if over.min_confidence is None else over.min_confidence,
+        )
+
+    default = settings(thresholds, base or DetectionSettings())
+    return DetectionPolicy(
+        default=default,
+        per_benchmark={name: settings(t, default) for name, t in thresholds.benchmarks},
+        per_series={series_id: settings(t, default) for series_id, t in thresholds.series},
+    )
 
 
 @dataclass(frozen=True, slots=True)

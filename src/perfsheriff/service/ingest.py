@@ -139,15 +139,19 @@ class Ingested:
 
 
 def store_result_set(
-    conn: sa.Connection, target: Target, results: ResultSet, *, source: str, content_hash: str, now: datetime
+    conn: sa.Connection, target: Target, results: ResultSet, *, source: str, content_hash: str | None, now: datetime
 ) -> Ingested:
     """Write one run with its samples; a run with the same content hash is returned as a duplicate."""
-    existing = records.find_run(
-        conn,
-        revision=target.revision_id,
-        machine=target.machine_id,
-        configuration=target.configuration_id,
-        content_hash=content_hash,
+    existing = (
+        None
+        if content_hash is None
+        else records.find_run(
+            conn,
+            revision=target.revision_id,
+            machine=target.machine_id,
+            configuration=target.configuration_id,
+            content_hash=content_hash,
+        )
     )
     if existing is not None:
         count = conn.execute(

@@ -115,3 +115,9 @@ def revisions_between(conn: sa.Connection, branch_id: int, after: int, through: 
         .order_by(t.branch_revisions.c.position)
     )
     return [(row[0], row[1], row[2].split("\n", 1)[0]) for row in conn.execute(query)]
+
+
+def update_details(conn: sa.Connection, alert_id: int, patch: Mapping[str, Any]) -> None:
+    """Merge ``patch`` into an alert's details (bisection results, state notes)."""
+    current = conn.execute(sa.select(t.alerts.c.details).where(t.alerts.c.id == alert_id)).scalar_one()
+    conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(details={**current, **patch}))

@@ -6,6 +6,7 @@ revision_id)`` index joined to the branch order, one short row per run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -210,3 +211,35 @@ def samples_at_revision(conn: sa.Connection, revision_id: int) -> dict[str, Floa
 
 def branch_id_of_series(conn: sa.Connection, series_id: str) -> int:
     return int(conn.execute(sa.select(t.series.c.branch_id).where(t.series.c.id == series_id)).scalar_one())
+
+
+def run_medians(conn: sa.Connection, series_id: str, revision_ids: Sequence[int]) -> dict[int, list[float]]:
+    """Each run's median of the series at the given revisions: one value per run."""
+    out: dict[int, list[float]] = {}
+    for start in range(0, len(revision_ids), 5000):
+        query = (
+            sa.select(t.samples.c.revision_id, t.samples.c.median)
+            .where(t.samples.c.series_id == series_id, t.samples.c.revision_id.in_(revision_ids[start : start + 5000]))
+            .order_by(t.samples.c.id)
+        )
+        for revision_id, median in conn.execute(query):
+            out.setdefault(int(revision_id), []).append(float(median))
+    return out
+
+
+def failed_runs(
+    conn: sa.Connection, revision_ids: Sequence[int], *, machine_id: int, configuration_id: int, source: str
+) -> dict[int, int]:
+    """How many runs of ``source`` failed (not infra) at each revision on one machine and configuration."""
+    query = (
+        sa.select(t.runs.c.revision_id, sa.func.count())
+        .where(
+            t.runs.c.revision_id.in_(list(revision_ids)),
+            t.runs.c.machine_id == machine_id,
+            t.runs.c.configuration_id == configuration_id,
+            t.runs.c.source == source,
+            t.runs.c.status.in_(["failed", "timeout"]),
+        )
+        .group_by(t.runs.c.revision_id)
+    )
+    return {int(rid): int(n) for rid, n in conn.execute(query)}

@@ -1,0 +1,226 @@
+"""Commands that run benchmarks: ``init``, ``track``, ``bisect``."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from perfsheriff import projectfile
+from perfsheriff.bisect import BisectSettings, RunRequest
+from perfsheriff.cli.analysis import print_alerts
+from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, user_errors
+from perfsheriff.errors import ConfigError, InputError
+from perfsheriff.model import Direction
+from perfsheriff.runner import Runner, RunOutcome
+from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
+from perfsheriff.service.track import Tracker, TrackEvents, TrackReport, choose_machine, open_repository
+from perfsheriff.store import alerts as alert_store
+
+ConfigOption = Annotated[Path, typer.Option("--config", help="The perfsheriff.toml to use.")]
+MachineOption = Annotated[str | None, typer.Option(help="Which configured machine this is (default: the first).")]
+WorkdirOption = Annotated[Path, typer.Option(help="Where worktrees, outputs and mirrors of URL repositories live.")]
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="File to write.")] = Path(projectfile.DEFAULT_FILE_NAME),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example perfsheriff.toml to start from."""
+    with user_errors():
+        if path.exists() and not force:
+            raise InputError("the file exists already; pass --force to overwrite it", source=str(path))
+        path.write_text(projectfile.example_config())
+    console.print(f"wrote {path}: edit [project] and [[benchmarks]], then run `perfsheriff track --once`")
+
+
+@contextlib.contextmanager
+def tracker(config: Path, machine: str | None, db: str | None, workdir: Path, backfill: int = 20) -> Iterator[Tracker]:
+    project_file = projectfile.load(config)
+    spec = choose_machine(project_file, machine, socket.gethostname())
+    repo = open_repository(project_file, workdir.absolute())
+    runner = Runner(
+        repo,
+        workdir.absolute() / "runner",
+        project_file.config_dir,
+        spec.name,
+        infra_retries=project_file.budgets.infra_retries,
+    )
+    with open_store(db) as engine:
+        yield Tracker(engine, project_file, repo, runner, spec, backfill=backfill)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+    )
+
+
+def track(
+    config: ConfigOption = Path(projectfile.DEFAULT_FILE_NAME),
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (the default without --every).")] = False,
+    every: Annotated[str | None, typer.Option(help="Repeat: a duration between passes, like 1h or 30m.")] = None,
+    machine: MachineOption = None,
+    backfill: Annotated[int, typer.Option(help="On a first pass, measure only the newest N scheduled commits.")] = 20,
+    workdir: WorkdirOption = Path(".perfsheriff"),
+    db: DbOption = None,
+) -> None:
+    """Measure new commits of the tracked branches, detect changes, and bisect new regressions."""
+    with user_errors():
+        pause = projectfile.parse_duration(every) if every else None
+        if once and pause:
+            raise InputError("--once and --every exclude each other", where="--every")
+        with tracker(config, machine, db, workdir, backfill) as t:
+            while True:
+                track_pass(t)
+                if pause is None:
+                    break
+                console.print(f"next pass in {every}")
+                time.sleep(pause)
+
+
+def track_pass(t: Tracker) -> TrackReport:
+    with _progress() as progress:
+        task = progress.add_task("measuring", total=0)
+        bisect_task = progress.add_task("bisecting", total=None, visible=False)
+
+        def ran(sha: str, spec: projectfile.BenchmarkSpec, outcome: object) -> None:
+            progress.update(task, advance=1, description=f"measuring {spec.name} @ {sha[:10]}")
+
+        def bisect_step(alert_id: int, commit: str, repetitions: int) -> None:
+            progress.update(
+                bisect_task, visible=True, advance=1, description=f"bisecting alert {alert_id} @ {commit[:10]}"
+            )
+
+        events = TrackEvents(planned=lambda n: progress.update(task, total=n), ran=ran, bisect_step=bisect_step)
+        report = t.run(events)
+    console.print(f"{report.runs_ok} runs ok, {report.runs_failed} failed, {len(report.new_alert_ids)} new alerts")
+    if report.new_alert_ids:
+        with t.engine.connect() as conn:
+            print_alerts(alert_store.list_alerts(conn, ids=report.new_alert_ids))
+    for alert_id, bisected in report.bisections.items():
+        console.print(f"\n[bold]alert {alert_id}[/]")
+        print_bisection(bisected)
+    for follower, representative in report.reused.items():
+        console.print(f"alert {follower}: same culprit as alert {representative} (bisected once, reused)")
+    return report
+
+
+def print_bisection(report: BisectReport) -> None:
+    outcome = report.outcome
+    confidence = f"{outcome.confidence:.3f}" if outcome.confidence is not None else "-"
+    console.print(
+        f"{outcome.kind.value}: {len(report.culprits)} commit(s) out of {report.range_size}, "
+        f"confidence {confidence}, {outcome.runs_spent} runs spent"
+    )
+    for revision in report.culprits:
+        console.print(
+            f"  [bold]{revision.sha[:12]}[/]  {revision.author} <{revision.author_email}>  {revision.subject}"
+        )
+    if outcome.kind.value in ("undecided", "not_reproduced"):
+        console.print(f"  {outcome.reason}")
+    table = Table(title="probes", show_edge=False)
+    for column in ("commit", "verdict", "samples", "why"):
+        table.add_column(column)
+    for probe in outcome.probes:
+        table.add_row(probe.commit[:10], probe.verdict.value, str(probe.n_samples), probe.reason)
+    if outcome.probes:
+        console.print(table)
+
+
+def _report_json(report: BisectReport) -> str:
+    outcome = report.outcome
+    payload = {
+        "kind": outcome.kind.value,
+        "culprit": report.culprits[0].sha if report.culprits else None,
+        "culprits": [
+            {"sha": r.sha, "author": r.author, "email": r.author_email, "subject": r.subject} for r in report.culprits
+        ],
+        "confidence": outcome.confidence,
+        "runs_spent": outcome.runs_spent,
+        "range_size": report.range_size,
+        "series": report.series_id,
+        "reason": outcome.reason,
+        "probes": [{**dataclasses.asdict(p), "verdict": p.verdict.value} for p in outcome.probes],
+    }
+    return json.dumps(payload)
+
+
+def bisect(
+    alert: Annotated[int | None, typer.Argument(help="A stored alert to bisect (see `perfsheriff alerts`).")] = None,
+    good: Annotated[str | None, typer.Option(help="Last good revision (any git expression).")] = None,
+    bad: Annotated[str | None, typer.Option(help="First bad revision (any git expression).")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="The configured benchmark to run.")] = None,
+    result: Annotated[
+        str | None, typer.Option(help="Which result of its output to follow (default: its name).")
+    ] = None,
+    metric: Annotated[str, typer.Option(help="The metric of that result.")] = "time",
+    higher_is_better: Annotated[bool, typer.Option(help="The result's direction, for a range given by hand.")] = False,
+    config: ConfigOption = Path(projectfile.DEFAULT_FILE_NAME),
+    machine: MachineOption = None,
+    workdir: WorkdirOption = Path(".perfsheriff"),
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find the commit that changed a benchmark: a stored ALERT, or --good/--bad/--benchmark by hand."""
+    with user_errors(), tracker(config, machine, db, workdir) as t, _progress() as progress:
+        task = progress.add_task("bisecting", total=None)
+        events = TrackEvents(
+            bisect_step=lambda _a, c, r: progress.update(task, advance=r, description=f"running {c[:10]}")
+        )
+        if alert is not None:
+            if good or bad:
+                raise InputError("give an ALERT or --good/--bad, not both", where="--good/--bad")
+            report = t.bisect_alert(alert, benchmark, events)
+        else:
+            if not (good and bad and benchmark):
+                raise InputError(
+                    "a range by hand needs --good, --bad and --benchmark", where="--good/--bad/--benchmark"
+                )
+            report = _bisect_range(t, good, bad, benchmark, result, metric, higher_is_better, progress, task)
+    if as_json:
+        print(_report_json(report))
+    else:
+        print_bisection(report)
+
+
+def _bisect_range(
+    t: Tracker,
+    good: str,
+    bad: str,
+    benchmark: str,
+    result: str | None,
+    metric: str,
+    higher_is_better: bool,
+    progress: Progress,
+    task: TaskID,
+) -> BisectReport:
+    spec = t.project_file.benchmark(benchmark)
+    good_sha, bad_sha = t.repo.resolve(good), t.repo.resolve(bad)
+    branch = t.project_file.project.branches[0]
+    if not t.repo.is_ancestor(bad_sha, branch):
+        raise ConfigError(f"{bad} is not on the tracked branch {branch!r}", where="--bad")
+    target = t.target(branch)
+    direction = Direction.HIGHER_IS_BETTER if higher_is_better else Direction.LOWER_IS_BETTER
+    job = BisectJob(good_sha, bad_sha, spec, result or spec.name, metric, direction)
+    settings = BisectSettings(max_runs=t.project_file.budgets.runs_per_alert)
+
+    def step(request: RunRequest, outcomes: list[RunOutcome]) -> None:
+        progress.update(task, advance=len(outcomes))
+
+    return run_bisection(t.engine, t.repo, t.runner, target, job, settings=settings, now=t.now, on_step=step)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(track)
+    app.command()(bisect)

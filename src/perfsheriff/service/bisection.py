@@ -1,0 +1,119 @@
+"""The bisect driver: plays the pure planner against real runs, recording every run.
+
+The planner (``perfsheriff.bisect``) decides which commit to run next and when
+to stop; this module runs the benchmark there with the runner, stores each run
+(so the data serves graphs and later bisections too), and feeds the planner
+one sample per run: the run's median of the bisected series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from perfsheriff.bisect import BisectOutcome, BisectPlanner, BisectSettings, Observation, RunRequest, SuspectRange
+from perfsheriff.errors import InputError
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import Direction, Revision, SeriesKey
+from perfsheriff.projectfile import BenchmarkSpec
+from perfsheriff.runner import Runner, RunOutcome
+from perfsheriff.service.ingest import Target
+from perfsheriff.service.runs import record_outcome, target_at
+from perfsheriff.store import queries, records
+
+
+@dataclass(frozen=True, slots=True)
+class BisectJob:
+    """What to bisect: a range of the branch, one benchmark, one result series of it."""
+
+    good: str
+    bad: str
+    benchmark: BenchmarkSpec
+    result: str  # the result name inside the benchmark's output
+    metric: str
+    direction: Direction
+
+
+@dataclass(frozen=True, slots=True)
+class BisectReport:
+    outcome: BisectOutcome
+    culprits: list[Revision]
+    range_size: int
+    series_id: str
+
+
+def suspect_range(repo: GitRepo, good: str, bad: str) -> SuspectRange:
+    """``git rev-list good..bad`` as a DAG; good must be an ancestor of bad."""
+    if good == bad:
+        raise InputError("good and bad are the same commit: nothing to bisect", where="--good/--bad")
+    if not repo.is_ancestor(good, bad):
+        raise InputError(f"{good[:12]} is not an ancestor of {bad[:12]}: a bisection needs good before bad")
+    commits = repo.revisions(repo.range(good, bad))
+    return SuspectRange(good, bad, {r.sha: r.parents for r in commits})
+
+
+def _observations(
+    engine: Engine, target: Target, series_id: str, shas: list[str], source: str
+) -> dict[str, Observation]:
+    with engine.connect() as conn:
+        ids = records.revision_ids(conn, target.project_id, shas)
+        medians = queries.run_medians(conn, series_id, list(ids.values()))
+        failures = queries.failed_runs(
+            conn,
+            list(ids.values()),
+            machine_id=target.machine_id,
+            configuration_id=target.configuration_id,
+            source=source,
+        )
+    out = {}
+    for sha, rid in ids.items():
+        samples = tuple(v for v in medians.get(rid, []) if v > 0)
+        if samples or failures.get(rid):
+            out[sha] = Observation(samples, failures.get(rid, 0))
+    return out
+
+
+def run_bisection(
+    engine: Engine,
+    repo: GitRepo,
+    runner: Runner,
+    target: Target,
+    job: BisectJob,
+    *,
+    settings: BisectSettings,
+    now: Callable[[], datetime],
+    on_step: Callable[[RunRequest, list[RunOutcome]], None] | None = None,
+) -> BisectReport:
+    """Bisect ``job`` on ``target``'s machine and configuration until the planner decides."""
+    suspect = suspect_range(repo, job.good, job.bad)
+    key = SeriesKey(
+        target.project, target.branch, job.result, job.metric, target.machine.machine_class, target.configuration
+    )
+    planner = BisectPlanner(suspect, job.direction, settings)
+    shas = [job.good, *suspect.order]
+    source = f"benchmark {job.benchmark.name}"
+    single = replace(job.benchmark, repetitions=1)
+    while True:
+        step = planner.next_step(_observations(engine, target, key.id, shas, source))
+        if isinstance(step, BisectOutcome):
+            return BisectReport(step, repo.revisions(step.culprits), len(suspect), key.id)
+        outcomes = [runner.run(single, step.commit) for _ in range(step.repetitions)]
+        with engine.begin() as conn:
+            at = target_at(conn, target, step.commit)
+            for outcome in outcomes:
+                record_outcome(conn, at, outcome, benchmark=job.benchmark.name, now=now())
+        if on_step is not None:
+            on_step(step, outcomes)
+        if all(o.results is not None and not _has(o, job) for o in outcomes):
+            raise InputError(
+                f"benchmark {job.benchmark.name!r} produced no result named {job.result!r} ({job.metric}); "
+                "pick one with --result"
+            )
+
+
+def _has(outcome: RunOutcome, job: BisectJob) -> bool:
+    assert outcome.results is not None
+    return any(r.name == job.result and r.metric == job.metric for r in outcome.results.results)

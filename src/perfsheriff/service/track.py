@@ -1,0 +1,252 @@
+"""The track loop: new commits of the tracked branches are measured, checked and bisected.
+
+One pass (``track_once``): fetch (for a URL) and import the history, pick the
+revisions the schedule wants and that this machine has not measured yet, run
+every configured benchmark there, run detection, and bisect the new
+regressions within the budgets (at most ``alerts_per_summary`` per suspect
+range, one representative per benchmark when it regressed in several series).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from perfsheriff.bisect import AlertDescriptor, BisectSettings, plan_bisections
+from perfsheriff.errors import ConfigError, NotFoundError
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import Direction, Machine, Push
+from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile, ScheduleMode
+from perfsheriff.runner import Runner, RunOutcome
+from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
+from perfsheriff.service.detection import DetectionPolicy, detect_stored, policy_from_thresholds
+from perfsheriff.service.ingest import Target, prepare_target
+from perfsheriff.service.runs import record_outcome, target_at
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import records, runsinfo
+
+
+@dataclass(frozen=True, slots=True)
+class TrackEvents:
+    """Callbacks for progress display; every one is optional."""
+
+    planned: Callable[[int], None] | None = None
+    ran: Callable[[str, BenchmarkSpec, RunOutcome], None] | None = None
+    bisect_step: Callable[[int, str, int], None] | None = None  # alert id, commit, repetitions
+
+
+@dataclass
+class TrackReport:
+    runs_ok: int = 0
+    runs_failed: int = 0
+    new_alert_ids: list[int] = field(default_factory=list)
+    bisections: dict[int, BisectReport] = field(default_factory=dict)
+    reused: dict[int, int] = field(default_factory=dict)  # alert id -> the alert whose culprit it shares
+
+
+def open_repository(project_file: ProjectFile, workroot: Path) -> GitRepo:
+    """The tracked repository: the local checkout, or a mirror of the URL under ``workroot``."""
+    project = project_file.project
+    if not project.repository_is_url:
+        return GitRepo(project.repository)
+    name = hashlib.sha256(project.repository.encode()).hexdigest()[:12]
+    return GitRepo.mirror(project.repository, workroot / "mirrors" / name)
+
+
+def choose_machine(project_file: ProjectFile, name: str | None, default: str) -> MachineSpec:
+    """The configured machine named ``name``, else the first configured one, else ``default`` bare."""
+    if name is not None:
+        for spec in project_file.machines:
+            if spec.name == name:
+                return spec
+        if project_file.machines:
+            known = ", ".join(m.name for m in project_file.machines)
+            raise ConfigError(f"no machine {name!r} in the configuration (known: {known})", where="--machine")
+        return MachineSpec(name)
+    return project_file.machines[0] if project_file.machines else MachineSpec(default)
+
+
+def scheduled(pushes: Sequence[Push], mode: ScheduleMode, every: int | None) -> list[str]:
+    """The commits the schedule wants measured, oldest first."""
+    if mode is ScheduleMode.COMMIT:
+        return [sha for push in pushes for sha in push.commits]
+    tips = [push.tip for push in pushes]
+    if mode is ScheduleMode.EVERY_N_PUSHES and every:
+        chosen = tips[::every]
+        return chosen if not tips or chosen[-1] == tips[-1] else [*chosen, tips[-1]]
+    if mode is ScheduleMode.NIGHTLY:
+        return tips[-1:]
+    return tips
+
+
+@dataclass(frozen=True, slots=True)
+class Tracker:
+    engine: Engine
+    project_file: ProjectFile
+    repo: GitRepo
+    runner: Runner
+    machine: MachineSpec
+    backfill: int = 20
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def target(self, branch: str) -> Target:
+        machine = Machine(self.machine.name, self.machine.machine_class)
+        return prepare_target(
+            self.engine,
+            self.repo,
+            revision=branch,
+            machine=machine,
+            configuration=self.machine.config,
+            branch=branch,
+            project=self.project_file.project.name,
+        )
+
+    def pending(self, target: Target, spec: BenchmarkSpec) -> list[str]:
+        """Scheduled commits not measured by ``spec`` here yet; only the newest ``backfill`` on a first pass."""
+        schedule = self.project_file.schedule
+        wanted = scheduled(self.repo.pushes(target.branch), schedule.mode, schedule.every)
+        with self.engine.connect() as conn:
+            ids = records.revision_ids(conn, target.project_id, wanted)
+            done = runsinfo.measured_revisions(
+                conn,
+                list(ids.values()),
+                machine_id=target.machine_id,
+                configuration_id=target.configuration_id,
+                source=f"benchmark {spec.name}",
+            )
+        todo = [sha for sha in wanted if ids[sha] not in done]
+        return todo[-self.backfill :] if not done else todo
+
+    def measure(self, target: Target, report: TrackReport, events: TrackEvents) -> None:
+        work = [(sha, spec) for spec in self.project_file.benchmarks for sha in self.pending(target, spec)]
+        if events.planned:
+            events.planned(len(work))
+        for sha, spec in work:
+            outcome = self.runner.run(spec, sha)
+            with self.engine.begin() as conn:
+                record_outcome(conn, target_at(conn, target, sha), outcome, benchmark=spec.name, now=self.now())
+            if outcome.results is not None:
+                report.runs_ok += 1
+            else:
+                report.runs_failed += 1
+            if events.ran:
+                events.ran(sha, spec, outcome)
+
+    def policy(self) -> DetectionPolicy:
+        return policy_from_thresholds(self.project_file.thresholds)
+
+    def run(self, events: TrackEvents | None = None) -> TrackReport:
+        events = events or TrackEvents()
+        report = TrackReport()
+        for branch in self.project_file.project.branches:
+            target = self.target(branch)
+            self.measure(target, report, events)
+            found = detect_stored(
+                self.engine, self.policy(), now=self.now(), filters={"project": target.project, "branch": branch}
+            )
+            report.new_alert_ids += found.new_alert_ids
+            self.bisect_new(target, found.new_alert_ids, report, events)
+        return report
+
+    def bisect_new(self, target: Target, alert_ids: list[int], report: TrackReport, events: TrackEvents) -> None:
+        """Bisect new step alerts within the budgets; alerts sharing a representative reuse its culprit."""
+        with self.engine.connect() as conn:
+            alerts = [a for a in alert_store.list_alerts(conn, ids=alert_ids) if a.kind != "drift"] if alert_ids else []
+            sources = {a.id: runsinfo.source_of_series(conn, a.series_id) for a in alerts}
+        by_id = {a.id: a for a in alerts}
+        descriptors = [
+            AlertDescriptor(
+                str(a.id),
+                a.benchmark,
+                a.last_good,
+                a.first_bad,
+                abs(a.relative_change),
+                float(a.details.get("noise") or 1.0) / max(abs(float(a.details.get("before") or 1.0)), 1e-300),
+            )
+            for a in alerts
+        ]
+        plan = plan_bisections(descriptors, self.project_file.budgets.alerts_per_summary)
+        for alert_id in map(int, plan.bisect):
+            alert = by_id[alert_id]
+            spec = self._spec_for(sources.get(alert_id))
+            if spec is None:
+                continue
+            bisected = self._bisect_alert(target, alert, spec, events)
+            report.bisections[alert_id] = bisected
+            self._record(alert_id, bisected)
+        for follower, representative in plan.reuse.items():
+            if int(representative) in report.bisections:
+                report.reused[int(follower)] = int(representative)
+                self._record(int(follower), report.bisections[int(representative)], via=int(representative))
+
+    def _spec_for(self, source: str | None) -> BenchmarkSpec | None:
+        for spec in self.project_file.benchmarks:
+            if source == f"benchmark {spec.name}":
+                return spec
+        return None
+
+    def bisect_alert(
+        self, alert_id: int, spec_name: str | None = None, events: TrackEvents | None = None
+    ) -> BisectReport:
+        """Bisect one stored alert now (``perfsheriff bisect ALERT_ID``) and record the outcome on it."""
+        with self.engine.connect() as conn:
+            found = alert_store.list_alerts(conn, ids=[alert_id])
+            if not found:
+                raise NotFoundError(f"no alert {alert_id}: `perfsheriff alerts` lists them")
+            alert = found[0]
+            source = runsinfo.source_of_series(conn, alert.series_id)
+        spec = self.project_file.benchmark(spec_name) if spec_name else self._spec_for(source)
+        if spec is None:
+            raise ConfigError(
+                f"alert {alert_id}'s series was not measured by a configured benchmark: name one with --benchmark",
+                where="--benchmark",
+            )
+        target = self.target(alert.branch)
+        bisected = self._bisect_alert(target, alert, spec, events or TrackEvents())
+        self._record(alert_id, bisected)
+        return bisected
+
+    def _bisect_alert(
+        self, target: Target, alert: alert_store.AlertRow, spec: BenchmarkSpec, events: TrackEvents
+    ) -> BisectReport:
+        # The planner searches for the step between the two ends and confirms it as a regression;
+        # an improvement is bisected the same way, with the direction that makes its step read as one.
+        direction = Direction.LOWER_IS_BETTER if alert.relative_change > 0 else Direction.HIGHER_IS_BETTER
+        job = BisectJob(alert.last_good, alert.first_bad, spec, alert.benchmark, alert.metric, direction)
+        settings = BisectSettings(max_runs=self.project_file.budgets.runs_per_alert)
+
+        def step(request: Any, _outcomes: list[RunOutcome]) -> None:
+            if events.bisect_step:
+                events.bisect_step(alert.id, request.commit, request.repetitions)
+
+        return run_bisection(
+            self.engine, self.repo, self.runner, target, job, settings=settings, now=self.now, on_step=step
+        )
+
+    def _record(self, alert_id: int, bisected: BisectReport, via: int | None = None) -> None:
+        outcome = bisected.outcome
+        details: dict[str, Any] = {
+            "kind": outcome.kind.value,
+            "culprits": [r.sha for r in bisected.culprits],
+            "confidence": outcome.confidence,
+            "runs_spent": 0 if via else outcome.runs_spent,
+            "range_size": bisected.range_size,
+            "reason": outcome.reason,
+            "probes": [
+                {"commit": p.commit, "verdict": p.verdict.value, "n_samples": p.n_samples, "reason": p.reason}
+                for p in outcome.probes
+            ],
+        }
+        if via is not None:
+            details["reused_from_alert"] = via
+        patch: dict[str, Any] = {"bisection": details}
+        if outcome.kind.value == "not_reproduced":
+            patch["state"] = "invalid"
+        with self.engine.begin() as conn:
+            alert_store.update_details(conn, alert_id, patch)
