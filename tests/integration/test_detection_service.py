@@ -14,7 +14,7 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service import ingest
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.detection import DetectionPolicy, detect_stored, drift_reference
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.stats.compare import Verdict
 from perfsheriff.store import alerts as alert_store
@@ -109,3 +109,19 @@ def test_compare_two_revisions(engine: Engine, repo: Repo) -> None:
     assert row.comparison.verdict is Verdict.REGRESSION
     assert row.comparison.ratio == pytest.approx(1.1, abs=0.02)
     assert swapped.rows[0].comparison.verdict is Verdict.IMPROVEMENT
+
+
+def test_drift_since_a_tag_or_a_date(engine: Engine, repo: Repo) -> None:
+    """'T9872 has regressed by 10% since 9.0': drift measured from a named revision or a date."""
+    levels = [10.0] * 20 + [10.0 * (1.003**i) for i in range(40)]  # flat, then +12% in 0.3% steps
+    shas = build(engine, repo, levels)
+    quiet = DetectionSettings(min_relative_change=0.2)  # no step alert: only drift can speak
+    with engine.connect() as conn:
+        by_sha = drift_reference(conn, shas[20][:10], None)
+        by_date = drift_reference(conn, "2024-01-01T12:21:00+00:00", None)  # the 21st commit's minute
+    assert by_sha == by_date == {("project", "main"): 20}
+    detect_stored(engine, DetectionPolicy(default=quiet, drift_since=by_sha), now=NOW)
+    (alert,) = all_alerts(engine)
+    assert (alert.kind, alert.last_good) == ("drift", shas[20])
+    assert 0.08 < alert.relative_change < 0.16
+    assert detect_stored(engine, DetectionPolicy(default=quiet, drift_since=by_sha), now=NOW).new_alert_ids == []

@@ -21,7 +21,7 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import format_value
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service import detect_jsonl
-from perfsheriff.service.detection import detect_stored, policy_from_thresholds
+from perfsheriff.service.detection import detect_stored, drift_reference, policy_from_thresholds
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store
 
@@ -40,6 +40,11 @@ def detect(
     config: Annotated[
         Path | None, typer.Option("--config", help="Take [thresholds] (global, per benchmark, per series) from here.")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Measure drift since this revision (a sha; a tag with --repo) or date (2025-01-31)."),
+    ] = None,
+    repo: Annotated[Path | None, typer.Option(help="Resolve --since with git in this repository.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -58,6 +63,10 @@ def detect(
         with open_store(db) as engine, Progress(console=err_console, transient=True, disable=as_json) as progress:
             task = progress.add_task("detecting", total=None)
             filters = {"benchmark": benchmark, "machine": machine}
+            if since is not None:
+                with engine.connect() as conn:
+                    positions = drift_reference(conn, since, GitRepo(repo) if repo else None)
+                policy = dataclasses.replace(policy, drift_since=positions)
             report = detect_stored(
                 engine,
                 policy,

@@ -12,15 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from perfsheriff.errors import InputError
+from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import Thresholds
+from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.store import alerts as alert_store
@@ -37,6 +40,9 @@ class DetectionPolicy:
     per_series: Mapping[str, DetectionSettings] = field(default_factory=dict)
     drift: DriftSettings | None = field(default_factory=DriftSettings)
     horizon: int = 400
+    # Where drift is measured from, per (project, branch): a branch position (a tag's, a date's).
+    # Without one, drift counts from the newest step alert, or from the start of the series.
+    drift_since: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     def for_series(self, row: SeriesRow) -> DetectionSettings:
         return self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
@@ -113,7 +119,13 @@ def detect_series(
         rows.append(_alert_row(row, points, cp, kind, now, noise=result.noise))
         known.append((kind, int(points.positions[cp.last_before]), bad))
     if policy.drift is not None:
-        rows += _drift_rows(row, points, known=known, settings=policy.drift, direction=direction, now=now)
+        since = policy.drift_since.get((row.project, row.branch))
+        if since is not None and len(points) and since < points.positions[0]:
+            points = queries.series_points(conn, row.id)  # the reference lies before the tail: read it all
+        drift_rows = _drift_rows(
+            row, points, known=known, since=since, settings=policy.drift, direction=direction, now=now
+        )
+        rows += drift_rows
     return alert_store.insert_alerts(conn, rows), result.verdict is Verdict.ANALYSED
 
 
@@ -155,15 +167,23 @@ def _drift_rows(
     points: SeriesPoints,
     *,
     known: list[tuple[str, int, int]],
+    since: int | None,
     settings: DriftSettings,
     direction: Direction,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """A drift alert when the level moved past the threshold since the last alert, without a step alert."""
+    """A drift alert when the level moved past the threshold since the reference, without a step alert.
+
+    The reference is the newest step alert's first bad revision, or ``since`` when it is later, or
+    the first point; one drift alert is stored per reference.
+    """
     steps = [bad for kind, _, bad in known if kind != "drift"]
-    reference = max(steps, default=int(points.positions[0]))
+    reference = max([*steps, since if since is not None else int(points.positions[0])])
     start = int(np.searchsorted(points.positions, reference))
-    if start >= len(points) or any(kind == "drift" and good == reference for kind, good, _ in known):
+    if start >= len(points):
+        return []
+    anchor = int(points.positions[start])
+    if any(kind == "drift" and good == anchor for kind, good, _ in known):
         return []
     medians = np.array([float(np.median(points.samples(i))) for i in range(len(points))])
     result = drift(medians, start, direction, settings)
@@ -189,3 +209,19 @@ def _drift_rows(
             "created_at": now,
         }
     ]
+
+
+def drift_reference(conn: sa.Connection, since: str, repo: GitRepo | None) -> dict[tuple[str, str], int]:
+    """Branch positions of ``--since``: a date, a stored sha (prefix), or a git expression with ``--repo``."""
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        moment = None
+    if moment is not None:
+        when = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return queries.branch_positions_at(conn, since=when)
+    sha = repo.resolve(since) if repo else resolve_stored_revision(conn, since)[1]
+    found = queries.branch_positions_at(conn, sha=sha)
+    if not found:
+        raise InputError(f"revision {since!r} is on no stored branch", where="--since")
+    return found

@@ -243,3 +243,21 @@ def failed_runs(
         .group_by(t.runs.c.revision_id)
     )
     return {int(rid): int(n) for rid, n in conn.execute(query)}
+
+
+def branch_positions_at(
+    conn: sa.Connection, *, sha: str | None = None, since: datetime | None = None
+) -> dict[tuple[str, str], int]:
+    """Per (project, branch): the position of commit ``sha``, or of the first commit at or after ``since``."""
+    query = (
+        sa.select(t.projects.c.name, t.branches.c.name, sa.func.min(t.branch_revisions.c.position))
+        .join(t.branches, t.branches.c.id == t.branch_revisions.c.branch_id)
+        .join(t.projects, t.projects.c.id == t.branches.c.project_id)
+        .join(t.revisions, t.revisions.c.id == t.branch_revisions.c.revision_id)
+        .group_by(t.projects.c.name, t.branches.c.name)
+    )
+    if sha is not None:
+        query = query.where(t.revisions.c.sha == sha)
+    if since is not None:
+        query = query.where(t.revisions.c.time >= since)
+    return {(project, branch): int(position) for project, branch, position in conn.execute(query)}
