@@ -60,8 +60,14 @@ def tracker(config: Path, machine: str | None, db: str | None, workdir: Path, ba
 
 
 def _progress() -> Progress:
+    # Transient: an error's one line must not follow a last frame of the bar.
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     )
 
 

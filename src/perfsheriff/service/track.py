@@ -108,7 +108,8 @@ class Tracker:
         )
 
     def pending(self, target: Target, spec: BenchmarkSpec) -> list[str]:
-        """Scheduled commits not measured by ``spec`` here yet; only the newest ``backfill`` on a first pass."""
+        """Scheduled commits not measured by ``spec`` here yet: the newest ``backfill`` on a first pass, then
+        every scheduled commit from the oldest one measured on."""
         schedule = self.project_file.schedule
         wanted = scheduled(self.repo.pushes(target.branch), schedule.mode, schedule.every)
         with self.engine.connect() as conn:
@@ -120,8 +121,11 @@ class Tracker:
                 configuration_id=target.configuration_id,
                 source=f"benchmark {spec.name}",
             )
-        todo = [sha for sha in wanted if ids[sha] not in done]
-        return todo[-self.backfill :] if not done else todo
+        if not done:
+            return wanted[-self.backfill :]
+        # Later passes fill gaps and follow new commits, never history older than the first measured commit.
+        first = next(i for i, sha in enumerate(wanted) if ids[sha] in done)
+        return [sha for sha in wanted[first:] if ids[sha] not in done]
 
     def measure(self, target: Target, report: TrackReport, events: TrackEvents) -> None:
         work = [(sha, spec) for spec in self.project_file.benchmarks for sha in self.pending(target, spec)]

@@ -1,0 +1,243 @@
+"""``perfsheriff init``, ``track`` and ``bisect`` in real child processes, on a real project and SQLite."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from test_cli_ingest import run_cli
+
+from perfsheriff import projectfile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from benchrepo import BASE_LEVEL, BenchProject, build_project, write_config
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A project after one ``perfsheriff track --once``: its database holds the runs and the alert."""
+
+    project: BenchProject
+    db: str
+    workdir: Path
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+def assert_one_error_line(result: object, *fragments: str) -> None:
+    """Exit status 1 and one line on stderr: ``error: ...`` naming every fragment, never a traceback."""
+    assert getattr(result, "returncode", None) == 1, result
+    stderr = str(getattr(result, "stderr", ""))
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error:"), stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> Tracked:
+    root = tmp_path_factory.mktemp("tracked")
+    project = build_project(root)
+    db, workdir = f"sqlite:///{root / 'track.db'}", root / "work"
+    result = run_cli(
+        "track", "--config", str(project.config), "--once", "--db", db, "--workdir", str(workdir), cwd=root
+    )
+    return Tracked(project, db, workdir, result.stdout, result.stderr, result.returncode)
+
+
+def bisect_args(tracked: Tracked, *args: str) -> list[str]:
+    config = str(tracked.project.config)
+    return ["bisect", *args, "--config", config, "--db", tracked.db, "--workdir", str(tracked.workdir), "--json"]
+
+
+# -- init ----------------------------------------------------------------------------------------------------------
+
+
+def test_init_writes_a_configuration_that_loads_and_keeps_an_existing_one(tmp_path: Path) -> None:
+    written = run_cli("init", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    path = tmp_path / "perfsheriff.toml"
+    assert "wrote perfsheriff.toml" in written.stdout
+    loaded = projectfile.load(path)
+    assert loaded.project.repository == str(tmp_path.resolve())
+    assert [b.name for b in loaded.benchmarks] == ["startup"]
+
+    path.write_text("# mine\n")
+    refused = run_cli("init", cwd=tmp_path)
+    assert_one_error_line(refused, "perfsheriff.toml", "pass --force")
+    assert path.read_text() == "# mine\n"
+
+    forced = run_cli("init", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert path.read_text() == projectfile.example_config()
+
+
+def test_init_writes_to_a_given_path(tmp_path: Path) -> None:
+    result = run_cli("init", "elsewhere.toml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert projectfile.load(tmp_path / "elsewhere.toml").project.name == "my-project"
+    assert not (tmp_path / "perfsheriff.toml").exists()
+
+
+# -- track ---------------------------------------------------------------------------------------------------------
+
+
+def test_track_once_measures_detects_and_names_the_culprit(tracked: Tracked) -> None:
+    assert tracked.returncode == 0, tracked.stderr
+    assert "Traceback" not in tracked.stderr
+    project = tracked.project
+    assert f"{len(project.tips)} runs ok, 0 failed, 1 new alerts" in tracked.stdout
+    assert "regression" in tracked.stdout
+    assert f"{project.last_good[:10]}..{project.rollup[:10]}" in tracked.stdout  # the suspect range
+    assert "culprit: 1 commit(s)" in tracked.stdout
+    assert project.culprit is not None
+    assert f"{project.culprit[:12]}  Ada Lovelace <ada@example.org>  slow down work" in tracked.stdout
+
+
+def test_a_second_track_pass_runs_nothing(tracked: Tracked) -> None:
+    again = run_cli(
+        "track",
+        "--config",
+        str(tracked.project.config),
+        "--db",
+        tracked.db,
+        "--workdir",
+        str(tracked.workdir),
+        cwd=tracked.workdir.parent,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "0 runs ok, 0 failed, 0 new alerts" in again.stdout
+
+
+# -- bisect --------------------------------------------------------------------------------------------------------
+
+
+def test_bisect_a_stored_alert(tracked: Tracked) -> None:
+    alerts = run_cli("alerts", "--json", "--db", tracked.db, cwd=tracked.workdir.parent)
+    assert alerts.returncode == 0, alerts.stderr
+    (alert,) = json.loads(alerts.stdout)
+
+    result = run_cli(*bisect_args(tracked, str(alert["id"])), cwd=tracked.workdir.parent)
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "culprit"
+    assert report["culprit"] == tracked.project.culprit
+    assert report["culprits"][0]["subject"] == "slow down work"
+    assert report["confidence"] > 0.8
+    assert 0 <= report["runs_spent"] <= 60  # the runs track stored count as evidence already
+    assert report["range_size"] == len(tracked.project.side) + 1
+    assert isinstance(report["probes"], list)
+    assert {p["commit"] for p in report["probes"]} <= {*tracked.project.side, tracked.project.rollup}
+
+
+def test_bisect_a_range_by_hand(tmp_path: Path) -> None:
+    project = build_project(tmp_path)
+    db, workdir = f"sqlite:///{tmp_path / 'hand.db'}", tmp_path / "work"
+    args = ["--good", project.last_good, "--bad", project.rollup, "--benchmark", "work", "--result", "work"]
+    common = ["--config", str(project.config), "--db", db, "--workdir", str(workdir), "--json"]
+
+    result = run_cli("bisect", *args, *common, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "culprit", report["reason"]
+    assert report["culprit"] == project.culprit
+    assert [c["sha"] for c in report["culprits"]] == [project.culprit]
+    assert report["confidence"] > 0.8
+    assert 0 < report["runs_spent"] <= 60
+    assert report["range_size"] == len(project.side) + 1
+    assert isinstance(report["probes"], list)
+    assert report["probes"]
+    for probe in report["probes"]:
+        assert set(probe) >= {"commit", "verdict", "n_samples", "reason"}
+    assert report["probes"][0]["commit"] in {*project.side, project.rollup}
+
+
+# -- errors --------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> BenchProject:
+    return build_project(tmp_path_factory.mktemp("errors"), level_after=BASE_LEVEL)
+
+
+def _bisect(project: BenchProject, tmp_path: Path, good: str, bad: str, benchmark: str = "work") -> list[str]:
+    return [
+        "bisect",
+        *("--good", good, "--bad", bad, "--benchmark", benchmark),
+        *("--config", str(project.config), "--db", f"sqlite:///{tmp_path / 'e.db'}"),
+        *("--workdir", str(tmp_path / "work")),
+    ]
+
+
+def test_bisect_unknown_revision(project: BenchProject, tmp_path: Path) -> None:
+    result = run_cli(*_bisect(project, tmp_path, "no-such-rev", project.tips[-1]), cwd=tmp_path)
+    assert_one_error_line(result, "unknown revision 'no-such-rev'")
+
+
+def test_bisect_good_after_bad(project: BenchProject, tmp_path: Path) -> None:
+    result = run_cli(*_bisect(project, tmp_path, project.tips[-1], project.tips[2]), cwd=tmp_path)
+    assert_one_error_line(result, f"{project.tips[-1][:12]} is not an ancestor of {project.tips[2][:12]}")
+
+
+def test_bisect_unknown_benchmark(project: BenchProject, tmp_path: Path) -> None:
+    result = run_cli(*_bisect(project, tmp_path, project.tips[2], project.tips[-1], "nope"), cwd=tmp_path)
+    assert_one_error_line(result, "no benchmark named 'nope'")
+
+
+def test_bisect_needs_a_whole_range(project: BenchProject, tmp_path: Path) -> None:
+    args = ["bisect", "--good", project.tips[2], "--config", str(project.config)]
+    result = run_cli(*args, "--db", f"sqlite:///{tmp_path / 'e.db'}", "--workdir", str(tmp_path / "w"), cwd=tmp_path)
+    assert_one_error_line(result, "--good, --bad and --benchmark")
+
+
+def test_bisect_an_unknown_alert(project: BenchProject, tmp_path: Path) -> None:
+    args = ["bisect", "42", "--config", str(project.config)]
+    result = run_cli(*args, "--db", f"sqlite:///{tmp_path / 'e.db'}", "--workdir", str(tmp_path / "w"), cwd=tmp_path)
+    assert_one_error_line(result, "no alert 42")
+
+
+def test_bisect_a_result_the_benchmark_does_not_produce(project: BenchProject, tmp_path: Path) -> None:
+    args = [*_bisect(project, tmp_path, project.tips[2], project.tips[-1]), "--result", "nope"]
+    result = run_cli(*args, cwd=tmp_path)
+    assert_one_error_line(result, "benchmark 'work' produced no result named 'nope'", "--result")
+
+
+def test_missing_configuration_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    result = run_cli("track", "--config", str(missing), "--db", f"sqlite:///{tmp_path / 'e.db'}", cwd=tmp_path)
+    assert_one_error_line(result, str(missing), "cannot read the file")
+
+
+def test_configuration_with_a_bad_value(project: BenchProject, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "perfsheriff.toml", str(project.repo.path), timeout="soon")
+    args = ["bisect", "--good", project.tips[2], "--bad", project.tips[-1], "--benchmark", "work"]
+    result = run_cli(*args, "--config", str(config), "--db", f"sqlite:///{tmp_path / 'e.db'}", cwd=tmp_path)
+    assert_one_error_line(result, str(config), "benchmarks[0].timeout", '"soon"')
+
+
+def test_configuration_with_an_unknown_key(project: BenchProject, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "perfsheriff.toml", str(project.repo.path), extra="\n[budget]\nruns = 3\n")
+    result = run_cli("track", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'e.db'}", cwd=tmp_path)
+    assert_one_error_line(result, "budget", "unknown key")
+
+
+def test_track_once_and_every_exclude_each_other(project: BenchProject, tmp_path: Path) -> None:
+    args = ["track", "--config", str(project.config), "--once", "--every", "1h"]
+    result = run_cli(*args, "--db", f"sqlite:///{tmp_path / 'e.db'}", cwd=tmp_path)
+    assert_one_error_line(result, "--once and --every exclude each other")
+    assert not (tmp_path / ".perfsheriff").exists()
+
+
+def test_track_with_an_unknown_machine(project: BenchProject, tmp_path: Path) -> None:
+    args = ["track", "--config", str(project.config), "--machine", "other"]
+    result = run_cli(*args, "--db", f"sqlite:///{tmp_path / 'e.db'}", cwd=tmp_path)
+    assert_one_error_line(result, "no machine 'other'", "known: box")
