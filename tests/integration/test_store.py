@@ -176,3 +176,24 @@ def test_samples_round_trip_bit_exact(engine: Engine, tmp_path: Path) -> None:
     with engine.connect() as conn:
         (entry,) = queries.series_history(conn, series.list_series(conn)[0].id)
     assert entry.values.tolist() == values
+
+
+def test_a_run_with_thousands_of_repetitions_is_stored_in_parts(engine: Engine, tmp_path: Path) -> None:
+    """An index entry holds at most a few kB on PostgreSQL: long runs are split, and read back whole."""
+    repo = Repo.init(tmp_path / "repo")
+    sha = repo.commit("a")
+    values = [float(v) for v in np.random.default_rng(3).lognormal(size=1000)]
+    target = _target(engine, repo, sha)
+    with engine.begin() as conn:
+        stored = ingest.store_result_set(conn, target, _results({"x": values}), source="f", content_hash="h", now=NOW)
+        again = ingest.store_result_set(conn, target, _results({"x": values}), source="f", content_hash="h", now=NOW)
+    assert stored.samples == again.samples == 1000
+    with engine.connect() as conn:
+        series_id = series.list_series(conn)[0].id
+        points = queries.series_points(conn, series_id)
+        parts = conn.execute(sa.select(sa.func.count()).select_from(t.samples)).scalar_one()
+        medians = queries.run_medians(conn, series_id, [int(points.revision_ids[0])])
+    assert parts == 4
+    assert points.samples(0).tolist() == values
+    assert points.runs.tolist() == [1]
+    assert medians == {int(points.revision_ids[0]): [float(np.median(values))]}

@@ -156,7 +156,7 @@ def store_result_set(
     if existing is not None:
         count = conn.execute(
             sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.samples.c.n), 0)).where(
-                t.samples.c.run_id == existing
+                t.samples.c.run_id == existing, t.samples.c.part == 0
             )
         ).one()
         return Ingested(source, existing, results.format, int(count[0]), int(count[1]), duplicate=True)

@@ -139,7 +139,7 @@ def series_points(conn: sa.Connection, series_id: str, *, last_runs: int | None 
     The hot path of detection and graphs: one range scan of the ``(series_id, position)`` index.
     ``last_runs`` reads only the newest runs (incremental detection looks at the tail).
     """
-    query = sa.select(t.samples.c.position, t.samples.c.revision_id, t.samples.c["values"]).where(
+    query = sa.select(t.samples.c.position, t.samples.c.revision_id, t.samples.c["values"], t.samples.c.part).where(
         t.samples.c.series_id == series_id
     )
     if last_runs is None:
@@ -150,7 +150,7 @@ def series_points(conn: sa.Connection, series_id: str, *, last_runs: int | None 
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return SeriesPoints(empty, empty, np.zeros(1, dtype=np.int64), np.zeros(0), empty)
-    position_list, revision_list, blobs = zip(*rows, strict=True)  # transposed at C speed
+    position_list, revision_list, blobs, parts = zip(*rows, strict=True)  # transposed at C speed
     positions = np.array(position_list, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(rows)) // 8
@@ -160,7 +160,7 @@ def series_points(conn: sa.Connection, series_id: str, *, last_runs: int | None 
         revision_ids=np.array(revision_list, dtype=np.int64)[starts],
         offsets=np.append(row_offsets[starts], row_offsets[-1]).astype(np.int64),
         values=np.frombuffer(b"".join(blobs), dtype="<f8"),
-        runs=np.diff(np.append(starts, len(rows))).astype(np.int64),
+        runs=np.add.reduceat(np.array(parts, dtype=np.int64) == 0, starts).astype(np.int64),
     )
 
 
@@ -219,7 +219,11 @@ def run_medians(conn: sa.Connection, series_id: str, revision_ids: Sequence[int]
     for start in range(0, len(revision_ids), 5000):
         query = (
             sa.select(t.samples.c.revision_id, t.samples.c.median)
-            .where(t.samples.c.series_id == series_id, t.samples.c.revision_id.in_(revision_ids[start : start + 5000]))
+            .where(
+                t.samples.c.series_id == series_id,
+                t.samples.c.part == 0,
+                t.samples.c.revision_id.in_(revision_ids[start : start + 5000]),
+            )
             .order_by(t.samples.c.id)
         )
         for revision_id, median in conn.execute(query):

@@ -268,7 +268,7 @@ def unpack(blob: bytes) -> np.ndarray[Any, np.dtype[np.float64]]:
 def insert_samples(
     conn: sa.Connection, run: int, revision: int, position: int, per_series: Mapping[str, Sequence[float]]
 ) -> int:
-    """Insert one row per series holding all of the run's repetitions; return the sample count."""
+    """Insert each series' repetitions of the run, in parts of at most VALUES_PER_PART; return the count."""
     rows = []
     count = 0
     for series_id, values in per_series.items():
@@ -277,19 +277,21 @@ def insert_samples(
         middle = n // 2
         median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
         count += n
-        rows.append(
-            {
-                "run_id": run,
-                "series_id": series_id,
-                "revision_id": revision,
-                "position": position,
-                "n": n,
-                "median": median,
-                "min": ordered[0],
-                "max": ordered[-1],
-                "values": pack(values),
-            }
-        )
+        for part, start in enumerate(range(0, n, t.VALUES_PER_PART)):
+            rows.append(
+                {
+                    "run_id": run,
+                    "series_id": series_id,
+                    "revision_id": revision,
+                    "position": position,
+                    "part": part,
+                    "n": n,
+                    "median": median,
+                    "min": ordered[0],
+                    "max": ordered[-1],
+                    "values": pack(values[start : start + t.VALUES_PER_PART]),
+                }
+            )
     if conn.dialect.name == "postgresql":
         _copy_rows(conn, t.samples, rows)
     elif rows:

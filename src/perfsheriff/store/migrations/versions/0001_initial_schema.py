@@ -299,6 +299,7 @@ def upgrade() -> None:
         sa.Column("series_id", sa.String(length=16), nullable=False),
         sa.Column("revision_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("part", sa.Integer(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("median", sa.Float(), nullable=False),
         sa.Column("min", sa.Float(), nullable=False),
@@ -317,10 +318,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_samples_revision_id"), ["revision_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_samples_run_id"), ["run_id"], unique=False)
         if op.get_bind().dialect.name == "sqlite":
-            read = ["series_id", "position", "id", "revision_id", "values"]
+            read = ["series_id", "position", "id", "revision_id", "part", "values"]
             batch_op.create_index("ix_samples_series_read", read, unique=False)
         else:
-            batch_op.create_index("ix_samples_series_order", ["series_id", "position", "id"], unique=False)
+            batch_op.create_index(
+                "ix_samples_series_order",
+                ["series_id", "position", "id"],
+                unique=False,
+                postgresql_include=["revision_id", "part", "values"],
+            )
 
 
 def downgrade() -> None:
