@@ -83,17 +83,7 @@ class GitRepo:
         """
         target = Path(path)
         target.mkdir(parents=True, exist_ok=True)
-        try:
-            init = subprocess.run(
-                ["git", "init", "--quiet", "--initial-branch", branch, str(target)],
-                capture_output=True,
-                env=_git_environment(),
-                check=False,
-            )
-        except FileNotFoundError:
-            raise GitError("git is not installed or not on PATH") from None
-        if init.returncode != 0:
-            raise GitError(f"git init failed in {target}: {_first_line(init.stderr)}")
+        _git_outside(["init", "--quiet", "--initial-branch", branch, str(target)], f"git init failed in {target}")
         repo = cls(target)
         repo._run(["fast-import", "--quiet", "--done"], fast_import)
         repo._run(["checkout", "--quiet", "--force", branch])
@@ -112,17 +102,7 @@ class GitRepo:
             repo._run(["fetch", "--prune", "--quiet", "origin"])
             return repo
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            done = subprocess.run(
-                ["git", "clone", "--mirror", "--quiet", "--", url, str(target)],
-                capture_output=True,
-                env=_git_environment(),
-                check=False,
-            )
-        except FileNotFoundError:
-            raise GitError("git is not installed or not on PATH") from None
-        if done.returncode != 0:
-            raise GitError(f"git clone of {url} failed: {_first_line(done.stderr)}")
+        _git_outside(["clone", "--mirror", "--quiet", "--", url, str(target)], f"git clone of {url} failed")
         return cls(target)
 
     def __repr__(self) -> str:
@@ -440,6 +420,16 @@ def _parse_log(output: bytes) -> list[Revision]:
             )
         )
     return revisions
+
+
+def _git_outside(args: Sequence[str], failure: str) -> None:
+    """Run git where no repository exists yet (init, clone); a failure becomes ``failure: <git's line>``."""
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, env=_git_environment(), check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if done.returncode != 0:
+        raise GitError(f"{failure}: {_first_line(done.stderr)}")
 
 
 def _git_environment() -> dict[str, str]:

@@ -7,6 +7,7 @@ tracker measures, detects and bisects exactly as ``perfsheriff track`` does.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -135,6 +136,11 @@ def test_new_pushes_are_measured_on_the_next_pass(engine: Engine, tmp_path: Path
     runs = runs_by_revision(engine)
     assert [runs[sha] for sha in new] == [[("ok", 1)], [("ok", 1)]]
     assert count_runs(engine) == len(project.tips) + 2
+    with engine.connect() as conn:
+        environments = conn.execute(sa.text("SELECT environment FROM runs")).scalars().all()
+    for environment in environments:  # what the numbers depend on besides the code, kept with each run
+        loaded = environment if isinstance(environment, dict) else json.loads(environment)
+        assert {"cpu_model", "kernel", "python", "machine"} <= loaded.keys()
 
 
 def test_a_first_pass_backfills_only_the_newest_pushes(engine: Engine, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ SHA-256 and not stored twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,9 +139,19 @@ class Ingested:
 
 
 def store_result_set(
-    conn: sa.Connection, target: Target, results: ResultSet, *, source: str, content_hash: str | None, now: datetime
+    conn: sa.Connection,
+    target: Target,
+    results: ResultSet,
+    *,
+    source: str,
+    content_hash: str | None,
+    now: datetime,
+    environment: Mapping[str, str] | None = None,
 ) -> Ingested:
-    """Write one run with its samples; a run with the same content hash is returned as a duplicate."""
+    """Write one run with its samples; a run with the same content hash is returned as a duplicate.
+
+    ``environment`` (CPU, kernel, Python of the machine) joins what the result file says of itself.
+    """
     existing = (
         None
         if content_hash is None
@@ -185,22 +195,48 @@ def store_result_set(
             )
         )
     records.ensure_series(conn, series_rows)
-    run_id = records.insert_run(
+    run_id = insert_run(
+        conn,
+        target,
+        RunStatus.OK,
+        now=now,
+        fmt=results.format,
+        source=source,
+        content_hash=content_hash,
+        environment={**dict(results.context), **(environment or {})},
+    )
+    n_samples = records.insert_samples(conn, run_id, target.revision_id, target.position, per_series)
+    return Ingested(source, run_id, results.format, len(per_series), n_samples, duplicate=False)
+
+
+def insert_run(
+    conn: sa.Connection,
+    target: Target,
+    status: RunStatus,
+    *,
+    now: datetime,
+    source: str,
+    fmt: str | None = None,
+    content_hash: str | None = None,
+    environment: Mapping[str, str] | None = None,
+    error: str | None = None,
+) -> int:
+    """A run row at ``target``'s revision, machine and configuration (samples, if any, come after)."""
+    return records.insert_run(
         conn,
         project=target.project_id,
         branch=target.branch_id,
         revision=target.revision_id,
         machine=target.machine_id,
         configuration=target.configuration_id,
-        status=RunStatus.OK,
+        status=status,
         created_at=now,
-        fmt=results.format,
+        fmt=fmt,
         source=source,
         content_hash=content_hash,
-        environment=dict(results.context),
+        environment=environment,
+        error=error,
     )
-    n_samples = records.insert_samples(conn, run_id, target.revision_id, target.position, per_series)
-    return Ingested(source, run_id, results.format, len(per_series), n_samples, duplicate=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from perfsheriff.errors import NotFoundError
 from perfsheriff.runner import RunOutcome
-from perfsheriff.service.ingest import Target, store_result_set
+from perfsheriff.service.ingest import Target, insert_run, store_result_set
 from perfsheriff.store import records
 
 
@@ -32,18 +32,11 @@ def record_outcome(conn: sa.Connection, target: Target, outcome: RunOutcome, *, 
     """
     source = f"benchmark {benchmark}"
     if outcome.results is not None:
-        stored = store_result_set(conn, target, outcome.results, source=source, content_hash=None, now=now)
+        stored = store_result_set(
+            conn, target, outcome.results, source=source, content_hash=None, now=now, environment=outcome.environment
+        )
         return stored.run_id
-    return records.insert_run(
-        conn,
-        project=target.project_id,
-        branch=target.branch_id,
-        revision=target.revision_id,
-        machine=target.machine_id,
-        configuration=target.configuration_id,
-        status=outcome.status,
-        created_at=now,
-        source=source,
-        environment=outcome.environment,
-        error=(outcome.error or "")[:2000] + (f"\n{outcome.log_tail}" if outcome.log_tail else ""),
+    error = (outcome.error or "")[:2000] + (f"\n{outcome.log_tail}" if outcome.log_tail else "")
+    return insert_run(
+        conn, target, outcome.status, now=now, source=source, environment=outcome.environment, error=error
     )
