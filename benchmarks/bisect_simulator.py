@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
-from perfsheriff.bisect.simulate import METHODS, ConditionResult, Tally, conditions, pooled, simulate
+from perfsheriff.bisect.simulate import METHODS, WINDOW, ConditionResult, Tally, conditions, pooled, simulate
 
 
 def main() -> None:
@@ -25,10 +25,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="8 cases per condition instead of 40")
     parser.add_argument("--cases", type=int, default=None, help="cases per condition (overrides --quick)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--window", type=int, default=WINDOW, help=f"level samples per side that come with the alert ({WINDOW})"
+    )
     args = parser.parse_args()
     cases = args.cases or (8 if args.quick else 40)
-    results = simulate(conditions(), cases, seed=args.seed)
-    print(f"{cases} cases per condition, seed {args.seed}; accuracy / mean runs per bisection")
+    results = simulate(conditions(), cases, seed=args.seed, window=args.window)
+    print(f"{cases} cases per condition, seed {args.seed}, window {args.window}; accuracy / mean runs per bisection")
     print(_header())
     for result in results:
         c = result.condition

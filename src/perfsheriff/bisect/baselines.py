@@ -34,9 +34,13 @@ class Result:
     runs: int
 
 
-def play_recipe(case: Case, rng: np.random.Generator) -> Result:
-    """Backfill and retrigger every commit (and the good end) to four samples, then fit."""
-    bench = Bench(case, rng)
+def play_recipe(case: Case, rng: np.random.Generator, window: int = 0) -> Result:
+    """Backfill and retrigger every commit (and the good end) to four samples, then fit.
+
+    The ``window`` samples of each level that came with the alert join the fit
+    as two more rows: one below every commit, one above every commit.
+    """
+    bench = Bench(case, rng, window=window)
     for sha in (GOOD, *case.suspect.order):
         bench.top_up(sha, RECIPE_SAMPLES)
     rows = [sha for sha in (GOOD, *case.suspect.order) if bench.observations.get(sha, None) is not None]
@@ -44,10 +48,12 @@ def play_recipe(case: Case, rng: np.random.Generator) -> Result:
     logs = [np.log(np.array(bench.observations[sha].samples)) for sha in rows]
     graph = CommitGraph(case.suspect)
     columns = rows[1:]
-    above = np.array(
-        [[bool(graph.ancestors_of(x) & graph.bit(c)) if x != GOOD else False for c in columns] for x in rows]
-    )
-    return Result(frozenset(_fit(above, logs, columns)), bench.runs)
+    above = [[bool(graph.ancestors_of(x) & graph.bit(c)) if x != GOOD else False for c in columns] for x in rows]
+    for values, side in ((bench.good_level, False), (bench.bad_level, True)):
+        if values:
+            logs.append(np.log(np.array(values)))
+            above.append([side] * len(columns))
+    return Result(frozenset(_fit(np.array(above), logs, columns)), bench.runs)
 
 
 def _fit(above: np.ndarray, logs: list[np.ndarray], columns: list[str]) -> tuple[str, ...]:
@@ -88,12 +94,15 @@ def _best_pair(above: np.ndarray, stats: tuple[np.ndarray, np.ndarray, np.ndarra
     return best, best_ss
 
 
-def play_binary_search(case: Case, rng: np.random.Generator) -> Result:
-    """git's split rule, one sample per probe, nearest end level decides; skips unbuildable commits."""
-    bench = Bench(case, rng)
+def play_binary_search(case: Case, rng: np.random.Generator, window: int = 0) -> Result:
+    """git's split rule, one sample per probe, nearest end level decides; skips unbuildable commits.
+
+    The levels are the means of each end's samples and the alert's ``window`` samples of that level.
+    """
+    bench = Bench(case, rng, window=window)
     suspect = case.suspect
-    good = float(np.mean(np.log(bench.observations[GOOD].samples)))
-    bad = float(np.mean(np.log(bench.observations[suspect.bad].samples)))
+    good = float(np.mean(np.log((*bench.observations[GOOD].samples, *bench.good_level))))
+    bad = float(np.mean(np.log((*bench.observations[suspect.bad].samples, *bench.bad_level))))
     graph = CommitGraph(suspect)
     candidates, excluded, tip = graph.everything, 0, suspect.bad
     while (split := graph.best_bisection(candidates, excluded, tip)) is not None:

@@ -19,9 +19,13 @@ ranges of a few thousand commits stay cheap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
 
 from perfsheriff.errors import InputError
 
@@ -34,18 +38,32 @@ class SuspectRange:
     its parents, first parent first; parents outside the range (the good end,
     older history) are dropped. ``good`` is not part of the range, ``bad`` is.
     ``order`` lists the range children first, starting with ``bad``.
+
+    ``good_level`` and ``bad_level`` (optional) are samples of the two levels
+    measured *outside* the range, which come with the alert: the detector's
+    windows, i.e. the revisions just before the good end and just after the bad
+    end that it found at the same level as that end. They sharpen the level
+    estimates from the start; samples of the ends themselves belong in the
+    observations, not here. Values must be finite and > 0.
     """
 
     good: str
     bad: str
     parents: Mapping[str, tuple[str, ...]]
     order: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    good_level: tuple[float, ...] = ()
+    bad_level: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.bad not in self.parents:
             raise InputError(f"the bad end {self.bad!r} must be one of the range's commits")
         if self.good in self.parents:
             raise InputError(f"the good end {self.good!r} must not be one of the range's commits")
+        for name in ("good_level", "bad_level"):
+            values = tuple(float(v) for v in getattr(self, name))
+            if not all(math.isfinite(v) and v > 0 for v in values):
+                raise InputError(f"{name} samples must be finite numbers > 0")
+            object.__setattr__(self, name, values)
         restricted = {sha: tuple(p for p in ps if p in self.parents) for sha, ps in self.parents.items()}
         object.__setattr__(self, "parents", MappingProxyType(restricted))
         object.__setattr__(self, "order", _rev_list_order(restricted, self.bad))
@@ -100,7 +118,7 @@ class Split:
 class CommitGraph:
     """Ancestor sets of a :class:`SuspectRange` as bitmasks over its rev-list order."""
 
-    __slots__ = ("ancestors", "index", "order", "suspect")
+    __slots__ = ("_reach", "ancestors", "index", "order", "suspect")
 
     def __init__(self, suspect: SuspectRange) -> None:
         self.suspect = suspect
@@ -113,6 +131,16 @@ class CommitGraph:
                 mask |= masks[self.index[parent]]
             masks[i] = mask
         self.ancestors = tuple(masks)
+        self._reach: NDArray[np.bool_] | None = None
+
+    @property
+    def reach(self) -> NDArray[np.bool_]:
+        """``reach[i, k]``: commit ``k`` is an ancestor of commit ``i`` (itself included), by rev-list index."""
+        if self._reach is None:
+            size = len(self.order)
+            rows = [[mask >> k & 1 for k in range(size)] for mask in self.ancestors]
+            self._reach = np.array(rows, dtype=bool).reshape(size, size)
+        return self._reach
 
     @property
     def everything(self) -> int:

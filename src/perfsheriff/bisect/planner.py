@@ -9,12 +9,15 @@
 
 Phases (see ``docs/bisection.md``):
 
-1. **Confirm**: the two ends are topped up to ``confirm_samples`` and compared
-   with :func:`perfsheriff.stats.compare.compare` (Hodges-Lehmann ratio,
-   Mann-Whitney test); more samples are added while the comparison is
-   inconclusive. No regression between the ends -> ``not_reproduced``.
+1. **Confirm**: the two levels (each end's samples plus the alert's
+   ``good_level`` / ``bad_level`` samples) are compared with
+   :func:`perfsheriff.stats.compare.compare` (Hodges-Lehmann ratio,
+   Mann-Whitney test), topped up to ``confirm_samples`` first, and more
+   samples are added while the comparison is inconclusive. No regression
+   between the ends -> ``not_reproduced``.
 2. **Bisect**: a :class:`~perfsheriff.bisect.search.Search` over the whole
-   range (git's best-bisection split, a sequential test per probe).
+   range: a Bayesian (probabilistic) bisection on the posterior over the
+   culprit given every sample (:mod:`.posterior`).
 3. **Two steps**: a probe whose level sits clearly between the ends splits the
    problem in two sub-bisections, below and above it, each with that probe as
    its new bad, respectively good, reference.
@@ -33,7 +36,7 @@ from dataclasses import replace
 import numpy as np
 
 from perfsheriff.bisect.dag import CommitGraph, SuspectRange
-from perfsheriff.bisect.evidence import noise_model
+from perfsheriff.bisect.evidence import ProbeVerdict, noise_model
 from perfsheriff.bisect.protocol import (
     BisectOutcome,
     BisectSettings,
@@ -120,53 +123,64 @@ class BisectPlanner:
                 return self._conclude(spent)
 
     def _confirm(self, observations: Mapping[str, Observation], spent: int) -> RunRequest | BisectOutcome | None:
-        """Top up and compare the two ends; ``None`` once the regression is confirmed."""
+        """Top up and compare the two levels; ``None`` once the regression is confirmed.
+
+        A level's samples are its end's plus those that came with the alert
+        (``SuspectRange.good_level`` / ``bad_level``): when the alert's own
+        evidence already shows the regression, no run is spent on confirming it.
+        """
         settings = self.settings
-        ends = (("good", self.suspect.good), ("bad", self.suspect.bad))
-        for label, sha in ends:
+        ends = (("good", self.suspect.good, self.suspect.good_level), ("bad", self.suspect.bad, self.suspect.bad_level))
+        levels = []
+        for label, sha, extra in ends:
             seen = observations.get(sha, _EMPTY)
             if not seen.samples and seen.failed:
                 return self._undecided(spent, f"the {label} end could not be run", self.suspect.order)
-            if len(seen.samples) < settings.confirm_samples:
-                have, want = len(seen.samples), settings.confirm_samples
-                return RunRequest(sha, want - have, f"confirm {label} end: {have} of {want} samples")
-        good = observations[self.suspect.good].samples
-        bad = observations[self.suspect.bad].samples
+            have, want = len(seen.samples) + len(extra), settings.confirm_samples
+            if have < want or not seen.samples:
+                more = max(want - have, 1)
+                return RunRequest(sha, more, f"confirm {label} end: {have} of {want} samples")
+            levels.append(seen.samples + extra)
+        good, bad = levels
         self.comparison = result = compare(good, bad, self.direction, settings.confirm)
         figures = f"ratio {result.ratio or math.nan:.3f}, p={result.p_value or math.nan:.2g}"
         if result.verdict is Verdict.REGRESSION:
             return None
         if result.verdict in (Verdict.IMPROVEMENT, Verdict.NO_CHANGE):
             return self._not_reproduced(spent, f"not reproduced: the ends show {result.verdict.value} ({figures})")
-        fewer = min(ends, key=lambda end: len(observations[end[1]].samples))
-        have = len(observations[fewer[1]].samples)
+        sizes = [(label, sha, len(level)) for (label, sha, _), level in zip(ends, levels, strict=True)]
+        label, sha, have = min(sizes, key=lambda end: end[2])
         if have >= settings.max_confirm_samples:
             reason = f"not reproduced: no significant regression after {have} samples per end ({figures})"
             return self._not_reproduced(spent, reason)
         more = min(settings.confirm_batch, settings.max_confirm_samples - have)
-        return RunRequest(fewer[1], more, f"confirm {fewer[0]} end: evidence ambiguous ({figures})")
+        return RunRequest(sha, more, f"confirm {label} end: evidence ambiguous ({figures})")
 
     def _root_search(self) -> Search:
         ends = (self.suspect.good, self.suspect.bad)
         graph, settings = self._graph, self.settings
-        return Search(graph, graph.everything, self.suspect.bad, ends, settings, mid_prior=settings.two_step_prior)
+        return Search(graph, graph.everything, ends, settings, mid_prior=settings.two_step_prior)
 
     def _evidence(self, observations: Mapping[str, Observation]) -> Evidence:
-        shas = (self.suspect.good, *self.suspect.order)
+        suspect = self.suspect
+        shas = (suspect.good, *suspect.order)
         logs = {sha: np.log(np.array(observations[sha].samples)) for sha in shas if sha in observations}
         failed = {sha: observations[sha].failed for sha in shas if sha in observations}
-        low = float(np.median(logs[self.suspect.good]))
-        high = float(np.median(logs[self.suspect.bad]))
-        return Evidence(logs, failed, noise_model([g for g in logs.values() if g.size], low, high))
+        extra = {suspect.good: suspect.good_level, suspect.bad: suspect.bad_level}
+        levels = {sha: np.log(np.array(values)) for sha, values in extra.items() if values}
+        low = float(np.median(np.concatenate([logs[suspect.good], levels.get(suspect.good, np.empty(0))])))
+        high = float(np.median(np.concatenate([logs[suspect.bad], levels.get(suspect.bad, np.empty(0))])))
+        groups = [g for g in (*logs.values(), *levels.values()) if g.size]
+        return Evidence(logs, failed, noise_model(groups, low, high), levels, low)
 
     def _split(self, middle: str) -> None:
         """Replace the search by two sub-searches, below and above the intermediate commit ``middle``."""
         root = self._searches[self._current]
-        below = root.candidates & self._graph.ancestors_of(middle)
-        above = root.candidates & ~self._graph.ancestors_of(middle)
+        below = root.region & self._graph.ancestors_of(middle)
+        above = root.region & ~self._graph.ancestors_of(middle)
         low, high = root.references
-        first = Search(self._graph, below, middle, (low, middle), self.settings)
-        second = Search(self._graph, above, root.bad_tip, (middle, high), self.settings)
+        first = Search(self._graph, below, (low, middle), self.settings)
+        second = Search(self._graph, above, (middle, high), self.settings)
         self._split_search = root
         self._searches, self._current = [first, second], 0
 
@@ -180,7 +194,8 @@ class BisectPlanner:
         if len(culprits) == len(self._searches):
             kind = OutcomeKind.CULPRIT if len(culprits) == 1 else OutcomeKind.TWO_CULPRITS
             probes = self.probes
-            confidence = math.prod(p.confidence for p in probes if p.confidence is not None)
+            splits = [p.confidence for p in probes if p.verdict is ProbeVerdict.INTERMEDIATE and p.confidence]
+            confidence = math.prod(s.confidence for s in self._searches) * math.prod(splits)
             words = " and ".join(sha[:12] for sha in culprits)
             reason = f"{kind.value.replace('_', ' ')} {words} after {len(probes)} probes and {spent} runs"
             return BisectOutcome(kind, culprits, confidence, spent, probes, reason)

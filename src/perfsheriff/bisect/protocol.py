@@ -100,6 +100,10 @@ class BisectSettings:
     ambiguous confirmation; ``confirm``: the two-sample comparison used to confirm.
     ``error_rate``: Wald's error rate ε per probe verdict; ``cap_error_rate``: the
     looser rate accepted once a probe reaches ``max_probe_samples``.
+    ``culprit_error``: the bisection stops once the most likely culprit's posterior
+    probability reaches ``1 - culprit_error`` (the joint posterior over the
+    culprit given every sample, see :mod:`perfsheriff.bisect.posterior`).
+    ``error_rate`` also serves the test for an intermediate level.
     ``two_step_prior``: prior probability that a probe sits between the levels
     (0 disables two-culprit detection). ``max_batch``: the largest single request.
     """
@@ -116,6 +120,7 @@ class BisectSettings:
     max_probe_samples: int = 30
     two_step_prior: float = 0.1
     max_batch: int = 8
+    culprit_error: float = 0.02
 
     def __post_init__(self) -> None:
         checks = (
@@ -126,6 +131,7 @@ class BisectSettings:
             (self.max_probe_samples >= 1, "max_probe_samples must be at least 1"),
             (0 <= self.two_step_prior < 1, "two_step_prior must be in [0, 1)"),
             (self.max_batch >= 1, "max_batch must be at least 1"),
+            (0 < self.culprit_error < 0.5, "culprit_error must be in (0, 0.5)"),
         )
         for ok, message in checks:
             if not ok:

@@ -26,20 +26,25 @@ from perfsheriff.model import Direction
 SIZE_BUCKETS = ((2, 4), (5, 16), (17, 64), (65, 128))
 EFFECTS = (0.5, 1.0, 2.0, 5.0, 10.0)
 METHODS = ("planner", "recipe", "binary")
+#: Pushes before the good end and after the bad end whose samples (one each) come with the alert:
+#: the detector's windows on either side of the change.
+WINDOW = 5
 
 Method = Callable[[Case, np.random.Generator], Result]
 
 
-def play_planner(case: Case, rng: np.random.Generator, settings: BisectSettings | None = None) -> Result:
+def play_planner(
+    case: Case, rng: np.random.Generator, settings: BisectSettings | None = None, window: int = 0
+) -> Result:
     """Drive a :class:`BisectPlanner` against a simulated machine until it gives its outcome."""
-    outcome = run_planner(Bench(case, rng), settings)
+    outcome = run_planner(Bench(case, rng, window=window), settings)
     named = outcome.kind in (OutcomeKind.CULPRIT, OutcomeKind.TWO_CULPRITS)
     return Result(frozenset(outcome.culprits) if named else frozenset(), outcome.runs_spent)
 
 
 def run_planner(bench: Bench, settings: BisectSettings | None = None) -> BisectOutcome:
     """The caller's loop: ask the planner, run what it asks, until it answers."""
-    planner = BisectPlanner(bench.case.suspect, Direction.LOWER_IS_BETTER, settings)
+    planner = BisectPlanner(bench.suspect, Direction.LOWER_IS_BETTER, settings)
     while True:
         step = planner.next_step(bench.observations)
         if isinstance(step, BisectOutcome):
@@ -93,13 +98,23 @@ def conditions(
 
 
 def simulate_condition(
-    condition: Condition, index: int, cases: int, seed: int, settings: BisectSettings | None = None
+    condition: Condition,
+    index: int,
+    cases: int,
+    seed: int,
+    *,
+    settings: BisectSettings | None = None,
+    window: int = WINDOW,
 ) -> ConditionResult:
-    """Play ``cases`` cases of one condition with the planner and both baselines."""
+    """Play ``cases`` cases of one condition with the planner and both baselines.
+
+    Every method gets the detector's data for free: 3 samples per end and
+    ``window`` samples of each level from the pushes around the range.
+    """
     methods: dict[str, Method] = {
-        "planner": lambda case, rng: play_planner(case, rng, settings),
-        "recipe": play_recipe,
-        "binary": play_binary_search,
+        "planner": lambda case, rng: play_planner(case, rng, settings, window),
+        "recipe": lambda case, rng: play_recipe(case, rng, window),
+        "binary": lambda case, rng: play_binary_search(case, rng, window),
     }
     result = ConditionResult(condition)
     for i in range(cases):
@@ -113,9 +128,9 @@ def simulate_condition(
 
 
 def simulate(
-    grid: Iterable[Condition], cases: int, seed: int = 0, settings: BisectSettings | None = None
+    grid: Iterable[Condition], cases: int, seed: int = 0, settings: BisectSettings | None = None, window: int = WINDOW
 ) -> list[ConditionResult]:
-    return [simulate_condition(c, k, cases, seed, settings) for k, c in enumerate(grid)]
+    return [simulate_condition(c, k, cases, seed, settings=settings, window=window) for k, c in enumerate(grid)]
 
 
 def pooled(results: Iterable[ConditionResult]) -> dict[str, Tally]:

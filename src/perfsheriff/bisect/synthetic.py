@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -138,9 +138,17 @@ def _culprits(graph: CommitGraph, two: bool, rng: np.random.Generator) -> tuple[
 
 
 class Bench:
-    """A simulated benchmark machine: it runs commits of a :class:`Case` and keeps the observations."""
+    """A simulated benchmark machine: it runs commits of a :class:`Case` and keeps the observations.
 
-    def __init__(self, case: Case, rng: np.random.Generator, *, initial: int = 3, scale: float = 1.0) -> None:
+    The data the detector saw comes free: ``initial`` samples at each end and,
+    with ``window > 0``, one sample of each of the ``window`` pushes before the
+    good end and after the bad end (at the good and the bad level), which the
+    alert hands over as ``SuspectRange.good_level`` / ``bad_level`` (see :attr:`suspect`).
+    """
+
+    def __init__(
+        self, case: Case, rng: np.random.Generator, *, initial: int = 3, scale: float = 1.0, window: int = 0
+    ) -> None:
         self.case = case
         self.rng = rng
         self.scale = scale
@@ -148,7 +156,18 @@ class Bench:
         self.runs = 0
         for sha in (GOOD, case.suspect.bad):
             self.run(sha, initial)
+        self.good_level = self._draw(self.case.levels[GOOD], window)
+        self.bad_level = self._draw(self.case.levels[case.suspect.bad], window)
         self.runs = 0
+
+    @property
+    def suspect(self) -> SuspectRange:
+        """The suspect range as the alert passes it: with the detector's window samples of both levels."""
+        return replace(self.case.suspect, good_level=self.good_level, bad_level=self.bad_level)
+
+    def _draw(self, level: float, size: int) -> tuple[float, ...]:
+        logs = RELATIVE_NOISE * (level + draw_noise(self.case.noise, size, self.rng))
+        return tuple(float(v) for v in self.scale * 100.0 * np.exp(logs))
 
     def run(self, sha: str, repetitions: int) -> None:
         """Run ``sha`` ``repetitions`` times; an unbuildable commit fails once (its build fails)."""
@@ -157,8 +176,7 @@ class Bench:
             self.observations[sha] = Observation(seen.samples, seen.failed + 1)
             self.runs += 1
             return
-        logs = RELATIVE_NOISE * (self.case.levels[sha] + draw_noise(self.case.noise, repetitions, self.rng))
-        new = tuple(float(v) for v in self.scale * 100.0 * np.exp(logs))
+        new = self._draw(self.case.levels[sha], repetitions)
         self.observations[sha] = Observation(seen.samples + new, seen.failed)
         self.runs += repetitions
 

@@ -269,3 +269,35 @@ def test_scaling_every_sample_does_not_change_the_culprit(params: tuple[int, int
     plain = run_planner(Bench(base, np.random.default_rng(params[3])))
     scaled = run_planner(Bench(base, np.random.default_rng(params[3]), scale=c))
     assert (scaled.kind, scaled.culprits, scaled.runs_spent) == (plain.kind, plain.culprits, plain.runs_spent)
+
+
+def test_the_alerts_level_samples_spare_the_confirmation_runs() -> None:
+    bench = Bench(case(linear_range(16), {"c009": 6.0}), np.random.default_rng(21), window=5)
+    requests, outcome = drive(bench, BisectPlanner(bench.suspect, LOWER))
+    assert outcome.culprits == ("c009",)
+    assert not any(r.reason.startswith("confirm") for r in requests)
+    assert requests[0].reason.startswith("bisect: 8 of 16 candidates below")
+
+
+def test_level_samples_must_be_positive() -> None:
+    with pytest.raises(InputError):
+        SuspectRange(GOOD, "c001", {"c001": ()}, good_level=(1.0, 0.0))
+
+
+def test_posterior_uses_every_earlier_sample() -> None:
+    from perfsheriff.bisect.posterior import culprit_log_posterior, moments
+
+    rng = np.random.default_rng(22)
+    low, high = (np.array(moments([rng.normal(m, 1.0, 8)], 0.0))[:, 0] for m in (0.0, 1.0))
+    bad_if = np.array([[True, True], [False, True], [False, False]])  # candidates c1..c3 over probes c1, c2
+    few = culprit_log_posterior(bad_if, moments([rng.normal(0, 1, 1), rng.normal(1, 1, 1)], 0.0), low, high)
+    many = culprit_log_posterior(bad_if, moments([rng.normal(0, 1, 40), rng.normal(1, 1, 40)], 0.0), low, high)
+    assert math.isclose(float(np.exp(many).sum()), 1.0)
+    assert np.exp(many)[1] > 0.95 > np.exp(few)[1]
+
+
+def test_a_well_measured_probe_tops_up_the_level_it_is_told_from() -> None:
+    bench = Bench(case(linear_range(3), {"c001": 1.0}), np.random.default_rng(24), window=5)
+    requests, outcome = drive(bench, BisectPlanner(bench.suspect, LOWER))
+    assert any(r.reason.startswith("more samples at the good reference") for r in requests)
+    assert outcome.runs_spent <= 250
