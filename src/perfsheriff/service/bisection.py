@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy.engine import Engine
 
 from perfsheriff.bisect import BisectOutcome, BisectPlanner, BisectSettings, Observation, RunRequest, SuspectRange
@@ -35,6 +36,9 @@ class BisectJob:
     result: str  # the result name inside the benchmark's output
     metric: str
     direction: Direction
+    # For an alert: how many measured revisions just outside the range (before good, after bad) vouch
+    # for the two levels, as the detector saw them. 0 for a range given by hand.
+    level_window: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +49,35 @@ class BisectReport:
     series_id: str
 
 
-def suspect_range(repo: GitRepo, good: str, bad: str) -> SuspectRange:
+def suspect_range(
+    repo: GitRepo, good: str, bad: str, levels: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
+) -> SuspectRange:
     """``git rev-list good..bad`` as a DAG; good must be an ancestor of bad."""
     if good == bad:
         raise InputError("good and bad are the same commit: nothing to bisect", where="--good/--bad")
     if not repo.is_ancestor(good, bad):
         raise InputError(f"{good[:12]} is not an ancestor of {bad[:12]}: a bisection needs good before bad")
     commits = repo.revisions(repo.range(good, bad))
-    return SuspectRange(good, bad, {r.sha: r.parents for r in commits})
+    return SuspectRange(good, bad, {r.sha: r.parents for r in commits}, good_level=levels[0], bad_level=levels[1])
+
+
+def level_samples(
+    engine: Engine, target: Target, series_id: str, job: BisectJob
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Medians of up to ``job.level_window`` measured revisions before the good end and after the bad end."""
+    if job.level_window <= 0:
+        return (), ()
+    with engine.connect() as conn:
+        points = queries.series_points(conn, series_id)
+        ids = records.revision_ids(conn, target.project_id, [job.good, job.bad])
+        good_at = records.branch_position(conn, target.branch_id, ids[job.good]) if job.good in ids else None
+        bad_at = records.branch_position(conn, target.branch_id, ids[job.bad]) if job.bad in ids else None
+    if good_at is None or bad_at is None:
+        return (), ()
+    medians = [float(np.median(points.samples(i))) for i in range(len(points))]
+    before = [m for m, p in zip(medians, points.positions, strict=True) if p < good_at and m > 0]
+    after = [m for m, p in zip(medians, points.positions, strict=True) if p > bad_at and m > 0]
+    return tuple(before[-job.level_window :]), tuple(after[: job.level_window])
 
 
 def _observations(
@@ -88,10 +113,10 @@ def run_bisection(
     on_step: Callable[[RunRequest, list[RunOutcome]], None] | None = None,
 ) -> BisectReport:
     """Bisect ``job`` on ``target``'s machine and configuration until the planner decides."""
-    suspect = suspect_range(repo, job.good, job.bad)
     key = SeriesKey(
         target.project, target.branch, job.result, job.metric, target.machine.machine_class, target.configuration
     )
+    suspect = suspect_range(repo, job.good, job.bad, level_samples(engine, target, key.id, job))
     planner = BisectPlanner(suspect, job.direction, settings)
     shas = [job.good, *suspect.order]
     source = f"benchmark {job.benchmark.name}"

@@ -222,7 +222,9 @@ class Tracker:
         # The planner searches for the step between the two ends and confirms it as a regression;
         # an improvement is bisected the same way, with the direction that makes its step read as one.
         direction = Direction.LOWER_IS_BETTER if alert.relative_change > 0 else Direction.HIGHER_IS_BETTER
-        job = BisectJob(alert.last_good, alert.first_bad, spec, alert.benchmark, alert.metric, direction)
+        job = BisectJob(
+            alert.last_good, alert.first_bad, spec, alert.benchmark, alert.metric, direction, level_window=5
+        )
         settings = BisectSettings(max_runs=self.project_file.budgets.runs_per_alert)
 
         def step(request: Any, _outcomes: list[RunOutcome]) -> None:
