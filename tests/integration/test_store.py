@@ -197,3 +197,34 @@ def test_a_run_with_thousands_of_repetitions_is_stored_in_parts(engine: Engine, 
     assert points.samples(0).tolist() == values
     assert points.runs.tolist() == [1]
     assert medians == {int(points.revision_ids[0]): [float(np.median(values))]}
+
+
+class _Statements:
+    """Counts the SQL statements an engine executes (hot paths must not grow N+1 queries)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        sa.event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_: object) -> None:
+        self.count += 1
+
+
+def test_hot_paths_use_a_fixed_number_of_statements(engine: Engine, tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    shas = repo.commits(["a", "b", "c"])
+    many = {f"bench_{i}": [1.0, 2.0] for i in range(300)}
+    targets = [_target(engine, repo, sha) for sha in shas]
+    for target in targets[:2]:  # the first files create benchmarks and series, then see them committed
+        with engine.begin() as conn:
+            ingest.store_result_set(conn, target, _results(many), source="f", content_hash=None, now=NOW)
+    statements = _Statements(engine)
+    with engine.begin() as conn:  # from then on a file of the same 300 series is a run row and its samples
+        ingest.store_result_set(conn, targets[2], _results(many), source="f", content_hash=None, now=NOW)
+    assert statements.count <= 2  # PostgreSQL's COPY of the samples bypasses the statement events
+    with engine.connect() as conn:
+        series_id = series.list_series(conn, benchmark="bench_7")[0].id
+        statements.count = 0
+        points = queries.series_points(conn, series_id)
+    assert statements.count == 1
+    assert len(points) == 3

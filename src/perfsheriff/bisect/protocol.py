@@ -106,6 +106,8 @@ class BisectSettings:
     ``error_rate`` also serves the test for an intermediate level.
     ``two_step_prior``: prior probability that a probe sits between the levels
     (0 disables two-culprit detection). ``max_batch``: the largest single request.
+    ``min_probe_samples``: the fewest samples a probe is asked for, so that no verdict rests on one
+    run: a single disturbed run (a busy machine, a cold cache) must not name a culprit.
     """
 
     max_runs: int = 250
@@ -121,6 +123,7 @@ class BisectSettings:
     two_step_prior: float = 0.1
     max_batch: int = 8
     culprit_error: float = 0.02
+    min_probe_samples: int = 2
 
     def __post_init__(self) -> None:
         checks = (
@@ -132,6 +135,7 @@ class BisectSettings:
             (0 <= self.two_step_prior < 1, "two_step_prior must be in [0, 1)"),
             (self.max_batch >= 1, "max_batch must be at least 1"),
             (0 < self.culprit_error < 0.5, "culprit_error must be in (0, 0.5)"),
+            (1 <= self.min_probe_samples <= self.max_probe_samples, "need 1 <= min_probe_samples <= max_probe_samples"),
         )
         for ok, message in checks:
             if not ok:

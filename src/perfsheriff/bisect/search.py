@@ -289,7 +289,8 @@ class Search:
     def _sized(self, wanted: float, have: int) -> int:
         room = self.settings.max_probe_samples - have
         wanted = min(wanted, float(self.settings.max_batch))
-        return max(1, min(math.ceil(wanted), self.settings.max_batch, room))
+        floor = max(1, self.settings.min_probe_samples - have)
+        return max(floor, min(math.ceil(wanted), self.settings.max_batch, room))
 
 
 def _logit(p: float) -> float:

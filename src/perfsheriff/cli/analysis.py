@@ -179,17 +179,24 @@ def compare(
         ]
         console.print_json(json.dumps({"base": result.base, "head": result.head, "series": payload}))
         return
-    table = Table(title=f"{result.head[:10]} against {result.base[:10]}")
-    for column in ("benchmark", "machine", "config", "base", "head", "change", "95% interval", "verdict"):
-        table.add_column(column, justify="right" if column in {"base", "head", "change"} else "left")
+    places = {(r.series.machine_class, r.series.configuration) for r in result.rows}
+    where = f" on {next(iter(places))[0]} ({next(iter(places))[1]})" if len(places) == 1 else ""
+    table = Table(title=f"{result.head[:10]} against {result.base[:10]}{where}")
+    table.add_column("benchmark", overflow="fold")
+    if not where:
+        table.add_column("machine, config", overflow="fold")
+    for column in ("base", "head", "change"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("95% interval", no_wrap=True)
+    table.add_column("verdict", overflow="fold")
     for r in result.rows:
         c = r.comparison
-        interval = f"{c.ci_low - 1:+.1%} .. {c.ci_high - 1:+.1%}" if c.ci_low and c.ci_high else "-"
-        verdict = c.verdict.value + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
+        interval = f"{c.ci_low - 1:+.1%}..{c.ci_high - 1:+.1%}" if c.ci_low and c.ci_high else "-"
+        verdict = c.verdict.value.replace("_", " ") + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
+        place = [] if where else [f"{r.series.machine_class}, {r.series.configuration}"]
         table.add_row(
             r.series.benchmark,
-            r.series.machine_class,
-            r.series.configuration,
+            *place,
             format_value(c.median_base, r.series.unit) if c.median_base is not None else "-",
             format_value(c.median_head, r.series.unit) if c.median_head is not None else "-",
             f"{c.relative_change:+.1%}" if c.relative_change is not None else "-",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -51,9 +52,26 @@ def demo(
         else:
             line += f" -> {outcome.kind.value}: {outcome.reason}"
         console.print(line, highlight=False)
+    prog = _program()
+    first = next(iter(alerts.values()), None)
+    series_id, good, bad = (
+        (first.series_id, first.last_good[:10], first.first_bad[:10]) if first else ("SERIES", "GOOD", "BAD")
+    )
     console.print(
         "\nNext: tell the culprit's author, with the evidence:\n"
-        f"  perfsheriff alerts --db {db}\n"
-        f"  perfsheriff show SERIES --db {db}\n"
-        f"  perfsheriff compare --base GOOD --head BAD --repo {workdir / 'textkit'} --db {db}"
+        f"  {prog} alerts --db {db}\n"
+        f"  {prog} show {series_id} --db {db}\n"
+        f"  {prog} compare --base {good} --head {bad} --repo {workdir / 'textkit'} --db {db}",
+        soft_wrap=True,
     )
+
+
+def _program() -> str:
+    """How the user can call perfsheriff again: the script they ran, relative to here when it is near."""
+    script = Path(sys.argv[0])
+    if script.name != "perfsheriff" or not script.is_file():
+        return "perfsheriff"
+    try:
+        return str(script.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)

@@ -185,6 +185,8 @@ def _drift_rows(
     anchor = int(points.positions[start])
     if any(kind == "drift" and good == anchor for kind, good, _ in known):
         return []
+    if len(points) - start < 2 * settings.window:
+        return []  # a drift claim needs two full windows since the reference, not half-windows of a short tail
     medians = np.array([float(np.median(points.samples(i))) for i in range(len(points))])
     result = drift(medians, start, direction, settings)
     if not result.alert or result.relative_change is None:

@@ -22,7 +22,6 @@ from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as sps
 
 from perfsheriff.errors import ConfigError
 from perfsheriff.model import Direction
@@ -205,6 +204,8 @@ def _compare_valid(
 ) -> Comparison:
     log_base, log_head = np.log(base), np.log(head)
     shift = hodges_lehmann(log_base, log_head, settings.alpha)
+    from scipy import stats as sps  # half a second to import: loaded when a comparison runs, not with the CLI
+
     p_value = float(sps.mannwhitneyu(log_head, log_base, alternative="two-sided").pvalue)
     noise = _pooled_noise(log_base, log_head)
     verdict = _decide(shift, p_value, direction, settings)
@@ -386,6 +387,8 @@ def _sample_size(noise: float, gap: float, tail: float, power: float, degrees: f
     """Samples per side so that an estimate ``gap`` away clears a ``tail`` quantile with ``power``."""
     if gap <= 0:
         return math.inf
+    from scipy import stats as sps  # see above: imported on first use
+
     quantile = sps.t(degrees).ppf if math.isfinite(degrees) else sps.norm.ppf
     z = float(quantile(1 - tail)) + float(quantile(power))
     return 2 * _HL_VARIANCE_FACTOR * (z * noise / gap) ** 2

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as sps
 
 #: Scale that makes the MAD a consistent estimator of the standard deviation
 #: of a normal distribution: 1 / Φ⁻¹(3/4).
@@ -35,7 +34,7 @@ def robust_sigma(values: NDArray[np.float64]) -> float:
     Reference: Rousseeuw & Croux (1993), "Alternatives to the median absolute
     deviation", JASA 88(424).
     """
-    return float(sps.median_abs_deviation(values, scale="normal"))
+    return MAD_TO_SIGMA * _mad(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +105,8 @@ def summarize(samples: Iterable[float]) -> SampleSummary | NoSamples:
         min=float(np.min(values)),
         max=float(np.max(values)),
         stdev=float(np.std(values, ddof=1)) if values.size > 1 else 0.0,
-        mad=float(sps.median_abs_deviation(values)),
-        iqr=float(sps.iqr(values)),
+        mad=_mad(values),
+        iqr=float(np.subtract(*np.percentile(values, [75.0, 25.0]))),
         dropped=dropped,
     )
 
@@ -121,3 +120,8 @@ def relative_mad(samples: Iterable[float]) -> float | None:
     if isinstance(summary, NoSamples):
         return None
     return summary.relative_mad
+
+
+def _mad(values: NDArray[np.float64]) -> float:
+    """Median absolute deviation from the median, unscaled (numpy only: the CLI loads this module)."""
+    return float(np.median(np.abs(values - np.median(values))))

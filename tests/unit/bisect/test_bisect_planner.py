@@ -162,11 +162,34 @@ def test_the_outcome_is_repeated_once_reached() -> None:
     assert planner.next_step(bench.observations) is outcome
 
 
-def test_clear_evidence_takes_one_sample_per_probe() -> None:
+@pytest.mark.parametrize("least", [1, 2, 3])
+def test_clear_evidence_takes_the_fewest_samples_per_probe(least: int) -> None:
     bench = Bench(case(linear_range(32), {"c011": 40.0}), np.random.default_rng(12))
-    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
+    _, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER, BisectSettings(min_probe_samples=least)))
     assert outcome.culprits == ("c011",)
-    assert all(p.n_samples == 1 for p in outcome.probes)
+    assert all(p.n_samples == least for p in outcome.probes)
+
+
+def test_one_disturbed_run_does_not_name_a_culprit() -> None:
+    """The first run of the commit just before the culprit lands at the bad level by accident."""
+    suspect = linear_range(8)  # c001..c008; c005 is the culprit, c008 the bad end
+    rng = np.random.default_rng(14)
+
+    def run(commit: str, count: int, first: bool) -> tuple[float, ...]:
+        bad = commit != GOOD and int(commit[1:]) >= 5
+        values = (1.1 if bad else 1.0) * np.exp(0.005 * rng.standard_normal(count))
+        if commit == "c004" and first:
+            values[0] = 1.1  # the disturbed run
+        return tuple(float(v) for v in values)
+
+    observations = {GOOD: Observation(run(GOOD, 6, False)), "c008": Observation(run("c008", 6, False))}
+    planner = BisectPlanner(suspect, LOWER)
+    step = planner.next_step(observations)
+    while isinstance(step, RunRequest):
+        known = observations.get(step.commit, Observation())
+        observations[step.commit] = Observation(known.samples + run(step.commit, step.repetitions, not known.samples))
+        step = planner.next_step(observations)
+    assert step.culprits == ("c005",)
 
 
 def test_ambiguous_evidence_asks_for_more_samples() -> None:
