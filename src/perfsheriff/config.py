@@ -27,6 +27,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest result file (or directory of files) accepted by ingest, in bytes.",
     )
+    max_request_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the server accepts, in bytes; larger uploads get 413.",
+    )
+    public_read: bool = Field(
+        default=True,
+        description="Whether the server answers read requests without a token; false: every request needs one.",
+    )
 
     def resolved_database_url(self, cwd: Path) -> str:
         """The configured URL, or the embedded default: an SQLite file under ``cwd/.perfsheriff``."""

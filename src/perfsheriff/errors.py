@@ -21,6 +21,14 @@ from typing import Self
 class PerfsheriffError(Exception):
     """Base of every error perfsheriff reports to a user."""
 
+    #: The request field the error is about, when there is one; the API reports it.
+    field: str | None = None
+
+    def about(self, name: str) -> Self:
+        """Name the request field this error is about (returns the error, for ``raise``)."""
+        self.field = name
+        return self
+
 
 class InputError(PerfsheriffError):
     """Input that perfsheriff cannot accept.
@@ -61,6 +69,10 @@ class ConfigError(InputError):
 
 class NotFoundError(PerfsheriffError):
     """A named thing (revision, machine, series, alert) does not exist."""
+
+
+class ConflictError(PerfsheriffError):
+    """The request contradicts the current state: a job already done, a lease no longer held."""
 
 
 class GitError(PerfsheriffError):

@@ -147,10 +147,12 @@ def store_result_set(
     content_hash: str | None,
     now: datetime,
     environment: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
 ) -> Ingested:
     """Write one run with its samples; a run with the same content hash is returned as a duplicate.
 
-    ``environment`` (CPU, kernel, Python of the machine) joins what the result file says of itself.
+    ``environment`` (CPU, kernel, Python of the machine) joins what the result file says of itself;
+    ``idempotency_key`` is an upload's key, unique among runs.
     """
     existing = (
         None
@@ -204,6 +206,7 @@ def store_result_set(
         source=source,
         content_hash=content_hash,
         environment={**dict(results.context), **(environment or {})},
+        idempotency_key=idempotency_key,
     )
     n_samples = records.insert_samples(conn, run_id, target.revision_id, target.position, per_series)
     return Ingested(source, run_id, results.format, len(per_series), n_samples, duplicate=False)
@@ -220,6 +223,7 @@ def insert_run(
     content_hash: str | None = None,
     environment: Mapping[str, str] | None = None,
     error: str | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
     """A run row at ``target``'s revision, machine and configuration (samples, if any, come after)."""
     return records.insert_run(
@@ -236,6 +240,7 @@ def insert_run(
         content_hash=content_hash,
         environment=environment,
         error=error,
+        idempotency_key=idempotency_key,
     )
 
 

@@ -125,3 +125,20 @@ def relative_mad(samples: Iterable[float]) -> float | None:
 def _mad(values: NDArray[np.float64]) -> float:
     """Median absolute deviation from the median, unscaled (numpy only: the CLI loads this module)."""
     return float(np.median(np.abs(values - np.median(values))))
+
+
+def grouped_medians(values: NDArray[np.float64], offsets: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The median of each group ``values[offsets[i]:offsets[i + 1]]``, for every group at once.
+
+    One sort of (group, value) pairs instead of one ``np.median`` call per group: a
+    10,000-revision series is summarised in a few milliseconds. Empty groups give NaN.
+    Assumes finite values and non-decreasing offsets starting at 0.
+    """
+    sizes = np.diff(offsets)
+    groups = np.repeat(np.arange(sizes.size), sizes)
+    ordered = values[np.lexsort((values, groups))]
+    starts = offsets[:-1]
+    low = ordered[np.clip(starts + (sizes - 1) // 2, 0, max(ordered.size - 1, 0))] if ordered.size else np.zeros(0)
+    high = ordered[np.clip(starts + sizes // 2, 0, max(ordered.size - 1, 0))] if ordered.size else np.zeros(0)
+    medians = (low + high) / 2.0 if ordered.size else np.full(sizes.size, np.nan)
+    return np.where(sizes > 0, medians, np.nan)

@@ -239,6 +239,7 @@ def insert_run(
     content_hash: str | None = None,
     environment: Mapping[str, str] | None = None,
     error: str | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
     values = {
         "project_id": project,
@@ -253,6 +254,7 @@ def insert_run(
         "environment": dict(environment or {}),
         "error": error,
         "created_at": created_at,
+        "idempotency_key": idempotency_key,
     }
     return int(conn.execute(sa.insert(t.runs).returning(t.runs.c.id), values).scalar_one())
 

@@ -10,6 +10,7 @@ repetition. Revisions are ordered along a branch by ``branch_revisions.position`
 
 Schema history (each step is an Alembic migration under ``migrations/versions``):
 1. ``0001`` initial schema.
+2. ``0002`` job queue with leases, API tokens, idempotency keys of uploads.
 """
 
 from __future__ import annotations
@@ -166,6 +167,8 @@ runs = Table(
     Column("format", String(40), nullable=True),
     Column("source", Text, nullable=False, default=""),  # file name or job reference
     Column("content_hash", String(64), nullable=True),  # sha256 of the uploaded bytes
+    # An upload's Idempotency-Key (migration 0002): a retried upload finds its run instead of adding one.
+    Column("idempotency_key", String(200), nullable=True, unique=True),
     Column("environment", JSON, nullable=False, default=dict),
     Column("error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -204,7 +207,7 @@ samples = Table(
 
 VALUES_PER_PART = 256
 
-# Room for the detection, triage and job-queue work; their issues extend these.
+# Room for the triage work; its issue extends these.
 alert_summaries = Table(
     "alert_summaries",
     metadata,
@@ -244,20 +247,50 @@ notes = Table(
     Column("details", JSON, nullable=False, default=dict),
 )
 
+# The job queue (migration 0002): one benchmark at one revision on a machine class. Agents claim the
+# highest-priority queued job of their class; a claim is a lease (an opaque token with an expiry) that
+# the agent renews; a lease that expires puts the job back in the queue until ``max_attempts``.
+_job_priority = Column("priority", Integer, nullable=False, default=0)  # JobReason's priority: bisect first
 jobs = Table(
     "jobs",
     metadata,
     _id(),
     Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("branch_id", ForeignKey("branches.id", ondelete="CASCADE"), nullable=False),
     Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False),
     Column("benchmark", Text, nullable=False),
+    Column("spec", JSON, nullable=False),  # the benchmark's command, setup, format, timeout... when queued
     Column("machine_class", String(200), nullable=False),
     Column("configuration_id", ForeignKey("configurations.id"), nullable=False),
     Column("repetitions", Integer, nullable=False, default=1),
-    Column("priority", Integer, nullable=False, default=0),
-    Column("state", String(20), nullable=False, default="queued"),
+    Column("reason", String(20), nullable=False),  # JobReason
+    _job_priority,
+    Column("state", String(20), nullable=False, default="queued"),  # JobState
     Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False, default=3),
+    Column("lease", String(64), nullable=True),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("machine_id", ForeignKey("machines.id"), nullable=True),  # the machine of the latest claim
+    Column("run_id", ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),  # the run that answered it
+    Column("error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index(None, "state", "machine_class", "priority"),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    # Claiming walks this index: queued jobs of one class, highest priority first, oldest first.
+    Index("ix_jobs_claim", "machine_class", "state", _job_priority.desc(), "id"),
+)
+
+# API tokens (migration 0002). Only a SHA-256 of each token is stored: tokens are 256-bit random
+# strings, so a fast hash is enough, and a stolen database yields no usable token.
+tokens = Table(
+    "tokens",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, default=""),
+    Column("role", String(20), nullable=False),  # read | agent | sheriff | admin
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
 )

@@ -1,0 +1,143 @@
+"""Reads: projects, revisions, series and their data, alerts, summaries, comparisons."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from perfsheriff.api.auth import require
+from perfsheriff.api.errors import ApiError
+from perfsheriff.service import catalog
+from perfsheriff.service import compare as compare_service
+from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.stats.downsample import minmax_indices
+
+router = APIRouter(prefix="/api/v1")
+Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+@router.get("/projects", summary="List projects and their branches")
+def projects(request: Request, _token: Reader) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        return {"projects": catalog.projects(conn)}
+
+
+@router.get("/projects/{project}/revisions", summary="Revisions of a branch, newest first")
+def revisions(
+    project: str,
+    request: Request,
+    _token: Reader,
+    branch: str | None = None,
+    limit: Limit = 100,
+    before: Annotated[int | None, Query(ge=0, description="only positions below this one")] = None,
+) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        return catalog.revisions(conn, project, branch, limit=limit, before=before)
+
+
+@router.get("/series", summary="List series, filtered")
+def list_series(
+    request: Request,
+    _token: Reader,
+    project: str | None = None,
+    branch: str | None = None,
+    benchmark: Annotated[str | None, Query(description="a substring of the benchmark name")] = None,
+    machine_class: str | None = None,
+    metric: str | None = None,
+    limit: Limit = 1000,
+) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        rows = catalog.list_series(
+            conn, project=project, branch=branch, benchmark=benchmark, machine=machine_class, metric=metric, limit=limit
+        )
+    return {"series": [dataclasses.asdict(row) for row in rows]}
+
+
+@router.get("/series/{series_id}", summary="The data of one series, downsampled for long ranges")
+def series_data(
+    series_id: str,
+    request: Request,
+    _token: Reader,
+    max_points: Annotated[int, Query(ge=4, le=100_000)] = 2000,
+    start: Annotated[int | None, Query(ge=0, description="first branch position")] = None,
+    end: Annotated[int | None, Query(ge=0, description="last branch position")] = None,
+) -> dict[str, Any]:
+    """Per revision: median, min and max of its samples. Longer ranges keep each bucket's extremes."""
+    with request.app.state.engine.connect() as conn:
+        data = catalog.series_data(conn, series_id, start=start, end=end)
+        keep = minmax_indices(data.medians, max_points)
+        shas = data.shas(conn, keep.tolist())
+    return {
+        "series": dataclasses.asdict(data.series),
+        "total_points": int(data.medians.size),
+        "downsampled": bool(keep.size < data.medians.size),
+        "points": {
+            "position": data.positions[keep].tolist(),
+            "revision": shas,
+            "median": data.medians[keep].tolist(),
+            "min": data.mins[keep].tolist(),
+            "max": data.maxs[keep].tolist(),
+            "n": data.counts[keep].tolist(),
+        },
+    }
+
+
+@router.get("/alerts", summary="List alerts")
+def alerts(
+    request: Request,
+    _token: Reader,
+    benchmark: str | None = None,
+    kind: Annotated[str | None, Query(pattern="^(regression|improvement|drift)$")] = None,
+    limit: Limit = 500,
+) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        found = catalog.alerts(conn, benchmark=benchmark, kind=kind, limit=limit)
+    return {"alerts": found}
+
+
+@router.get("/alerts/{alert_id}", summary="One alert")
+def alert(alert_id: int, request: Request, _token: Reader) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        return catalog.alert(conn, alert_id)
+
+
+@router.get("/summaries", summary="List alert summaries")
+def summaries(request: Request, _token: Reader, state: str | None = None, limit: Limit = 500) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        return {"summaries": catalog.summaries(conn, state=state, limit=limit)}
+
+
+@router.get("/compare", summary="Compare two revisions on every series measured at both")
+def compare(
+    request: Request,
+    _token: Reader,
+    base: Annotated[str, Query(min_length=4, max_length=40)],
+    head: Annotated[str, Query(min_length=4, max_length=40)],
+) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        result = compare_service.compare_revisions(conn, base, head)
+    rows = []
+    for r in result.rows:
+        c = dataclasses.asdict(r.comparison)
+        c = {k: (v.value if hasattr(v, "value") else v) for k, v in c.items()}
+        c = {k: (_finite(v) if isinstance(v, float) else v) for k, v in c.items()}
+        rows.append(
+            {"series": r.series.id, "benchmark": r.series.benchmark, "metric": r.series.metric}
+            | {
+                "machine_class": r.series.machine_class,
+                "configuration": r.series.configuration,
+                "unit": r.series.unit,
+                **c,
+            }
+        )
+    if not rows and result.base == result.head:
+        raise ApiError(422, "base and head are the same revision", field="head")
+    return {"base": result.base, "head": result.head, "series": rows}

@@ -1,0 +1,224 @@
+"""Writes: run uploads (CI and agents), the job queue, tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from perfsheriff.api.auth import check_machine, require, require_one_of
+from perfsheriff.api.errors import ApiError
+from perfsheriff.api.schemas import (
+    ClaimRequest,
+    FailRequest,
+    JobCreate,
+    ReleaseRequest,
+    RenewRequest,
+    RunUpload,
+    TokenCreate,
+)
+from perfsheriff.errors import NotFoundError
+from perfsheriff.model import Configuration, Machine, RunStatus
+from perfsheriff.service import jobs, tokens, uploads
+from perfsheriff.service.tokens import Role, TokenInfo
+
+router = APIRouter(prefix="/api/v1")
+
+Uploader = Annotated[TokenInfo, Depends(require_one_of(Role.AGENT, Role.ADMIN))]
+Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
+Admin = Annotated[TokenInfo | None, Depends(require(Role.ADMIN))]
+Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post(
+    "/runs",
+    status_code=201,
+    summary="Upload one run",
+    responses={200: {"description": "already stored (same Idempotency-Key or same bytes)"}},
+)
+def upload_run(
+    body: RunUpload,
+    request: Request,
+    response: Response,
+    token: Uploader,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
+) -> dict[str, Any]:
+    """Store a run's result files (or its failure) at a revision, machine and configuration.
+
+    A retried upload with the same ``Idempotency-Key`` returns the first run and adds nothing.
+    With ``job``, the run answers that job and completes it in the same transaction.
+    """
+    check_machine(token, body.machine)
+    stored = uploads.upload(
+        request.app.state.engine,
+        uploads.Upload(
+            project=body.project,
+            revision=body.revision,
+            machine=body.machine,
+            files={name: text.encode() for name, text in body.files.items()},
+            branch=body.branch,
+            configuration=Configuration.of(body.configuration),
+            format=body.format,
+            tree=body.tree,
+            source=body.source,
+            environment=body.environment,
+            status=RunStatus(body.status),
+            error=body.error,
+            log_tail=body.log_tail,
+            job=uploads.JobAnswer(body.job.id, body.job.lease) if body.job else None,
+            idempotency_key=idempotency_key,
+        ),
+        limit=request.app.state.settings.max_request_bytes,
+        now=_now(),
+    )
+    request.app.state.metrics.uploads.labels("duplicate" if stored.duplicate else "stored").inc()
+    if stored.duplicate:
+        response.status_code = 200
+    return {
+        "run_id": stored.run_id,
+        "duplicate": stored.duplicate,
+        "format": stored.format,
+        "series": stored.series,
+        "samples": stored.samples,
+        "job_id": stored.job_id,
+    }
+
+
+@router.post("/jobs/claim", summary="Claim the next job for a machine")
+def claim_job(body: ClaimRequest, request: Request, token: Uploader) -> dict[str, Any]:
+    check_machine(token, body.machine)
+    job = jobs.claim(request.app.state.engine, machine=body.machine, lease_s=body.lease_seconds, now=_now())
+    request.app.state.metrics.claims.labels("job" if job else "empty").inc()
+    return {"job": None if job is None else job.as_json(with_lease=True)}
+
+
+def _own_job(request: Request, token: TokenInfo, job_id: int) -> None:
+    """An agent acts only on jobs its machine holds or could hold."""
+    if token.role is not Role.AGENT:
+        return
+    with request.app.state.engine.connect() as conn:
+        job = jobs.get_job(conn, job_id)
+        machine_class = jobs.machine_class_of(conn, token.machine or "")
+    if job.machine_class != machine_class:
+        raise ApiError(403, f"job {job_id} is for machine class {job.machine_class!r}, not this agent's")
+
+
+@router.post("/jobs/{job_id}/renew", summary="Extend the lease on a claimed job")
+def renew_job(job_id: int, body: RenewRequest, request: Request, token: Uploader) -> dict[str, Any]:
+    _own_job(request, token, job_id)
+    expires = jobs.renew(request.app.state.engine, job_id, body.lease, lease_s=body.lease_seconds, now=_now())
+    return {"lease_expires_at": expires.isoformat()}
+
+
+@router.post("/jobs/{job_id}/release", summary="Give a claimed job back to the queue")
+def release_job(job_id: int, body: ReleaseRequest, request: Request, token: Uploader) -> dict[str, Any]:
+    _own_job(request, token, job_id)
+    state = jobs.release(request.app.state.engine, job_id, body.lease, now=_now())
+    return {"state": state.value}
+
+
+@router.post("/jobs/{job_id}/fail", summary="Report an infrastructure fault on a claimed job")
+def fail_job(job_id: int, body: FailRequest, request: Request, token: Uploader) -> dict[str, Any]:
+    _own_job(request, token, job_id)
+    state = jobs.fail(request.app.state.engine, job_id, body.lease, body.error, now=_now())
+    return {"state": state.value}
+
+
+@router.post("/jobs", status_code=201, summary="Queue a benchmark run")
+def create_job(body: JobCreate, request: Request, _token: Sheriff) -> dict[str, Any]:
+    """Queue a run of a benchmark of the server's project configuration (``serve --config``)."""
+    project_file = request.app.state.project_file
+    if project_file is None or project_file.project.name != body.project:
+        raise NotFoundError(
+            f"the server has no configuration for project {body.project!r}: start it with --config"
+        ).about("project")
+    spec = project_file.benchmark(body.benchmark)
+    engine = request.app.state.engine
+    target = uploads.resolve_target(
+        engine,
+        uploads.Upload(
+            project=body.project,
+            revision=body.revision,
+            machine=_any_machine_of(request, body.machine_class),
+            branch=body.branch,
+            configuration=Configuration.of(body.configuration),
+        ),
+    )
+    reason = jobs.JobReason(body.reason)
+    with engine.begin() as conn:
+        job_id, new = jobs.enqueue(
+            conn,
+            jobs.JobRequest(
+                project_id=target.project_id,
+                branch_id=target.branch_id,
+                revision_id=target.revision_id,
+                spec=spec,
+                config_dir=project_file.config_dir,
+                machine_class=body.machine_class,
+                configuration=target.configuration,
+                reason=reason,
+                repetitions=body.repetitions,
+            ),
+            now=_now(),
+        )
+        job = jobs.get_job(conn, job_id)
+    return {"job": job.as_json(), "new": new}
+
+
+def _any_machine_of(request: Request, machine_class: str) -> str:
+    with request.app.state.engine.connect() as conn:
+        name = jobs.machine_of_class(conn, machine_class)
+    if name is None:
+        raise NotFoundError(f"no machine of class {machine_class!r} is registered").about("machine_class")
+    return name
+
+
+@router.get("/jobs", summary="List jobs")
+def list_jobs(
+    request: Request,
+    _token: Reader,
+    state: Annotated[list[jobs.JobState] | None, Query()] = None,
+    project: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        found = jobs.list_jobs(conn, states=state or (), project=project, limit=limit)
+    return {"jobs": [job.as_json() for job in found]}
+
+
+def _token_json(info: tokens.TokenInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "role": info.role.value,
+        "machine": info.machine,
+        "created_at": info.created_at.isoformat(),
+        "expires_at": info.expires_at.isoformat() if info.expires_at else None,
+        "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+    }
+
+
+@router.post("/tokens", status_code=201, summary="Create a token (shown once)")
+def create_token(body: TokenCreate, request: Request, _token: Admin) -> dict[str, Any]:
+    now = _now()
+    machine = Machine(body.machine, body.machine_class or "") if body.machine else None
+    expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    created = tokens.create_token(
+        request.app.state.engine, Role(body.role), now=now, name=body.name, machine=machine, expires_at=expires
+    )
+    return {"token": created.secret, **_token_json(created.info)}
+
+
+@router.get("/tokens", summary="List tokens (never their secrets)")
+def list_tokens(request: Request, _token: Admin) -> dict[str, Any]:
+    return {"tokens": [_token_json(info) for info in tokens.list_tokens(request.app.state.engine)]}
+
+
+@router.delete("/tokens/{token_id}", summary="Revoke a token")
+def revoke_token(token_id: int, request: Request, _token: Admin) -> dict[str, Any]:
+    return _token_json(tokens.revoke_token(request.app.state.engine, token_id, _now()))

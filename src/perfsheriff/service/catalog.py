@@ -1,0 +1,167 @@
+"""Read views for the API and the dashboard: plain JSON-ready values, no HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from perfsheriff.errors import NotFoundError
+from perfsheriff.service.series import resolve_series
+from perfsheriff.stats.summary import grouped_medians
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import queries
+from perfsheriff.store import schema as t
+from perfsheriff.store.queries import SeriesRow, list_series
+
+__all__ = ["SeriesData", "alert", "alerts", "list_series", "projects", "revisions", "series_data", "summaries"]
+
+
+def projects(conn: sa.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(t.projects.c.name, t.projects.c.repository, t.branches.c.name.label("branch"))
+        .outerjoin(t.branches, t.branches.c.project_id == t.projects.c.id)
+        .order_by(t.projects.c.name, t.branches.c.name)
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for name, repository, branch in rows:
+        entry = out.setdefault(name, {"name": name, "repository": repository, "branches": []})
+        if branch is not None:
+            entry["branches"].append(branch)
+    return list(out.values())
+
+
+def revisions(
+    conn: sa.Connection, project: str, branch: str | None, *, limit: int, before: int | None
+) -> dict[str, Any]:
+    """A page of a branch's revisions, newest first; ``before`` continues from a position."""
+    project_id = conn.execute(sa.select(t.projects.c.id).where(t.projects.c.name == project)).scalar()
+    if project_id is None:
+        raise NotFoundError(f"no project {project!r}").about("project")
+    branches = dict(
+        conn.execute(sa.select(t.branches.c.name, t.branches.c.id).where(t.branches.c.project_id == project_id)).all()
+    )
+    name = branch or ("main" if "main" in branches else next(iter(sorted(branches)), None))
+    if name is None or name not in branches:
+        raise NotFoundError(f"no branch {branch!r} in project {project!r}").about("branch")
+    br, rv = t.branch_revisions, t.revisions
+    query = (
+        sa.select(br.c.position, br.c.first_parent, rv.c.sha, rv.c.author, rv.c.time, rv.c.message)
+        .join(rv, rv.c.id == br.c.revision_id)
+        .where(br.c.branch_id == branches[name])
+        .order_by(br.c.position.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(br.c.position < before)
+    items = [
+        {
+            "position": int(r.position),
+            "sha": r.sha,
+            "first_parent": bool(r.first_parent),
+            "author": r.author,
+            "time": r.time.isoformat(),
+            "subject": r.message.split("\n", 1)[0],
+        }
+        for r in conn.execute(query)
+    ]
+    return {"project": project, "branch": name, "revisions": items}
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesData:
+    """One series' revisions as arrays: branch position, median, min, max and sample count, and the shas."""
+
+    series: SeriesRow
+    positions: np.ndarray[Any, np.dtype[np.int64]]
+    medians: np.ndarray[Any, np.dtype[np.float64]]
+    mins: np.ndarray[Any, np.dtype[np.float64]]
+    maxs: np.ndarray[Any, np.dtype[np.float64]]
+    counts: np.ndarray[Any, np.dtype[np.int64]]
+    branch_id: int
+
+    def shas(self, conn: sa.Connection, indices: Sequence[int]) -> list[str]:
+        """The commit at each chosen point (looked up only for the points shown)."""
+        wanted = [int(self.positions[i]) for i in indices]
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            query = (
+                sa.select(t.branch_revisions.c.position, t.revisions.c.sha)
+                .join(t.revisions, t.revisions.c.id == t.branch_revisions.c.revision_id)
+                .where(t.branch_revisions.c.branch_id == self.branch_id, t.branch_revisions.c.position.in_(chunk))
+            )
+            found.update({int(p): str(s) for p, s in conn.execute(query)})
+        return [found.get(p, "") for p in wanted]
+
+
+def series_data(conn: sa.Connection, series_id: str, *, start: int | None = None, end: int | None = None) -> SeriesData:
+    """A series' per-revision summary along its branch, optionally between two positions."""
+    row = resolve_series(conn, series_id)
+    points = queries.series_points(conn, row.id)
+    offsets = points.offsets
+    keep = np.ones(len(points), dtype=bool)
+    if start is not None:
+        keep &= points.positions >= start
+    if end is not None:
+        keep &= points.positions <= end
+    sizes = np.diff(offsets)
+    medians = grouped_medians(points.values, offsets)
+    nonempty = sizes > 0
+    starts = offsets[:-1][nonempty]
+    mins = np.full(len(points), np.nan)
+    maxs = np.full(len(points), np.nan)
+    if starts.size:
+        mins[nonempty] = np.minimum.reduceat(points.values, starts)
+        maxs[nonempty] = np.maximum.reduceat(points.values, starts)
+    keep &= nonempty
+    return SeriesData(
+        series=row,
+        positions=points.positions[keep],
+        medians=medians[keep],
+        mins=mins[keep],
+        maxs=maxs[keep],
+        counts=sizes[keep].astype(np.int64),
+        branch_id=queries.branch_id_of_series(conn, row.id),
+    )
+
+
+def _alert_json(row: alert_store.AlertRow) -> dict[str, Any]:
+    payload = dataclasses.asdict(row)
+    payload["created_at"] = row.created_at.isoformat()
+    return payload
+
+
+def alerts(conn: sa.Connection, *, benchmark: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+    found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind)
+    return [_alert_json(row) for row in found[-limit:]]
+
+
+def alert(conn: sa.Connection, alert_id: int) -> dict[str, Any]:
+    found = alert_store.list_alerts(conn, ids=[alert_id])
+    if not found:
+        raise NotFoundError(f"no alert {alert_id}")
+    return _alert_json(found[0])
+
+
+def summaries(conn: sa.Connection, *, state: str | None, limit: int) -> list[dict[str, Any]]:
+    s = t.alert_summaries
+    query = (
+        sa.select(s, t.projects.c.name.label("project"), t.branches.c.name.label("branch"))
+        .join(t.projects, t.projects.c.id == s.c.project_id)
+        .join(t.branches, t.branches.c.id == s.c.branch_id)
+        .order_by(s.c.id.desc())
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(s.c.state == state)
+    out = []
+    for row in conn.execute(query):
+        m = dict(row._mapping)
+        m["created_at"] = m["created_at"].isoformat()
+        out.append({k: v for k, v in m.items() if k not in {"project_id", "branch_id"}})
+    return out

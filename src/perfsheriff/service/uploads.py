@@ -1,0 +1,270 @@
+"""Uploads of runs over the API: from CI jobs, and from agents answering jobs.
+
+An upload is stored exactly once. Everything that can be checked is checked
+before the transaction (the project, branch, revision, machine; the result
+files parse); the run, its samples and, for a job, the job's completion are
+then written in one transaction. A retried upload carries the same
+``Idempotency-Key`` and finds the run of its first attempt instead of adding
+one; two attempts racing each other meet at the key's unique index, and the
+loser returns the winner's run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from perfsheriff.errors import InputError, NotFoundError
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import Configuration, Machine, ResultSet, RunStatus
+from perfsheriff.projectfile import is_url
+from perfsheriff.service import jobs
+from perfsheriff.service.history import import_history
+from perfsheriff.service.ingest import ResultFile, Target, insert_run, store_result_set
+from perfsheriff.store import records
+from perfsheriff.store import schema as t
+
+
+@dataclass(frozen=True, slots=True)
+class JobAnswer:
+    id: int
+    lease: str
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    project: str
+    revision: str
+    machine: str
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    branch: str | None = None
+    configuration: Configuration = field(default_factory=Configuration)
+    format: str | None = None
+    tree: bool = False
+    source: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    status: RunStatus = RunStatus.OK
+    error: str | None = None
+    log_tail: str = ""
+    job: JobAnswer | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    run_id: int
+    duplicate: bool
+    format: str | None
+    series: int
+    samples: int
+    job_id: int | None
+
+
+def upload(engine: Engine, request: Upload, *, limit: int, now: datetime) -> Stored:
+    """Store one uploaded run (see the module docstring for the guarantees)."""
+    size = sum(len(data) for data in request.files.values())
+    if size > limit:
+        raise InputError(f"{size:,} bytes of results exceed the limit of {limit:,} bytes", where="files").about("files")
+    if request.idempotency_key is not None:
+        with engine.connect() as conn:
+            seen = _by_key(conn, request.idempotency_key)
+        if seen is not None:
+            return seen
+    results = _parse(request)
+    target = resolve_target(engine, request)
+    try:
+        with engine.begin() as conn:
+            return _store(conn, target, request, results, now)
+    except IntegrityError:
+        if request.idempotency_key is None:
+            raise
+        with engine.connect() as conn:
+            seen = _by_key(conn, request.idempotency_key)
+        if seen is None:
+            raise
+        return seen
+
+
+def _parse(request: Upload) -> ResultSet | None:
+    if request.status is not RunStatus.OK:
+        if request.status is RunStatus.INFRA:
+            raise InputError(
+                "an infra fault is not a run: report it with POST /api/v1/jobs/{id}/fail", where="status"
+            ).about("status")
+        return None
+    if not request.files:
+        raise InputError("an ok run needs at least one result file", where="files").about("files")
+    if not request.tree and len(request.files) != 1:
+        raise InputError("several files form one result only as a tree: set tree to true", where="files").about("files")
+    source = request.source or next(iter(request.files))
+    return ResultFile(source, dict(request.files), request.tree).parse(request.format)
+
+
+def _store(conn: sa.Connection, target: Target, request: Upload, results: ResultSet | None, now: datetime) -> Stored:
+    job_id = None
+    source = request.source or (next(iter(request.files)) if request.files else "upload")
+    content_hash = _hash(request) if request.files else None
+    if request.job is not None:
+        answered = jobs.lock_for_completion(conn, request.job.id)
+        _check_job(conn, answered, target)
+        job_id = answered.job_id
+        # Like the track loop's own runs: named by benchmark, and a rerun is a retrigger, not a duplicate.
+        source, content_hash = f"benchmark {answered.benchmark}", None
+    if results is not None:
+        stored = store_result_set(
+            conn,
+            target,
+            results,
+            source=source,
+            content_hash=content_hash,
+            now=now,
+            environment=request.environment,
+            idempotency_key=request.idempotency_key,
+        )
+        run_id, duplicate, fmt, n_series, n_samples = (
+            stored.run_id,
+            stored.duplicate,
+            stored.format,
+            stored.series,
+            stored.samples,
+        )
+    else:
+        error = (request.error or request.status.value)[:2000] + (f"\n{request.log_tail}" if request.log_tail else "")
+        run_id = insert_run(
+            conn,
+            target,
+            request.status,
+            now=now,
+            source=source,
+            environment=request.environment,
+            error=error,
+            idempotency_key=request.idempotency_key,
+        )
+        duplicate, fmt, n_series, n_samples = False, None, 0, 0
+    if job_id is not None:
+        jobs.complete(conn, job_id, run_id, now=now)
+    return Stored(run_id, duplicate, fmt, n_series, n_samples, job_id)
+
+
+def _hash(request: Upload) -> str:
+    return ResultFile("", dict(request.files), request.tree).content_hash
+
+
+def _check_job(conn: sa.Connection, job: jobs.JobTarget, target: Target) -> None:
+    if job.revision_id != target.revision_id:
+        sha = conn.execute(sa.select(t.revisions.c.sha).where(t.revisions.c.id == job.revision_id)).scalar()
+        raise InputError(f"job {job.job_id} is for revision {sha}, not {target.revision}", source="revision")
+    if job.machine_class != target.machine.machine_class:
+        raise InputError(
+            f"job {job.job_id} is for machine class {job.machine_class!r}, "
+            f"machine {target.machine.name!r} is of class {target.machine.machine_class!r}",
+            where="machine",
+        ).about("machine")
+    if job.configuration_id != target.configuration_id:
+        raise InputError(f"the configuration differs from job {job.job_id}'s", where="configuration").about(
+            "configuration"
+        )
+
+
+def _by_key(conn: sa.Connection, key: str) -> Stored | None:
+    row = conn.execute(sa.select(t.runs.c.id, t.runs.c.format).where(t.runs.c.idempotency_key == key)).first()
+    if row is None:
+        return None
+    counted = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.samples.c.n), 0)).where(
+            t.samples.c.run_id == row.id, t.samples.c.part == 0
+        )
+    ).one()
+    job_id = conn.execute(sa.select(t.jobs.c.id).where(t.jobs.c.run_id == row.id)).scalar()
+    return Stored(int(row.id), True, row.format, int(counted[0]), int(counted[1]), job_id)
+
+
+def resolve_target(engine: Engine, request: Upload) -> Target:
+    """Project, branch, revision, machine and configuration of an upload, all known to the store.
+
+    A revision that is not stored yet is looked for in the project's repository when that is
+    a local path (a CI job that uploads right after a push), by importing the branch's new history.
+    """
+    with engine.begin() as conn:
+        project = conn.execute(
+            sa.select(t.projects.c.id, t.projects.c.repository).where(t.projects.c.name == request.project)
+        ).first()
+        if project is None:
+            raise NotFoundError(f"no project {request.project!r}").about("project")
+        branch_id, branch = _branch(conn, int(project.id), request.project, request.branch)
+        machine = conn.execute(
+            sa.select(t.machines.c.id, t.machines.c.name, t.machines.c.machine_class).where(
+                t.machines.c.name == request.machine
+            )
+        ).first()
+        if machine is None:
+            raise NotFoundError(
+                f"no machine {request.machine!r}: register it with `perfsheriff token create --machine`"
+            ).about("machine")
+        found = _revision(conn, int(project.id), branch_id, request.revision)
+        if found is None and project.repository and not is_url(project.repository):
+            repository = Path(project.repository)
+            if repository.is_dir():
+                import_history(conn, GitRepo(repository), int(project.id), branch)
+                found = _revision(conn, int(project.id), branch_id, request.revision)
+        if found is None:
+            raise NotFoundError(
+                f"no revision {request.revision!r} on branch {branch!r} of project {request.project!r}"
+            ).about("revision")
+        revision_id, sha, position = found
+        return Target(
+            project=request.project,
+            project_id=int(project.id),
+            branch=branch,
+            branch_id=branch_id,
+            revision=sha,
+            revision_id=revision_id,
+            position=position,
+            machine=Machine(str(machine.name), str(machine.machine_class)),
+            machine_id=int(machine.id),
+            configuration=request.configuration,
+            configuration_id=records.configuration_id(conn, request.configuration),
+        )
+
+
+def _branch(conn: sa.Connection, project_id: int, project: str, name: str | None) -> tuple[int, str]:
+    rows = conn.execute(
+        sa.select(t.branches.c.id, t.branches.c.name).where(t.branches.c.project_id == project_id)
+    ).all()
+    names = {str(r.name): int(r.id) for r in rows}
+    if name is None:
+        if len(names) == 1:
+            only = next(iter(names))
+            return names[only], only
+        if "main" in names:
+            return names["main"], "main"
+        raise InputError(f"project {project!r} tracks several branches: name one", where="branch").about("branch")
+    if name not in names:
+        known = ", ".join(sorted(names)) or "none yet"
+        raise NotFoundError(f"no branch {name!r} in project {project!r} (known: {known})").about("branch")
+    return names[name], name
+
+
+def _revision(conn: sa.Connection, project_id: int, branch_id: int, revision: str) -> tuple[int, str, int] | None:
+    """The revision (full sha, or a unique prefix of at least 7 characters) on the branch."""
+    rev = revision.strip().lower()
+    if not 7 <= len(rev) <= 40 or any(c not in "0123456789abcdef" for c in rev):
+        raise InputError(f"expected a commit sha (7 to 40 hex digits), got {revision!r}", where="revision").about(
+            "revision"
+        )
+    match = t.revisions.c.sha == rev if len(rev) == 40 else t.revisions.c.sha.startswith(rev)
+    rows = conn.execute(
+        sa.select(t.revisions.c.id, t.revisions.c.sha, t.branch_revisions.c.position)
+        .join(t.branch_revisions, t.branch_revisions.c.revision_id == t.revisions.c.id)
+        .where(t.revisions.c.project_id == project_id, t.branch_revisions.c.branch_id == branch_id, match)
+        .limit(2)
+    ).all()
+    if len(rows) > 1:
+        raise InputError(f"revision {revision!r} is ambiguous: give more digits", where="revision").about("revision")
+    return (int(rows[0].id), str(rows[0].sha), int(rows[0].position)) if rows else None

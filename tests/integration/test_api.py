@@ -1,0 +1,198 @@
+"""The HTTP API against a real server process (uvicorn) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from benchrepo import BenchProject, build_project
+from liveserver import LiveServer, start_server
+
+
+def perfsheriff_json(samples: dict[str, list[float]]) -> str:
+    results = [{"name": name, "unit": "ms", "samples": values} for name, values in samples.items()]
+    return json.dumps({"format": "perfsheriff", "version": 1, "results": results})
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> BenchProject:
+    return build_project(tmp_path / "project")
+
+
+@pytest.fixture
+def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[LiveServer]:
+    live = start_server(engine_url, tmp_path, config=project.config, env={"PERFSHERIFF_MAX_REQUEST_BYTES": "200000"})
+    yield live
+    live.stop()
+
+
+def upload_body(project: BenchProject, revision: str, values: list[float], **extra: object) -> dict[str, object]:
+    return {
+        "project": "bench-project",
+        "revision": revision,
+        "machine": "box",
+        "files": {"result.json": perfsheriff_json({"work": values})},
+        **extra,
+    }
+
+
+def test_health_metrics_and_openapi(server: LiveServer) -> None:
+    with server.client() as http:
+        assert http.get("/health").json()["status"] == "ok"
+        metrics = http.get("/metrics")
+        assert metrics.status_code == 200
+        assert "perfsheriff_http_requests_total" in metrics.text
+        spec = http.get("/openapi.json").json()
+        assert "/api/v1/runs" in spec["paths"]
+        assert http.get("/docs").status_code == 200
+
+
+def test_tokens_and_roles(server: LiveServer, project: BenchProject) -> None:
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    other = server.token("agent", machine="elsewhere")
+    reader = server.token("read")
+    body = upload_body(project, project.tips[0], [1.0, 2.0, 3.0])
+    with server.client() as http:
+        missing = http.post("/api/v1/runs", json=body)
+        assert missing.status_code == 401
+        assert missing.json()["error"]["code"] == "unauthorized"
+        forged = http.post("/api/v1/runs", json=body, headers={"Authorization": "Bearer psf_forged"})
+        assert forged.status_code == 401
+        wrong_scheme = http.post("/api/v1/runs", json=body, headers={"Authorization": "Basic abc"})
+        assert wrong_scheme.status_code == 401
+    with server.client(reader) as http:
+        denied = http.post("/api/v1/runs", json=body)
+        assert denied.status_code == 403
+        assert "agent or admin" in denied.json()["error"]["message"]
+        assert http.get("/api/v1/tokens").status_code == 403
+    with server.client(other) as http:
+        foreign = http.post("/api/v1/runs", json=body)
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["field"] == "machine"
+    with server.client(agent) as http:
+        assert http.post("/api/v1/runs", json=body).status_code == 201
+
+
+def test_revoked_and_expired_tokens_are_refused(server: LiveServer) -> None:
+    admin = server.token("admin")
+    with server.client(admin) as http:
+        made = http.post("/api/v1/tokens", json={"role": "read", "name": "ci"})
+        assert made.status_code == 201
+        secret, token_id = made.json()["token"], made.json()["id"]
+        assert all("token" not in t for t in http.get("/api/v1/tokens").json()["tokens"])
+        assert http.delete(f"/api/v1/tokens/{token_id}").status_code == 200
+    with server.client(secret) as http:
+        assert http.get("/api/v1/projects").status_code == 401
+
+
+def test_upload_is_idempotent_and_exact(server: LiveServer, project: BenchProject) -> None:
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    body = upload_body(project, project.tips[1], [10.0, 11.0, 12.0])
+    with server.client(agent) as http:
+        first = http.post("/api/v1/runs", json=body, headers={"Idempotency-Key": "upload-1"})
+        assert first.status_code == 201, first.text
+        again = http.post("/api/v1/runs", json=body, headers={"Idempotency-Key": "upload-1"})
+        assert again.status_code == 200
+        assert again.json()["duplicate"] is True
+        assert again.json()["run_id"] == first.json()["run_id"]
+        assert first.json()["samples"] == 3
+        series = http.get("/api/v1/series", params={"project": "bench-project"}).json()["series"]
+        assert [s["benchmark"] for s in series] == ["work"]
+        data = http.get(f"/api/v1/series/{series[0]['id']}").json()
+        assert data["points"]["median"] == [11.0]
+        assert data["points"]["revision"] == [project.tips[1]]
+
+
+def test_bad_input_gets_a_clear_4xx(server: LiveServer, project: BenchProject) -> None:
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    good = upload_body(project, project.tips[0], [1.0])
+    with server.client(agent) as http:
+        malformed = http.post("/api/v1/runs", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert malformed.status_code == 400
+        assert "not valid JSON" in malformed.json()["error"]["message"]
+        wrong_type = http.post("/api/v1/runs", content=b"x", headers={"Content-Type": "text/plain"})
+        assert wrong_type.status_code == 415
+        huge = dict(good, files={"result.json": "x" * 300_000})
+        too_big = http.post("/api/v1/runs", json=huge)
+        assert too_big.status_code == 413
+        assert "limit" in too_big.json()["error"]["message"]
+        unknown_rev = http.post("/api/v1/runs", json=dict(good, revision="0" * 40))
+        assert unknown_rev.status_code == 404
+        assert unknown_rev.json()["error"]["field"] == "revision"
+        unknown_project = http.post("/api/v1/runs", json=dict(good, project="nope"))
+        assert unknown_project.status_code == 404
+        bad_file = http.post("/api/v1/runs", json=dict(good, files={"r.json": "{}"}, format="perfsheriff"))
+        assert bad_file.status_code == 422
+        assert "r.json" in bad_file.json()["error"]["message"]
+        extra_field = http.post("/api/v1/runs", json=dict(good, colour="blue"))
+        assert extra_field.status_code == 422
+        assert extra_field.json()["error"]["field"] == "colour"
+        assert http.get("/api/v1/series/ffff").status_code == 404
+        assert http.get("/api/v1/nothing-here").status_code == 404
+    # Nothing of the refused uploads was stored.
+    with server.client() as http:
+        assert http.get("/api/v1/series").json()["series"] == []
+
+
+def test_job_queue_over_http(server: LiveServer, project: BenchProject) -> None:
+    sheriff = server.token("sheriff")
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    with server.client(sheriff) as http:
+        for reason, tip in (("routine", project.tips[2]), ("bisect", project.tips[3])):
+            made = http.post(
+                "/api/v1/jobs",
+                json={
+                    "project": "bench-project",
+                    "revision": tip,
+                    "benchmark": "work",
+                    "machine_class": "test-class",
+                    "reason": reason,
+                },
+            )
+            assert made.status_code == 201, made.text
+    with server.client(agent) as http:
+        job = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
+        assert job["reason"] == "bisect"  # bisection before routine
+        assert job["revision"] == project.tips[3]
+        assert job["benchmark"]["command"].endswith("> {output}")
+        renewed = http.post(f"/api/v1/jobs/{job['id']}/renew", json={"lease": job["lease"], "lease_seconds": 120})
+        assert renewed.status_code == 200
+        stale = http.post(f"/api/v1/jobs/{job['id']}/renew", json={"lease": "not-the-lease"})
+        assert stale.status_code == 409
+        body = upload_body(project, job["revision"], [5.0, 6.0], job={"id": job["id"], "lease": job["lease"]})
+        done = http.post("/api/v1/runs", json=body, headers={"Idempotency-Key": f"job-{job['id']}"})
+        assert done.status_code == 201
+        assert done.json()["job_id"] == job["id"]
+        late = http.post("/api/v1/runs", json=body, headers={"Idempotency-Key": "another-attempt"})
+        assert late.status_code == 409
+        second = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
+        assert second["reason"] == "routine"
+        released = http.post(f"/api/v1/jobs/{second['id']}/release", json={"lease": second["lease"]})
+        assert released.json()["state"] == "queued"
+        again = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
+        assert again["id"] == second["id"]
+        assert again["attempt"] == 1  # a release does not count as an attempt
+        failed = http.post(f"/api/v1/jobs/{again['id']}/fail", json={"lease": again["lease"], "error": "disk full"})
+        assert failed.json()["state"] == "queued"
+        assert http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]["attempt"] == 2
+        listed = http.get("/api/v1/jobs", params={"state": "done"}).json()["jobs"]
+        assert [j["id"] for j in listed] == [job["id"]]
+        assert http.post("/api/v1/jobs/claim", json={"machine": "elsewhere"}).status_code == 403
+
+
+def test_compare_endpoint(server: LiveServer, project: BenchProject) -> None:
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    with server.client(agent) as http:
+        for tip, level in ((project.tips[0], 100.0), (project.tips[1], 130.0)):
+            values = [level * (1 + 0.001 * i) for i in range(10)]
+            assert http.post("/api/v1/runs", json=upload_body(project, tip, values)).status_code == 201
+        result = http.get("/api/v1/compare", params={"base": project.tips[0], "head": project.tips[1]})
+    assert result.status_code == 200, result.text
+    row = result.json()["series"][0]
+    assert row["verdict"] == "regression"
+    assert row["ratio"] == pytest.approx(1.3, rel=0.01)
+    with httpx.Client(base_url=server.url) as http:
+        assert http.get("/api/v1/compare", params={"base": "zz", "head": "yy"}).status_code == 422
