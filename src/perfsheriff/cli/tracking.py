@@ -21,8 +21,9 @@ from perfsheriff.cli.analysis import print_alerts
 from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, user_errors
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Direction
-from perfsheriff.runner import Runner, RunOutcome
+from perfsheriff.runner import Runner
 from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
+from perfsheriff.service.execute import Measured, QueueExecutor
 from perfsheriff.service.track import Tracker, TrackEvents, TrackReport, choose_machine, open_repository
 from perfsheriff.store import alerts as alert_store
 
@@ -43,20 +44,45 @@ def init(
     console.print(f"wrote {path}: edit [project] and [[benchmarks]], then run `perfsheriff track --once`")
 
 
+QueueOption = Annotated[
+    bool,
+    typer.Option(
+        "--queue",
+        help="Queue the runs as jobs for `perfsheriff agent`s of the machine's class instead of running them here.",
+    ),
+]
+WaitOption = Annotated[str, typer.Option(help="With --queue: how long to wait for agents to answer, like 6h.")]
+
+
 @contextlib.contextmanager
-def tracker(config: Path, machine: str | None, db: str | None, workdir: Path, backfill: int = 20) -> Iterator[Tracker]:
+def tracker(
+    config: Path,
+    machine: str | None,
+    db: str | None,
+    workdir: Path,
+    backfill: int = 20,
+    *,
+    queue: bool = False,
+    wait: str = "6h",
+) -> Iterator[Tracker]:
     project_file = projectfile.load(config)
     spec = choose_machine(project_file, machine, socket.gethostname())
     repo = open_repository(project_file, workdir.absolute())
-    runner = Runner(
-        repo,
-        workdir.absolute() / "runner",
-        project_file.config_dir,
-        spec.name,
-        infra_retries=project_file.budgets.infra_retries,
+    timeout_s = projectfile.parse_duration(wait)
+    runner = (
+        None
+        if queue
+        else Runner(
+            repo,
+            workdir.absolute() / "runner",
+            project_file.config_dir,
+            spec.name,
+            infra_retries=project_file.budgets.infra_retries,
+        )
     )
     with open_store(db) as engine:
-        yield Tracker(engine, project_file, repo, runner, spec, backfill=backfill)
+        executor = QueueExecutor(engine, project_file.config_dir, timeout_s=timeout_s) if queue else None
+        yield Tracker(engine, project_file, repo, runner, spec, backfill=backfill, executor=executor)
 
 
 def _progress() -> Progress:
@@ -78,6 +104,8 @@ def track(
     machine: MachineOption = None,
     backfill: Annotated[int, typer.Option(help="On a first pass, measure only the newest N scheduled commits.")] = 20,
     workdir: WorkdirOption = Path(".perfsheriff"),
+    queue: QueueOption = False,
+    wait: WaitOption = "6h",
     db: DbOption = None,
 ) -> None:
     """Measure new commits of the tracked branches, detect changes, and bisect new regressions."""
@@ -85,7 +113,7 @@ def track(
         pause = projectfile.parse_duration(every) if every else None
         if once and pause:
             raise InputError("--once and --every exclude each other", where="--every")
-        with tracker(config, machine, db, workdir, backfill) as t:
+        with tracker(config, machine, db, workdir, backfill, queue=queue, wait=wait) as t:
             while True:
                 track_pass(t)
                 if pause is None:
@@ -174,11 +202,17 @@ def bisect(
     config: ConfigOption = Path(projectfile.DEFAULT_FILE_NAME),
     machine: MachineOption = None,
     workdir: WorkdirOption = Path(".perfsheriff"),
+    queue: QueueOption = False,
+    wait: WaitOption = "6h",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find the commit that changed a benchmark: a stored ALERT, or --good/--bad/--benchmark by hand."""
-    with user_errors(), tracker(config, machine, db, workdir) as t, _progress() as progress:
+    with (
+        user_errors(),
+        tracker(config, machine, db, workdir, queue=queue, wait=wait) as t,
+        _progress() as progress,
+    ):
         task = progress.add_task("bisecting", total=None)
         events = TrackEvents(
             bisect_step=lambda _a, c, r: progress.update(task, advance=r, description=f"running {c[:10]}")
@@ -220,10 +254,10 @@ def _bisect_range(
     job = BisectJob(good_sha, bad_sha, spec, result or spec.name, metric, direction)
     settings = BisectSettings(max_runs=t.project_file.budgets.runs_per_alert)
 
-    def step(request: RunRequest, outcomes: list[RunOutcome]) -> None:
-        progress.update(task, advance=len(outcomes))
+    def step(request: RunRequest, measured: list[Measured]) -> None:
+        progress.update(task, advance=len(measured))
 
-    return run_bisection(t.engine, t.repo, t.runner, target, job, settings=settings, now=t.now, on_step=step)
+    return run_bisection(t.engine, t.repo, t.executor_for(TrackEvents()), target, job, settings=settings, on_step=step)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,9 @@
 """The bisect driver: plays the pure planner against real runs, recording every run.
 
 The planner (``perfsheriff.bisect``) decides which commit to run next and when
-to stop; this module runs the benchmark there with the runner, stores each run
-(so the data serves graphs and later bisections too), and feeds the planner
+to stop; this module has the benchmark run there (by the executor: here, or by
+agents through the job queue), each run stored (so the data serves graphs and
+later bisections too), and feeds the planner
 one sample per run: the run's median of the bisected series.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -20,9 +20,9 @@ from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction, Revision, SeriesKey
 from perfsheriff.projectfile import BenchmarkSpec
-from perfsheriff.runner import Runner, RunOutcome
+from perfsheriff.service.execute import Executor, Measured
 from perfsheriff.service.ingest import Target
-from perfsheriff.service.runs import record_outcome, target_at
+from perfsheriff.service.jobs import JobReason
 from perfsheriff.store import queries, records
 
 
@@ -89,7 +89,7 @@ def _observations(
         failures = queries.failed_runs(
             conn,
             list(ids.values()),
-            machine_id=target.machine_id,
+            machine_class=target.machine.machine_class,
             configuration_id=target.configuration_id,
             source=source,
         )
@@ -104,15 +104,17 @@ def _observations(
 def run_bisection(
     engine: Engine,
     repo: GitRepo,
-    runner: Runner,
+    executor: Executor,
     target: Target,
     job: BisectJob,
     *,
     settings: BisectSettings,
-    now: Callable[[], datetime],
-    on_step: Callable[[RunRequest, list[RunOutcome]], None] | None = None,
+    on_step: Callable[[RunRequest, list[Measured]], None] | None = None,
 ) -> BisectReport:
-    """Bisect ``job`` on ``target``'s machine and configuration until the planner decides."""
+    """Bisect ``job`` on ``target``'s machine class and configuration until the planner decides.
+
+    Each step's runs go through ``executor``: here, or as jobs for agents (bisection comes first in their queue).
+    """
     key = SeriesKey(
         target.project, target.branch, job.result, job.metric, target.machine.machine_class, target.configuration
     )
@@ -125,20 +127,11 @@ def run_bisection(
         step = planner.next_step(_observations(engine, target, key.id, shas, source))
         if isinstance(step, BisectOutcome):
             return BisectReport(step, repo.revisions(step.culprits), len(suspect), key.id)
-        outcomes = [runner.run(single, step.commit) for _ in range(step.repetitions)]
-        with engine.begin() as conn:
-            at = target_at(conn, target, step.commit)
-            for outcome in outcomes:
-                record_outcome(conn, at, outcome, benchmark=job.benchmark.name, now=now())
+        measured = executor.measure(target, single, [step.commit] * step.repetitions, reason=JobReason.BISECT)
         if on_step is not None:
-            on_step(step, outcomes)
-        if all(o.results is not None and not _has(o, job) for o in outcomes):
+            on_step(step, measured)
+        if all(m.ok and key.id not in m.series for m in measured):
             raise InputError(
                 f"benchmark {job.benchmark.name!r} produced no result named {job.result!r} ({job.metric}); "
                 "pick one with --result"
             )
-
-
-def _has(outcome: RunOutcome, job: BisectJob) -> bool:
-    assert outcome.results is not None
-    return any(r.name == job.result and r.metric == job.metric for r in outcome.results.results)

@@ -90,6 +90,7 @@ class JobRequest:
     reason: JobReason
     repetitions: int | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    dedupe: bool = True  # False: a further run of the same commit is wanted (a bisection's repetitions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,16 +158,20 @@ def enqueue(conn: sa.Connection, request: JobRequest, *, now: datetime) -> tuple
     repetitions = request.repetitions or request.spec.repetitions
     if repetitions < 1:
         raise InputError(f"repetitions must be >= 1, got {repetitions}", source="repetitions")
-    existing = conn.execute(
-        sa.select(t.jobs.c.id).where(
-            t.jobs.c.revision_id == request.revision_id,
-            t.jobs.c.benchmark == request.spec.name,
-            t.jobs.c.machine_class == request.machine_class,
-            t.jobs.c.configuration_id == configuration_id,
-            t.jobs.c.reason == request.reason.value,
-            t.jobs.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
-        )
-    ).scalar()
+    existing = (
+        None
+        if not request.dedupe
+        else conn.execute(
+            sa.select(t.jobs.c.id).where(
+                t.jobs.c.revision_id == request.revision_id,
+                t.jobs.c.benchmark == request.spec.name,
+                t.jobs.c.machine_class == request.machine_class,
+                t.jobs.c.configuration_id == configuration_id,
+                t.jobs.c.reason == request.reason.value,
+                t.jobs.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+            )
+        ).scalar()
+    )
     if existing is not None:
         return int(existing), False
     job_id = conn.execute(

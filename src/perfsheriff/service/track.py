@@ -23,11 +23,12 @@ from perfsheriff.errors import ConfigError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction, Machine, Push
 from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile, ScheduleMode
-from perfsheriff.runner import Runner, RunOutcome
+from perfsheriff.runner import Runner
 from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
 from perfsheriff.service.detection import DetectionPolicy, detect_stored, policy_from_thresholds
+from perfsheriff.service.execute import Executor, LocalExecutor, Measured
 from perfsheriff.service.ingest import Target, prepare_target
-from perfsheriff.service.runs import record_outcome, target_at
+from perfsheriff.service.jobs import JobReason
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import records, runsinfo
 
@@ -37,7 +38,7 @@ class TrackEvents:
     """Callbacks for progress display; every one is optional."""
 
     planned: Callable[[int], None] | None = None
-    ran: Callable[[str, BenchmarkSpec, RunOutcome], None] | None = None
+    ran: Callable[[str, BenchmarkSpec, Measured], None] | None = None
     bisect_step: Callable[[int, str, int], None] | None = None  # alert id, commit, repetitions
 
 
@@ -87,13 +88,26 @@ def scheduled(pushes: Sequence[Push], mode: ScheduleMode, every: int | None) -> 
 
 @dataclass(frozen=True, slots=True)
 class Tracker:
+    """The track loop over one project. Runs go through ``executor``: the local runner by default,
+    or the job queue (:class:`~perfsheriff.service.execute.QueueExecutor`) when agents do the work."""
+
     engine: Engine
     project_file: ProjectFile
     repo: GitRepo
-    runner: Runner
+    runner: Runner | None
     machine: MachineSpec
     backfill: int = 20
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    executor: Executor | None = None
+
+    def executor_for(self, events: TrackEvents) -> Executor:
+        executor = self.executor
+        if executor is None:
+            if self.runner is None:
+                raise ConfigError("the tracker needs a runner or an executor", where="runner")
+            executor = LocalExecutor(self.engine, self.runner, self.now)
+        executor.on_run = events.ran
+        return executor
 
     def target(self, branch: str) -> Target:
         machine = Machine(self.machine.name, self.machine.machine_class)
@@ -117,7 +131,7 @@ class Tracker:
             done = runsinfo.measured_revisions(
                 conn,
                 list(ids.values()),
-                machine_id=target.machine_id,
+                machine_class=target.machine.machine_class,
                 configuration_id=target.configuration_id,
                 source=f"benchmark {spec.name}",
             )
@@ -128,19 +142,19 @@ class Tracker:
         return [sha for sha in wanted[first:] if ids[sha] not in done]
 
     def measure(self, target: Target, report: TrackReport, events: TrackEvents) -> None:
-        work = [(sha, spec) for spec in self.project_file.benchmarks for sha in self.pending(target, spec)]
+        """Run every benchmark at its pending commits: the newest as routine, older ones as backfill."""
+        work = [(spec, self.pending(target, spec)) for spec in self.project_file.benchmarks]
         if events.planned:
-            events.planned(len(work))
-        for sha, spec in work:
-            outcome = self.runner.run(spec, sha)
-            with self.engine.begin() as conn:
-                record_outcome(conn, target_at(conn, target, sha), outcome, benchmark=spec.name, now=self.now())
-            if outcome.results is not None:
-                report.runs_ok += 1
-            else:
-                report.runs_failed += 1
-            if events.ran:
-                events.ran(sha, spec, outcome)
+            events.planned(sum(len(shas) for _, shas in work))
+        executor = self.executor_for(events)
+        newest = self.repo.resolve(target.branch)
+        for spec, shas in work:
+            backfill = [sha for sha in shas if sha != newest]
+            routine = [sha for sha in shas if sha == newest]
+            measured = executor.measure(target, spec, backfill, reason=JobReason.BACKFILL) if backfill else []
+            measured += executor.measure(target, spec, routine, reason=JobReason.ROUTINE) if routine else []
+            report.runs_ok += sum(1 for m in measured if m.ok)
+            report.runs_failed += sum(1 for m in measured if not m.ok)
 
     def policy(self) -> DetectionPolicy:
         return policy_from_thresholds(self.project_file.thresholds)
@@ -227,12 +241,12 @@ class Tracker:
         )
         settings = BisectSettings(max_runs=self.project_file.budgets.runs_per_alert)
 
-        def step(request: Any, _outcomes: list[RunOutcome]) -> None:
+        def step(request: Any, _measured: list[Measured]) -> None:
             if events.bisect_step:
                 events.bisect_step(alert.id, request.commit, request.repetitions)
 
         return run_bisection(
-            self.engine, self.repo, self.runner, target, job, settings=settings, now=self.now, on_step=step
+            self.engine, self.repo, self.executor_for(events), target, job, settings=settings, on_step=step
         )
 
     def _record(self, alert_id: int, bisected: BisectReport, via: int | None = None) -> None:

@@ -232,14 +232,15 @@ def run_medians(conn: sa.Connection, series_id: str, revision_ids: Sequence[int]
 
 
 def failed_runs(
-    conn: sa.Connection, revision_ids: Sequence[int], *, machine_id: int, configuration_id: int, source: str
+    conn: sa.Connection, revision_ids: Sequence[int], *, machine_class: str, configuration_id: int, source: str
 ) -> dict[int, int]:
-    """How many runs of ``source`` failed (not infra) at each revision on one machine and configuration."""
+    """How many runs of ``source`` failed (not infra) at each revision on machines of a class, in one configuration."""
     query = (
         sa.select(t.runs.c.revision_id, sa.func.count())
+        .join(t.machines, t.machines.c.id == t.runs.c.machine_id)
         .where(
             t.runs.c.revision_id.in_(list(revision_ids)),
-            t.runs.c.machine_id == machine_id,
+            t.machines.c.machine_class == machine_class,
             t.runs.c.configuration_id == configuration_id,
             t.runs.c.source == source,
             t.runs.c.status.in_(["failed", "timeout"]),
