@@ -151,6 +151,19 @@ class GitRepo:
             raise GitError(f"git merge-base failed in {self.path}: {_first_line(result.stderr)}")
         return result.returncode == 0
 
+    def patch_id(self, sha: str) -> str | None:
+        """The stable patch id of a commit's change, or ``None`` for a merge or an empty commit.
+
+        ``git diff-tree --patch | git patch-id --stable``: the same diff has the
+        same id under another sha, which is how triage recognises a culprit
+        cherry-picked or rebased onto another branch. ``--binary`` makes two
+        different binary changes differ; ``--root`` gives a root commit its diff.
+        Merges have no single diff (``diff-tree`` prints none), so no id.
+        """
+        diff = self._run(["diff-tree", "--patch", "--binary", "--root", "--no-color", self.resolve(sha)])
+        fields = self._run(["patch-id", "--stable"], diff).split()
+        return fields[0].decode() if fields else None
+
     def current_branch(self) -> str | None:
         """The branch HEAD points at, or ``None`` when HEAD is detached."""
         result = self._run_raw(["symbolic-ref", "--quiet", "--short", "HEAD"])
