@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from perfsheriff.cli import data, db, server, tracking
+from perfsheriff.cli import data, db, remote, server, tracking
 
 app = typer.Typer(
     name="perfsheriff",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 data.register(app)
 tracking.register(app)
+remote.register(app)
 server.register(app)
 
 

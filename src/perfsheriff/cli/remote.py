@@ -1,0 +1,190 @@
+"""Commands that talk to a perfsheriff server: ``agent`` (run its jobs here) and ``upload`` (send CI results)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.markup import escape
+
+from perfsheriff.agent import Agent, AgentOptions, Backoff
+from perfsheriff.cli.context import console, err_console, user_errors
+from perfsheriff.client import (
+    ApiError,
+    Client,
+    RunUpload,
+    ServerUnavailable,
+    UploadResult,
+    read_result_path,
+    upload_key,
+)
+from perfsheriff.errors import InputError
+from perfsheriff.model import Configuration
+from perfsheriff.runner import describe_environment
+
+T = TypeVar("T")
+_AUTH_STATUSES = frozenset({401, 403})
+
+ServerOption = Annotated[
+    str, typer.Option(envvar="PERFSHERIFF_SERVER", help="The server's base URL, e.g. http://perf.example.org:8321.")
+]
+TokenOption = Annotated[
+    str, typer.Option(envvar="PERFSHERIFF_TOKEN", help="An API token (perfsheriff token create).", show_default=False)
+]
+MachineOption = Annotated[str, typer.Option(help="This machine's name, as registered with the server.")]
+ConfigOption = Annotated[
+    list[str] | None, typer.Option("--config", "-c", help="Configuration key=value (repeatable): platform, backend...")
+]
+TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds each request to the server may take.")]
+
+
+def agent(
+    server: ServerOption,
+    token: TokenOption,
+    machine: MachineOption,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Configuration key=value this machine provides (repeatable): a job asking for another value "
+            "of one of these keys is reported as a fault and retried on another machine.",
+        ),
+    ] = None,
+    workdir: Annotated[
+        Path, typer.Option(help="Folder for repository mirrors, worktrees and the spool of undelivered results.")
+    ] = Path(".perfsheriff/agent"),
+    once: Annotated[bool, typer.Option("--once", help="Handle at most one job, then exit.")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between claims while no job is queued.")] = 2.0,
+    lease: Annotated[int, typer.Option(help="Seconds a claimed job is leased for; renewed every third.")] = 60,
+    stop_timeout: Annotated[
+        float | None,
+        typer.Option(help="On SIGTERM, give the running job back after this many seconds (default: let it finish)."),
+    ] = None,
+    timeout: TimeoutOption = 30.0,
+) -> None:
+    """Run the server's benchmark jobs for this machine: claim, run, upload; until SIGTERM.
+
+    SIGTERM (or Ctrl-C) stops claiming and lets the running job finish and
+    upload; a second one gives the job back to the queue. Results the server
+    cannot take now are kept in WORKDIR/spool and uploaded, oldest first,
+    before any new job is claimed.
+    """
+    with user_errors():
+        options = AgentOptions(
+            machine=machine,
+            workdir=workdir.absolute(),
+            configuration=Configuration.parse(config or []),
+            poll_interval=poll,
+            lease_seconds=lease,
+            stop_timeout=stop_timeout,
+        )
+        with Client(server, token, timeout) as client:
+            _log(f"agent {machine}: working for {client.server} in {options.workdir}")
+            code = Agent(client, options, _log).run(once=once)
+    raise typer.Exit(code)
+
+
+def upload(
+    files: Annotated[list[Path], typer.Argument(help="Result files (or result directories, such as Criterion's).")],
+    server: ServerOption,
+    token: TokenOption,
+    revision: Annotated[str, typer.Option(help="Revision measured: its full sha (or a ref name the server knows).")],
+    machine: MachineOption,
+    project: Annotated[str, typer.Option(help="Project name on the server (the name in its perfsheriff.toml).")],
+    branch: Annotated[str | None, typer.Option(help="Branch (default: the project's default branch).")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Result format; detected from the content by default.")
+    ] = None,
+    config: ConfigOption = None,
+    retries: Annotated[int, typer.Option(help="Tries again this many times while the server is unreachable.")] = 3,
+    timeout: TimeoutOption = 30.0,
+) -> None:
+    """Send result files to a server: one run per file, and a file sent again is not stored twice."""
+    failed = 0
+    with user_errors():
+        configuration = Configuration.parse(config or [])
+        environment = tuple(sorted(describe_environment(machine).items()))
+        with Client(server, token, timeout) as client:
+            for index, path in enumerate(files):
+                try:
+                    read = read_result_path(path)
+                    run = RunUpload(
+                        project=project,
+                        branch=branch,
+                        revision=revision,
+                        machine=machine,
+                        configuration=configuration,
+                        format=fmt,
+                        files=read.files,
+                        tree=read.tree,
+                        source=read.source,
+                        environment=environment,
+                    )
+                    key = upload_key(
+                        project=project,
+                        branch=branch,
+                        revision=revision,
+                        machine=machine,
+                        configuration=configuration,
+                        files=read.files,
+                    )
+                    result = _retrying(lambda: client.upload_run(run, idempotency_key=key), retries)  # noqa: B023
+                except ServerUnavailable as err:
+                    left = len(files) - index
+                    raise ServerUnavailable(f"{err}; {left} file(s) not uploaded, from {path} on") from None
+                except ApiError as err:
+                    if err.status in _AUTH_STATUSES:
+                        raise
+                    _file_error(path, str(err).removeprefix(str(path)).removeprefix(": "))
+                    failed += 1
+                    continue
+                except InputError as err:
+                    _file_error(path, err.reason if err.source == str(path) else str(err))
+                    failed += 1
+                    continue
+                console.print(f"{path}: {_describe(result)}", highlight=False, markup=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _retrying(call: Callable[[], T], retries: int) -> T:
+    """``call``, tried again up to ``retries`` times with backoff while the server is unavailable."""
+    backoff = Backoff()
+    while True:
+        try:
+            return call()
+        except ServerUnavailable as err:
+            if backoff.failures >= retries:
+                raise
+            delay = backoff.next_delay()
+            _log(f"server unavailable ({err}); trying again in {delay:.1f} s")
+            time.sleep(delay)
+
+
+def _describe(result: UploadResult) -> str:
+    if result.duplicate:
+        return f"already uploaded (run {result.run_id})"
+    return f"run {result.run_id} ({result.format}): {result.series} series, {result.samples} samples"
+
+
+def _file_error(path: Path, message: str) -> None:
+    """``error: FILE: message``, or ``error: FILE, place: message`` when the server located the problem."""
+    located = message if message.startswith(", ") else f": {message}"
+    err_console.print(f"[bold red]error:[/] {escape(f'{path}{located}')}", highlight=False, soft_wrap=True)
+
+
+def _log(message: str) -> None:
+    """One line on stderr with the time: what an agent's service log keeps."""
+    err_console.print(
+        f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {message}", highlight=False, markup=False, soft_wrap=True
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(agent)
+    app.command()(upload)

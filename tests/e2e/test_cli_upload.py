@@ -1,0 +1,135 @@
+"""``perfsheriff upload`` end to end: a real CLI process against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from benchrepo import BenchProject, build_project
+from liveserver import LiveServer, free_port, start_server
+
+CLI = "from perfsheriff.cli.main import main; main()"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> BenchProject:
+    return build_project(tmp_path / "project")
+
+
+@pytest.fixture
+def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[LiveServer]:
+    live = start_server(engine_url, tmp_path, config=project.config)
+    yield live
+    live.stop()
+
+
+def upload(*args: str, server: str, token: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real command; server and token come from the environment, as in a CI job."""
+    env = {**os.environ, "PERFSHERIFF_SERVER": server, "PERFSHERIFF_TOKEN": token}
+    command = [sys.executable, "-c", CLI, "upload", *args, "--machine", "box", "--project", "bench-project"]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def results_file(path: Path, samples: list[float]) -> Path:
+    result = {"name": "work", "unit": "ms", "samples": samples}
+    path.write_text(json.dumps({"format": "perfsheriff", "version": 1, "results": [result]}))
+    return path
+
+
+def stored_samples(server: LiveServer) -> dict[str, list[int]]:
+    """Per benchmark, the sample count of every stored point."""
+    with server.client() as http:
+        found = {}
+        for row in http.get("/api/v1/series", params={"project": "bench-project"}).json()["series"]:
+            found[row["benchmark"]] = http.get(f"/api/v1/series/{row['id']}").json()["points"]["n"]
+    return found
+
+
+def test_files_are_uploaded_once_however_often_the_step_runs(
+    server: LiveServer, project: BenchProject, tmp_path: Path
+) -> None:
+    token = server.token("agent", machine="box", machine_class="test-class")
+    own = results_file(tmp_path / "own.json", [10.0, 11.0, 12.0])
+    criterion = FIXTURES / "criterion" / "target" / "criterion"
+    args = (str(own), str(criterion), "--revision", project.tips[2], "--config", "python=3.12")
+    first = upload(*args, server=server.url, token=token, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{own}: run ")
+    assert lines[0].endswith("(perfsheriff): 1 series, 3 samples")
+    assert lines[1].startswith(f"{criterion}: run ")
+    assert "(criterion)" in lines[1]
+    stored = stored_samples(server)
+    again = upload(*args, server=server.url, token=token, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    run_ids = [line.split(": run ")[1].split(" ")[0] for line in lines]
+    assert again.stdout.splitlines() == [
+        f"{own}: already uploaded (run {run_ids[0]})",
+        f"{criterion}: already uploaded (run {run_ids[1]})",
+    ]
+    assert stored_samples(server) == stored
+    assert stored["work"] == [3]
+    changed = upload(*args[:-2], "--config", "python=3.13", server=server.url, token=token, cwd=tmp_path)
+    assert changed.returncode == 0, changed.stderr
+    assert "already uploaded" not in changed.stdout  # another configuration is another run
+
+
+def test_each_bad_file_gets_one_clear_line_and_the_others_still_go(
+    server: LiveServer, project: BenchProject, tmp_path: Path
+) -> None:
+    token = server.token("agent", machine="box", machine_class="test-class")
+    good = results_file(tmp_path / "good.json", [1.0, 2.0])
+    (tmp_path / "bad.json").write_text('{"format": "perfsheriff", "version": 1, "results": [{"name": "x"}]}')
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00")
+    files = ["bad.json", "missing.json", "binary.json", str(good)]
+    done = upload(*files, "--revision", project.tips[1], server=server.url, token=token, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = done.stderr.splitlines()
+    assert len(errors) == 3
+    assert errors[0].startswith("error: bad.json, results[0]: expected a key 'samples'")
+    assert "(HTTP 422 invalid)" in errors[0]
+    assert errors[1] == "error: missing.json: no such file"
+    assert errors[2].startswith("error: binary.json: not UTF-8 text")
+    assert done.stdout.startswith(f"{good}: run ")
+    assert stored_samples(server) == {"work": [2]}
+
+
+def test_a_revision_the_server_does_not_know_is_an_error(server: LiveServer, tmp_path: Path) -> None:
+    token = server.token("agent", machine="box", machine_class="test-class")
+    good = results_file(tmp_path / "good.json", [1.0])
+    done = upload(str(good), "--revision", "0" * 40, server=server.url, token=token, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {good}: ")
+    assert "(HTTP 404 not_found)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_refused_token_stops_at_the_first_file(server: LiveServer, project: BenchProject, tmp_path: Path) -> None:
+    good = results_file(tmp_path / "good.json", [1.0])
+    done = upload(str(good), str(good), "--revision", project.tips[0], server=server.url, token="psf_x", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("error:") == 1
+    assert "(HTTP 401 unauthorized)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_server_is_retried_then_reported(tmp_path: Path) -> None:
+    good = results_file(tmp_path / "good.json", [1.0])
+    nobody = f"http://127.0.0.1:{free_port()}"
+    done = upload(str(good), "--revision", "a" * 40, "--retries", "2", server=nobody, token="t", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("trying again in") == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot reach {nobody}")
+    assert last.endswith(f"1 file(s) not uploaded, from {good} on")
+    assert "Traceback" not in done.stderr
