@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from benchrepo import BenchProject, build_project
 from liveserver import LiveServer, start_server
+from sqlalchemy.engine import Engine
+
+from perfsheriff.service import tokens
+from perfsheriff.store import schema as t
 
 
 def perfsheriff_json(samples: dict[str, list[float]]) -> str:
@@ -196,3 +201,36 @@ def test_compare_endpoint(server: LiveServer, project: BenchProject) -> None:
     assert row["ratio"] == pytest.approx(1.3, rel=0.01)
     with httpx.Client(base_url=server.url) as http:
         assert http.get("/api/v1/compare", params={"base": "zz", "head": "yy"}).status_code == 422
+
+
+def test_expired_tokens_and_unknown_machines(server: LiveServer, project: BenchProject, engine: Engine) -> None:
+    admin = server.token("admin")
+    short_lived = server.token("read")
+    with engine.begin() as conn:  # as if its lifetime had run out
+        conn.execute(
+            t.tokens.update()
+            .where(t.tokens.c.hash == tokens.digest(short_lived))
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    with server.client(short_lived) as http:
+        expired = http.get("/api/v1/projects")
+        assert expired.status_code == 401
+        assert "expired" in expired.json()["error"]["message"]
+    with server.client(admin) as http:
+        unknown = http.post("/api/v1/runs", json=dict(upload_body(project, project.tips[0], [1.0]), machine="ghost"))
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["field"] == "machine"
+
+
+def test_reading_can_require_a_token(engine_url: str, tmp_path: Path, project: BenchProject) -> None:
+    live = start_server(engine_url, tmp_path, config=project.config, env={"PERFSHERIFF_PUBLIC_READ": "false"})
+    try:
+        reader = live.token("read")
+        with live.client() as http:
+            assert http.get("/api/v1/projects").status_code == 401
+            assert http.get("/health").status_code == 200
+        with live.client(reader) as http:
+            projects = http.get("/api/v1/projects").json()["projects"]
+            assert [p["name"] for p in projects] == ["bench-project"]
+    finally:
+        live.stop()
