@@ -266,6 +266,10 @@ class Client:
         """The server's health; a server whose database is down answers 503, raised as ServerUnavailable."""
         return self._call("GET", "/health", _health)
 
+    def projects(self) -> list[str]:
+        """The names of the server's projects."""
+        return self._call("GET", f"{API}/projects", lambda f: [p.string("name") for p in f.objects("projects")])
+
     def upload_run(self, upload: RunUpload, *, idempotency_key: str) -> UploadResult:
         """Store one run; the same ``idempotency_key`` again returns the first run with ``duplicate=True``."""
         if not 1 <= len(idempotency_key) <= 200 or not idempotency_key.isprintable():
@@ -445,6 +449,11 @@ class _Fields:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             raise _Malformed(f"{self.what}: {key!r} should hold only string values")
         return dict(value)
+
+    def objects(self, key: str) -> list[_Fields]:
+        items = self._get(key, (list,), "a list of objects")
+        assert isinstance(items, list)
+        return [_Fields(item, f"{self.what}, {key!r}[{i}]") for i, item in enumerate(items)]
 
     def object(self, key: str) -> _Fields:
         return _Fields(self._get(key, (dict,), "an object"), f"{self.what}, {key!r}")

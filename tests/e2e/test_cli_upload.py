@@ -31,10 +31,13 @@ def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[L
     live.stop()
 
 
-def upload(*args: str, server: str, token: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def upload(
+    *args: str, server: str, token: str, cwd: Path, project: str | None = "bench-project"
+) -> subprocess.CompletedProcess[str]:
     """Run the real command; server and token come from the environment, as in a CI job."""
     env = {**os.environ, "PERFSHERIFF_SERVER": server, "PERFSHERIFF_TOKEN": token}
-    command = [sys.executable, "-c", CLI, "upload", *args, "--machine", "box", "--project", "bench-project"]
+    command = [sys.executable, "-c", CLI, "upload", *args, "--machine", "box"]
+    command += ["--project", project] if project else []
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -133,3 +136,20 @@ def test_an_unreachable_server_is_retried_then_reported(tmp_path: Path) -> None:
     assert last.startswith(f"error: cannot reach {nobody}")
     assert last.endswith(f"1 file(s) not uploaded, from {good} on")
     assert "Traceback" not in done.stderr
+
+
+def test_the_project_defaults_to_the_servers_only_one(
+    server: LiveServer, project: BenchProject, tmp_path: Path
+) -> None:
+    token = server.token("agent", machine="box", machine_class="test-class")
+    good = results_file(tmp_path / "good.json", [1.0, 2.0])
+    done = upload(str(good), "--revision", project.tips[0], server=server.url, token=token, cwd=tmp_path, project=None)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{good}: run ")
+    named = upload(str(good), "--revision", project.tips[0], server=server.url, token=token, cwd=tmp_path)
+    assert named.stdout.startswith(f"{good}: already uploaded")  # the same key, whether named or found
+    unknown = upload(
+        str(good), "--revision", project.tips[0], server=server.url, token=token, cwd=tmp_path, project="other"
+    )
+    assert unknown.returncode == 1
+    assert "(HTTP 404 not_found)" in unknown.stderr

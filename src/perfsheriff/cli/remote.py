@@ -95,7 +95,9 @@ def upload(
     token: TokenOption,
     revision: Annotated[str, typer.Option(help="Revision measured: its full sha (or a ref name the server knows).")],
     machine: MachineOption,
-    project: Annotated[str, typer.Option(help="Project name on the server (the name in its perfsheriff.toml).")],
+    project: Annotated[
+        str | None, typer.Option(help="Project name on the server (default: its only project, if it has one).")
+    ] = None,
     branch: Annotated[str | None, typer.Option(help="Branch (default: the project's default branch).")] = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help="Result format; detected from the content by default.")
@@ -110,6 +112,7 @@ def upload(
         configuration = Configuration.parse(config or [])
         environment = tuple(sorted(describe_environment(machine).items()))
         with Client(server, token, timeout) as client:
+            project = project or _only_project(client, retries)
             for index, path in enumerate(files):
                 try:
                     read = read_result_path(path)
@@ -150,6 +153,15 @@ def upload(
                 console.print(f"{path}: {_describe(result)}", highlight=False, markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _only_project(client: Client, retries: int) -> str:
+    """The server's project when it has exactly one, so that a CI step need not repeat its name."""
+    names = _retrying(client.projects, retries)
+    if len(names) != 1:
+        listed = f" ({', '.join(names)})" if names else ""
+        raise InputError(f"the server has {len(names)} projects{listed}: name one", where="--project")
+    return names[0]
 
 
 def _retrying(call: Callable[[], T], retries: int) -> T:
