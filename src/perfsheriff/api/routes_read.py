@@ -1,4 +1,4 @@
-"""Reads: projects, revisions, series and their data, alerts, summaries, comparisons."""
+"""Reads: projects, revisions, series and their data, alerts, comparisons (summaries: ``routes_triage``)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
+from perfsheriff.api.schemas import MAX_POSITION, IdPath, refuse_nul_parameters
 from perfsheriff.service import catalog
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service.tokens import Role, TokenInfo
 from perfsheriff.stats.downsample import minmax_indices
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
@@ -37,7 +38,7 @@ def revisions(
     _token: Reader,
     branch: str | None = None,
     limit: Limit = 100,
-    before: Annotated[int | None, Query(ge=0, description="only positions below this one")] = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="only positions below this one")] = None,
 ) -> dict[str, Any]:
     with request.app.state.engine.connect() as conn:
         return catalog.revisions(conn, project, branch, limit=limit, before=before)
@@ -67,8 +68,8 @@ def series_data(
     request: Request,
     _token: Reader,
     max_points: Annotated[int, Query(ge=4, le=100_000)] = 2000,
-    start: Annotated[int | None, Query(ge=0, description="first branch position")] = None,
-    end: Annotated[int | None, Query(ge=0, description="last branch position")] = None,
+    start: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="first branch position")] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="last branch position")] = None,
 ) -> dict[str, Any]:
     """Per revision: median, min and max of its samples. Longer ranges keep each bucket's extremes."""
     with request.app.state.engine.connect() as conn:
@@ -104,15 +105,9 @@ def alerts(
 
 
 @router.get("/alerts/{alert_id}", summary="One alert")
-def alert(alert_id: int, request: Request, _token: Reader) -> dict[str, Any]:
+def alert(alert_id: IdPath, request: Request, _token: Reader) -> dict[str, Any]:
     with request.app.state.engine.connect() as conn:
         return catalog.alert(conn, alert_id)
-
-
-@router.get("/summaries", summary="List alert summaries")
-def summaries(request: Request, _token: Reader, state: str | None = None, limit: Limit = 500) -> dict[str, Any]:
-    with request.app.state.engine.connect() as conn:
-        return {"summaries": catalog.summaries(conn, state=state, limit=limit)}
 
 
 @router.get("/compare", summary="Compare two revisions on every series measured at both")

@@ -12,18 +12,20 @@ from perfsheriff.api.errors import ApiError
 from perfsheriff.api.schemas import (
     ClaimRequest,
     FailRequest,
+    IdPath,
     JobCreate,
     ReleaseRequest,
     RenewRequest,
     RunUpload,
     TokenCreate,
+    refuse_nul_parameters,
 )
 from perfsheriff.errors import NotFoundError
 from perfsheriff.model import Configuration, Machine, RunStatus
 from perfsheriff.service import jobs, tokens, uploads
 from perfsheriff.service.tokens import Role, TokenInfo
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
 
 Uploader = Annotated[TokenInfo, Depends(require_one_of(Role.AGENT, Role.ADMIN))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
@@ -109,21 +111,21 @@ def _own_job(request: Request, token: TokenInfo, job_id: int) -> None:
 
 
 @router.post("/jobs/{job_id}/renew", summary="Extend the lease on a claimed job")
-def renew_job(job_id: int, body: RenewRequest, request: Request, token: Uploader) -> dict[str, Any]:
+def renew_job(job_id: IdPath, body: RenewRequest, request: Request, token: Uploader) -> dict[str, Any]:
     _own_job(request, token, job_id)
     expires = jobs.renew(request.app.state.engine, job_id, body.lease, lease_s=body.lease_seconds, now=_now())
     return {"lease_expires_at": expires.isoformat()}
 
 
 @router.post("/jobs/{job_id}/release", summary="Give a claimed job back to the queue")
-def release_job(job_id: int, body: ReleaseRequest, request: Request, token: Uploader) -> dict[str, Any]:
+def release_job(job_id: IdPath, body: ReleaseRequest, request: Request, token: Uploader) -> dict[str, Any]:
     _own_job(request, token, job_id)
     state = jobs.release(request.app.state.engine, job_id, body.lease, now=_now())
     return {"state": state.value}
 
 
 @router.post("/jobs/{job_id}/fail", summary="Report an infrastructure fault on a claimed job")
-def fail_job(job_id: int, body: FailRequest, request: Request, token: Uploader) -> dict[str, Any]:
+def fail_job(job_id: IdPath, body: FailRequest, request: Request, token: Uploader) -> dict[str, Any]:
     _own_job(request, token, job_id)
     state = jobs.fail(request.app.state.engine, job_id, body.lease, body.error, now=_now())
     return {"state": state.value}
@@ -220,5 +222,5 @@ def list_tokens(request: Request, _token: Admin) -> dict[str, Any]:
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke a token")
-def revoke_token(token_id: int, request: Request, _token: Admin) -> dict[str, Any]:
+def revoke_token(token_id: IdPath, request: Request, _token: Admin) -> dict[str, Any]:
     return _token_json(tokens.revoke_token(request.app.state.engine, token_id, _now()))

@@ -1,26 +1,62 @@
-"""Request bodies of the API (responses are plain JSON objects built by the routes).
+"""Request bodies of the API (responses are plain JSON objects built by the routes), and the
+checks every request parameter gets.
 
 Bodies are strict: unknown fields are refused, so that a typo in a CI script
-is a 422 that names the field rather than data silently missing.
+is a 422 that names the field rather than data silently missing. No text may
+hold a NUL character, which PostgreSQL cannot store: a 422 that names the field,
+rather than an error of the database.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import Path, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from perfsheriff.api.errors import ApiError
+
+# Ids are 64-bit and branch positions 32-bit in the database: a larger number is refused here, as a 422,
+# rather than by the database driver (SQLite) or the server (PostgreSQL), which would make it a 500.
+MAX_ID = 2**63 - 1
+MAX_POSITION = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Lease = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 LeaseSeconds = Annotated[float, Field(ge=1, le=3600)]
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False  # numbers, booleans, None; a nested model checked its own fields
+
+
+async def refuse_nul_parameters(request: Request) -> None:
+    """A router dependency: no path or query parameter may hold a NUL character."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if _has_nul(value):
+            raise ApiError(422, f"{name}: must not contain NUL characters", field=name)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class JobRef(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     lease: Lease
 
 

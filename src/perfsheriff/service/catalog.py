@@ -10,13 +10,15 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from perfsheriff.errors import NotFoundError
-from perfsheriff.service.series import resolve_series
+from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from perfsheriff.store import schema as t
 from perfsheriff.store.queries import SeriesRow, list_series
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 __all__ = ["SeriesData", "alert", "alerts", "list_series", "projects", "revisions", "series_data", "summaries"]
 
@@ -82,27 +84,71 @@ class SeriesData:
     mins: np.ndarray[Any, np.dtype[np.float64]]
     maxs: np.ndarray[Any, np.dtype[np.float64]]
     counts: np.ndarray[Any, np.dtype[np.int64]]
-    branch_id: int
+    revision_ids: np.ndarray[Any, np.dtype[np.int64]]
 
     def shas(self, conn: sa.Connection, indices: Sequence[int]) -> list[str]:
         """The commit at each chosen point (looked up only for the points shown)."""
-        wanted = [int(self.positions[i]) for i in indices]
+        wanted = [int(self.revision_ids[i]) for i in indices]
         found: dict[int, str] = {}
-        for start in range(0, len(wanted), 1000):
-            chunk = wanted[start : start + 1000]
-            query = (
-                sa.select(t.branch_revisions.c.position, t.revisions.c.sha)
-                .join(t.revisions, t.revisions.c.id == t.branch_revisions.c.revision_id)
-                .where(t.branch_revisions.c.branch_id == self.branch_id, t.branch_revisions.c.position.in_(chunk))
+        for start in range(0, len(wanted), 5000):
+            # Integer ids rendered inline: a long list of bound parameters costs more to send than to run.
+            ids: sa.BindParameter[list[int]] = sa.bindparam(
+                "ids", wanted[start : start + 5000], expanding=True, literal_execute=True
             )
-            found.update({int(p): str(s) for p, s in conn.execute(query)})
-        return [found.get(p, "") for p in wanted]
+            query = sa.select(t.revisions.c.id, t.revisions.c.sha).where(t.revisions.c.id.in_(ids))
+            found.update({int(i): str(s) for i, s in conn.execute(query).all()})
+        return [found.get(i, "") for i in wanted]
+
+
+def _series_fields(conn: sa.Connection, series_id: str) -> dict[str, Any]:
+    """The series with this id (or a unique prefix of it), without counting the revisions of every series."""
+    prefix = series_id.lower()
+    if not 1 <= len(prefix) <= 16 or any(c not in "0123456789abcdef" for c in prefix):
+        raise InputError(f"expected a series id (up to 16 hex digits), got {series_id!r}", where="series_id").about(
+            "series_id"
+        )
+    query = (
+        sa.select(
+            t.series.c.id,
+            t.projects.c.name.label("project"),
+            t.branches.c.name.label("branch"),
+            t.benchmarks.c.name.label("benchmark"),
+            t.benchmarks.c.suite,
+            t.series.c.metric,
+            t.series.c.unit,
+            t.series.c.direction,
+            t.series.c.machine_class,
+            t.configurations.c.canonical.label("configuration"),
+        )
+        .join(t.projects, t.projects.c.id == t.series.c.project_id)
+        .join(t.branches, t.branches.c.id == t.series.c.branch_id)
+        .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
+        .join(t.configurations, t.configurations.c.id == t.series.c.configuration_id)
+        .where(t.series.c.id.startswith(prefix))
+        .limit(6)
+    )
+    found = conn.execute(query).all()
+    if not found:
+        raise NotFoundError(f"no series with id {series_id!r}").about("series_id")
+    if len(found) > 1:
+        ids = ", ".join(str(row.id) for row in found[:5])
+        raise InputError(f"series id {series_id!r} is ambiguous ({ids}...): give more digits", where="series_id").about(
+            "series_id"
+        )
+    return dict(found[0]._mapping)
+
+
+def _medians(values: FloatArray, offsets: IntArray, sizes: IntArray) -> FloatArray:
+    """Each revision's median; when every revision has as many samples (the usual case), without a sort of all."""
+    if sizes.size and sizes[0] > 0 and bool((sizes == sizes[0]).all()):
+        return np.asarray(np.median(values.reshape(sizes.size, int(sizes[0])), axis=1), dtype=np.float64)
+    return grouped_medians(values, offsets)
 
 
 def series_data(conn: sa.Connection, series_id: str, *, start: int | None = None, end: int | None = None) -> SeriesData:
     """A series' per-revision summary along its branch, optionally between two positions."""
-    row = resolve_series(conn, series_id)
-    points = queries.series_points(conn, row.id)
+    fields = _series_fields(conn, series_id)
+    points = queries.series_points(conn, fields["id"])
     offsets = points.offsets
     keep = np.ones(len(points), dtype=bool)
     if start is not None:
@@ -110,7 +156,7 @@ def series_data(conn: sa.Connection, series_id: str, *, start: int | None = None
     if end is not None:
         keep &= points.positions <= end
     sizes = np.diff(offsets)
-    medians = grouped_medians(points.values, offsets)
+    medians = _medians(points.values, offsets, sizes)
     nonempty = sizes > 0
     starts = offsets[:-1][nonempty]
     mins = np.full(len(points), np.nan)
@@ -120,13 +166,13 @@ def series_data(conn: sa.Connection, series_id: str, *, start: int | None = None
         maxs[nonempty] = np.maximum.reduceat(points.values, starts)
     keep &= nonempty
     return SeriesData(
-        series=row,
+        series=SeriesRow(**fields, n_revisions=len(points)),
         positions=points.positions[keep],
         medians=medians[keep],
         mins=mins[keep],
         maxs=maxs[keep],
         counts=sizes[keep].astype(np.int64),
-        branch_id=queries.branch_id_of_series(conn, row.id),
+        revision_ids=points.revision_ids[keep],
     )
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import enum
 import secrets
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +43,16 @@ from perfsheriff.store import schema as t
 DEFAULT_LEASE_S = 60.0
 MAX_LEASE_S = 3600.0
 DEFAULT_MAX_ATTEMPTS = 3
+#: Expired leases of a class are swept at most this often (seconds, per process): a lease lasts at least a
+#: second, so a job is back in the queue by the first claim after it expired, and a busy queue does not
+#: pay for the sweep on every claim.
+SWEEP_INTERVAL_S = 1.0
+
+# Per engine: machine name -> (id, class), and machine class -> when its leases were last swept.
+# Machines are never renamed, deleted or moved to another class, so their ids can be remembered.
+_machines: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, str]]] = weakref.WeakKeyDictionary()
+_swept: weakref.WeakKeyDictionary[Engine, dict[str, datetime]] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
 class JobState(enum.StrEnum):
@@ -227,8 +239,9 @@ def claim(engine: Engine, *, machine: str, lease_s: float = DEFAULT_LEASE_S, now
     lease_s = _check_lease(lease_s)
     lease = secrets.token_urlsafe(24)
     with engine.begin() as conn:
-        machine_id, machine_class = _machine(conn, machine)
-        _expire_leases(conn, machine_class, now)
+        machine_id, machine_class = _known_machine(engine, conn, machine)
+        if _sweep_due(engine, machine_class, now):
+            _expire_leases(conn, machine_class, now)
         candidate = (
             sa.select(t.jobs.c.id)
             .where(t.jobs.c.machine_class == machine_class, t.jobs.c.state == JobState.QUEUED.value)
@@ -450,6 +463,26 @@ def machine_of_class(conn: sa.Connection, machine_class: str) -> str | None:
         sa.select(t.machines.c.name).where(t.machines.c.machine_class == machine_class).order_by(t.machines.c.id)
     ).scalar()
     return None if found is None else str(found)
+
+
+def _known_machine(engine: Engine, conn: sa.Connection, name: str) -> tuple[int, str]:
+    with _lock:
+        known = _machines.setdefault(engine, {}).get(name)
+    if known is None:
+        known = _machine(conn, name)
+        with _lock:
+            _machines[engine][name] = known
+    return known
+
+
+def _sweep_due(engine: Engine, machine_class: str, now: datetime) -> bool:
+    with _lock:
+        swept = _swept.setdefault(engine, {})
+        last = swept.get(machine_class)
+        if last is not None and timedelta(0) <= now - last < timedelta(seconds=SWEEP_INTERVAL_S):
+            return False
+        swept[machine_class] = now
+        return True
 
 
 def _machine(conn: sa.Connection, name: str) -> tuple[int, str]:

@@ -1,16 +1,22 @@
 """Uploads of runs over the API: from CI jobs, and from agents answering jobs.
 
-An upload is stored exactly once. Everything that can be checked is checked
-before the transaction (the project, branch, revision, machine; the result
-files parse); the run, its samples and, for a job, the job's completion are
-then written in one transaction. A retried upload carries the same
-``Idempotency-Key`` and finds the run of its first attempt instead of adding
-one; two attempts racing each other meet at the key's unique index, and the
-loser returns the winner's run.
+An upload is stored exactly once. The result files are parsed before the
+transaction; in it, everything else is checked (the project, branch, revision,
+machine) before anything is written, and then the run, its samples and, for a
+job, the job's completion are written together. A retried upload carries the
+same ``Idempotency-Key`` and finds the run of its first attempt instead of
+adding one; two attempts racing each other meet at the key's unique index, and
+the loser returns the winner's run.
+
+Projects, machines and configurations are never renamed or deleted, so their
+ids are remembered per engine once seen committed (as ``records`` does for
+benchmarks and series): an upload then costs one transaction of a few
+statements.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,16 +77,14 @@ def upload(engine: Engine, request: Upload, *, limit: int, now: datetime) -> Sto
     size = sum(len(data) for data in request.files.values())
     if size > limit:
         raise InputError(f"{size:,} bytes of results exceed the limit of {limit:,} bytes", where="files").about("files")
-    if request.idempotency_key is not None:
-        with engine.connect() as conn:
-            seen = _by_key(conn, request.idempotency_key)
-        if seen is not None:
-            return seen
     results = _parse(request)
-    target = resolve_target(engine, request)
     try:
         with engine.begin() as conn:
-            return _store(conn, target, request, results, now)
+            seen = None if request.idempotency_key is None else _by_key(conn, request.idempotency_key)
+            if seen is not None:
+                return seen
+            target = _resolve(conn, request)
+            stored = _store(conn, target, request, results, now)
     except IntegrityError:
         if request.idempotency_key is None:
             raise
@@ -89,6 +93,8 @@ def upload(engine: Engine, request: Upload, *, limit: int, now: datetime) -> Sto
         if seen is None:
             raise
         return seen
+    _remember_configuration(engine, target)
+    return stored
 
 
 def _parse(request: Upload) -> ResultSet | None:
@@ -103,7 +109,25 @@ def _parse(request: Upload) -> ResultSet | None:
     if not request.tree and len(request.files) != 1:
         raise InputError("several files form one result only as a tree: set tree to true", where="files").about("files")
     source = request.source or next(iter(request.files))
-    return ResultFile(source, dict(request.files), request.tree).parse(request.format)
+    results = ResultFile(source, dict(request.files), request.tree).parse(request.format)
+    for result in results.results:
+        if not all(map(_storable, (result.name, result.unit, result.metric, result.suite))):
+            message = f"benchmark {result.name!r}: a NUL character or a lone surrogate in its name, unit or metric"
+            raise InputError(message, source=source)
+    if not all(_storable(key) and _storable(value) for key, value in results.context):
+        raise InputError("a NUL character or a lone surrogate in the file's context", source=source)
+    return results
+
+
+def _storable(text: str) -> bool:
+    """Text the database can store: JSON escapes (\\u0000, \\ud800) make what no file's bytes hold."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _store(conn: sa.Connection, target: Target, request: Upload, results: ResultSet | None, now: datetime) -> Stored:
@@ -185,52 +209,94 @@ def _by_key(conn: sa.Connection, key: str) -> Stored | None:
     return Stored(int(row.id), True, row.format, int(counted[0]), int(counted[1]), job_id)
 
 
+@dataclass(slots=True)
+class _Known:
+    """Ids seen committed: project name -> (id, repository), machine name -> (id, class), configuration -> id."""
+
+    projects: dict[str, tuple[int, str]] = field(default_factory=dict)
+    machines: dict[str, tuple[int, str]] = field(default_factory=dict)
+    configurations: dict[str, int] = field(default_factory=dict)
+
+
+_known: weakref.WeakKeyDictionary[Engine, _Known] = weakref.WeakKeyDictionary()
+
+
+def _known_of(engine: Engine) -> _Known:
+    return _known.setdefault(engine, _Known())
+
+
+def _remember_configuration(engine: Engine, target: Target) -> None:
+    """Called after the commit: a configuration inserted by a transaction that rolled back is not remembered."""
+    _known_of(engine).configurations[str(target.configuration)] = target.configuration_id
+
+
 def resolve_target(engine: Engine, request: Upload) -> Target:
-    """Project, branch, revision, machine and configuration of an upload, all known to the store.
+    """Project, branch, revision, machine and configuration of an upload, all known to the store."""
+    with engine.begin() as conn:
+        target = _resolve(conn, request)
+    _remember_configuration(engine, target)
+    return target
+
+
+def _resolve(conn: sa.Connection, request: Upload) -> Target:
+    """:func:`resolve_target` inside the caller's transaction.
 
     A revision that is not stored yet is looked for in the project's repository when that is
     a local path (a CI job that uploads right after a push), by importing the branch's new history.
     """
-    with engine.begin() as conn:
-        project = conn.execute(
-            sa.select(t.projects.c.id, t.projects.c.repository).where(t.projects.c.name == request.project)
+    known = _known_of(conn.engine)
+    project_id, repository = _project(conn, known, request.project)
+    branch_id, branch = _branch(conn, project_id, request.project, request.branch)
+    machine_id, machine_class = _machine(conn, known, request.machine)
+    found = _revision(conn, project_id, branch_id, request.revision)
+    if found is None and repository and not is_url(repository):
+        path = Path(repository)
+        if path.is_dir():
+            import_history(conn, GitRepo(path), project_id, branch)
+            found = _revision(conn, project_id, branch_id, request.revision)
+    if found is None:
+        raise NotFoundError(
+            f"no revision {request.revision!r} on branch {branch!r} of project {request.project!r}"
+        ).about("revision")
+    revision_id, sha, position = found
+    configuration_id = known.configurations.get(str(request.configuration))
+    if configuration_id is None:
+        configuration_id = records.configuration_id(conn, request.configuration)
+    return Target(
+        project=request.project,
+        project_id=project_id,
+        branch=branch,
+        branch_id=branch_id,
+        revision=sha,
+        revision_id=revision_id,
+        position=position,
+        machine=Machine(request.machine, machine_class),
+        machine_id=machine_id,
+        configuration=request.configuration,
+        configuration_id=configuration_id,
+    )
+
+
+def _project(conn: sa.Connection, known: _Known, name: str) -> tuple[int, str]:
+    if name not in known.projects:
+        row = conn.execute(sa.select(t.projects.c.id, t.projects.c.repository).where(t.projects.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"no project {name!r}").about("project")
+        known.projects[name] = (int(row.id), str(row.repository))
+    return known.projects[name]
+
+
+def _machine(conn: sa.Connection, known: _Known, name: str) -> tuple[int, str]:
+    if name not in known.machines:
+        row = conn.execute(
+            sa.select(t.machines.c.id, t.machines.c.machine_class).where(t.machines.c.name == name)
         ).first()
-        if project is None:
-            raise NotFoundError(f"no project {request.project!r}").about("project")
-        branch_id, branch = _branch(conn, int(project.id), request.project, request.branch)
-        machine = conn.execute(
-            sa.select(t.machines.c.id, t.machines.c.name, t.machines.c.machine_class).where(
-                t.machines.c.name == request.machine
+        if row is None:
+            raise NotFoundError(f"no machine {name!r}: register it with `perfsheriff token create --machine`").about(
+                "machine"
             )
-        ).first()
-        if machine is None:
-            raise NotFoundError(
-                f"no machine {request.machine!r}: register it with `perfsheriff token create --machine`"
-            ).about("machine")
-        found = _revision(conn, int(project.id), branch_id, request.revision)
-        if found is None and project.repository and not is_url(project.repository):
-            repository = Path(project.repository)
-            if repository.is_dir():
-                import_history(conn, GitRepo(repository), int(project.id), branch)
-                found = _revision(conn, int(project.id), branch_id, request.revision)
-        if found is None:
-            raise NotFoundError(
-                f"no revision {request.revision!r} on branch {branch!r} of project {request.project!r}"
-            ).about("revision")
-        revision_id, sha, position = found
-        return Target(
-            project=request.project,
-            project_id=int(project.id),
-            branch=branch,
-            branch_id=branch_id,
-            revision=sha,
-            revision_id=revision_id,
-            position=position,
-            machine=Machine(str(machine.name), str(machine.machine_class)),
-            machine_id=int(machine.id),
-            configuration=request.configuration,
-            configuration_id=records.configuration_id(conn, request.configuration),
-        )
+        known.machines[name] = (int(row.id), str(row.machine_class))
+    return known.machines[name]
 
 
 def _branch(conn: sa.Connection, project_id: int, project: str, name: str | None) -> tuple[int, str]:

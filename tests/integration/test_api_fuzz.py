@@ -1,0 +1,196 @@
+"""Fuzzing the HTTP API from its OpenAPI description (schemathesis) against a real server.
+
+Every operation gets valid and invalid input (schemathesis's examples, coverage and
+fuzzing phases, positive and negative cases) with an admin token, so that requests reach
+past authentication; no answer may be a 5xx. Only that check runs: the API's 4xx answers
+carry the one JSON error shape (tested in test_api.py) that the OpenAPI description does
+not spell out, so schemathesis's schema-conformance checks would report every 4xx.
+
+On PostgreSQL too: it refuses NUL characters in text and integers beyond 64 bits, which
+SQLite stores or compares without complaint.
+
+The OpenAPI description is the application's own, taken when the tests are collected (the
+one the server serves at /openapi.json; loading it from the server through a fixture,
+``schemathesis.pytest.from_fixture``, does not run under pytest 9). The requests go to a real
+server, one per database for the whole module.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import schemathesis
+import sqlalchemy as sa
+from benchrepo import build_project
+from hypothesis import HealthCheck, settings
+from liveserver import LiveServer, start_server
+from schemathesis.checks import not_a_server_error
+
+from perfsheriff.api.app import create_app
+from perfsheriff.config import Settings
+from perfsheriff.store import database
+from perfsheriff.store.schema import metadata
+
+EXAMPLES_PER_OPERATION = 50
+
+# The project the servers track, built once (its commits are the same on every run). The fuzzer draws
+# names and revisions from it half of the time, so that requests get past "no such project" and reach
+# the deeper code: result parsing, revision lookup, the job queue.
+_FOLDER = Path(tempfile.mkdtemp(prefix="perfsheriff-fuzz-"))
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
+PROJECT = build_project(_FOLDER / "project")
+
+
+def perfsheriff_json(name: str, samples: list[float]) -> str:
+    return json.dumps(
+        {"format": "perfsheriff", "version": 1, "results": [{"name": name, "unit": "ms", "samples": samples}]}
+    )
+
+
+DICTIONARIES = {
+    "project": ["bench-project"],
+    "branch": ["main"],
+    "machine": ["box"],
+    "machine_class": ["test-class"],
+    "benchmark": ["work"],
+    "revision": [*PROJECT.tips, PROJECT.tips[3][:7], *PROJECT.side],
+    "result": [
+        perfsheriff_json("work", [1.0, 2.0, 3.0]),
+        perfsheriff_json("nul\x00name", [1.0]),  # written as JSON escapes: valid text, unstorable names
+        perfsheriff_json("lone\ud800surrogate", [1.0]),
+        perfsheriff_json("work", [1e308, 1e-308]),
+        perfsheriff_json("work", []),
+        '{"format": "perfsheriff", "version": 1, "results": [{"name": "w", "unit": "ms", "samples": [NaN]}]}',
+    ],
+}
+BINDINGS = {
+    "project": "project",
+    "branch": "branch",
+    "machine": "machine",
+    "machine_class": "machine_class",
+    "benchmark": "benchmark",
+    "revision": "revision",
+    "base": "revision",
+    "head": "revision",
+    "body.project": "project",
+    "body.branch": "branch",
+    "body.machine": "machine",
+    "body.machine_class": "machine_class",
+    "body.benchmark": "benchmark",
+    "body.revision": "revision",
+    "body.files.result": "result",
+}
+
+
+def openapi_description() -> schemathesis.BaseSchema:
+    engine = database.create_engine("sqlite://")  # never connected: the description needs no database
+    description = create_app(engine, Settings()).openapi()
+    engine.dispose()
+    config = schemathesis.Config.from_dict(
+        {
+            "generation": {"max-examples": EXAMPLES_PER_OPERATION},
+            "phases": {"stateful": {"enabled": False}},
+            "dictionaries": {name: {"values": values} for name, values in DICTIONARIES.items()},
+            "parameters": {key: {"dictionary": name, "probability": 0.5} for key, name in BINDINGS.items()},
+        }
+    )
+    return schemathesis.openapi.from_dict(description, config=config)
+
+
+schema = openapi_description()
+
+
+@dataclass
+class Admin:
+    """An admin token, made again when the fuzzer revokes it (DELETE /api/v1/tokens/{id} with its id)."""
+
+    server: LiveServer
+    secret: str = ""
+
+    def headers(self) -> dict[str, str]:
+        if not self.secret:
+            self.secret = self.server.token("admin")
+        return {"Authorization": f"Bearer {self.secret}"}
+
+    def after(self, case: schemathesis.Case, status: int) -> None:
+        if case.method == "DELETE" and status == 200:
+            with self.server.client(self.secret) as http:
+                if http.get("/api/v1/tokens").status_code == 401:
+                    self.secret = ""
+
+
+def _empty_postgres(url: str) -> None:
+    engine = database.create_engine(url)
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[LiveServer]:
+    """A server with a project (its history imported) and an agent machine ``box``, for the whole module."""
+    folder = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    if request.param == "sqlite":
+        shutil.copy(sqlite_template, folder / "perfsheriff.db")
+        url = f"sqlite:///{folder / 'perfsheriff.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _empty_postgres(url)
+    server = start_server(url, folder, config=PROJECT.config)
+    server.token("agent", machine="box", machine_class="test-class")
+    yield server
+    server.stop()
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()
+
+
+@pytest.fixture(scope="module")
+def admin(live: LiveServer) -> Admin:
+    return Admin(live)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_no_operation_answers_with_a_server_error(case: schemathesis.Case, live: LiveServer, admin: Admin) -> None:
+    response = case.call_and_validate(base_url=live.url, headers=admin.headers(), checks=[not_a_server_error])
+    admin.after(case, response.status_code)
+
+
+def test_values_the_database_cannot_hold_are_refused_with_a_422(live: LiveServer, admin: Admin) -> None:
+    """Input that reached the database and was a 500 before (found by the fuzzer, or beside it): numbers
+    beyond the database's integers (both databases), NUL characters (PostgreSQL), a lone surrogate
+    from a JSON escape in a result file (both)."""
+    huge = 2**70
+    upload = {"project": "bench-project", "revision": PROJECT.tips[0], "machine": "box"}
+    cases = [
+        ("DELETE", f"/api/v1/tokens/{huge}", None),
+        ("GET", f"/api/v1/alerts/{huge}", None),
+        ("POST", f"/api/v1/jobs/{huge}/renew", {"lease": "x"}),
+        ("GET", f"/api/v1/projects/bench-project/revisions?before={huge}", None),
+        ("POST", "/api/v1/runs", {**upload, "status": "failed", "job": {"id": huge, "lease": "x"}}),
+        ("GET", "/api/v1/series?benchmark=a%00b", None),
+        ("GET", "/api/v1/projects/a%00b/revisions", None),
+        ("GET", "/api/v1/series/ab%00", None),
+        ("POST", "/api/v1/jobs/claim", {"machine": "box\x00"}),
+        ("POST", "/api/v1/runs", {**upload, "status": "failed", "error": "a\x00b"}),
+        ("POST", "/api/v1/runs", {**upload, "files": {"r.json": perfsheriff_json("a\x00b", [1.0])}}),
+        ("POST", "/api/v1/runs", {**upload, "files": {"r.json": perfsheriff_json("a\ud800b", [1.0])}}),
+    ]
+    with live.client() as http:
+        for method, path, body in cases:
+            response = http.request(method, path, json=body, headers=admin.headers())
+            assert response.status_code == 422, (method, path, response.text)
+            assert response.json()["error"]["code"] == "invalid"
