@@ -24,6 +24,7 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import Thresholds
 from perfsheriff.service.compare import resolve_stored_revision
+from perfsheriff.service.triage import summarize
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.store import alerts as alert_store
@@ -83,7 +84,8 @@ def detect_stored(
     filters: Mapping[str, str | None] | None = None,
     on_series: Callable[[SeriesRow], None] | None = None,
 ) -> DetectionReport:
-    """Run detection over every stored series matching ``filters``; each series in its own transaction."""
+    """Run detection over every stored series matching ``filters``, each series in its own transaction,
+    then group the new alerts into summaries (``perfsheriff detect`` and the track loop both come here)."""
     with engine.connect() as conn:
         rows = queries.list_series(conn, **(filters or {}))  # type: ignore[arg-type]
     new_ids: list[int] = []
@@ -95,6 +97,8 @@ def detect_stored(
         insufficient += not analysed
         if on_series is not None:
             on_series(row)
+    # New alerts (and any older ones in no summary yet) join or form alert summaries for triage.
+    summarize(engine, None, now)
     return DetectionReport(len(rows), new_ids, insufficient)
 
 

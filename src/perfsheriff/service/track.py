@@ -24,6 +24,7 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction, Machine, Push
 from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile, ScheduleMode
 from perfsheriff.runner import Runner
+from perfsheriff.service import culprits, notifying
 from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
 from perfsheriff.service.detection import DetectionPolicy, detect_stored, policy_from_thresholds
 from perfsheriff.service.execute import Executor, LocalExecutor, Measured
@@ -265,8 +266,9 @@ class Tracker:
         }
         if via is not None:
             details["reused_from_alert"] = via
-        patch: dict[str, Any] = {"bisection": details}
-        if outcome.kind.value == "not_reproduced":
-            patch["state"] = "invalid"
         with self.engine.begin() as conn:
-            alert_store.update_details(conn, alert_id, patch)
+            alert_store.update_details(conn, alert_id, {"bisection": details})
+        # The culprit goes on the alert and into its summary's journal; a change that did not reproduce
+        # makes the summary invalid (see service.culprits.record_bisection).
+        summary_id = culprits.record_bisection(self.engine, alert_id, details, repo=self.repo, now=self.now())
+        notifying.notify_culprit(self.engine, summary_id, self.project_file, now=self.now())  # never raises

@@ -11,6 +11,8 @@ repetition. Revisions are ordered along a branch by ``branch_revisions.position`
 Schema history (each step is an Alembic migration under ``migrations/versions``):
 1. ``0001`` initial schema.
 2. ``0002`` job queue with leases, API tokens, idempotency keys of uploads.
+3. ``0003`` triage: summaries with a range, drift flag and upstream; notes with their states and kind;
+   culprits on alerts; patch ids of revisions; the notification log.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ revisions = Table(
     Column("author_email", Text, nullable=False),
     Column("time", DateTime(timezone=True), nullable=False),
     Column("message", Text, nullable=False),
+    # ``git patch-id --stable`` (migration 0003), filled when triage first needs it: NULL not computed
+    # yet, "" none (a merge or an empty commit). Recognises a culprit cherry-picked onto another branch.
+    Column("patch_id", String(40), nullable=True),
     UniqueConstraint("project_id", "sha"),
 )
 
@@ -207,7 +212,10 @@ samples = Table(
 
 VALUES_PER_PART = 256
 
-# Room for the triage work; its issue extends these.
+# Alert summaries (extended by migration 0003): alerts a sheriff looks at together, on one branch. The
+# range is the hull of the alerts' suspect ranges in ``branch_revisions`` positions, ``(last_good,
+# first_bad]``; ``state`` is the triage state (``perfsheriff.triage.State``), changed only through a
+# compare-and-set that also appends a transition note.
 alert_summaries = Table(
     "alert_summaries",
     metadata,
@@ -218,6 +226,14 @@ alert_summaries = Table(
     Column("owner", Text, nullable=True),
     Column("bug_url", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("drift", Boolean, nullable=False, default=False),  # drift alerts group apart from steps
+    Column("last_good_position", Integer, nullable=False),
+    Column("first_bad_position", Integer, nullable=False),
+    Column("culprit_sha", String(40), nullable=True),  # the culprit most of its alerts name, if any
+    # The summary this one repeats on another branch (a merged or cherry-picked culprit).
+    Column("upstream_summary_id", ForeignKey("alert_summaries.id", ondelete="SET NULL"), nullable=True),
+    Index(None, "branch_id", "state"),
 )
 
 alerts = Table(
@@ -225,7 +241,7 @@ alerts = Table(
     metadata,
     _id(),
     Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("summary_id", ForeignKey("alert_summaries.id", ondelete="SET NULL"), nullable=True),
+    Column("summary_id", ForeignKey("alert_summaries.id", ondelete="SET NULL"), nullable=True, index=True),
     Column("last_good_revision_id", ForeignKey("revisions.id"), nullable=False),
     Column("first_bad_revision_id", ForeignKey("revisions.id"), nullable=False),
     Column("kind", String(20), nullable=False),  # regression | improvement | drift
@@ -233,9 +249,14 @@ alerts = Table(
     Column("confidence", Float, nullable=False),
     Column("details", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # What bisection named (migration 0003); the full record stays in details["bisection"].
+    Column("culprit_revision_id", ForeignKey("revisions.id", ondelete="SET NULL"), nullable=True),
+    Column("culprit_confidence", Float, nullable=True),
     UniqueConstraint("series_id", "first_bad_revision_id", "kind"),
 )
 
+# A summary's journal, append-only: every change of state (from_state -> to_state), comment, round of
+# data collection and alert moved between summaries. Notes of 0002 and before have no states.
 notes = Table(
     "notes",
     metadata,
@@ -245,6 +266,24 @@ notes = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("text", Text, nullable=False),
     Column("details", JSON, nullable=False, default=dict),
+    Column("kind", String(20), nullable=False, default="comment"),  # transition | comment | data | reassign
+    Column("from_state", String(20), nullable=True),
+    Column("to_state", String(20), nullable=True),
+)
+
+# What was sent to a culprit's author (migration 0003): one row per de-duplication key (a summary and a
+# channel), so a message goes out once per summary and channel and a failure stays visible.
+notifications = Table(
+    "notifications",
+    metadata,
+    _id(),
+    Column("summary_id", ForeignKey("alert_summaries.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("channel", String(40), nullable=False),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("outcome", String(20), nullable=False),  # sent | failed | suppressed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 # The job queue (migration 0002): one benchmark at one revision on a machine class. Agents claim the

@@ -92,8 +92,9 @@ class InvalidTransition(InputError):
 
 class NoteKind(enum.StrEnum):
     TRANSITION = "transition"  # the state changed
-    COMMENT = "comment"  # a remark, a hand-over, an alert moved to another summary
+    COMMENT = "comment"  # a remark, a hand-over, an owner or bug link set
     DATA = "data"  # a round of data collection: what ran, why, the outcome
+    REASSIGN = "reassign"  # alerts moved between summaries (by a sheriff, or merged by grouping)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,26 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     return True
 
 
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=True,
-        compare_type=True,
-        include_object=include_object,
-    )
-    context.run_migrations()
+with engine.connect() as connection:
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration rebuilds a table on SQLite (copy, drop, rename); with foreign keys enforced,
+        # dropping the old table would cascade into every table referring to it (notes, samples...).
+        # The pragma only takes effect outside a transaction; the check below replaces the enforcement.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    with connection.begin():
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=True,
+            compare_type=True,
+            include_object=include_object,
+        )
+        context.run_migrations()
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() if sqlite else []
+        if broken:
+            raise RuntimeError(f"the migration left rows that refer to missing rows: {broken[:5]}")
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()

@@ -1,0 +1,115 @@
+"""Triage over HTTP: the summaries and queues (read), and sheriffs' decisions, notes and reassignments.
+
+Every write needs the sheriff role; the journal records the token's name (or
+``token <id>`` for an unnamed one) as who did it. A move the state table
+forbids is a 422 naming the allowed targets; a summary someone else changed
+meanwhile (``from_state`` no longer true) is a 409.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field, StringConstraints
+
+from perfsheriff.api.auth import require
+from perfsheriff.api.schemas import MAX_ID, IdPath, Strict, refuse_nul_parameters
+from perfsheriff.service import summaries
+from perfsheriff.service import triage as triage_service
+from perfsheriff.service.tokens import Role, TokenInfo
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
+Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
+Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
+
+StateName = Annotated[str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Owner = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
+BugUrl = Annotated[str, StringConstraints(max_length=2000, strip_whitespace=True)]
+
+
+class TransitionBody(Strict):
+    state: StateName
+    note: Text = ""
+    owner: Owner | None = Field(default=None, description='who looks after it; "" clears')
+    bug_url: BugUrl | None = Field(default=None, description='an http(s) URL; "" clears')
+    from_state: StateName | None = Field(default=None, description="the state you saw; 409 if it changed meanwhile")
+
+
+class NoteBody(Strict):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
+class ReassignBody(Strict):
+    summary_id: int = Field(ge=1, le=MAX_ID)
+    note: Text = ""
+
+
+def _who(token: TokenInfo | None) -> str:
+    """The journal's author: the token's name, else its id (a sheriff route always has a token)."""
+    if token is None:
+        return "anonymous"
+    return token.name.strip() or f"token {token.id}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.get("/summaries", summary="List alert summaries: a sheriffs' queue, or filtered")
+def list_summaries(
+    request: Request,
+    _token: Reader,
+    queue: Literal["code", "perf"] | None = None,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    project: Annotated[str | None, Query(max_length=200)] = None,
+    branch: Annotated[str | None, Query(max_length=255)] = None,
+    benchmark: Annotated[str | None, Query(max_length=200, description="a substring of a benchmark name")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> dict[str, Any]:
+    """With ``queue``: that queue's open summaries, most severe first; else every summary, newest first."""
+    with request.app.state.engine.connect() as conn:
+        found = summaries.list_summaries(
+            conn, queue=queue, state=state, project=project, branch=branch, benchmark=benchmark, limit=limit
+        )
+    return {"summaries": found}
+
+
+@router.get("/summaries/{summary_id}", summary="One summary: alerts, culprit, journal, related and downstream")
+def summary(summary_id: IdPath, request: Request, _token: Reader) -> dict[str, Any]:
+    with request.app.state.engine.connect() as conn:
+        return summaries.summary_detail(conn, summary_id)
+
+
+@router.post("/summaries/{summary_id}/transition", summary="Change a summary's state (and owner, bug link)")
+def transition(summary_id: IdPath, body: TransitionBody, request: Request, token: Sheriff) -> dict[str, Any]:
+    engine = request.app.state.engine
+    triage_service.transition(
+        engine,
+        summary_id,
+        body.state,
+        who=_who(token),
+        text=body.note,
+        owner=body.owner,
+        bug_url=body.bug_url,
+        from_state=body.from_state,
+        now=_now(),
+    )
+    with engine.connect() as conn:
+        return summaries.summary_detail(conn, summary_id)
+
+
+@router.post("/summaries/{summary_id}/notes", status_code=201, summary="Add a note to a summary's journal")
+def add_note(summary_id: IdPath, body: NoteBody, request: Request, token: Sheriff) -> dict[str, Any]:
+    note_id = triage_service.add_note(request.app.state.engine, summary_id, who=_who(token), text=body.text, now=_now())
+    return {"id": note_id, "summary_id": summary_id}
+
+
+@router.post("/alerts/{alert_id}/reassign", summary="Move an alert to another summary of its branch")
+def reassign(alert_id: IdPath, body: ReassignBody, request: Request, token: Sheriff) -> dict[str, Any]:
+    engine = request.app.state.engine
+    triage_service.reassign_alert(engine, alert_id, body.summary_id, who=_who(token), text=body.note, now=_now())
+    with engine.connect() as conn:
+        return summaries.summary_detail(conn, body.summary_id)

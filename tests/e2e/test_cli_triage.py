@@ -1,0 +1,82 @@
+"""``perfsheriff alerts --queue`` and ``perfsheriff triage`` in real child processes, after a real ``track``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from test_cli_ingest import run_cli
+from test_cli_track import assert_one_error_line
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from benchrepo import BenchProject, build_project
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[BenchProject, str, Path]:
+    """A project tracked once: detection found the roll-up's regression and bisection named its culprit."""
+    root = tmp_path_factory.mktemp("triaged")
+    project = build_project(root)
+    db = f"sqlite:///{root / 'track.db'}"
+    result = run_cli(
+        "track", "--config", str(project.config), "--once", "--db", db, "--workdir", str(root / "work"), cwd=root
+    )
+    assert result.returncode == 0, result.stderr
+    return project, db, root
+
+
+def test_the_perf_queue_lists_the_summary_with_its_culprit_and_a_sheriff_triages_it(
+    tracked: tuple[BenchProject, str, Path],
+) -> None:
+    project, db, root = tracked
+    assert project.culprit is not None
+    listed = run_cli("alerts", "--queue", "perf", "--json", "--db", db, cwd=root)
+    assert listed.returncode == 0, listed.stderr
+    (summary,) = json.loads(listed.stdout)
+    assert summary["state"] == "untriaged"
+    assert summary["culprit"]["sha"] == project.culprit
+    assert summary["culprit"]["subject"] == "slow down work"
+    assert [a["benchmark"] for a in summary["alerts"]] == ["work"]
+    sid = str(summary["id"])
+
+    table = run_cli("alerts", "--queue", "perf", "--db", db, cwd=root)
+    assert f"#{sid}  untriaged" in table.stdout
+    assert f'culprit {project.culprit[:10]} "slow down work" by Ada Lovelace' in table.stdout
+    assert "regression +30" in table.stdout
+    code = run_cli("alerts", "--queue", "code", "--json", "--db", db, cwd=root)
+    assert json.loads(code.stdout) == []
+    plain = run_cli("alerts", "--json", "--db", db, cwd=root)  # without --queue: the alerts, as before
+    assert [a["benchmark"] for a in json.loads(plain.stdout)] == ["work"]
+
+    shown = run_cli("triage", sid, "--db", db, cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    assert "created by detection" in shown.stdout
+    assert f"culprit {project.culprit[:12]}" in shown.stdout  # the bisection round in the journal
+
+    note = "real: the roll-up's second member doubles the work"
+    acked = run_cli(
+        "triage", sid, "--state", "acknowledged", "--note", note, "--as", "ada", "--json", "--db", db, cwd=root
+    )
+    assert acked.returncode == 0, acked.stderr
+    detail = json.loads(acked.stdout)
+    assert detail["state"] == "acknowledged"
+    last = detail["notes"][-1]
+    assert (last["who"], last["from_state"], last["to_state"], last["text"]) == (
+        "ada",
+        "untriaged",
+        "acknowledged",
+        note,
+    )
+    assert json.loads(run_cli("alerts", "--queue", "perf", "--json", "--db", db, cwd=root).stdout) == []
+
+    owned = run_cli("triage", sid, "--owner", "grace", "--note", "over to grace", "--as", "ada", "--db", db, cwd=root)
+    assert owned.returncode == 0, owned.stderr
+    assert "owner grace" in owned.stdout
+    assert "ada [comment] over to grace" in owned.stdout
+
+    refused = run_cli("triage", sid, "--state", "untriaged", "--db", db, cwd=root)
+    assert_one_error_line(refused, "cannot move a summary from acknowledged to untriaged", "investigating", "fixed")
+    assert_one_error_line(run_cli("triage", "999999", "--db", db, cwd=root), "no summary 999999")
+    assert_one_error_line(run_cli("alerts", "--queue", "sheriff", "--db", db, cwd=root), "unknown queue")

@@ -1,0 +1,112 @@
+"""Migration 0003 on both databases: data of 0002 carried over, ``alembic check`` clean, and back down again."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import Engine
+
+from perfsheriff.store import database
+
+POSTGRES_ADMIN_URL = os.environ.get("PERFSHERIFF_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# A project with a branch of three revisions, one series, an alert between positions 0 and 2 in a summary,
+# and a note: what a 0002 database could hold.
+LEGACY_ROWS = [
+    "INSERT INTO projects (id, name, repository) VALUES (1, 'p', '')",
+    "INSERT INTO branches (id, project_id, name) VALUES (1, 1, 'main')",
+    *(
+        f"INSERT INTO revisions (id, project_id, sha, parents, author, author_email, time, message) "
+        f"VALUES ({i}, 1, '{str(i) * 40}', '', 'a', 'a@x', '2026-01-0{i} 00:00:00+00:00', 'm')"
+        for i in (1, 2, 3)
+    ),
+    "INSERT INTO pushes (id, branch_id, tip_revision_id, position) VALUES (1, 1, 3, 0)",
+    *(
+        f"INSERT INTO branch_revisions (branch_id, revision_id, push_id, position, first_parent) "
+        f"VALUES (1, {i}, 1, {i - 1}, true)"
+        for i in (1, 2, 3)
+    ),
+    "INSERT INTO configurations (id, canonical, items) VALUES (1, '', '{}')",
+    "INSERT INTO benchmarks (id, project_id, name, suite, weight, tags) VALUES (1, 1, 'b', '', 1.0, '[]')",
+    "INSERT INTO series (id, project_id, branch_id, benchmark_id, metric, unit, direction, machine_class, "
+    "configuration_id) VALUES ('s1', 1, 1, 1, 'time', 'ms', 'lower_is_better', 'c', 1)",
+    "INSERT INTO alert_summaries (id, project_id, branch_id, state, created_at) "
+    "VALUES (1, 1, 1, 'untriaged', '2026-01-04 00:00:00+00:00')",
+    "INSERT INTO alerts (id, series_id, summary_id, last_good_revision_id, first_bad_revision_id, kind, "
+    "relative_change, confidence, details, created_at) "
+    "VALUES (1, 's1', 1, 1, 3, 'regression', 0.1, 0.99, '{}', '2026-01-04 00:00:00+00:00')",
+    "INSERT INTO notes (id, summary_id, author, created_at, text, details) "
+    "VALUES (1, 1, 'ada', '2026-01-04 00:00:00+00:00', 'looking', '{}')",
+]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of its own (the shared test databases are at head already)."""
+    if request.param == "sqlite":
+        engine = database.create_engine(f"sqlite:///{tmp_path / 'migrate.db'}")
+        yield engine
+        engine.dispose()
+        return
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"perfsheriff_migrate_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc.orig}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}")
+    engine = database.create_engine(admin.url.set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(database.MIGRATIONS))
+    config.attributes["engine"] = engine
+    command.downgrade(config, revision)
+
+
+def test_0003_carries_0002_data_over_and_goes_back_down(blank: Engine) -> None:
+    database.upgrade(blank, "0002")
+    with blank.begin() as conn:
+        for statement in LEGACY_ROWS:
+            conn.exec_driver_sql(statement)
+    database.upgrade(blank)
+    assert database.current_revision(blank) == "0003"
+    database.check_models(blank)  # the tables of schema.py are what the migrations built
+    with blank.connect() as conn:
+        summary = conn.exec_driver_sql(
+            "SELECT last_good_position, first_bad_position, drift, updated_at IS NOT NULL, culprit_sha "
+            "FROM alert_summaries"
+        ).one()
+        note = conn.exec_driver_sql("SELECT kind, from_state, to_state FROM notes").one()
+        alert = conn.exec_driver_sql("SELECT summary_id, culprit_revision_id, culprit_confidence FROM alerts").one()
+    assert tuple(summary) == (0, 2, False, True, None)  # the hull of its alert's range
+    # SQLite rebuilds altered tables: nothing referring to them may cascade away meanwhile.
+    assert tuple(note) == ("comment", None, None)
+    assert tuple(alert) == (1, None, None)
+
+    downgrade(blank, "0002")
+    assert database.current_revision(blank) == "0002"
+    with blank.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("alert_summaries")}
+        assert "drift" not in columns
+        assert "notifications" not in sa.inspect(conn).get_table_names()
+        assert conn.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 1
+        assert conn.exec_driver_sql("SELECT summary_id FROM alerts").scalar() == 1
+    database.upgrade(blank)
+    database.check_models(blank)

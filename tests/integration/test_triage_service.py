@@ -1,0 +1,449 @@
+"""Triage wired to the database: summaries, merges, culprits, downstream, transitions and the journal.
+
+Real git histories (``gitfixtures``), real SQLite and PostgreSQL. Alerts are
+written the way detection writes them, at chosen ranges, so each test states
+the ranges it is about; ``test_track`` and the CLI tests cover alerts found by
+detection itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from gitfixtures import Repo
+from sqlalchemy.engine import Engine
+
+from perfsheriff.errors import ConflictError, InputError, NotFoundError
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
+from perfsheriff.service import culprits, ingest, summaries
+from perfsheriff.service import triage as triage_service
+from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import notifications, queries, records
+from perfsheriff.store import schema as t
+from perfsheriff.triage import InvalidTransition
+
+NOW = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
+BENCHMARKS = ("parse", "render", "load")
+
+
+@dataclass
+class World:
+    """A project in a real database: a main branch of ``shas`` (position i = shas[i]) and its series."""
+
+    engine: Engine
+    repo: Repo
+    shas: list[str]
+    project_id: int
+
+    def measure(self, branch: str) -> None:
+        """Store one flat result per benchmark at the branch tip: the series exist, history is imported."""
+        target = ingest.prepare_target(
+            self.engine,
+            GitRepo(self.repo.path),
+            revision=branch,
+            machine=Machine("box", "linux"),
+            configuration=Configuration.of({"os": "linux"}),
+            branch=branch,
+        )
+        results = ResultSet("perfsheriff", tuple(BenchmarkResult(b, "ms", (10.0, 10.1, 9.9)) for b in BENCHMARKS))
+        with self.engine.begin() as conn:
+            ingest.store_result_set(conn, target, results, source="test", content_hash=target.revision, now=NOW)
+        self.project_id = target.project_id
+
+    def alert(
+        self,
+        benchmark: str,
+        good: str,
+        bad: str,
+        *,
+        branch: str = "main",
+        kind: str = "regression",
+        change: float = 0.10,
+        confidence: float = 0.99,
+    ) -> int:
+        """Store an alert the way detection does, between revisions ``good`` and ``bad`` of ``branch``."""
+        with self.engine.begin() as conn:
+            (series,) = queries.list_series(conn, benchmark=benchmark, branch=branch)
+            ids = records.revision_ids(conn, self.project_id, [good, bad])
+            row = {
+                "series_id": series.id,
+                "last_good_revision_id": ids[good],
+                "first_bad_revision_id": ids[bad],
+                "kind": kind,
+                "relative_change": change,
+                "confidence": confidence,
+                "details": {},
+                "created_at": NOW,
+            }
+            (alert_id,) = alert_store.insert_alerts(conn, [row])
+        return alert_id
+
+    def summary_of(self, alert_id: int) -> int:
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(t.alerts.c.summary_id).where(t.alerts.c.id == alert_id)).scalar()
+        assert found is not None
+        return int(found)
+
+    def detail(self, summary_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return summaries.summary_detail(conn, summary_id)
+
+
+def culprit_record(sha: str, *, kind: str = "culprit", confidence: float = 0.97, runs: int = 12) -> dict[str, Any]:
+    """``details["bisection"]`` as the track loop writes it."""
+    return {
+        "kind": kind,
+        "culprits": [sha] if kind == "culprit" else [],
+        "confidence": confidence if kind == "culprit" else None,
+        "runs_spent": runs,
+        "range_size": 3,
+        "reason": "" if kind == "culprit" else "the two ends measure the same",
+        "probes": [{"commit": sha, "verdict": "bad", "n_samples": 4, "reason": "step"}],
+    }
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path) -> World:
+    repo = Repo.init(tmp_path / "project")
+    shas = [repo.commit(f"change {i}", files={"level.txt": f"{i}\n"}) for i in range(12)]
+    made = World(engine, repo, shas, 0)
+    made.measure("main")
+    return made
+
+
+def states_of(notes: list[dict[str, Any]]) -> list[tuple[str, str | None, str | None]]:
+    return [(n["kind"], n["from_state"], n["to_state"]) for n in notes]
+
+
+# -- summaries -----------------------------------------------------------------------------------------------------
+
+
+def test_alerts_of_one_change_form_one_untriaged_summary_with_a_creation_note(world: World) -> None:
+    s = world.shas
+    parse = world.alert("parse", s[3], s[5])
+    render = world.alert("render", s[4], s[6], kind="improvement", change=-0.2)
+    load = world.alert("load", s[8], s[9])
+    done = triage_service.summarize(world.engine, [parse, render, load], NOW)
+
+    assert len(done.created) == 2
+    one, other = world.summary_of(parse), world.summary_of(load)
+    assert world.summary_of(render) == one != other
+    detail = world.detail(one)
+    assert detail["state"] == "untriaged"
+    assert detail["queue"] == "code"  # nothing bisected yet: data still coming
+    assert (detail["last_good"], detail["first_bad"]) == (s[3], s[6])  # the hull of both ranges
+    assert {a["id"] for a in detail["alerts"]} == {parse, render}
+    (note,) = detail["notes"]
+    assert note["who"] == "perfsheriff"
+    assert note["text"].startswith("created by detection")
+    assert states_of(detail["notes"]) == [("data", "untriaged", "untriaged")]
+    # Summarizing again finds nothing to place.
+    assert triage_service.summarize(world.engine, None, NOW).created == ()
+
+
+def test_an_alert_connecting_two_summaries_merges_them_into_the_older(world: World) -> None:
+    s = world.shas
+    first, second = world.alert("parse", s[1], s[3]), world.alert("render", s[5], s[7])
+    triage_service.summarize(world.engine, [first, second], NOW)
+    older, newer = world.summary_of(first), world.summary_of(second)
+    assert older < newer
+    bridge = world.alert("load", s[2], s[6])
+    done = triage_service.summarize(world.engine, [bridge], NOW + timedelta(hours=1))
+
+    assert done.merges == {newer: older}
+    assert {world.summary_of(a) for a in (first, second, bridge)} == {older}
+    kept = world.detail(older)
+    assert (kept["last_good"], kept["first_bad"]) == (s[1], s[7])
+    assert kept["notes"][-2]["kind"] == "reassign"
+    assert f"absorbed summary {newer}" in kept["notes"][-2]["text"]
+    assert "detection added alert" in kept["notes"][-1]["text"]
+    merged = world.detail(newer)
+    assert merged["state"] == "reassigned"
+    assert merged["alerts"] == []
+    assert merged["notes"][-1]["text"].startswith(f"merged into summary {older}")
+    assert states_of(merged["notes"])[-1] == ("transition", "untriaged", "reassigned")
+
+
+def test_drift_alerts_group_apart_from_steps(world: World) -> None:
+    s = world.shas
+    step, drift = world.alert("parse", s[3], s[5]), world.alert("parse", s[0], s[10], kind="drift")
+    triage_service.summarize(world.engine, [step, drift], NOW)
+    assert world.summary_of(step) != world.summary_of(drift)
+    drifting = world.detail(world.summary_of(drift))
+    assert drifting["drift"] is True
+    assert drifting["queue"] == "perf"  # drift is never bisected: its data is all there is
+
+
+def test_detection_summarizes_the_alerts_it_finds(world: World) -> None:
+    # A real step found by detection lands in a summary without any further call.
+    repo, engine = world.repo, world.engine
+    git = GitRepo(repo.path)
+    for index in range(40):
+        sha = repo.commit(f"more {index}")
+        target = ingest.prepare_target(
+            engine, git, revision=sha, machine=Machine("box", "linux"), configuration=Configuration.of({"os": "x"})
+        )
+        level = 10.0 if index < 20 else 13.0
+        values = tuple(level * (1 + 0.002 * ((index * 7 + k) % 5 - 2)) for k in range(5))
+        with engine.begin() as conn:
+            results = ResultSet("perfsheriff", (BenchmarkResult("steady", "ms", values),))
+            ingest.store_result_set(conn, target, results, source="test", content_hash=sha, now=NOW)
+    found = detect_stored(engine, DetectionPolicy(drift=None), now=NOW)
+    assert found.new_alert_ids
+    with engine.connect() as conn:
+        listed = summaries.list_summaries(conn, queue="code")
+    assert {a["id"] for s in listed for a in s["alerts"]} == set(found.new_alert_ids)
+
+
+# -- bisection results ---------------------------------------------------------------------------------------------
+
+
+def test_a_culprit_is_set_journaled_and_regroups_alerts_that_share_it(world: World) -> None:
+    s = world.shas
+    early, late = world.alert("parse", s[1], s[4]), world.alert("render", s[4], s[8])
+    triage_service.summarize(world.engine, [early, late], NOW)
+    older, newer = world.summary_of(early), world.summary_of(late)
+    assert older != newer  # the ranges only touch
+
+    culprits.record_bisection(world.engine, early, culprit_record(s[3]), repo=None, now=NOW)
+    first = world.detail(older)
+    assert first["culprit"]["sha"] == s[3]
+    assert first["culprit"]["subject"] == "change 3"
+    assert first["culprit"]["confidence"] == pytest.approx(0.97)
+    assert first["queue"] == "perf"  # a culprit is named: a decision is needed
+    data = first["notes"][-1]
+    assert data["kind"] == "data"
+    assert "12 runs" in data["text"]
+    assert f"culprit {s[3][:12]}" in data["text"]
+    assert data["details"]["probes"][0]["verdict"] == "bad"
+
+    # The later alert's bisection names the same commit (a benchmark that moved later, say): one summary.
+    after = culprits.record_bisection(world.engine, late, culprit_record(s[3]), repo=None, now=NOW)
+    assert after == older
+    assert world.summary_of(late) == older
+    merged = world.detail(newer)
+    assert merged["state"] == "reassigned"
+    assert f"both name culprit {s[3][:12]}" in merged["notes"][-1]["text"]
+    alerts = {a["id"]: a for a in world.detail(older)["alerts"]}
+    assert alerts[late]["culprit"] == s[3]
+    assert alerts[late]["culprit_confidence"] == pytest.approx(0.97)
+
+
+def test_a_change_that_did_not_reproduce_makes_the_summary_invalid(world: World) -> None:
+    s = world.shas
+    alert = world.alert("parse", s[2], s[3])
+    triage_service.summarize(world.engine, [alert], NOW)
+    with world.engine.begin() as conn:
+        alert_store.update_details(conn, alert, {"bisection": culprit_record(s[3], kind="not_reproduced")})
+    summary = culprits.record_bisection(
+        world.engine, alert, culprit_record(s[3], kind="not_reproduced"), repo=None, now=NOW
+    )
+    detail = world.detail(summary)
+    assert detail["state"] == "invalid"
+    assert detail["queue"] is None
+    assert states_of(detail["notes"])[-2:] == [
+        ("data", "untriaged", "untriaged"),
+        ("transition", "untriaged", "invalid"),
+    ]
+    assert "did not reproduce" in detail["notes"][-1]["text"]
+    assert "the two ends measure the same" in detail["notes"][-1]["text"]
+
+
+def test_a_cherry_picked_culprit_marks_the_release_summary_downstream(world: World) -> None:
+    repo, s = world.repo, world.shas
+    repo.branch("release", s[5])
+    picks = [repo.commit(f"release fix {i}") for i in range(2)]
+    repo.switch("main")
+    culprit = repo.commit("slow down parse", files={"parse.txt": "slower\n"})
+    tail = [repo.commit(f"after {i}") for i in range(2)]
+    repo.switch("release")
+    repo.git("cherry-pick", culprit)
+    picked = repo.rev()
+    assert picked != culprit
+    picks.append(repo.commit("release fix 3"))
+    repo.switch("main")
+    world.measure("main")
+    world.measure("release")
+
+    upstream_alert = world.alert("parse", s[-1], tail[0])
+    down_alert = world.alert("parse", picks[1], picks[2], branch="release")
+    other_alert = world.alert("render", s[2], s[4])
+    triage_service.summarize(world.engine, [upstream_alert, down_alert, other_alert], NOW)
+    git = GitRepo(repo.path)
+    original = culprits.record_bisection(world.engine, upstream_alert, culprit_record(culprit), repo=git, now=NOW)
+    assert world.detail(original)["state"] == "untriaged"  # nothing elsewhere names it yet
+    later = NOW + timedelta(hours=2)
+    copy = culprits.record_bisection(world.engine, down_alert, culprit_record(picked), repo=git, now=later)
+
+    detail = world.detail(copy)
+    assert detail["branch"] == "release"
+    assert detail["state"] == "downstream"
+    assert detail["upstream_summary_id"] == original
+    assert detail["queue"] is None
+    assert "same patch-id" in detail["notes"][-1]["text"]
+    assert world.detail(original)["downstream"] == [copy]
+    related = {r["summary_id"]: r["reasons"] for r in detail["related"]}
+    assert "same-culprit" in related[original]
+    with world.engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(t.revisions.c.sha, t.revisions.c.patch_id)).all())
+    assert stored[culprit] == stored[picked] == git.patch_id(culprit)
+
+
+# -- sheriffs' actions ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def summary(world: World) -> int:
+    alert = world.alert("parse", world.shas[3], world.shas[5])
+    triage_service.summarize(world.engine, [alert], NOW)
+    return world.summary_of(alert)
+
+
+def test_transitions_are_journaled_and_the_journal_only_grows(world: World, summary: int) -> None:
+    engine = world.engine
+    triage_service.transition(engine, summary, "investigating", who="ada", text="retriggering", now=NOW)
+    before = world.detail(summary)["notes"]
+    triage_service.transition(
+        engine,
+        summary,
+        "acknowledged",
+        who="grace",
+        text="real: the parser allocates more",
+        owner="grace",
+        bug_url="https://bugs.example.org/42",
+        now=NOW + timedelta(minutes=5),
+    )
+    triage_service.add_note(
+        engine, summary, who="ada", text="handing over to the EU shift", now=NOW + timedelta(hours=1)
+    )
+    detail = world.detail(summary)
+    notes = detail["notes"]
+    assert notes[: len(before)] == before  # nothing written earlier changed
+    assert states_of(notes)[len(before) :] == [
+        ("transition", "investigating", "acknowledged"),
+        ("comment", "acknowledged", "acknowledged"),
+        ("comment", "acknowledged", "acknowledged"),
+        ("comment", "acknowledged", "acknowledged"),
+    ]
+    assert [n["who"] for n in notes[len(before) :]] == ["grace", "grace", "grace", "ada"]
+    assert notes[len(before)]["text"] == "real: the parser allocates more"
+    assert notes[len(before) + 1]["text"] == "owner set to grace"
+    assert notes[len(before) + 2]["text"] == "bug link set to https://bugs.example.org/42"
+    assert (detail["state"], detail["owner"], detail["bug_url"]) == (
+        "acknowledged",
+        "grace",
+        "https://bugs.example.org/42",
+    )
+    assert [n["id"] for n in notes] == sorted(n["id"] for n in notes)
+
+
+def test_a_forbidden_move_names_the_allowed_targets_and_changes_nothing(world: World, summary: int) -> None:
+    engine = world.engine
+    triage_service.transition(engine, summary, "investigating", who="ada", now=NOW)
+    with pytest.raises(InvalidTransition, match="from investigating to fixed") as raised:
+        triage_service.transition(engine, summary, "fixed", who="ada", now=NOW)
+    assert "acknowledged, downstream, invalid, reassigned, wontfix" in str(raised.value)
+    with pytest.raises(InputError, match="unknown state 'fine'"):
+        triage_service.transition(engine, summary, "fine", who="ada", now=NOW)
+    with pytest.raises(InputError, match="bug link must be an http"):
+        triage_service.transition(engine, summary, "acknowledged", who="ada", bug_url="bug 42", now=NOW)
+    with pytest.raises(NotFoundError, match="no summary 999999"):
+        triage_service.transition(engine, 999999, "acknowledged", who="ada", now=NOW)
+    with pytest.raises(NotFoundError):
+        triage_service.add_note(engine, 999999, who="ada", text="hello", now=NOW)
+    with pytest.raises(InputError, match="needs an author"):
+        triage_service.add_note(engine, summary, who=" ", text="hello", now=NOW)
+    detail = world.detail(summary)
+    assert detail["state"] == "investigating"
+    assert len(detail["notes"]) == 2  # the creation note and the one transition
+
+
+def test_a_stale_from_state_is_a_conflict(world: World, summary: int) -> None:
+    engine = world.engine
+    triage_service.transition(engine, summary, "investigating", who="ada", now=NOW)
+    triage_service.transition(engine, summary, "acknowledged", who="ada", from_state="investigating", now=NOW)
+    with pytest.raises(ConflictError, match="is acknowledged now, not investigating: someone changed it meanwhile"):
+        triage_service.transition(engine, summary, "invalid", who="grace", from_state="investigating", now=NOW)
+    assert world.detail(summary)["state"] == "acknowledged"
+
+
+def test_of_sheriffs_deciding_at_once_exactly_one_wins(world: World, summary: int) -> None:
+    engine = world.engine
+    triage_service.transition(engine, summary, "investigating", who="ada", now=NOW)
+    targets = ["acknowledged", "invalid", "wontfix", "downstream", "reassigned"] * 2
+    barrier = threading.Barrier(len(targets))
+    outcomes: list[str] = []
+
+    def decide(target: str) -> None:
+        barrier.wait()
+        try:
+            triage_service.transition(engine, summary, target, who=target, from_state="investigating", now=NOW)
+            outcomes.append("won")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=decide, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * (len(targets) - 1) + ["won"]
+    detail = world.detail(summary)
+    transitions = [n for n in detail["notes"] if n["kind"] == "transition"]
+    assert len(transitions) == 2
+    assert transitions[-1]["to_state"] == detail["state"] == transitions[-1]["who"]
+
+
+def test_reassigning_an_alert_journals_both_summaries(world: World) -> None:
+    s = world.shas
+    kept, moving = world.alert("parse", s[1], s[2]), world.alert("render", s[6], s[7])
+    triage_service.summarize(world.engine, [kept, moving], NOW)
+    target, source = world.summary_of(kept), world.summary_of(moving)
+    triage_service.reassign_alert(world.engine, moving, target, who="ada", text="same root cause", now=NOW)
+
+    assert world.summary_of(moving) == target
+    into = world.detail(target)
+    assert into["notes"][-1]["kind"] == "reassign"
+    assert f"moved here from summary {source}: same root cause" in into["notes"][-1]["text"]
+    assert (into["last_good"], into["first_bad"]) == (s[1], s[7])
+    left = world.detail(source)
+    assert [n["kind"] for n in left["notes"]][-2:] == ["reassign", "transition"]
+    assert left["state"] == "reassigned"  # it has no alert left
+    with pytest.raises(InputError, match="already"):
+        triage_service.reassign_alert(world.engine, moving, target, who="ada", now=NOW)
+    with pytest.raises(NotFoundError):
+        triage_service.reassign_alert(world.engine, 999999, target, who="ada", now=NOW)
+
+
+def test_queues_put_the_most_severe_first(world: World) -> None:
+    s = world.shas
+    small, large = world.alert("parse", s[1], s[2], change=0.05), world.alert("render", s[6], s[7], change=1.0)
+    triage_service.summarize(world.engine, [small, large], NOW)
+    with world.engine.connect() as conn:
+        code = summaries.queue(conn, "code")
+        assert summaries.queue(conn, "perf") == []
+        assert [x["id"] for x in summaries.list_summaries(conn, benchmark="rend")] == [world.summary_of(large)]
+    assert [x["alerts"][0]["id"] for x in code] == [large, small]
+    assert code[0]["severity"] == pytest.approx(0.99)
+
+
+def test_the_notification_log_records_each_key_once(world: World, summary: int) -> None:
+    with world.engine.begin() as conn:
+        notifications.record(conn, summary, "github", "summary-1:github", "failed", 4, "503 from GitHub", NOW)
+        notifications.record(conn, summary, "webhook", "summary-1:webhook", "sent", 1, None, NOW)
+        assert notifications.sent_keys(conn, summary) == {"summary-1:webhook"}
+        notifications.record(conn, summary, "github", "summary-1:github", "sent", 2, None, NOW)
+        notifications.record(conn, summary, "webhook", "summary-1:webhook", "failed", 1, "late report", NOW)
+        assert notifications.sent_keys(conn, summary) == {"summary-1:github", "summary-1:webhook"}
+        rows = conn.execute(sa.select(t.notifications.c.key, t.notifications.c.outcome)).all()
+        assert sorted(rows) == [("summary-1:github", "sent"), ("summary-1:webhook", "sent")]
+        with pytest.raises(LookupError):
+            notifications.record(conn, 999999, "email", "summary-999999:email", "failed", 1, "x", NOW)
