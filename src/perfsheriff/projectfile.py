@@ -212,6 +212,125 @@ class Schedule:
             _check(self.every is None, "every", 'only meaningful with mode = "every-n-pushes"')
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+#: Channel names the fixed tables use; a webhook may not take one (names are de-duplication keys).
+_FIXED_CHANNELS = ("github", "gitlab", "email")
+
+
+def _check_env(value: str | None, key: str) -> None:
+    """``*_env`` keys name an environment variable: the secret itself never sits in the file."""
+    _check(value is None or _ENV_NAME.fullmatch(value) is not None, key, "expected an environment variable name")
+
+
+def _check_http(value: str | None, key: str) -> None:
+    ok = value is None or (value.startswith(("http://", "https://")) and len(value) > len("https://"))
+    _check(ok, key, "expected an http(s) URL")
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubNotify:
+    """``[notify.github]``: comment on the pull request (or commit) of ``owner/repo`` that brought the culprit."""
+
+    owner: str
+    repo: str
+    api_url: str = "https://api.github.com"
+    token_env: str = "PERFSHERIFF_GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+    def __post_init__(self) -> None:
+        _check(bool(self.owner.strip()), "owner", "must not be empty")
+        _check(bool(self.repo.strip()), "repo", "must not be empty")
+        _check_http(self.api_url, "api_url")
+        _check_env(self.token_env, "token_env")
+
+
+@dataclass(frozen=True, slots=True)
+class GitLabNotify:
+    """``[notify.gitlab]``: a note on the merge request (or commit) in ``project`` (a path or numeric id)."""
+
+    project: str
+    url: str = "https://gitlab.com"
+    token_env: str = "PERFSHERIFF_GITLAB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+    def __post_init__(self) -> None:
+        _check(bool(self.project.strip()), "project", "must not be empty")
+        _check_http(self.url, "url")
+        _check_env(self.token_env, "token_env")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookNotify:
+    """``[[notify.webhooks]]``: a JSON POST to ``url``, or to the URL in the variable ``url_env`` (a secret)."""
+
+    name: str
+    url_env: str | None = None
+    url: str | None = None
+    token_env: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(_CHANNEL_NAME.fullmatch(self.name) is not None, "name", "expected 1 to 40 letters, digits, . _ -")
+        _check(self.name not in _FIXED_CHANNELS, "name", f"{_show(self.name)} is the name of another channel")
+        _check((self.url_env is None) != (self.url is None), "url_env", "set exactly one of url_env and url")
+        _check_env(self.url_env, "url_env")
+        _check_http(self.url, "url")
+        _check_env(self.token_env, "token_env")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailNotify:
+    """``[notify.email]``: mail from ``sender`` through ``host:port`` to the author and ``recipients``."""
+
+    host: str
+    sender: str
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password_env: str = "PERFSHERIFF_SMTP_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+    recipients: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(bool(self.host.strip()), "host", "must not be empty")
+        _check("@" in self.sender.strip(" @"), "sender", f"expected an e-mail address, got {_show(self.sender)}")
+        _check(1 <= self.port <= 65535, "port", f"expected a port from 1 to 65535, got {self.port}")
+        _check(self.username is None or bool(self.username.strip()), "username", "must not be empty")
+        _check_env(self.password_env, "password_env")
+        for i, address in enumerate(self.recipients):
+            _check("@" in address.strip(" @"), f"recipients[{i}]", f"expected an e-mail address, got {_show(address)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """``[notify]``: telling a culprit's author, and through which channels (none by default).
+
+    ``base_url`` is where perfsheriff's pages are served (graph links point
+    there); ``burst``/``per_hour`` rate-limit each channel, ``retries`` is the
+    number of attempts per message and channel. Secrets are named, not given:
+    every ``*_env`` key holds the name of an environment variable.
+    """
+
+    base_url: str | None = None
+    min_confidence: float = 0.9
+    burst: int = 10
+    per_hour: float = 30.0
+    retries: int = 4
+    github: GitHubNotify | None = None
+    gitlab: GitLabNotify | None = None
+    webhooks: tuple[WebhookNotify, ...] = ()
+    email: EmailNotify | None = None
+
+    def __post_init__(self) -> None:
+        _check_http(self.base_url, "base_url")
+        _check(0 <= self.min_confidence <= 1, "min_confidence", "expected a number from 0 to 1")
+        _check(self.burst >= 1, "burst", "expected an integer >= 1")
+        _check(self.per_hour > 0 and self.per_hour != float("inf"), "per_hour", "expected a number > 0")
+        _check(self.retries >= 1, "retries", "expected an integer >= 1")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any channel is configured."""
+        return bool(self.github or self.gitlab or self.webhooks or self.email)
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectFile:
     """A loaded ``perfsheriff.toml``.
@@ -228,6 +347,7 @@ class ProjectFile:
     thresholds: Thresholds = field(default_factory=Thresholds)
     budgets: Budgets = field(default_factory=Budgets)
     schedule: Schedule = field(default_factory=Schedule)
+    notify: Notify = field(default_factory=Notify)
 
     def benchmark(self, name: str) -> BenchmarkSpec:
         for spec in self.benchmarks:
@@ -260,7 +380,7 @@ def loads(text: str, *, source: str, config_dir: Path) -> ProjectFile:
     except tomllib.TOMLDecodeError as err:
         raise _toml_error(err, source) from None
     root = _Table(data, "", source)
-    root.only("project", "benchmarks", "machines", "thresholds", "budgets", "schedule")
+    root.only("project", "benchmarks", "machines", "thresholds", "budgets", "schedule", "notify")
     project = _project(root.table("project", required=True), config_dir)
     benchmarks = tuple(_benchmark(t) for t in root.tables("benchmarks"))
     _check_unique([b.name for b in benchmarks], root, "benchmarks")
@@ -275,6 +395,7 @@ def loads(text: str, *, source: str, config_dir: Path) -> ProjectFile:
         thresholds=_thresholds(root.table("thresholds")),
         budgets=_budgets(root.table("budgets")),
         schedule=_schedule(root.table("schedule")),
+        notify=_notify(root.table("notify")),
     )
 
 
@@ -306,8 +427,12 @@ class _Table:
     def only(self, *allowed: str) -> None:
         """Refuse keys outside ``allowed``: a misspelt key must not be silently ignored."""
         for key in self.data:
-            if key not in allowed:
-                raise self.error(key, f"unknown key; expected one of {', '.join(allowed)}")
+            if key in allowed:
+                continue
+            secret = [a for a in allowed if a.endswith("_env") and a.removesuffix("_env") == key]
+            if secret:  # the value is not repeated: it may be the secret itself
+                raise self.error(key, f"secrets do not go in the file: set {secret[0]} to the name of a variable")
+            raise self.error(key, f"unknown key; expected one of {', '.join(allowed)}")
 
     def build(self, make: Callable[[], T]) -> T:
         """Construct a value; its field-level ConfigError gets this table's path and the file name."""
@@ -337,6 +462,15 @@ class _Table:
     def integer(self, key: str) -> int | None:
         value = self._get(key, int, "an integer", False)
         return value if isinstance(value, int) else None
+
+    def string_or_integer(self, key: str, *, required: bool = False) -> str | None:
+        """A name or a numeric id (GitLab projects are either), as a string."""
+        value = self._get(key, (str, int), "a string or an integer", required)
+        return str(value) if isinstance(value, (str, int)) else None
+
+    def boolean(self, key: str) -> bool | None:
+        value = self._get(key, bool, "true or false", False)
+        return value if isinstance(value, bool) else None
 
     def number(self, key: str) -> float | None:
         value = self._get(key, (int, float), "a number", False)
@@ -490,6 +624,86 @@ def _schedule(table: _Table) -> Schedule:
     return table.build(lambda: Schedule(mode=ScheduleMode(mode), every=every))
 
 
+def _notify(table: _Table) -> Notify:
+    table.only("base_url", "min_confidence", "burst", "per_hour", "retries", "github", "gitlab", "webhooks", "email")
+    defaults = Notify()
+    base_url, confidence = table.string("base_url"), table.number("min_confidence")
+    burst, per_hour, retries = table.integer("burst"), table.number("per_hour"), table.integer("retries")
+    github = _github(table.table("github")) if "github" in table.data else None
+    gitlab = _gitlab(table.table("gitlab")) if "gitlab" in table.data else None
+    webhooks = tuple(_webhook(t) for t in table.tables("webhooks"))
+    _check_unique([w.name for w in webhooks], table, "webhooks")
+    email = _email(table.table("email")) if "email" in table.data else None
+    return table.build(
+        lambda: Notify(
+            base_url=base_url,
+            min_confidence=defaults.min_confidence if confidence is None else confidence,
+            burst=defaults.burst if burst is None else burst,
+            per_hour=defaults.per_hour if per_hour is None else per_hour,
+            retries=defaults.retries if retries is None else retries,
+            github=github,
+            gitlab=gitlab,
+            webhooks=webhooks,
+            email=email,
+        )
+    )
+
+
+def _github(table: _Table) -> GitHubNotify:
+    table.only("owner", "repo", "api_url", "token_env")
+    owner, repo = table.string("owner", required=True) or "", table.string("repo", required=True) or ""
+    api_url, token_env = table.string("api_url"), table.string("token_env")
+    defaults = GitHubNotify("-", "-")
+    return table.build(
+        lambda: GitHubNotify(
+            owner=owner,
+            repo=repo,
+            api_url=api_url or defaults.api_url,
+            token_env=defaults.token_env if token_env is None else token_env,
+        )
+    )
+
+
+def _gitlab(table: _Table) -> GitLabNotify:
+    table.only("project", "url", "token_env")
+    project = table.string_or_integer("project", required=True)
+    url, token_env = table.string("url"), table.string("token_env")
+    defaults = GitLabNotify("-")
+    return table.build(
+        lambda: GitLabNotify(
+            project=project or "",
+            url=url or defaults.url,
+            token_env=defaults.token_env if token_env is None else token_env,
+        )
+    )
+
+
+def _webhook(table: _Table) -> WebhookNotify:
+    table.only("name", "url_env", "url", "token_env")
+    name = table.string("name", required=True) or ""
+    url_env, url, token_env = table.string("url_env"), table.string("url"), table.string("token_env")
+    return table.build(lambda: WebhookNotify(name=name, url_env=url_env, url=url, token_env=token_env or None))
+
+
+def _email(table: _Table) -> EmailNotify:
+    table.only("host", "port", "starttls", "sender", "username", "password_env", "recipients")
+    host, sender = table.string("host", required=True) or "", table.string("sender", required=True) or ""
+    port, starttls, username = table.integer("port"), table.boolean("starttls"), table.string("username")
+    password_env, recipients = table.string("password_env"), table.strings("recipients") or ()
+    defaults = EmailNotify("-", "-@-")
+    return table.build(
+        lambda: EmailNotify(
+            host=host,
+            sender=sender,
+            port=defaults.port if port is None else port,
+            starttls=defaults.starttls if starttls is None else starttls,
+            username=username,
+            password_env=defaults.password_env if password_env is None else password_env,
+            recipients=recipients,
+        )
+    )
+
+
 def example_config() -> str:
     """A commented ``perfsheriff.toml`` for ``perfsheriff init``; a test checks it loads as written."""
     return _EXAMPLE
@@ -555,4 +769,14 @@ infra_retries = 2
 # "every-n-pushes" (with every = n) or "nightly" (the tip, once a day).
 [schedule]
 mode = "push"
+
+# Tell the author of a culprit, once per summary. Secrets stay in the environment:
+# *_env keys name the variables that hold them.
+# [notify]
+# base_url = "https://perf.example.org"   # graph links in messages point here
+# min_confidence = 0.9
+# [notify.github]
+# owner = "my-org"
+# repo = "my-project"
+# token_env = "PERFSHERIFF_GITHUB_TOKEN"
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from perfsheriff import projectfile
+from perfsheriff.cli import compare_report
+from perfsheriff.cli import triage as triage_cli
 from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
@@ -22,8 +25,12 @@ from perfsheriff.model import format_value
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service import detect_jsonl
 from perfsheriff.service.detection import detect_stored, drift_reference, policy_from_thresholds
+from perfsheriff.stats import gate
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store
+
+#: Exit status of ``compare`` when a ``--fail-on`` rule fires (1 stays for usage errors).
+GATE_FAILED = 3
 
 
 def detect(
@@ -144,10 +151,16 @@ def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
 def alerts(
     benchmark: Annotated[str | None, typer.Option(help="Only benchmarks whose name contains this.")] = None,
     kind: Annotated[str | None, typer.Option(help="regression, improvement or drift.")] = None,
+    queue: Annotated[
+        str | None, typer.Option(help="code or perf: that sheriffs' queue of summaries instead, most severe first.")
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List stored alerts."""
+    """List stored alerts, or (--queue) the alert summaries a sheriff should look at."""
+    if queue is not None:
+        triage_cli.print_queue(db, queue, as_json=as_json)
+        return
     with user_errors(), open_store(db) as engine, engine.connect() as conn:
         found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind)
     if as_json:
@@ -160,27 +173,84 @@ def compare(
     base: Annotated[str, typer.Option(help="The baseline revision (sha, or any git expression with --repo).")],
     head: Annotated[str, typer.Option(help="The revision to judge.")],
     repo: Annotated[Path | None, typer.Option(help="Resolve --base/--head with git in this repository.")] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Merge gate: exit 3 when a rule fires, e.g. 'regression>100%' (rules: regression>N%, "
+            "improvement>N%, suite>N%; several comma-separated). See docs/comparison.md.",
+        ),
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table for a PR comment.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare two revisions on every series measured at both: ratio, interval, verdict."""
+    """Compare two revisions on every series measured at both: ratio, interval, verdict, weighted suite summary.
+
+    Exit status: 0 when no --fail-on rule fires, 3 when one does (named on stderr), 1 for a usage error.
+    """
     with user_errors():
+        if markdown and as_json:
+            raise InputError("choose one of --json and --markdown", where="--markdown")
+        rules = _fail_on_rules(fail_on)
         if repo is not None:
             git = GitRepo(repo)
             base, head = git.resolve(base), git.resolve(head)
         with open_store(db) as engine, engine.connect() as conn:
-            result = compare_service.compare_revisions(conn, base, head)
+            result = compare_service.compare_revisions(conn, base, head, rules=rules)
     if as_json:
-        payload = [
-            {"series": r.series.id, "benchmark": r.series.benchmark, "machine": r.series.machine_class}
-            | {"configuration": r.series.configuration, "unit": r.series.unit}
-            | {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(r.comparison).items()}
-            for r in result.rows
-        ]
-        console.print_json(json.dumps({"base": result.base, "head": result.head, "series": payload}))
-        return
+        console.print_json(json.dumps(_comparison_json(result)))
+    elif markdown:
+        typer.echo(compare_report.markdown(result), nl=False)
+    else:
+        _print_comparison(result)
+    if result.fired:
+        for line in compare_report.firing_lines(result):
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(GATE_FAILED)
+
+
+def _fail_on_rules(text: str | None) -> tuple[gate.Rule, ...]:
+    if text is None:
+        return ()
+    try:
+        return gate.parse_rules(text)
+    except InputError as err:
+        raise InputError(err.reason, where="--fail-on") from None
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _comparison_json(result: compare_service.RevisionComparison) -> dict[str, object]:
+    rows = [
+        {"series": r.series.id, "benchmark": r.series.benchmark, "machine": r.series.machine_class}
+        | {"configuration": r.series.configuration, "metric": r.series.metric, "unit": r.series.unit}
+        | {"weight": r.weight}
+        | {k: _plain(v) for k, v in dataclasses.asdict(r.comparison).items()}
+        for r in result.rows
+    ]
+    suites = [
+        {"metric": g.metric, "machine": g.machine_class, "configuration": g.configuration}
+        | {k: _plain(v) for k, v in dataclasses.asdict(g.summary).items()}
+        for g in result.suites
+    ]
+    fired = [
+        {"rule": f.rule.text, "kind": f.rule.kind.value, "change": f.change}
+        | ({"suite": f.index} if f.rule.kind is gate.RuleKind.SUITE else {"series": result.rows[f.index].series.id})
+        for f in result.fired
+    ]
+    rules = [r.text for r in result.rules]
+    return {"base": result.base, "head": result.head, "series": rows, "suites": suites, "rules": rules, "fired": fired}
+
+
+def _print_comparison(result: compare_service.RevisionComparison) -> None:
     places = {(r.series.machine_class, r.series.configuration) for r in result.rows}
-    where = f" on {next(iter(places))[0]} ({next(iter(places))[1]})" if len(places) == 1 else ""
+    where = ""
+    if len(places) == 1:
+        machine, configuration = next(iter(places))
+        where = f" on {machine} ({configuration})" if configuration else f" on {machine}"
     table = Table(title=f"{result.head[:10]} against {result.base[:10]}{where}")
     table.add_column("benchmark", overflow="fold")
     if not where:
@@ -191,7 +261,6 @@ def compare(
     table.add_column("verdict", overflow="fold")
     for r in result.rows:
         c = r.comparison
-        interval = f"{c.ci_low - 1:+.1%}..{c.ci_high - 1:+.1%}" if c.ci_low and c.ci_high else "-"
         verdict = c.verdict.value.replace("_", " ") + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
         place = [] if where else [f"{r.series.machine_class}, {r.series.configuration}"]
         table.add_row(
@@ -199,8 +268,10 @@ def compare(
             *place,
             format_value(c.median_base, r.series.unit) if c.median_base is not None else "-",
             format_value(c.median_head, r.series.unit) if c.median_head is not None else "-",
-            f"{c.relative_change:+.1%}" if c.relative_change is not None else "-",
-            interval,
+            compare_report.percent(c.relative_change),
+            compare_report.interval(c.ci_low, c.ci_high),
             verdict,
         )
     console.print(table)
+    for group in result.suites:
+        console.print(compare_report.suite_line(group), markup=False, highlight=False, soft_wrap=True)

@@ -116,17 +116,20 @@ class Message:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
-def compose(evidence: Evidence, *, base_url: str, max_rows: int = MAX_ROWS) -> Message:
+def compose(evidence: Evidence, *, base_url: str | None, max_rows: int = MAX_ROWS) -> Message:
     """Build the message for ``evidence``; ``base_url`` is where perfsheriff's web pages are served.
 
-    Changes are listed regressions first, then by size (worst first), then by name.
+    Without a ``base_url`` (none configured) the message carries no links and
+    names the summary instead. Changes are listed regressions first, then by
+    size (worst first), then by name.
     """
-    _require(base_url.startswith(("http://", "https://")), f"base_url must be an http(s) URL, got {base_url!r}")
+    ok = base_url is None or base_url.startswith(("http://", "https://"))
+    _require(ok, f"base_url must be an http(s) URL, got {base_url!r}")
     _require(max_rows >= 1, "max_rows must be >= 1")
-    base = base_url.rstrip("/")
+    base = base_url.rstrip("/") if base_url is not None else None
     changes = sorted(evidence.changes, key=_order)
     culprit = evidence.culprit
-    graph = f"{base}/summaries/{evidence.summary_id}"
+    graph = f"{base}/summaries/{evidence.summary_id}" if base is not None else None
     commands = reproduce_commands(evidence)
     worst = changes[0]
     subject = _one_line(
@@ -208,7 +211,13 @@ def _md(text: str) -> str:
 
 
 def _markdown(
-    evidence: Evidence, changes: list[Change], *, graph: str, base: str, commands: tuple[str, ...], max_rows: int
+    evidence: Evidence,
+    changes: list[Change],
+    *,
+    graph: str | None,
+    base: str | None,
+    commands: tuple[str, ...],
+    max_rows: int,
 ) -> str:
     culprit = evidence.culprit
     lines = [
@@ -222,18 +231,25 @@ def _markdown(
     ]
     for c in changes[:max_rows]:
         name = _md(c.benchmark) if c.metric == "time" else f"{_md(c.benchmark)} ({_md(c.metric)})"
-        if c.series_id:
+        if c.series_id and base is not None:
             name = f"[{name}]({base}/series/{c.series_id})"
         cells = (name, _md(c.machine_class), _md(c.configuration) or "-", f"{_percent(c.relative_change)} {c.kind}")
         lines.append(f"| {' | '.join(cells)} | {c.confidence:.0%} |")
     if len(changes) > max_rows:
         lines.append(f"\n… and {len(changes) - max_rows} more.")
-    lines += ["", f"[Graphs and the full summary #{evidence.summary_id}]({graph})", "", "Reproduce locally:", ""]
+    where = f"[Graphs and the full summary #{evidence.summary_id}]({graph})" if graph else _no_link(evidence)
+    lines += ["", where, "", "Reproduce locally:", ""]
     lines += ["```console", *commands, "```", ""]
     return "\n".join(lines)
 
 
-def _text(evidence: Evidence, changes: list[Change], graph: str, commands: tuple[str, ...], max_rows: int) -> str:
+def _no_link(evidence: Evidence) -> str:
+    return f"The full summary is #{evidence.summary_id} in perfsheriff."
+
+
+def _text(
+    evidence: Evidence, changes: list[Change], graph: str | None, commands: tuple[str, ...], max_rows: int
+) -> str:
     culprit = evidence.culprit
     lines = [
         f"Commit {culprit.sha[:12]} ({_one_line(culprit.subject)}) by {_one_line(culprit.author)} is the likely cause "
@@ -249,13 +265,14 @@ def _text(evidence: Evidence, changes: list[Change], graph: str, commands: tuple
         )
     if len(changes) > max_rows:
         lines.append(f"  ... and {len(changes) - max_rows} more.")
-    lines += ["", f"Graphs and the full summary #{evidence.summary_id}: {graph}", "", "Reproduce locally:", ""]
+    where = f"Graphs and the full summary #{evidence.summary_id}: {graph}" if graph else _no_link(evidence)
+    lines += ["", where, "", "Reproduce locally:", ""]
     lines += [f"  {command}" for command in commands]
     return "\n".join(lines) + "\n"
 
 
 def _fields(
-    evidence: Evidence, changes: list[Change], graph: str, base: str, commands: tuple[str, ...]
+    evidence: Evidence, changes: list[Change], graph: str | None, base: str | None, commands: tuple[str, ...]
 ) -> dict[str, Any]:
     culprit = evidence.culprit
     return {
@@ -278,7 +295,7 @@ def _fields(
                 "kind": c.kind,
                 "relative_change": c.relative_change,
                 "confidence": c.confidence,
-                "graph_url": f"{base}/series/{c.series_id}" if c.series_id else graph,
+                "graph_url": f"{base}/series/{c.series_id}" if c.series_id and base is not None else graph,
             }
             for c in changes
         ],

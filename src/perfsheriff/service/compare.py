@@ -1,29 +1,61 @@
-"""Compare two revisions across every series measured at both (never across configurations)."""
+"""Compare two revisions across every series measured at both (never across configurations).
+
+Besides one comparison per series, a comparison carries the weighted suite
+summary of each group of series that may be summarised together (one metric
+on one machine class and configuration: averaging a platform that regressed
+with one that improved would hide both), and the merge-gate rules that fired.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import Direction
 from perfsheriff.stats.compare import CompareSettings, Comparison, compare
+from perfsheriff.stats.gate import Firing, Rule, evaluate
+from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, summarize_suite
 from perfsheriff.store import queries
+from perfsheriff.store import schema as t
 from perfsheriff.store.queries import SeriesRow
 
 
 @dataclass(frozen=True, slots=True)
 class SeriesComparison:
+    """One series compared; ``weight`` is its benchmark's weight in suite summaries."""
+
     series: SeriesRow
     comparison: Comparison
+    weight: float = 1.0
+
+    @property
+    def entry(self) -> SuiteEntry:
+        return SuiteEntry(self.comparison, Direction(self.series.direction), self.weight)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    """The weighted suite summary of the series of one metric on one machine class and configuration."""
+
+    metric: str
+    machine_class: str
+    configuration: str
+    summary: SuiteSummary
 
 
 @dataclass(frozen=True, slots=True)
 class RevisionComparison:
+    """``fired``: the rules that fired; a ``Firing.index`` points into ``rows`` or, for suite rules, ``suites``."""
+
     base: str
     head: str
     rows: list[SeriesComparison]
+    suites: list[GroupSummary] = field(default_factory=list)
+    rules: tuple[Rule, ...] = ()
+    fired: tuple[Firing, ...] = ()
 
 
 def resolve_stored_revision(conn: sa.Connection, rev: str) -> tuple[int, str]:
@@ -40,17 +72,59 @@ def resolve_stored_revision(conn: sa.Connection, rev: str) -> tuple[int, str]:
 
 
 def compare_revisions(
-    conn: sa.Connection, base: str, head: str, settings: CompareSettings | None = None
+    conn: sa.Connection,
+    base: str,
+    head: str,
+    settings: CompareSettings | None = None,
+    rules: Sequence[Rule] = (),
 ) -> RevisionComparison:
-    """Compare the samples of ``head`` with those of ``base`` for every series that has both."""
+    """Compare the samples of ``head`` with those of ``base`` for every series that has both.
+
+    With ``rules`` (a merge gate), a comparison with no series in common is an
+    error: a gate must not pass because nothing was measured.
+    """
     base_id, base_sha = resolve_stored_revision(conn, base)
     head_id, head_sha = resolve_stored_revision(conn, head)
     base_samples = queries.samples_at_revision(conn, base_id)
     head_samples = queries.samples_at_revision(conn, head_id)
     common = base_samples.keys() & head_samples.keys()
+    if rules and not common:
+        raise InputError(
+            f"no series was measured at both {base_sha[:12]} and {head_sha[:12]}: the gate has nothing to judge"
+        )
     rows = [row for row in queries.list_series(conn) if row.id in common]
+    weights = _weights(conn, [row.id for row in rows])
     compared = [
-        SeriesComparison(row, compare(base_samples[row.id], head_samples[row.id], Direction(row.direction), settings))
+        SeriesComparison(
+            row,
+            compare(base_samples[row.id], head_samples[row.id], Direction(row.direction), settings),
+            weights.get(row.id, 1.0),
+        )
         for row in rows
     ]
-    return RevisionComparison(base_sha, head_sha, compared)
+    suites = _group_summaries(compared, settings)
+    fired = evaluate(rules, [r.entry for r in compared], [g.summary for g in suites])
+    return RevisionComparison(base_sha, head_sha, compared, suites, tuple(rules), fired)
+
+
+def _group_summaries(rows: list[SeriesComparison], settings: CompareSettings | None) -> list[GroupSummary]:
+    groups: dict[tuple[str, str, str], list[SeriesComparison]] = {}
+    for row in rows:
+        groups.setdefault((row.series.metric, row.series.machine_class, row.series.configuration), []).append(row)
+    return [
+        GroupSummary(*key, summarize_suite([r.entry for r in members], settings))
+        for key, members in sorted(groups.items())
+    ]
+
+
+def _weights(conn: sa.Connection, series_ids: list[str]) -> dict[str, float]:
+    """Each series' benchmark weight (``benchmarks.weight``)."""
+    found: dict[str, float] = {}
+    for start in range(0, len(series_ids), 5000):
+        query = (
+            sa.select(t.series.c.id, t.benchmarks.c.weight)
+            .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
+            .where(t.series.c.id.in_(series_ids[start : start + 5000]))
+        )
+        found.update({series_id: float(weight) for series_id, weight in conn.execute(query)})
+    return found

@@ -1,0 +1,132 @@
+"""Merge-gate rules: the --fail-on parser, and when a rule fires."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from perfsheriff.errors import InputError
+from perfsheriff.model import Direction
+from perfsheriff.stats.compare import Comparison, Verdict
+from perfsheriff.stats.gate import RECOMMENDED, Firing, Rule, RuleKind, evaluate, parse_rules
+from perfsheriff.stats.suite import SuiteEntry, summarize_suite
+
+LOWER = Direction.LOWER_IS_BETTER
+HIGHER = Direction.HIGHER_IS_BETTER
+
+
+def entry(ratio: float, verdict: Verdict, direction: Direction = LOWER) -> SuiteEntry:
+    comparison = Comparison(verdict, 10, 10, ratio=ratio, ci_low=ratio / 1.01, ci_high=ratio * 1.01)
+    return SuiteEntry(comparison, direction)
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def test_rules_parse_as_fractions_and_keep_their_text() -> None:
+    assert parse_rules("regression>10%") == (Rule(RuleKind.REGRESSION, 0.10, "regression>10%"),)
+    assert parse_rules(" Regression > 100 % , improvement>5%,suite>2.5%") == (
+        Rule(RuleKind.REGRESSION, 1.0, "Regression > 100 %"),
+        Rule(RuleKind.IMPROVEMENT, 0.05, "improvement>5%"),
+        Rule(RuleKind.SUITE, 0.025, "suite>2.5%"),
+    )
+    assert parse_rules(RECOMMENDED)[0].limit == 1.0
+    assert parse_rules("regression>0%")[0].limit == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "give at least one rule, e.g. regression>100%"),
+        (" , ", "give at least one rule"),
+        ("regression", 'rule "regression": needs an explicit limit, e.g. regression>100%'),
+        ("regresion>10%", 'rule "regresion>10%": unknown kind "regresion"; expected one of regression, improvement'),
+        ("regression>=10%", 'rule "regression>=10%": expected regression>N% (only ">" is supported)'),
+        ("regression<10%", 'rule "regression<10%": expected regression>N%'),
+        ("regression 10%", 'rule "regression 10%": expected regression>N%'),
+        ("regression>10", 'rule "regression>10": write the limit as a percentage, e.g. regression>10%'),
+        ("regression>", 'rule "regression>": the limit must be a number of percent'),
+        ("regression>-5%", 'rule "regression>-5%": the limit must be a number of percent'),
+        ("regression>ten%", 'rule "regression>ten%": the limit must be a number of percent'),
+        ("10%", 'rule "10%": expected KIND>N% with KIND one of regression, improvement, suite'),
+        ("regression>10%%", 'rule "regression>10%%": expected KIND>N%'),
+        ("regression>10%,,suite>1%", "has an empty rule"),
+        ("regression>10%,regression>5%", 'rule "regression>5%": regression is already limited by "regression>10%"'),
+    ],
+)
+def test_bad_rules_are_named_in_the_error(text: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_rules(text)
+    assert message in str(caught.value)
+
+
+kinds = st.sampled_from(RuleKind)
+limits = st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False)
+spaces = st.sampled_from(["", " ", "  "])
+
+
+@given(chosen=st.lists(st.tuples(kinds, limits, spaces, spaces), min_size=1, max_size=3, unique_by=lambda t: t[0]))
+def test_written_rules_parse_back(chosen: list[tuple[RuleKind, object, str, str]]) -> None:
+    texts = [f"{kind.value}{a}>{b}{limit}%" for kind, limit, a, b in chosen]
+    rules = parse_rules(",".join(texts))
+    assert [r.kind for r in rules] == [kind for kind, *_ in chosen]
+    assert [r.text for r in rules] == texts
+    for rule, (_, limit, _, _) in zip(rules, chosen, strict=True):
+        assert math.isclose(rule.limit, float(str(limit)) / 100)
+
+
+@given(text=st.text(max_size=40))
+def test_any_text_parses_or_fails_with_an_input_error(text: str) -> None:
+    try:
+        rules = parse_rules(text)
+    except InputError as err:
+        message = str(err)
+    else:
+        assert rules
+        assert all(r.limit >= 0 for r in rules)
+        return
+    assert "rule" in message
+
+
+# --- firing --------------------------------------------------------------------------------------
+
+
+def test_a_regression_rule_fires_on_decided_regressions_above_its_limit() -> None:
+    rows = [
+        entry(1.5, Verdict.REGRESSION),
+        entry(1.05, Verdict.REGRESSION),
+        entry(3.0, Verdict.INCONCLUSIVE),  # noise alone never fails a gate
+        entry(0.5, Verdict.IMPROVEMENT),
+    ]
+    fired = evaluate(parse_rules("regression>10%"), rows)
+    assert [(f.index, round(f.change, 6)) for f in fired] == [(0, 0.5)]
+
+
+def test_limits_are_factors_so_higher_is_better_series_are_judged_alike() -> None:
+    rows = [entry(1 / 2.5, Verdict.REGRESSION, HIGHER), entry(2.5, Verdict.IMPROVEMENT, HIGHER)]
+    fired = evaluate(parse_rules("regression>100%,improvement>100%"), rows)
+    assert [(f.rule.kind, f.index, round(f.change, 6)) for f in fired] == [
+        (RuleKind.REGRESSION, 0, 1.5),
+        (RuleKind.IMPROVEMENT, 1, 1.5),
+    ]
+    halved = evaluate(parse_rules("improvement>99%"), [entry(0.5, Verdict.IMPROVEMENT)])
+    assert [round(f.change, 6) for f in halved] == [1.0]  # a time that halves is 100 % better
+
+
+def test_the_limit_itself_does_not_fire() -> None:
+    assert evaluate(parse_rules("regression>50%"), [entry(1.5, Verdict.REGRESSION)]) == ()
+
+
+def test_a_suite_rule_fires_on_a_regressed_suite_above_its_limit() -> None:
+    worse = summarize_suite([entry(1.05, Verdict.REGRESSION)] * 3)
+    better = summarize_suite([entry(0.95, Verdict.IMPROVEMENT)] * 3)
+    fired = evaluate(parse_rules("suite>2%"), [], [better, worse])
+    assert fired == (Firing(parse_rules("suite>2%")[0], 1, pytest.approx(0.05)),)
+    assert evaluate(parse_rules("suite>5%"), [], [worse]) == ()
+
+
+def test_no_rules_fire_nothing() -> None:
+    assert evaluate((), [entry(10.0, Verdict.REGRESSION)]) == ()
