@@ -108,6 +108,40 @@ class GitRepo:
     def __repr__(self) -> str:
         return f"GitRepo({str(self.path)!r})"
 
+    @classmethod
+    def commit_folder(cls, path: str | os.PathLike[str], message: str) -> str | None:
+        """Commit everything under ``path`` in the repository holding it (one is initialised there if none does).
+
+        Returns the new commit's sha, or ``None`` when nothing changed. Without a
+        configured ``user.email`` the commit is made as ``perfsheriff``.
+        """
+        folder = Path(path).absolute()
+        if cls._run_outside_quiet(["-C", str(folder), "rev-parse", "--git-dir"]) != 0:
+            _git_outside(["init", "--quiet", str(folder)], f"git init failed in {folder}")
+        repo = cls(folder)
+        repo._run(["add", "--all", "--", "."])
+        if repo._run_raw(["diff", "--cached", "--quiet", "--", "."]).returncode == 0:
+            return None
+        identity: list[str] = []
+        if repo._run_raw(["config", "user.email"]).returncode != 0:
+            identity = ["-c", "user.name=perfsheriff", "-c", "user.email=perfsheriff@localhost"]
+        done = subprocess.run(
+            ["git", "-C", str(folder), *identity, "commit", "--quiet", "--no-verify", "-m", message, "--", "."],
+            capture_output=True,
+            env=repo._env,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise GitError(f"git commit failed in {folder}: {_first_line(done.stderr)}")
+        return repo.resolve("HEAD")
+
+    @staticmethod
+    def _run_outside_quiet(args: Sequence[str]) -> int:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, env=_git_environment(), check=False).returncode
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+
     # -- running git ---------------------------------------------------------
 
     def _run_raw(self, args: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from perfsheriff.cli import data, db, remote, server, tracking
+from perfsheriff.cli import data, db, remote, report, server, tracking, triage
 
 app = typer.Typer(
     name="perfsheriff",
@@ -19,6 +19,8 @@ data.register(app)
 tracking.register(app)
 remote.register(app)
 server.register(app)
+triage.register(app)
+report.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Static reports: HTML or Markdown pages with SVG graphs, written from the service layer's read views."""

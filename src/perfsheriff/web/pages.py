@@ -1,0 +1,247 @@
+"""The dashboard's pages: each parses its query, calls one read view of ``perfsheriff.service``, renders a template.
+
+Pages: ``/`` (overview), ``/series/{id}`` and ``/graph?series=a,b`` (graphs,
+their data at ``/series/{id}/data``), ``/revision/{sha}``, ``/summaries`` and
+``/summaries/{id}`` (with the sheriff's triage forms), ``/compare``, ``/login``.
+Templates autoescape everything; data for scripts is embedded with ``|tojson``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+import jinja2
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from perfsheriff.errors import ConflictError, InputError, NotFoundError, PerfsheriffError
+from perfsheriff.service import dashboard, summaries, triage
+from perfsheriff.service.tokens import TokenInfo, authenticate
+from perfsheriff.web import session
+
+HERE = Path(__file__).resolve().parent
+templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,  # every template, whatever its name: commit messages and notes are never markup
+    undefined=jinja2.StrictUndefined,
+)
+router = APIRouter(include_in_schema=False)
+Loader = Callable[[sa.Connection], dict[str, Any]]
+_STATUS = {NotFoundError: 404, ConflictError: 409, InputError: 422}
+#: Defence in depth beside escaping: only this site's scripts run, no page frames the dashboard (clickjacking).
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _status_of(error: PerfsheriffError) -> int:
+    return next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status: int = 200, user: TokenInfo | None = None
+) -> Response:
+    user = user or session.current_user(request)
+    base = {"user": user, "sheriff": session.is_sheriff(user), "csrf": session.csrf_token(request), "path": request.url}
+    html = templates.get_template(name).render(base | context)
+    return session.finish(request, HTMLResponse(html, status_code=status, headers=_HEADERS))
+
+
+def page(request: Request, name: str, load: Loader) -> Response:
+    """Render ``name`` with what ``load`` reads; a user's error becomes an error page with its status."""
+    user = session.current_user(request)
+    if not session.may_read(request, user):
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    try:
+        with request.app.state.engine.connect() as conn:
+            context = load(conn)
+    except PerfsheriffError as error:
+        return render(request, "error.html", {"message": str(error)}, status=_status_of(error), user=user)
+    return render(request, name, context, user=user)
+
+
+@router.get("/")
+def overview(request: Request) -> Response:
+    return page(request, "overview.html", dashboard.overview)
+
+
+@router.get("/series/{series_id}")
+def series_page(series_id: str, request: Request) -> Response:
+    return page(request, "graph.html", lambda conn: {"series_ids": [series_id]})
+
+
+@router.get("/graph")
+def graph_page(request: Request, series: Annotated[str, Query(max_length=2000)] = "") -> Response:
+    ids = [s.strip() for s in series.split(",") if s.strip()][:12]
+    return page(request, "graph.html", lambda conn: {"series_ids": ids})
+
+
+@router.get("/series/{series_id}/data")
+def series_json(
+    series_id: str,
+    request: Request,
+    max_points: Annotated[int, Query(ge=4, le=100_000)] = dashboard.DEFAULT_POINTS,
+    start: Annotated[int | None, Query(ge=0)] = None,
+    end: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The graph's data: ``GET /api/v1/series/{id}`` plus author, subject and alerts, for a session's reader."""
+    if not session.may_read(request, session.current_user(request)):
+        return JSONResponse({"error": {"status": 401, "message": "log in first"}}, status_code=401)
+    try:
+        with request.app.state.engine.connect() as conn:
+            return JSONResponse(dashboard.series_view(conn, series_id, max_points=max_points, start=start, end=end))
+    except PerfsheriffError as error:
+        status = _status_of(error)
+        return JSONResponse({"error": {"status": status, "message": str(error)}}, status_code=status)
+
+
+@router.get("/revision/{sha}")
+def revision_page(sha: str, request: Request) -> Response:
+    return page(request, "revision.html", lambda conn: {"revision": dashboard.revision_view(conn, sha)})
+
+
+@router.get("/summaries")
+def summaries_page(
+    request: Request,
+    queue: Annotated[str | None, Query(pattern="^(code|perf)$")] = None,
+    state: str | None = None,
+    branch: str | None = None,
+    benchmark: str | None = None,
+) -> Response:
+    filters = {"queue": queue, "state": state, "branch": branch, "benchmark": benchmark}
+    given = {k: (v or None) for k, v in filters.items()}
+
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        found = summaries.list_summaries(conn, **given, limit=500)
+        return {"summaries": found, "filters": {k: v or "" for k, v in given.items()}}
+
+    return page(request, "summaries.html", load)
+
+
+@router.get("/summaries/{summary_id}")
+def summary_page(summary_id: int, request: Request) -> Response:
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        detail = summaries.summary_detail(conn, summary_id)
+        targets = dashboard.allowed_targets(detail["state"])
+        series_ids = list(dict.fromkeys(a["series_id"] for a in detail["alerts"]))[:6]
+        return {"summary": detail, "targets": targets, "series_ids": series_ids}
+
+    return page(request, "summary.html", load)
+
+
+def _act(request: Request, fields: dict[str, str], summary_id: int, action: Callable[[str], object]) -> Response:
+    """Check the form's CSRF value and the sheriff role, run ``action(who)``, and go back to the summary."""
+    if not session.csrf_valid(request, fields.get(session.CSRF_FIELD)):
+        return render(request, "error.html", {"message": "the form's CSRF token is missing or wrong"}, status=403)
+    user = session.current_user(request)
+    if user is None or not session.is_sheriff(user):
+        return render(request, "error.html", {"message": "triage needs a sheriff's token: log in"}, status=403)
+    try:
+        action(session.who(user))
+    except PerfsheriffError as error:
+        return render(request, "error.html", {"message": str(error)}, status=_status_of(error))
+    return RedirectResponse(f"/summaries/{summary_id}", status_code=303)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """A URL-encoded form's fields (the last value of each); anything else has none."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    parsed = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
+    return {name: values[-1] for name, values in parsed.items()}
+
+
+Fields = Annotated[dict[str, str], Depends(form_fields)]
+
+
+@router.post("/summaries/{summary_id}/state")
+def summary_state(summary_id: int, request: Request, fields: Fields) -> Response:
+    def act(who: str) -> object:
+        engine = request.app.state.engine
+        to_state, from_state = fields.get("to_state", ""), fields.get("from_state") or None
+        text, now = fields.get("text", ""), datetime.now(UTC)
+        return triage.transition(engine, summary_id, to_state, who=who, text=text, from_state=from_state, now=now)
+
+    return _act(request, fields, summary_id, act)
+
+
+@router.post("/summaries/{summary_id}/note")
+def summary_note(summary_id: int, request: Request, fields: Fields) -> Response:
+    def act(who: str) -> object:
+        text = fields.get("text", "")
+        return triage.add_note(request.app.state.engine, summary_id, who=who, text=text, now=datetime.now(UTC))
+
+    return _act(request, fields, summary_id, act)
+
+
+@router.post("/summaries/{summary_id}/assign")
+def summary_assign(summary_id: int, request: Request, fields: Fields) -> Response:
+    def act(who: str) -> None:
+        owner, bug_url = fields.get("owner", ""), fields.get("bug_url", "")
+        engine = request.app.state.engine
+        triage.assign(engine, summary_id, who=who, owner=owner, bug_url=bug_url, now=datetime.now(UTC))
+
+    return _act(request, fields, summary_id, act)
+
+
+@router.get("/compare")
+def compare_page(
+    request: Request,
+    base: Annotated[str, Query(max_length=40)] = "",
+    head: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        result = dashboard.compare_view(conn, base, head) if base and head else None
+        return {"base": base, "head": head, "result": result}
+
+    return page(request, "compare.html", load)
+
+
+@router.get("/login")
+def login_page(request: Request, next_path: Annotated[str, Query(alias="next")] = "/") -> Response:
+    return render(request, "login.html", {"next": _local(next_path), "message": ""})
+
+
+def _local(target: str) -> str:
+    """Only paths of this site: a login link must not send the user elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login")
+def login(request: Request, fields: Fields) -> Response:
+    token, next_path = fields.get("token", ""), fields.get("next", "/")
+    if not session.csrf_valid(request, fields.get(session.CSRF_FIELD)):
+        return render(request, "error.html", {"message": "the form's CSRF token is missing or wrong"}, status=403)
+    with request.app.state.engine.connect() as conn:
+        user = authenticate(conn, token.strip(), datetime.now(UTC))
+    if user is None:
+        context = {"next": _local(next_path), "message": "that token is unknown, revoked or expired"}
+        return render(request, "login.html", context, status=401)
+    response = RedirectResponse(_local(next_path), status_code=303)
+    session.log_in(response, token.strip())
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, fields: Fields) -> Response:
+    if not session.csrf_valid(request, fields.get(session.CSRF_FIELD)):
+        return render(request, "error.html", {"message": "the form's CSRF token is missing or wrong"}, status=403)
+    response = RedirectResponse("/", status_code=303)
+    session.log_out(response)
+    return response
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the dashboard from ``app``: its pages at ``/`` and its assets under ``/static``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,0 +1,165 @@
+"""The dashboard in a real browser: Playwright drives Debian's Chromium against a real ``perfsheriff serve``.
+
+Outside CI the test is skipped when Chromium (``/usr/bin/chromium``) or Playwright is missing; in CI
+(the ``CI`` variable set, as ``.ci/run`` does) their absence fails it, like the PostgreSQL tests.
+Screenshots of each page land in the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from benchrepo import BenchProject, build_project
+from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate
+from liveserver import LiveServer, start_server
+from sqlalchemy.engine import Engine
+
+CHROMIUM = Path(os.environ.get("PERFSHERIFF_CHROMIUM", "/usr/bin/chromium"))
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> BenchProject:
+    return build_project(tmp_path / "project")
+
+
+@pytest.fixture
+def server(tmp_path: Path, sqlite_template: Path, project: BenchProject) -> Iterator[LiveServer]:
+    db = tmp_path / "dash.db"
+    db.write_bytes(sqlite_template.read_bytes())
+    live = start_server(f"sqlite:///{db}", tmp_path, config=project.config)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def data(server: LiveServer, project: BenchProject) -> Populated:
+    from perfsheriff.store import database
+
+    engine: Engine = database.create_engine(server.db_url)
+    try:
+        return populate(server, project, engine)
+    finally:
+        engine.dispose()
+
+
+def test_dashboard_in_chromium(browser: Any, server: LiveServer, data: Populated, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with server.client() as http:
+        ids = {s["benchmark"]: s["id"] for s in http.get("/api/v1/series").json()["series"]}
+    work, evil = ids["work"], ids[EVIL_BENCHMARK]
+
+    page.goto(f"{server.url}/")
+    assert page.locator("#latest-alerts tbody tr").count() == 1
+    page.screenshot(path=str(shots / "overview.png"), full_page=True)
+
+    # The graph: a canvas is painted, hovering shows the commit, clicking opens it.
+    page.goto(f"{server.url}/series/{work}")
+    page.wait_for_selector('#chart[data-painted="1"]')
+    assert page.locator("#chart canvas").count() == 1
+    assert page.locator("#graph-title").inner_text().startswith("work")
+    over = page.locator("#chart .u-over")
+    box = over.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    tooltip = page.locator("#chart-tooltip")
+    tooltip.wait_for(state="visible")
+    assert data.evil_commit[:12] in tooltip.inner_text()
+    assert EVIL_SUBJECT in page.locator("#chart-tooltip .tt-subject").inner_text()
+    assert page.evaluate("window.pwned") is None
+    page.screenshot(path=str(shots / "graph-hover.png"), full_page=True)
+
+    # Zooming in fetches the visible range again from the server.
+    with page.expect_response(lambda r: "/data?" in r.url and "start=" in r.url) as zoomed:
+        page.click('[data-chart-action="zoom-in"]')
+    assert zoomed.value.ok
+    with page.expect_response(lambda r: "/data?" in r.url and "start=" in r.url) as panned:
+        page.click('[data-chart-action="pan-left"]')
+    assert panned.value.ok
+    with page.expect_response(lambda r: "/data?" in r.url and "start=" not in r.url) as whole:
+        page.click('[data-chart-action="reset"]')
+    assert whole.value.ok
+    page.wait_for_timeout(100)  # the response is drawn on the next frame
+
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    tooltip.wait_for(state="visible")
+    sha = tooltip.get_attribute("data-revision")
+    page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    page.wait_for_url(f"**/revision/{sha}")
+    assert page.locator("#revision-subject").inner_text() == EVIL_SUBJECT
+    page.screenshot(path=str(shots / "revision.png"), full_page=True)
+
+    # Two series on one graph.
+    page.goto(f"{server.url}/graph?series={work},{evil}")
+    page.wait_for_selector('#chart[data-painted="1"]')
+    assert EVIL_BENCHMARK in page.locator(".u-legend").inner_text()
+    assert page.evaluate("window.pwned") is None
+    page.screenshot(path=str(shots / "graph-two.png"), full_page=True)
+
+    # Compare: filter and sort without a reload.
+    page.goto(f"{server.url}/compare?base={data.tips[0]}&head={data.evil_commit}")
+    rows = page.locator("#compare-table tbody tr")
+    assert rows.count() == 2
+    page.fill("#compare-filter", "work")
+    assert page.locator("#compare-table tbody tr:not([hidden])").count() == 1
+    page.fill("#compare-filter", "")
+    page.click("#compare-table th:text-is('Ratio')")
+    assert page.locator("#compare-table th:text-is('Ratio')").get_attribute("aria-sort") == "ascending"
+    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
+    # Triage with clicks: log in, change the state with a note, add a note, check the journal.
+    page.goto(f"{server.url}/summaries?queue=code")
+    page.click("#summaries tbody a[href^='/summaries/']")
+    summary_url = page.url
+    assert page.locator("#state-form").count() == 0
+    page.goto(f"{server.url}/login?next={re.sub(r'^https?://[^/]+', '', summary_url)}")
+    page.fill("#token", server.token("sheriff"))
+    page.click("#login-submit")
+    page.wait_for_url(summary_url)
+    page.wait_for_selector('#chart[data-painted="1"]')
+    page.select_option("#to-state", "acknowledged")
+    page.fill("#state-text", "real: the roll-up's second member")
+    page.click("#state-submit")
+    page.wait_for_url(summary_url)
+    assert page.locator("#summary-state").inner_text() == "acknowledged"
+    page.fill("#note-text", "<b>bold?</b> asked the author")
+    page.click("#note-submit")
+    page.wait_for_url(summary_url)
+    journal = page.locator("#journal").inner_text()
+    assert "untriaged → acknowledged" in journal
+    assert "real: the roll-up's second member" in journal
+    assert "<b>bold?</b> asked the author" in journal  # shown as text, not bold
+    assert page.locator("#journal b").count() == 0
+    page.screenshot(path=str(shots / "summary.png"), full_page=True)
+
+    assert errors == []
+    assert len(list(shots.glob("*.png"))) == 6

@@ -1,0 +1,188 @@
+"""The dashboard's pages against a real server: rendering, escaping of hostile text, login and CSRF."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from benchrepo import BenchProject, build_project
+from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
+from liveserver import LiveServer, start_server
+from sqlalchemy.engine import Engine
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> BenchProject:
+    return build_project(tmp_path / "project")
+
+
+@pytest.fixture
+def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[LiveServer]:
+    live = start_server(engine_url, tmp_path, config=project.config)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def data(server: LiveServer, project: BenchProject, engine: Engine) -> Populated:
+    return populate(server, project, engine)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def summary_id(http: httpx.Client) -> int:
+    found = re.search(r'href="/summaries/(\d+)"', http.get("/summaries").text)
+    assert found
+    return int(found.group(1))
+
+
+def series_ids(http: httpx.Client) -> dict[str, str]:
+    return {s["benchmark"]: s["id"] for s in http.get("/api/v1/series").json()["series"]}
+
+
+def assert_inert(html: str) -> None:
+    """No markup from the data made it into the page as markup."""
+    assert "<script>window.pwned" not in html
+    assert "<img src=x" not in html
+    assert "onerror=" not in html.replace("onerror=&#34;", "")
+
+
+def test_every_page_renders_and_hostile_text_is_inert(server: LiveServer, data: Populated) -> None:
+    with server.client() as http:
+        ids = series_ids(http)
+        work, evil = ids["work"], ids[EVIL_BENCHMARK]
+        sid = summary_id(http)
+        pages = {
+            "/": "Latest alerts",
+            f"/series/{work}": 'id="chart"',
+            f"/graph?series={work},{evil}": "uPlot.iife.min.js",
+            f"/revision/{data.evil_commit}": "Alerts concerning this commit",
+            "/summaries?queue=code": f"#{sid}",
+            f"/summaries/{sid}": "Journal",
+            f"/compare?base={data.tips[0]}&head={data.evil_commit}": "Suite summary",
+        }
+        for path, expected in pages.items():
+            answer = http.get(path)
+            assert answer.status_code == 200, (path, answer.text[:500])
+            assert expected in answer.text, path
+            assert_inert(answer.text)
+            assert "script-src 'self'" in answer.headers["content-security-policy"]
+        revision = http.get(f"/revision/{data.evil_commit}").text
+        assert "&lt;script&gt;window.pwned = &#34;subject&#34;&lt;/script&gt;" in revision
+        assert "&lt;b&gt;markup&lt;/b&gt; &amp; more." in revision
+        compare = http.get(f"/compare?base={data.tips[0]}&head={data.evil_commit}").text
+        assert "&lt;script&gt;window.pwned = &#34;benchmark&#34;&lt;/script&gt;parse" in compare
+        graph = http.get(f"/graph?series={work},{evil}").text
+        assert f"data-series='[&#34;{work}&#34;, &#34;{evil}&#34;]'" in graph or f'["{work}", "{evil}"]' in graph
+        hostile = http.get("/graph", params={"series": "'><script>alert(1)</script>"}).text
+        assert "<script>alert(1)" not in hostile
+        assert http.get("/static/vendor/uplot/uPlot.iife.min.js").status_code == 200
+
+
+def test_the_graph_data_carries_hover_facts_and_alerts(server: LiveServer, data: Populated) -> None:
+    with server.client() as http:
+        work = series_ids(http)["work"]
+        body = http.get(f"/series/{work}/data").json()
+        points = body["points"]
+        assert points["revision"][-1] == data.evil_commit
+        assert points["subject"][-1] == EVIL_SUBJECT
+        assert points["author"][-1]
+        (alert,) = body["alerts"]
+        assert alert["id"] == data.alert_id
+        assert alert["last_good_position"] < alert["first_bad_position"]
+        zoomed = http.get(f"/series/{work}/data", params={"start": 5, "end": 8, "max_points": 4}).json()
+        assert all(5 <= p <= 8 for p in zoomed["points"]["position"])
+        assert zoomed["total_points"] == len([p for p in points["position"] if 5 <= p <= 8])
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    with server.client(agent) as http:
+        more = run_body(data.evil_commit, 140.0, 99)
+        assert http.post("/api/v1/runs", json=more).status_code == 201
+    with server.client() as http:
+        again = http.get(f"/series/{work}/data").json()["points"]  # a new run shows at once, whatever was read before
+        assert again["n"][-1] == points["n"][-1] + 5
+        assert again["max"][-1] > points["max"][-1]
+
+    with server.client() as http:
+        assert http.get("/series/ffffffffffffffff/data").status_code == 404
+        assert http.get("/series/ffffffffffff").status_code == 200  # the page loads, its script reports the 404
+        assert http.get("/revision/0000000").status_code == 404
+        assert http.get("/summaries/999999").status_code == 404
+
+
+def login(http: httpx.Client, token: str) -> httpx.Response:
+    form = http.get("/login")
+    assert "psf_csrf" in http.cookies
+    return http.post("/login", data={"token": token, "csrf": csrf_of(form.text), "next": "/summaries"})
+
+
+def test_login_cookie_and_csrf_protect_triage(server: LiveServer, data: Populated) -> None:
+    sheriff = server.token("sheriff")
+    with server.client() as http:
+        sid = summary_id(http)
+        assert "Change state" not in http.get(f"/summaries/{sid}").text  # read-only before login
+        assert http.post("/login", data={"token": sheriff}).status_code == 403  # no CSRF value
+        answer = login(http, sheriff)
+        assert answer.status_code == 303
+        cookie = answer.headers["set-cookie"].lower()
+        assert "psf_session=" in cookie
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        page = http.get(f"/summaries/{sid}").text
+        assert "Change state" in page
+        csrf = csrf_of(page)
+
+        hostile = '<script>window.pwned="note"</script> looked at it'
+        assert http.post(f"/summaries/{sid}/note", data={"text": hostile}).status_code == 403
+        forged = http.post(f"/summaries/{sid}/note", data={"text": hostile, "csrf": "0" * 64})
+        assert forged.status_code == 403
+        assert http.post(f"/summaries/{sid}/note", data={"text": hostile, "csrf": csrf}).status_code == 303
+        state = {"to_state": "investigating", "from_state": "untriaged", "text": "on it", "csrf": csrf}
+        assert http.post(f"/summaries/{sid}/state", data=state).status_code == 303
+        stale = http.post(f"/summaries/{sid}/state", data=state)
+        assert stale.status_code == 409  # the summary left 'untriaged' already
+        owner = {"owner": "ada", "bug_url": "https://bugs.example/1", "csrf": csrf}
+        assert http.post(f"/summaries/{sid}/assign", data=owner).status_code == 303
+        page = http.get(f"/summaries/{sid}").text
+        assert_inert(page)
+        assert "&lt;script&gt;window.pwned=&#34;note&#34;&lt;/script&gt; looked at it" in page
+        assert "untriaged → investigating" in page
+        assert "owner set to ada" in page
+        assert '<span class="state" id="summary-state">investigating</span>' in page
+        api = http.get(f"/api/v1/summaries/{sid}").json()
+        assert api["state"] == "investigating"
+        assert api["owner"] == "ada"
+        assert http.post("/logout", data={"csrf": csrf}).status_code == 303
+
+
+def test_a_reader_cannot_triage(server: LiveServer, data: Populated) -> None:
+    reader = server.token("read")
+    with server.client() as http:
+        sid = summary_id(http)
+        assert login(http, reader).status_code == 303
+        page = http.get(f"/summaries/{sid}").text
+        assert "Change state" not in page
+        answer = http.post(f"/summaries/{sid}/note", data={"text": "hi", "csrf": csrf_of(page)})
+        assert answer.status_code == 403
+        bad = http.post("/login", data={"token": "psf_forged", "csrf": csrf_of(page)})
+        assert bad.status_code == 401
+
+
+def test_private_server_sends_visitors_to_login(engine_url: str, tmp_path: Path, project: BenchProject) -> None:
+    live = start_server(engine_url, tmp_path, config=project.config, env={"PERFSHERIFF_PUBLIC_READ": "false"})
+    try:
+        with live.client() as http:
+            answer = http.get("/summaries")
+            assert answer.status_code == 303
+            assert answer.headers["location"] == "/login?next=/summaries"
+            assert http.get("/series/abcd/data").status_code == 401
+            assert login(http, live.token("read")).status_code == 303
+            assert http.get("/summaries").status_code == 200
+    finally:
+        live.stop()
