@@ -178,7 +178,7 @@ def compare(
         typer.Option(
             "--fail-on",
             help="Merge gate: exit 3 when a rule fires, e.g. 'regression>100%' (rules: regression>N%, "
-            "improvement>N%, suite>N%; several comma-separated). See docs/comparison.md.",
+            "improvement>N%, suite>N%; several comma-separated; a kind alone means >100%). See docs/comparison.md.",
         ),
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table for a PR comment.")] = False,

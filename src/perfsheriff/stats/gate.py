@@ -1,11 +1,11 @@
 """Merge-gate rules: ``--fail-on 'regression>100%,suite>2%'`` parsed, and checked against a comparison.
 
 GHC's lesson: a gate that fails a merge on small regressions blocks innocent
-authors and teaches everyone to ignore it. So there is no implicit rule: a
-gate names each limit it enforces, and the documented recommendation is a
-generous ``regression>100%`` per change, with drift watched on ``main``.
+authors and teaches everyone to ignore it. So the default is generous: a kind
+named without a limit (``--fail-on regression``) means ``regression>100%``,
+and drift is watched on ``main`` instead.
 
-A rule is ``KIND>N%``:
+A rule is ``KIND>N%``, or ``KIND`` alone for ``KIND>100%``:
 
 - ``regression>N%``: a series whose verdict is ``regression`` got worse by a
   factor above ``1 + N/100`` (for 10 %: a time times 1.1, a throughput divided by 1.1);
@@ -31,8 +31,9 @@ from perfsheriff.errors import InputError
 from perfsheriff.stats.compare import Verdict
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary
 
-#: What the documentation recommends for a per-change gate.
+#: What the documentation recommends for a per-change gate, and what ``regression`` alone means.
 RECOMMENDED = "regression>100%"
+DEFAULT_LIMIT = 1.0
 _RULE = re.compile(r"(?P<kind>[A-Za-z_-]+)\s*(?P<op>[<>=!]*)\s*(?P<limit>[^%\s]*)\s*(?P<percent>%?)")
 # Changes are compared with limits to this many decimals: a ratio of exactly 1.05 is not "above 5 %".
 _DECIMALS = 9
@@ -97,8 +98,8 @@ def _parse_rule(text: str) -> Rule:
     kind = match["kind"].lower()
     if kind not in {k.value for k in RuleKind}:
         raise InputError(f'rule "{text}": unknown kind "{match["kind"]}"; expected one of {kinds}')
-    if not match["op"] and not match["limit"]:
-        raise InputError(f'rule "{text}": needs an explicit limit, e.g. {kind}>100%')
+    if not match["op"] and not match["limit"] and not match["percent"]:
+        return Rule(RuleKind(kind), DEFAULT_LIMIT, text)
     if match["op"] != ">":
         raise InputError(f'rule "{text}": expected {kind}>N% (only ">" is supported)')
     if not _NUMBER.fullmatch(match["limit"]):

@@ -42,7 +42,6 @@ def test_rules_parse_as_fractions_and_keep_their_text() -> None:
     [
         ("", "give at least one rule, e.g. regression>100%"),
         (" , ", "give at least one rule"),
-        ("regression", 'rule "regression": needs an explicit limit, e.g. regression>100%'),
         ("regresion>10%", 'rule "regresion>10%": unknown kind "regresion"; expected one of regression, improvement'),
         ("regression>=10%", 'rule "regression>=10%": expected regression>N% (only ">" is supported)'),
         ("regression<10%", 'rule "regression<10%": expected regression>N%'),
@@ -130,3 +129,10 @@ def test_a_suite_rule_fires_on_a_regressed_suite_above_its_limit() -> None:
 
 def test_no_rules_fire_nothing() -> None:
     assert evaluate((), [entry(10.0, Verdict.REGRESSION)]) == ()
+
+
+def test_a_kind_alone_is_the_generous_default() -> None:
+    (rule,) = parse_rules("regression")
+    assert rule.kind is RuleKind.REGRESSION
+    assert rule.limit == 1.0
+    assert parse_rules("suite")[0].limit == 1.0
