@@ -301,3 +301,13 @@ def test_choose_machine() -> None:
     none = _project_file("")
     assert choose_machine(none, None, "host") == MachineSpec("host")
     assert choose_machine(none, "named", "host") == MachineSpec("named")
+
+
+def test_configured_weights_reach_the_stored_benchmarks(engine: Engine, tmp_path: Path) -> None:
+    project = build_project(tmp_path, level_after=BASE_LEVEL)
+    config = project.config.read_text().replace('format = "perfsheriff"', 'format = "perfsheriff"\nweight = 3.5')
+    project.config.write_text(config)
+    make_tracker(engine, project.config, tmp_path / "work", backfill=2).run()
+    with engine.connect() as conn:
+        weights = dict(conn.execute(sa.select(t.benchmarks.c.name, t.benchmarks.c.weight)).all())
+    assert weights == {"work": 3.5}

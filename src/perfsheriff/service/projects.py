@@ -19,4 +19,5 @@ def register_project(engine: Engine, project_file: ProjectFile, repo: GitRepo) -
         )
         for branch in project.branches:
             import_history(conn, repo, project_id, branch)
+        records.set_benchmark_weights(conn, project_id, {spec.name: spec.weight for spec in project_file.benchmarks})
     return project_id

@@ -166,6 +166,10 @@ class Tracker:
         for branch in self.project_file.project.branches:
             target = self.target(branch)
             self.measure(target, report, events)
+            with self.engine.begin() as conn:
+                records.set_benchmark_weights(
+                    conn, target.project_id, {spec.name: spec.weight for spec in self.project_file.benchmarks}
+                )
             found = detect_stored(
                 self.engine, self.policy(), now=self.now(), filters={"project": target.project, "branch": branch}
             )

@@ -100,6 +100,16 @@ def benchmark_ids(conn: sa.Connection, project: int, suites: Mapping[str, str]) 
     return found
 
 
+def set_benchmark_weights(conn: sa.Connection, project: int, weights: Mapping[str, float]) -> None:
+    """Give the project's benchmarks of these names their configured weight (summaries and gates use it)."""
+    for name, weight in weights.items():
+        conn.execute(
+            t.benchmarks.update()
+            .where(t.benchmarks.c.project_id == project, t.benchmarks.c.name == name, t.benchmarks.c.weight != weight)
+            .values(weight=weight)
+        )
+
+
 def store_revisions(conn: sa.Connection, project: int, revisions: Iterable[Revision]) -> dict[str, int]:
     """Insert commits not yet known; return sha -> id for all of them."""
     rows = [
