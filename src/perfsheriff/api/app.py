@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff import __version__
 from perfsheriff.api import errors, routes_health, routes_read, routes_triage, routes_write
+from perfsheriff.api.auth import TokenCache
 from perfsheriff.api.limits import RequestGuard
 from perfsheriff.api.metrics import Metrics, MetricsMiddleware
 from perfsheriff.config import Settings
@@ -44,6 +45,7 @@ def create_app(engine: Engine, settings: Settings, project_file: ProjectFile | N
     app.state.settings = settings
     app.state.project_file = project_file
     app.state.metrics = Metrics(engine)
+    app.state.token_cache = TokenCache()
     errors.install(app)
     app.include_router(routes_health.router)
     app.include_router(routes_read.router)

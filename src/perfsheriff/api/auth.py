@@ -5,41 +5,90 @@ role or a higher one. Reading admits everyone when the server's
 ``public_read`` setting is on. A missing, unknown, revoked or expired token is
 a 401 (the four look alike, so that a probe learns nothing); a valid token
 without the role is a 403.
+
+A token found valid is remembered for ``TOKEN_CACHE_S`` seconds, so that an
+agent's stream of uploads and claims does not pay a database lookup each
+time: a revocation by ``DELETE /api/v1/tokens/{id}`` takes effect at once in
+this server, one by ``perfsheriff token revoke`` within those seconds. The
+dependencies are coroutines that reach the database (in a worker thread) only
+on a cache miss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from perfsheriff.api.errors import ApiError
 from perfsheriff.service.tokens import Role, TokenInfo, authenticate
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+TOKEN_CACHE_S = 2.0
+_CACHE_SIZE = 4096
 
 
-def current_token(request: Request) -> TokenInfo | None:
+class TokenCache:
+    """Valid tokens seen in the last ``TOKEN_CACHE_S`` seconds, by the SHA-256 of their secret."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[TokenInfo, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> TokenInfo | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or time.monotonic() > entry[1]:
+            return None
+        return entry[0] if entry[0].active(datetime.now(UTC)) else None
+
+    def put(self, key: str, token: TokenInfo) -> None:
+        with self._lock:
+            if len(self._entries) >= _CACHE_SIZE:
+                self._entries.clear()
+            self._entries[key] = (token, time.monotonic() + TOKEN_CACHE_S)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+async def current_token(request: Request) -> TokenInfo | None:
     """The request's token, None when it brings none; a 401 when it brings a bad one."""
     header = request.headers.get("authorization")
     if header is None:
         return None
     scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
         raise ApiError(401, "expected an Authorization header of the form 'Bearer <token>'", headers=_CHALLENGE)
-    with request.app.state.engine.connect() as conn:
-        token = authenticate(conn, secret.strip(), datetime.now(UTC))
+    cache: TokenCache = request.app.state.token_cache
+    key = hashlib.sha256(secret.encode()).hexdigest()
+    token = cache.get(key)
+    if token is None:
+
+        def lookup() -> TokenInfo | None:
+            with request.app.state.engine.connect() as conn:
+                return authenticate(conn, secret, datetime.now(UTC))
+
+        token = await run_in_threadpool(lookup)
+        if token is not None:
+            cache.put(key, token)
     if token is None:
         raise ApiError(401, "the token is unknown, revoked or expired", headers=_CHALLENGE)
     return token
 
 
-def require(role: Role) -> Callable[[Request], TokenInfo | None]:
+def require(role: Role) -> Callable[[Request], Awaitable[TokenInfo | None]]:
     """A dependency admitting tokens of ``role`` or above (and anyone for reading, if public)."""
 
-    def dependency(request: Request) -> TokenInfo | None:
-        token = current_token(request)
+    async def dependency(request: Request) -> TokenInfo | None:
+        token = await current_token(request)
         if token is None:
             if role is Role.READ and request.app.state.settings.public_read:
                 return None
@@ -51,12 +100,12 @@ def require(role: Role) -> Callable[[Request], TokenInfo | None]:
     return dependency
 
 
-def require_one_of(*roles: Role) -> Callable[[Request], TokenInfo]:
+def require_one_of(*roles: Role) -> Callable[[Request], Awaitable[TokenInfo]]:
     """A dependency admitting exactly these roles: uploads and job claims are for agents and admins."""
     names = " or ".join(r.value for r in roles)
 
-    def dependency(request: Request) -> TokenInfo:
-        token = current_token(request)
+    async def dependency(request: Request) -> TokenInfo:
+        token = await current_token(request)
         if token is None:
             raise ApiError(401, f"this needs a token with the {names} role", headers=_CHALLENGE)
         if token.role not in roles:

@@ -223,4 +223,6 @@ def list_tokens(request: Request, _token: Admin) -> dict[str, Any]:
 
 @router.delete("/tokens/{token_id}", summary="Revoke a token")
 def revoke_token(token_id: IdPath, request: Request, _token: Admin) -> dict[str, Any]:
-    return _token_json(tokens.revoke_token(request.app.state.engine, token_id, _now()))
+    revoked = tokens.revoke_token(request.app.state.engine, token_id, _now())
+    request.app.state.token_cache.clear()  # refused from the next request on, here
+    return _token_json(revoked)
