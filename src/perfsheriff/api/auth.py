@@ -36,14 +36,15 @@ _CACHE_SIZE = 4096
 class TokenCache:
     """Valid tokens seen in the last ``TOKEN_CACHE_S`` seconds, by the SHA-256 of their secret."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: dict[str, tuple[TokenInfo, float]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def get(self, key: str) -> TokenInfo | None:
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None or time.monotonic() > entry[1]:
+        if entry is None or self._clock() > entry[1]:
             return None
         return entry[0] if entry[0].active(datetime.now(UTC)) else None
 
@@ -51,7 +52,7 @@ class TokenCache:
         with self._lock:
             if len(self._entries) >= _CACHE_SIZE:
                 self._entries.clear()
-            self._entries[key] = (token, time.monotonic() + TOKEN_CACHE_S)
+            self._entries[key] = (token, self._clock() + TOKEN_CACHE_S)
 
     def clear(self) -> None:
         with self._lock:
