@@ -95,6 +95,7 @@ def serve(db_url: str, folder: Path) -> Iterator[Server]:
     port = free_port()
     log_path = folder / "server.log"
     command = [sys.executable, "-c", SERVE, "serve", "--port", str(port), "--db", db_url, "--log-level", "warning"]
+    command += ["--workers", os.environ.get("PERFSHERIFF_BENCH_WORKERS", "1")]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -104,12 +104,14 @@ def start_server(
     config: Path | None = None,
     env: dict[str, str] | None = None,
     port: int | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> LiveServer:
     """Start a server (the database must be migrated; SQLite files are migrated on first use)."""
     port = port or free_port()
     args = ["serve", "--port", str(port), "--db", db_url, "--log-level", "warning"]
     if config is not None:
         args += ["--config", str(config)]
+    args += extra_args
     server = LiveServer(
         url=f"http://127.0.0.1:{port}",
         db_url=db_url,

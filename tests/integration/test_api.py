@@ -234,3 +234,21 @@ def test_reading_can_require_a_token(engine_url: str, tmp_path: Path, project: B
             assert [p["name"] for p in projects] == ["bench-project"]
     finally:
         live.stop()
+
+
+def test_several_worker_processes_share_the_queue(engine_url: str, tmp_path: Path, project: BenchProject) -> None:
+    live = start_server(engine_url, tmp_path, config=project.config, extra_args=("--workers", "2"))
+    try:
+        sheriff = live.token("sheriff")
+        agent = live.token("agent", machine="box", machine_class="test-class")
+        with live.client(sheriff) as http:
+            for tip in project.tips[:6]:
+                job = {"project": "bench-project", "revision": tip, "benchmark": "work", "machine_class": "test-class"}
+                assert http.post("/api/v1/jobs", json=job).status_code == 201
+        claimed = []
+        with live.client(agent) as http:
+            while (job := http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]) is not None:
+                claimed.append(job["revision"])
+        assert sorted(claimed) == sorted(project.tips[:6])
+    finally:
+        live.stop()

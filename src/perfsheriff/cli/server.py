@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -30,20 +31,39 @@ def serve(
     workdir: Annotated[Path, typer.Option(help="Where mirrors of URL repositories live.")] = Path(".perfsheriff"),
     db: DbOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes; more than one needs a machine with cores to spare.")
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (JSON under /api/v1, OpenAPI at /docs, /health, /metrics)."""
+    """Serve the HTTP API (JSON under /api/v1, OpenAPI at /docs, /health, /metrics) and the dashboard."""
     # Imported here: the web stack is not loaded by every other command.
     import uvicorn
 
     from perfsheriff.api.app import create_app
+    from perfsheriff.api.factory import CONFIG_VARIABLE
 
     with user_errors(), open_store(db) as engine:
         project_file = projectfile.load(config) if config is not None else None
         if project_file is not None:
             register_project(engine, project_file, open_repository(project_file, workdir.absolute()))
-        app = create_app(engine, settings(db), project_file)
         console.print(f"perfsheriff serving on http://{host}:{port} (API docs at /docs)", highlight=False)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        if workers == 1:
+            app = create_app(engine, settings(db), project_file)
+            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+            return
+        # Each worker process builds its own app from the environment (perfsheriff.api.factory).
+        os.environ["PERFSHERIFF_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+        if config is not None:
+            os.environ[CONFIG_VARIABLE] = str(config.absolute())
+        uvicorn.run(
+            "perfsheriff.api.factory:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+        )
 
 
 def _parse_days(text: str | None) -> float | None:
