@@ -94,6 +94,28 @@ def notify_culprit(
         return []
 
 
+def retry_pending(
+    engine: Engine,
+    project_id: int,
+    project_file: ProjectFile,
+    *,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[ChannelResult]:
+    """Try again the project's deliveries that failed or were postponed (each track pass); never raises."""
+    if not project_file.notify.enabled:
+        return []
+    try:
+        with engine.connect() as conn:
+            targets = pending(conn, project_id)
+        secrets = os.environ if environ is None else environ
+        return _send_all(engine, project_file, project_id, targets, now=now, environ=secrets, sleep=sleep)
+    except Exception:  # a pass must go on whatever the channels do
+        logger.exception("notify: retrying pending deliveries of project %s failed", project_id)
+        return []
+
+
 def _notify(
     engine: Engine,
     summary_id: int,
@@ -109,6 +131,19 @@ def _notify(
             return []
         project_id = found[0].project_id
         targets = [summary_id, *(s for s in pending(conn, project_id) if s != summary_id)]
+    return _send_all(engine, project_file, project_id, targets, now=now, environ=environ, sleep=sleep)
+
+
+def _send_all(
+    engine: Engine,
+    project_file: ProjectFile,
+    project_id: int,
+    targets: list[int],
+    *,
+    now: datetime,
+    environ: Mapping[str, str],
+    sleep: Callable[[float], None],
+) -> list[ChannelResult]:
     sender = _Sender(engine, project_file, project_id, environ, sleep)
     results: list[ChannelResult] = []
     for target in targets:

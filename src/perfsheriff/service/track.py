@@ -165,6 +165,8 @@ class Tracker:
         report = TrackReport()
         for branch in self.project_file.project.branches:
             target = self.target(branch)
+            # Deliveries that failed or were rate-limited in an earlier pass get another chance.
+            notifying.retry_pending(self.engine, target.project_id, self.project_file, now=self.now())
             self.measure(target, report, events)
             with self.engine.begin() as conn:
                 records.set_benchmark_weights(
