@@ -149,6 +149,27 @@ def test_alerts_of_one_change_form_one_untriaged_summary_with_a_creation_note(wo
     assert triage_service.summarize(world.engine, None, NOW).created == ()
 
 
+def test_concurrent_passes_place_each_alert_once(world: World) -> None:
+    s = world.shas
+    alerts = [world.alert(name, s[3], s[5]) for name in BENCHMARKS]
+    barrier = threading.Barrier(4)
+    created: list[int] = []
+
+    def place() -> None:
+        barrier.wait()
+        created.extend(triage_service.summarize(world.engine, alerts, NOW).created)
+
+    threads = [threading.Thread(target=place) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(created) == 1
+    assert len({world.summary_of(a) for a in alerts}) == 1
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.alert_summaries)).scalar_one() == 1
+
+
 def test_an_alert_connecting_two_summaries_merges_them_into_the_older(world: World) -> None:
     s = world.shas
     first, second = world.alert("parse", s[1], s[3]), world.alert("render", s[5], s[7])

@@ -100,6 +100,7 @@ def summarize(engine: Engine, alert_ids: Sequence[int] | None, now: datetime) ->
     joins: dict[int, int] = {}
     merges: dict[int, int] = {}
     with engine.begin() as conn:
+        store.lock_summaries(conn)
         lanes: dict[tuple[int, int], list[store.AlertFacts]] = {}
         for fact in store.alert_facts(conn, ids=alert_ids, unsummarized=True):
             lanes.setdefault((fact.project_id, fact.branch_id), []).append(fact)

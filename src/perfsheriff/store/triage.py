@@ -92,6 +92,19 @@ class RevisionFacts:
     patch_id: str | None  # None: not computed yet; "": the commit has none
 
 
+def lock_summaries(conn: sa.Connection) -> None:
+    """Serialise the placing of alerts into summaries across processes, until the transaction ends.
+
+    Two detection passes must never both see an alert as unplaced. PostgreSQL: a row lock on every
+    branch. SQLite: a first write takes the database's single writer lock (the driver opens the
+    transaction only at a write, so the reads that follow see every earlier pass committed).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(t.branches.c.id).order_by(t.branches.c.id).with_for_update())
+    else:
+        conn.execute(t.branches.update().values(tip_sha=t.branches.c.tip_sha))
+
+
 def alert_facts(
     conn: sa.Connection,
     *,
