@@ -278,6 +278,32 @@ def test_a_change_that_did_not_reproduce_makes_the_summary_invalid(world: World)
     assert "the two ends measure the same" in detail["notes"][-1]["text"]
 
 
+def test_a_culprit_named_later_reopens_what_perfsheriff_made_invalid(world: World) -> None:
+    s = world.shas
+    first, second = world.alert("parse", s[2], s[4]), world.alert("render", s[2], s[4])
+    triage_service.summarize(world.engine, [first, second], NOW)
+    with world.engine.begin() as conn:
+        alert_store.update_details(conn, first, {"bisection": culprit_record(s[3], kind="not_reproduced")})
+    summary = culprits.record_bisection(
+        world.engine, first, culprit_record(s[3], kind="not_reproduced"), repo=None, now=NOW
+    )
+    assert world.detail(summary)["state"] == "invalid"
+    summary = culprits.record_bisection(world.engine, second, culprit_record(s[3]), repo=None, now=NOW)
+    detail = world.detail(summary)
+    assert detail["state"] == "investigating"
+    assert states_of(detail["notes"])[-1] == ("transition", "invalid", "investigating")
+    assert f"named culprit {s[3][:12]}: reopened" in detail["notes"][-1]["text"]
+
+
+def test_a_sheriffs_invalid_stands_when_a_culprit_is_named(world: World) -> None:
+    s = world.shas
+    alert = world.alert("parse", s[2], s[4])
+    (summary,) = triage_service.summarize(world.engine, [alert], NOW).created
+    triage_service.transition(world.engine, summary, "invalid", who="ada", text="a noisy machine", now=NOW)
+    culprits.record_bisection(world.engine, alert, culprit_record(s[3]), repo=None, now=NOW)
+    assert world.detail(summary)["state"] == "invalid"
+
+
 def test_a_cherry_picked_culprit_marks_the_release_summary_downstream(world: World) -> None:
     repo, s = world.repo, world.shas
     repo.branch("release", s[5])

@@ -65,6 +65,7 @@ def record_bisection(
             conn, summary_id, who=SYSTEM, when=now, kind="data", text=text, details={"alert": alert_id, **record}
         )
         if culprit is not None:
+            _reopen_if_invalidated(conn, summary_id, alert, culprit.sha, now)
             refresh(conn, summary_id, now)
             summary_id = _regroup(conn, alert.project_id, alert.branch_id, summary_id, now)
             mark_downstream(conn, repo, summary_id, now)
@@ -107,6 +108,23 @@ def _regroup(conn: sa.Connection, project_id: int, branch_id: int, summary_id: i
     grouping = group(originals, ())
     apply_grouping(conn, grouping, originals, project_id=project_id, branch_id=branch_id, new={}, now=now)
     return grouping.merges.get(summary_id, summary_id)
+
+
+def _reopen_if_invalidated(
+    conn: sa.Connection, summary_id: int, alert: store.AlertFacts, culprit: str, now: datetime
+) -> None:
+    """A summary perfsheriff itself made ``invalid`` goes back to ``investigating`` once a culprit is named.
+
+    Only perfsheriff's own verdict is undone: a sheriff's ``invalid`` stands.
+    """
+    (row,) = store.summaries(conn, ids=[summary_id])
+    if parse_state(row.state) is not State.INVALID:
+        return
+    changes = [n for n in store.notes(conn, summary_id) if n.to_state is not None and n.to_state != n.from_state]
+    if not changes or changes[-1].who != SYSTEM or changes[-1].to_state != State.INVALID.value:
+        return
+    text = f"bisection of alert {alert.id} named culprit {culprit[:12]}: reopened"
+    system_transition(conn, summary_id, State.INVESTIGATING, text, now=now, details={"alert": alert.id})
 
 
 def _invalidate(conn: sa.Connection, summary_id: int, alert: store.AlertFacts, reason: str, now: datetime) -> None:
