@@ -71,6 +71,10 @@ def test_the_perf_queue_lists_the_summary_with_its_culprit_and_a_sheriff_triages
     )
     assert json.loads(run_cli("alerts", "--queue", "perf", "--json", "--db", db, cwd=root).stdout) == []
 
+    stranger = run_cli("triage", sid, "--owner", "grace", "--as", "ada", "--db", db, cwd=root)
+    assert_one_error_line(stranger, "unknown user 'grace'")
+    made = run_cli("token", "create", "--role", "sheriff", "--name", "grace", "--db", db, cwd=root)
+    assert made.returncode == 0, made.stderr
     owned = run_cli("triage", sid, "--owner", "grace", "--note", "over to grace", "--as", "ada", "--db", db, cwd=root)
     assert owned.returncode == 0, owned.stderr
     assert "owner grace" in owned.stdout

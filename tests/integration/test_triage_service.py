@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
-from perfsheriff.service import culprits, ingest, summaries
+from perfsheriff.service import culprits, ingest, summaries, tokens
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import alerts as alert_store
@@ -356,6 +356,7 @@ def summary(world: World) -> int:
 
 def test_transitions_are_journaled_and_the_journal_only_grows(world: World, summary: int) -> None:
     engine = world.engine
+    tokens.create_token(engine, tokens.Role.SHERIFF, now=NOW, name="grace")  # a sheriff perfsheriff knows
     triage_service.transition(engine, summary, "investigating", who="ada", text="retriggering", now=NOW)
     before = world.detail(summary)["notes"]
     triage_service.transition(
@@ -390,6 +391,18 @@ def test_transitions_are_journaled_and_the_journal_only_grows(world: World, summ
         "https://bugs.example.org/42",
     )
     assert [n["id"] for n in notes] == sorted(n["id"] for n in notes)
+
+
+def test_an_owner_must_be_someone_perfsheriff_knows(world: World, summary: int) -> None:
+    before = world.detail(summary)
+    with pytest.raises(InputError, match="unknown user 'nobody': an owner is a commit author"):
+        triage_service.assign(world.engine, summary, who="ada", owner="nobody", now=NOW)
+    with pytest.raises(InputError, match="unknown user"):  # and a refused owner refuses the whole change
+        triage_service.transition(world.engine, summary, "investigating", who="ada", owner="a%", now=NOW)
+    assert world.detail(summary) == before
+    for known in ("Ada Lovelace", "ada@example.org", "ADA"):  # an author's name, e-mail, or handle
+        triage_service.assign(world.engine, summary, who="ada", owner=known, now=NOW)
+        assert world.detail(summary)["owner"] == known
 
 
 def test_a_forbidden_move_names_the_allowed_targets_and_changes_nothing(world: World, summary: int) -> None:

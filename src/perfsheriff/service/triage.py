@@ -318,6 +318,12 @@ def _owner_and_bug(
     (row,) = store.summaries(conn, ids=[summary_id])
     if bug_url and not bug_url.startswith(("https://", "http://")):
         raise InputError(f"a bug link must be an http(s) URL, got {bug_url!r}", where="bug_url")
+    if owner and owner.strip() and not store.is_known_user(conn, row.project_id, owner):
+        raise InputError(
+            f"unknown user {owner.strip()!r}: an owner is a commit author of the project (name, e-mail, "
+            "or the part before the @) or the name of a token",
+            where="owner",
+        ).about("owner")
     for column, old, new in (("owner", row.owner, owner), ("bug_url", row.bug_url, bug_url)):
         if new is None or (new.strip() or None) == old:
             continue

@@ -92,6 +92,25 @@ class RevisionFacts:
     patch_id: str | None  # None: not computed yet; "": the commit has none
 
 
+def is_known_user(conn: sa.Connection, project_id: int, name: str) -> bool:
+    """Whether ``name`` is someone perfsheriff knows: a token's name, or a commit author of the project
+    (the name, the e-mail address, or the part of it before the @), in any case."""
+    wanted = name.strip().lower()
+    token = sa.select(t.tokens.c.id).where(sa.func.lower(t.tokens.c.name) == wanted, t.tokens.c.revoked_at.is_(None))
+    if conn.execute(token.limit(1)).first() is not None:
+        return True
+    email = sa.func.lower(t.revisions.c.author_email)
+    author = sa.select(t.revisions.c.id).where(
+        t.revisions.c.project_id == project_id,
+        sa.or_(
+            sa.func.lower(t.revisions.c.author) == wanted,
+            email == wanted,
+            email.startswith(wanted + "@", autoescape=True),
+        ),
+    )
+    return conn.execute(author.limit(1)).first() is not None
+
+
 def lock_summaries(conn: sa.Connection) -> None:
     """Serialise the placing of alerts into summaries across processes, until the transaction ends.
 
