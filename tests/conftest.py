@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -86,3 +87,21 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 @pytest.fixture
 def engine_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Any:
+    """A project repository with a known culprit inside a roll-up, and its perfsheriff.toml (benchrepo)."""
+    from benchrepo import build_project
+
+    return build_project(tmp_path / "project")
+
+
+@pytest.fixture
+def server(engine_url: str, tmp_path: Path, project: Any) -> Iterator[Any]:
+    """A real ``perfsheriff serve`` process over the test's database, registered with ``project``."""
+    from liveserver import start_server
+
+    live = start_server(engine_url, tmp_path, config=project.config)
+    yield live
+    live.stop()

@@ -6,29 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from benchrepo import BenchProject, build_project
-from liveserver import LiveServer, free_port, start_server
+from benchrepo import BenchProject
+from liveserver import LiveServer, free_port
 
 CLI = "from perfsheriff.cli.main import main; main()"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> BenchProject:
-    return build_project(tmp_path / "project")
-
-
-@pytest.fixture
-def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[LiveServer]:
-    live = start_server(engine_url, tmp_path, config=project.config)
-    yield live
-    live.stop()
 
 
 def upload(

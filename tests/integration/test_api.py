@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from benchrepo import BenchProject, build_project
+from benchrepo import BenchProject
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
@@ -20,11 +20,6 @@ from perfsheriff.store import schema as t
 def perfsheriff_json(samples: dict[str, list[float]]) -> str:
     results = [{"name": name, "unit": "ms", "samples": values} for name, values in samples.items()]
     return json.dumps({"format": "perfsheriff", "version": 1, "results": results})
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> BenchProject:
-    return build_project(tmp_path / "project")
 
 
 @pytest.fixture

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 import sqlalchemy as sa
-from benchrepo import BenchProject, build_project
-from liveserver import LiveServer, start_server
+from benchrepo import BenchProject
+from liveserver import LiveServer
 from sqlalchemy.engine import Engine
 from test_api import upload_body
 
 from perfsheriff.store import schema as t
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> BenchProject:
-    return build_project(tmp_path / "project")
-
-
-@pytest.fixture
-def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[LiveServer]:
-    live = start_server(engine_url, tmp_path, config=project.config)
-    yield live
-    live.stop()
 
 
 def test_server_killed_during_uploads_then_retries_land_exactly_once(

@@ -7,31 +7,16 @@ groups its alert into a summary, and sheriffs triage it with their tokens.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
-import pytest
-from benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject, build_project
-from liveserver import LiveServer, start_server
+from benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
+from liveserver import LiveServer
 from sqlalchemy.engine import Engine
 
 from perfsheriff.service import tokens
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import database
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> BenchProject:
-    return build_project(tmp_path / "project")
-
-
-@pytest.fixture
-def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[LiveServer]:
-    live = start_server(engine_url, tmp_path, config=project.config)
-    yield live
-    live.stop()
 
 
 def upload_history(server: LiveServer, project: BenchProject) -> None:

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from benchrepo import BenchProject, build_project
+from benchrepo import BenchProject
 from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> BenchProject:
-    return build_project(tmp_path / "project")
-
-
-@pytest.fixture
-def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[LiveServer]:
-    live = start_server(engine_url, tmp_path, config=project.config)
-    yield live
-    live.stop()
 
 
 @pytest.fixture

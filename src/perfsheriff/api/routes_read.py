@@ -11,10 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
 from perfsheriff.api.schemas import MAX_POSITION, IdPath, refuse_nul_parameters
-from perfsheriff.service import catalog
+from perfsheriff.service import catalog, dashboard
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service.tokens import Role, TokenInfo
-from perfsheriff.stats.downsample import minmax_indices
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
@@ -71,24 +70,10 @@ def series_data(
     start: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="first branch position")] = None,
     end: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="last branch position")] = None,
 ) -> dict[str, Any]:
-    """Per revision: median, min and max of its samples. Longer ranges keep each bucket's extremes."""
+    """Per revision: median, min and max of its samples, with the commit's sha, author and subject, and the
+    series' alerts. Longer ranges keep each bucket's extremes (the same view the dashboard's graphs draw)."""
     with request.app.state.engine.connect() as conn:
-        data = catalog.series_data(conn, series_id, start=start, end=end)
-        keep = minmax_indices(data.medians, max_points)
-        shas = data.shas(conn, keep.tolist())
-    return {
-        "series": dataclasses.asdict(data.series),
-        "total_points": int(data.medians.size),
-        "downsampled": bool(keep.size < data.medians.size),
-        "points": {
-            "position": data.positions[keep].tolist(),
-            "revision": shas,
-            "median": data.medians[keep].tolist(),
-            "min": data.mins[keep].tolist(),
-            "max": data.maxs[keep].tolist(),
-            "n": data.counts[keep].tolist(),
-        },
-    }
+        return dashboard.series_view(conn, series_id, max_points=max_points, start=start, end=end)
 
 
 @router.get("/alerts", summary="List alerts")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from perfsheriff.store.queries import SeriesRow, list_series
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
-__all__ = ["SeriesData", "alert", "alerts", "list_series", "projects", "revisions", "series_data", "summaries"]
+__all__ = ["SeriesData", "alert", "alerts", "list_series", "projects", "revisions", "series_data"]
 
 
 def projects(conn: sa.Connection) -> list[dict[str, Any]]:
@@ -86,19 +85,6 @@ class SeriesData:
     counts: np.ndarray[Any, np.dtype[np.int64]]
     revision_ids: np.ndarray[Any, np.dtype[np.int64]]
 
-    def shas(self, conn: sa.Connection, indices: Sequence[int]) -> list[str]:
-        """The commit at each chosen point (looked up only for the points shown)."""
-        wanted = [int(self.revision_ids[i]) for i in indices]
-        found: dict[int, str] = {}
-        for start in range(0, len(wanted), 5000):
-            # Integer ids rendered inline: a long list of bound parameters costs more to send than to run.
-            ids: sa.BindParameter[list[int]] = sa.bindparam(
-                "ids", wanted[start : start + 5000], expanding=True, literal_execute=True
-            )
-            query = sa.select(t.revisions.c.id, t.revisions.c.sha).where(t.revisions.c.id.in_(ids))
-            found.update({int(i): str(s) for i, s in conn.execute(query).all()})
-        return [found.get(i, "") for i in wanted]
-
 
 def _series_fields(conn: sa.Connection, series_id: str) -> dict[str, Any]:
     """The series with this id (or a unique prefix of it), without counting the revisions of every series."""
@@ -107,26 +93,7 @@ def _series_fields(conn: sa.Connection, series_id: str) -> dict[str, Any]:
         raise InputError(f"expected a series id (up to 16 hex digits), got {series_id!r}", where="series_id").about(
             "series_id"
         )
-    query = (
-        sa.select(
-            t.series.c.id,
-            t.projects.c.name.label("project"),
-            t.branches.c.name.label("branch"),
-            t.benchmarks.c.name.label("benchmark"),
-            t.benchmarks.c.suite,
-            t.series.c.metric,
-            t.series.c.unit,
-            t.series.c.direction,
-            t.series.c.machine_class,
-            t.configurations.c.canonical.label("configuration"),
-        )
-        .join(t.projects, t.projects.c.id == t.series.c.project_id)
-        .join(t.branches, t.branches.c.id == t.series.c.branch_id)
-        .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
-        .join(t.configurations, t.configurations.c.id == t.series.c.configuration_id)
-        .where(t.series.c.id.startswith(prefix))
-        .limit(6)
-    )
+    query = queries.series_fields().where(t.series.c.id.startswith(prefix)).limit(6)
     found = conn.execute(query).all()
     if not found:
         raise NotFoundError(f"no series with id {series_id!r}").about("series_id")
@@ -192,22 +159,3 @@ def alert(conn: sa.Connection, alert_id: int) -> dict[str, Any]:
     if not found:
         raise NotFoundError(f"no alert {alert_id}")
     return _alert_json(found[0])
-
-
-def summaries(conn: sa.Connection, *, state: str | None, limit: int) -> list[dict[str, Any]]:
-    s = t.alert_summaries
-    query = (
-        sa.select(s, t.projects.c.name.label("project"), t.branches.c.name.label("branch"))
-        .join(t.projects, t.projects.c.id == s.c.project_id)
-        .join(t.branches, t.branches.c.id == s.c.branch_id)
-        .order_by(s.c.id.desc())
-        .limit(limit)
-    )
-    if state is not None:
-        query = query.where(s.c.state == state)
-    out = []
-    for row in conn.execute(query):
-        m = dict(row._mapping)
-        m["created_at"] = m["created_at"].isoformat()
-        out.append({k: v for k, v in m.items() if k not in {"project_id", "branch_id"}})
-    return out

@@ -47,6 +47,28 @@ class RevisionSamples:
     n_runs: int
 
 
+def series_fields() -> sa.Select[Any]:
+    """What names a series (``SeriesRow`` without its revision count), joined from its tables."""
+    return (
+        sa.select(
+            t.series.c.id,
+            t.projects.c.name.label("project"),
+            t.branches.c.name.label("branch"),
+            t.benchmarks.c.name.label("benchmark"),
+            t.benchmarks.c.suite,
+            t.series.c.metric,
+            t.series.c.unit,
+            t.series.c.direction,
+            t.series.c.machine_class,
+            t.configurations.c.canonical.label("configuration"),
+        )
+        .join(t.projects, t.projects.c.id == t.series.c.project_id)
+        .join(t.branches, t.branches.c.id == t.series.c.branch_id)
+        .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
+        .join(t.configurations, t.configurations.c.id == t.series.c.configuration_id)
+    )
+
+
 def list_series(
     conn: sa.Connection,
     *,
@@ -64,23 +86,8 @@ def list_series(
         .subquery()
     )
     query = (
-        sa.select(
-            t.series.c.id,
-            t.projects.c.name.label("project"),
-            t.branches.c.name.label("branch"),
-            t.benchmarks.c.name.label("benchmark"),
-            t.benchmarks.c.suite,
-            t.series.c.metric,
-            t.series.c.unit,
-            t.series.c.direction,
-            t.series.c.machine_class,
-            t.configurations.c.canonical.label("configuration"),
-            sa.func.coalesce(counts.c.n, 0).label("n_revisions"),
-        )
-        .join(t.projects, t.projects.c.id == t.series.c.project_id)
-        .join(t.branches, t.branches.c.id == t.series.c.branch_id)
-        .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
-        .join(t.configurations, t.configurations.c.id == t.series.c.configuration_id)
+        series_fields()
+        .add_columns(sa.func.coalesce(counts.c.n, 0).label("n_revisions"))
         .outerjoin(counts, counts.c.series_id == t.series.c.id)
         .order_by(
             t.projects.c.name,
