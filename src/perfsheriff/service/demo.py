@@ -29,12 +29,13 @@ CULPRIT = "Check the word count of the parser"
 IMPROVEMENT = "Build rendered text with str.join"
 
 BENCH_SCRIPT = '''"""Benchmarks of textkit: prints perfsheriff JSON, five samples each (milliseconds of CPU time)."""
-import json, sys, time
+import gc, json, sys, time
 sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else ".")
 import textkit
 
 def measure(fn, repeat=5, inner=3):
     """Five samples, each the best of three calls: the least disturbed timing, as timeit reports."""
+    gc.collect()
     fn()  # warm up
     out = []
     for _ in range(repeat):
@@ -48,10 +49,11 @@ def measure(fn, repeat=5, inner=3):
 
 text = " ".join(f"word{i % 997}" for i in range(60000))
 words = text.split()[:20000]
+# tokenize first: what parse and render leave on the heap would otherwise shift its timing by a few percent.
 results = [
+    {"name": "tokenize", "unit": "ms", "samples": measure(lambda: textkit.tokenize(text))},
     {"name": "parse", "unit": "ms", "samples": measure(lambda: textkit.parse(text))},
     {"name": "render", "unit": "ms", "samples": measure(lambda: textkit.render(words))},
-    {"name": "tokenize", "unit": "ms", "samples": measure(lambda: textkit.tokenize(text))},
 ]
 print(json.dumps({"format": "perfsheriff", "version": 1, "results": results}))
 '''
@@ -68,7 +70,7 @@ def parse(text):
     return counts
 '''
 RECHECK = """
-    assert len(tokenize(text[: len(text) // 3])) <= len(words)  # check the count on a third of the text again"""
+    assert len(tokenize(text[: len(text) // 4])) <= len(words)  # check the count on a quarter of the text again"""
 
 RENDER_SLOW = """
 def render(words):
