@@ -19,6 +19,9 @@ from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import database
+
 CHROMIUM = Path(os.environ.get("PERFSHERIFF_CHROMIUM", "/usr/bin/chromium"))
 
 
@@ -58,8 +61,6 @@ def server(tmp_path: Path, sqlite_template: Path, project: BenchProject) -> Iter
 
 @pytest.fixture
 def data(server: LiveServer, project: BenchProject) -> Populated:
-    from perfsheriff.store import database
-
     engine: Engine = database.create_engine(server.db_url)
     try:
         return populate(server, project, engine)
@@ -67,7 +68,9 @@ def data(server: LiveServer, project: BenchProject) -> Populated:
         engine.dispose()
 
 
-def test_dashboard_in_chromium(browser: Any, server: LiveServer, data: Populated, tmp_path: Path) -> None:
+def test_dashboard_in_chromium(
+    browser: Any, server: LiveServer, data: Populated, project: BenchProject, tmp_path: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -77,6 +80,16 @@ def test_dashboard_in_chromium(browser: Any, server: LiveServer, data: Populated
     with server.client() as http:
         ids = {s["benchmark"]: s["id"] for s in http.get("/api/v1/series").json()["series"]}
     work, evil = ids["work"], ids[EVIL_BENCHMARK]
+    assert project.culprit is not None
+    bisection = {
+        "kind": "culprit",
+        "culprits": [project.culprit],
+        "probes": [{"commit": project.culprit, "verdict": "bad", "n_samples": 5}],
+    }
+    engine = database.create_engine(server.db_url)
+    with engine.begin() as conn:
+        alert_store.update_details(conn, data.alert_id, {"bisection": bisection})
+    engine.dispose()
 
     page.goto(f"{server.url}/")
     assert page.locator("#latest-alerts tbody tr").count() == 1
@@ -96,6 +109,9 @@ def test_dashboard_in_chromium(browser: Any, server: LiveServer, data: Populated
     assert data.evil_commit[:12] in tooltip.inner_text()
     assert EVIL_SUBJECT in page.locator("#chart-tooltip .tt-subject").inner_text()
     assert page.evaluate("window.pwned") is None
+    marks = page.locator("#chart-marks")
+    assert f"culprit of alert {data.alert_id}: {project.culprit[:12]}" in marks.inner_text()
+    assert f"{project.culprit[:8]} bad (n=5)" in marks.locator(".mark-probes").inner_text()
     page.screenshot(path=str(shots / "graph-hover.png"), full_page=True)
 
     # Zooming in fetches the visible range again from the server.
@@ -136,8 +152,13 @@ def test_dashboard_in_chromium(browser: Any, server: LiveServer, data: Populated
     assert page.locator("#compare-table th:text-is('Ratio')").get_attribute("aria-sort") == "ascending"
     page.screenshot(path=str(shots / "compare.png"), full_page=True)
 
-    # Triage with clicks: log in, change the state with a note, add a note, check the journal.
-    page.goto(f"{server.url}/summaries?queue=code")
+    # Triage with clicks: filter the list, log in, change the state with a note, add a note, check the journal.
+    page.goto(f"{server.url}/summaries")
+    page.select_option("select[name=machine]", "test-class")
+    page.select_option("select[name=state]", "untriaged")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url("**/summaries?*machine=test-class*")
+    assert page.locator("#summaries tbody a[href^='/summaries/']").count() == 1
     page.click("#summaries tbody a[href^='/summaries/']")
     summary_url = page.url
     assert page.locator("#state-form").count() == 0

@@ -32,6 +32,7 @@ from perfsheriff.triage import InvalidTransition
 
 NOW = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 BENCHMARKS = ("parse", "render", "load")
+LINUX_BOX = Machine("box", "linux")
 
 
 @dataclass
@@ -43,13 +44,13 @@ class World:
     shas: list[str]
     project_id: int
 
-    def measure(self, branch: str) -> None:
+    def measure(self, branch: str, machine: Machine = LINUX_BOX) -> None:
         """Store one flat result per benchmark at the branch tip: the series exist, history is imported."""
         target = ingest.prepare_target(
             self.engine,
             GitRepo(self.repo.path),
             revision=branch,
-            machine=Machine("box", "linux"),
+            machine=machine,
             configuration=Configuration.of({"os": "linux"}),
             branch=branch,
         )
@@ -68,10 +69,11 @@ class World:
         kind: str = "regression",
         change: float = 0.10,
         confidence: float = 0.99,
+        machine: str = "linux",
     ) -> int:
         """Store an alert the way detection does, between revisions ``good`` and ``bad`` of ``branch``."""
         with self.engine.begin() as conn:
-            (series,) = queries.list_series(conn, benchmark=benchmark, branch=branch)
+            (series,) = queries.list_series(conn, benchmark=benchmark, branch=branch, machine=machine)
             ids = records.revision_ids(conn, self.project_id, [good, bad])
             row = {
                 "series_id": series.id,
@@ -493,6 +495,20 @@ def test_queues_put_the_most_severe_first(world: World) -> None:
         assert [x["id"] for x in summaries.list_summaries(conn, benchmark="rend")] == [world.summary_of(large)]
     assert [x["alerts"][0]["id"] for x in code] == [large, small]
     assert code[0]["severity"] == pytest.approx(0.99)
+
+
+def test_summaries_filter_by_the_machine_class_of_their_alerts(world: World) -> None:
+    world.measure("main", Machine("mini", "arm-mac"))
+    s = world.shas
+    linux, mac = world.alert("parse", s[1], s[2]), world.alert("load", s[6], s[7], machine="arm-mac")
+    triage_service.summarize(world.engine, [linux, mac], NOW)
+    with world.engine.connect() as conn:
+        on_mac = summaries.list_summaries(conn, machine="arm-mac")
+        on_linux = summaries.queue(conn, "code", machine="linux")
+        assert summaries.list_summaries(conn, machine="sparc") == []
+    assert [x["id"] for x in on_mac] == [world.summary_of(mac)]
+    assert [x["id"] for x in on_linux] == [world.summary_of(linux)]
+    assert {a["machine_class"] for a in on_mac[0]["alerts"]} == {"arm-mac"}
 
 
 def test_the_notification_log_records_each_key_once(world: World, summary: int) -> None:

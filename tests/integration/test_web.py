@@ -12,6 +12,8 @@ from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
+from perfsheriff.store import alerts as alert_store
+
 
 @pytest.fixture
 def data(server: LiveServer, project: BenchProject, engine: Engine) -> Populated:
@@ -52,6 +54,7 @@ def test_every_page_renders_and_hostile_text_is_inert(server: LiveServer, data: 
             f"/graph?series={work},{evil}": "uPlot.iife.min.js",
             f"/revision/{data.evil_commit}": "Alerts concerning this commit",
             "/summaries?queue=code": f"#{sid}",
+            "/summaries?queue=&state=untriaged&branch=&benchmark=&machine=test-class": f"#{sid}",
             f"/summaries/{sid}": "Journal",
             f"/compare?base={data.tips[0]}&head={data.evil_commit}": "Suite summary",
         }
@@ -61,6 +64,7 @@ def test_every_page_renders_and_hostile_text_is_inert(server: LiveServer, data: 
             assert expected in answer.text, path
             assert_inert(answer.text)
             assert "script-src 'self'" in answer.headers["content-security-policy"]
+        assert f"#{sid}" not in http.get("/summaries?machine=another-class").text
         revision = http.get(f"/revision/{data.evil_commit}").text
         assert "&lt;script&gt;window.pwned = &#34;subject&#34;&lt;/script&gt;" in revision
         assert "&lt;b&gt;markup&lt;/b&gt; &amp; more." in revision
@@ -101,6 +105,56 @@ def test_the_graph_data_carries_hover_facts_and_alerts(server: LiveServer, data:
         assert http.get("/series/ffffffffffff").status_code == 200  # the page loads, its script reports the 404
         assert http.get("/revision/0000000").status_code == 404
         assert http.get("/summaries/999999").status_code == 404
+
+
+def test_the_graph_marks_bisection_probes_and_machine_changes(
+    server: LiveServer, data: Populated, project: BenchProject, engine: Engine
+) -> None:
+    assert project.culprit is not None
+    probes = [
+        {"commit": project.side[0], "verdict": "good", "n_samples": 4, "reason": "like the good end"},
+        {"commit": project.culprit, "verdict": "bad", "n_samples": 6, "reason": "like the bad end"},
+    ]
+    record = {"kind": "culprit", "culprits": [project.culprit], "confidence": 0.98, "probes": probes}
+    with engine.begin() as conn:
+        alert_store.update_details(conn, data.alert_id, {"bisection": record})
+    # A machine that says what it is (earlier uploads did not: unknown is no change), the same machine on
+    # new hardware, then a second machine of the class: two boundaries, each where it began.
+    said = project.repo.commit("measured on a known CPU", files={"later.txt": "0\n"})
+    newer = project.repo.commit("after the upgrade", files={"later.txt": "1\n"})
+    newest = project.repo.commit("on the new machine", files={"later.txt": "2\n"})
+    old = {"cpu_model": "Old CPU 1000", "cpu_count": "4", "arch": "x86_64", "os": "Linux"}
+    upgraded = old | {"cpu_model": "Faster CPU 9000", "cpu_count": "16"}
+    with server.client(server.token("agent", machine="box", machine_class="test-class")) as http:
+        for commit, env in ((said, old), (newer, upgraded)):
+            answer = http.post("/api/v1/runs", json=run_body(commit, 140.0, 7) | {"environment": env})
+            assert answer.status_code == 201, answer.text
+    with server.client(server.token("agent", machine="box-2", machine_class="test-class")) as http:
+        answer = http.post("/api/v1/runs", json=run_body(newest, 140.0, 8) | {"machine": "box-2"})
+        assert answer.status_code == 201, answer.text
+    with server.client() as http:
+        body = http.get(f"/series/{series_ids(http)['work']}/data").json()
+    positions = dict(zip(body["points"]["revision"], body["points"]["position"], strict=True))
+    (alert,) = body["alerts"]
+    assert [(p["commit"], p["verdict"], p["n_samples"]) for p in alert["probes"]] == [
+        (project.side[0], "good", 4),
+        (project.culprit, "bad", 6),
+    ]
+    # Roll-up members have branch positions of their own, just before the roll-up's tip.
+    assert alert["last_good_position"] < alert["probes"][0]["position"] < alert["probes"][1]["position"]
+    assert alert["probes"][1]["position"] <= alert["first_bad_position"] == positions[project.rollup]
+    assert alert["culprits"] == [{"commit": project.culprit, "position": alert["probes"][1]["position"]}]
+    upgrade, new_machine = body["machine_changes"]
+    assert (upgrade["kind"], upgrade["machine"], upgrade["position"]) == ("upgrade", "box", positions[newer])
+    assert upgrade["changed"] == {
+        "cpu_model": {"from": "Old CPU 1000", "to": "Faster CPU 9000"},
+        "cpu_count": {"from": "4", "to": "16"},
+    }
+    assert (new_machine["kind"], new_machine["machine"], new_machine["position"]) == (
+        "new machine",
+        "box-2",
+        positions[newest],
+    )
 
 
 def login(http: httpx.Client, token: str) -> httpx.Response:

@@ -67,12 +67,20 @@ def list_summaries(
     project: Annotated[str | None, Query(max_length=200)] = None,
     branch: Annotated[str | None, Query(max_length=255)] = None,
     benchmark: Annotated[str | None, Query(max_length=200, description="a substring of a benchmark name")] = None,
+    machine: Annotated[str | None, Query(max_length=200, description="a machine class")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> dict[str, Any]:
     """With ``queue``: that queue's open summaries, most severe first; else every summary, newest first."""
     with request.app.state.engine.connect() as conn:
         found = summaries.list_summaries(
-            conn, queue=queue, state=state, project=project, branch=branch, benchmark=benchmark, limit=limit
+            conn,
+            queue=queue,
+            state=state,
+            project=project,
+            branch=branch,
+            benchmark=benchmark,
+            machine=machine,
+            limit=limit,
         )
     return {"summaries": found}
 

@@ -154,15 +154,16 @@ def alerts(
     queue: Annotated[
         str | None, typer.Option(help="code or perf: that sheriffs' queue of summaries instead, most severe first.")
     ] = None,
+    machine: Annotated[str | None, typer.Option(help="Only alerts (or summaries) on this machine class.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List stored alerts, or (--queue) the alert summaries a sheriff should look at."""
     if queue is not None:
-        triage_cli.print_queue(db, queue, as_json=as_json)
+        triage_cli.print_queue(db, queue, as_json=as_json, benchmark=benchmark, machine=machine)
         return
     with user_errors(), open_store(db) as engine, engine.connect() as conn:
-        found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind)
+        found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind, machine=machine)
     if as_json:
         console.print_json(json.dumps([_alert_json(a) for a in found]))
     else:

@@ -53,13 +53,15 @@ def _user() -> str:
         return "unknown user"
 
 
-def print_queue(db: str | None, which: str, *, as_json: bool) -> None:
+def print_queue(
+    db: str | None, which: str, *, as_json: bool, benchmark: str | None = None, machine: str | None = None
+) -> None:
     """``perfsheriff alerts --queue code|perf``: the summaries of that queue with their alerts."""
     with user_errors():
         if which not in ("code", "perf"):
             raise InputError(f"unknown queue {which!r}; expected code or perf", where="--queue")
         with open_store(db) as engine, engine.connect() as conn:
-            found = summaries.queue(conn, which)
+            found = summaries.queue(conn, which, benchmark=benchmark, machine=machine)
     if as_json:
         console.print_json(json.dumps(found))
         return

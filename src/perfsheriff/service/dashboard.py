@@ -2,8 +2,9 @@
 
 ``series_view`` is the graph's data: the same per-revision summary and
 min/max downsampling as ``GET /api/v1/series/{id}``, plus each shown point's
-author and subject (for hover) and the series' alerts with their suspect
-ranges. ``revision_view`` is one commit with the alerts that concern it, and
+author and subject (for hover), the series' alerts with their suspect
+ranges and the probes of their bisection, and where the machines behind the
+series changed (an upgrade, a new machine). ``revision_view`` is one commit with the alerts that concern it, and
 ``overview`` what the front page shows. None of them runs git. The graph's
 data is kept for the last few series read, and read again only when their
 samples changed.
@@ -27,8 +28,8 @@ from perfsheriff.service.compare import compare_revisions, resolve_stored_revisi
 from perfsheriff.stats.downsample import minmax_indices
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import schema as t
+from perfsheriff.triage.states import State, parse_state
 from perfsheriff.triage.states import allowed_targets as _allowed_targets
-from perfsheriff.triage.states import parse_state
 
 #: How many points a graph asks for unless it says otherwise (about two per pixel of a wide screen).
 DEFAULT_POINTS = 3000
@@ -54,12 +55,21 @@ def _commits(conn: sa.Connection, revision_ids: Sequence[int]) -> dict[int, tupl
 
 
 def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
-    """The series' alerts with their suspect range as branch positions (last good, first bad)."""
+    """The series' alerts with their suspect range as branch positions (last good, first bad), and what
+    bisecting them did: each probe's commit, position, verdict and samples, and the culprit's position."""
     good, bad = t.branch_revisions.alias("good"), t.branch_revisions.alias("bad")
     a = t.alerts
     query = (
         sa.select(
-            a.c.id, a.c.kind, a.c.relative_change, a.c.confidence, a.c.summary_id, good.c.position, bad.c.position
+            a.c.id,
+            a.c.kind,
+            a.c.relative_change,
+            a.c.confidence,
+            a.c.summary_id,
+            good.c.position,
+            bad.c.position,
+            t.series.c.branch_id,
+            a.c.details,
         )
         .join(t.series, t.series.c.id == a.c.series_id)
         .join(good, sa.and_(good.c.revision_id == a.c.last_good_revision_id, good.c.branch_id == t.series.c.branch_id))
@@ -67,18 +77,114 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
         .where(a.c.series_id == series_id)
         .order_by(a.c.id)
     )
-    return [
-        {
-            "id": int(r[0]),
-            "kind": str(r[1]),
-            "relative_change": float(r[2]),
-            "confidence": float(r[3]),
-            "summary_id": None if r[4] is None else int(r[4]),
-            "last_good_position": int(r[5]),
-            "first_bad_position": int(r[6]),
+    rows = list(conn.execute(query))
+    records = {int(r[0]): (r[8] or {}).get("bisection") or {} for r in rows}
+    wanted = {str(p.get("commit")) for rec in records.values() for p in rec.get("probes") or []}
+    wanted |= {str(c) for rec in records.values() for c in rec.get("culprits") or []}
+    where = _branch_positions(conn, int(rows[0][7]), sorted(wanted)) if rows and wanted else {}
+    found = []
+    for r in rows:
+        record = records[int(r[0])]
+        probes = [
+            {
+                "commit": str(p.get("commit")),
+                "position": where.get(str(p.get("commit"))),
+                "verdict": str(p.get("verdict", "")),
+                "n_samples": int(p.get("n_samples") or 0),
+            }
+            for p in record.get("probes") or []
+        ]
+        culprits = [{"commit": str(c), "position": where.get(str(c))} for c in record.get("culprits") or []]
+        found.append(
+            {
+                "id": int(r[0]),
+                "kind": str(r[1]),
+                "relative_change": float(r[2]),
+                "confidence": float(r[3]),
+                "summary_id": None if r[4] is None else int(r[4]),
+                "last_good_position": int(r[5]),
+                "first_bad_position": int(r[6]),
+                "probes": probes,
+                "culprits": culprits,
+            }
+        )
+    return found
+
+
+def _branch_positions(conn: sa.Connection, branch_id: int, shas: Sequence[str]) -> dict[str, int]:
+    """sha -> branch position, for the commits of ``shas`` that reached the branch (roll-ups' side commits too)."""
+    query = (
+        sa.select(t.revisions.c.sha, t.branch_revisions.c.position)
+        .join(t.branch_revisions, t.branch_revisions.c.revision_id == t.revisions.c.id)
+        .where(t.branch_revisions.c.branch_id == branch_id, t.revisions.c.sha.in_(list(shas)))
+    )
+    return {str(sha): int(position) for sha, position in conn.execute(query)}
+
+
+#: What a machine's hardware and system are, of what a run records (``runner.environment``); a kernel
+#: update or a new Python is not a new machine.
+HARDWARE_KEYS = ("cpu_model", "cpu_count", "arch", "os")
+
+
+def machine_changes(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
+    """Where the machines behind a series changed: a machine's hardware or system changed, or a new machine
+    began to measure it, at the first branch position measured on the new setup (oldest first)."""
+    env = t.runs.c.environment
+    setup = [env[key].as_string().label(key) for key in HARDWARE_KEYS]
+    query = (
+        sa.select(t.machines.c.name, *setup, sa.func.min(t.samples.c.position))
+        .select_from(t.samples)
+        .join(t.runs, t.runs.c.id == t.samples.c.run_id)
+        .join(t.machines, t.machines.c.id == t.runs.c.machine_id)
+        .where(t.samples.c.series_id == series_id)
+        .group_by(t.machines.c.name, *setup)
+    )
+    groups = [(str(r[0]), tuple(str(v or "") for v in r[1:-1]), int(r[-1])) for r in conn.execute(query)]
+    return setup_boundaries(groups)
+
+
+def setup_boundaries(groups: Sequence[tuple[str, tuple[str, ...], int]]) -> list[dict[str, Any]]:
+    """From (machine, setup, first position) groups, the boundaries after the series' first position.
+
+    A machine measuring on a setup that differs in a value known on both sides (an empty value is
+    unknown: an upload that did not say) is an upgrade of that machine; a machine first seen after the
+    start is a new machine (a new generation often comes under a new name).
+    """
+    ordered = sorted(groups, key=lambda g: (g[2], g[0], g[1]))
+    if not ordered:
+        return []
+    start = ordered[0][2]
+    seen: dict[str, dict[str, str]] = {}
+    marks = []
+    for machine, setup, position in ordered:
+        known = {key: value for key, value in zip(HARDWARE_KEYS, setup, strict=True) if value}
+        before = seen.get(machine)
+        if before is None:
+            seen[machine] = known
+            if position > start:
+                changed = {key: {"from": None, "to": value} for key, value in known.items()}
+                marks.append({"position": position, "machine": machine, "kind": "new machine", "changed": changed})
+            continue
+        changed = {
+            key: {"from": before[key], "to": value}
+            for key, value in known.items()
+            if key in before and before[key] != value
         }
-        for r in conn.execute(query)
-    ]
+        before.update(known)
+        if changed:
+            marks.append({"position": position, "machine": machine, "kind": "upgrade", "changed": changed})
+    return marks
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Read:
+    data: catalog.SeriesData
+    machine_changes: list[dict[str, Any]]
+
+
+def _read(conn: sa.Connection, series_id: str) -> _Read:
+    data = catalog.series_data(conn, series_id)
+    return _Read(data, machine_changes(conn, str(data.series.id)))
 
 
 class _RecentSeries:
@@ -91,12 +197,12 @@ class _RecentSeries:
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
-        self._items: OrderedDict[str, tuple[tuple[int, int], catalog.SeriesData]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[tuple[int, int], _Read]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, conn: sa.Connection, series_id: str) -> catalog.SeriesData:
+    def get(self, conn: sa.Connection, series_id: str) -> _Read:
         if not _FULL_ID.fullmatch(series_id):
-            return catalog.series_data(conn, series_id)
+            return _read(conn, series_id)
         query = sa.select(sa.func.count(), sa.func.max(t.samples.c.id)).where(t.samples.c.series_id == series_id)
         count, newest = conn.execute(query).one()
         version = (int(count), int(newest or 0))
@@ -105,7 +211,7 @@ class _RecentSeries:
             if found is not None and found[0] == version:
                 self._items.move_to_end(series_id)
                 return found[1]
-        data = catalog.series_data(conn, series_id)
+        data = _read(conn, series_id)
         with self._lock:
             self._items[series_id] = (version, data)
             while len(self._items) > self.size:
@@ -143,7 +249,8 @@ def series_view(
     end: int | None = None,
 ) -> dict[str, Any]:
     """A series' points between two branch positions, downsampled to ``max_points`` keeping each bucket's extremes."""
-    data = _between(_RECENT.get(conn, series_id.lower()), start, end)
+    read = _RECENT.get(conn, series_id.lower())
+    data = _between(read.data, start, end)
     keep = minmax_indices(data.medians, max_points)
     ids = [int(i) for i in data.revision_ids[keep]]
     commits = _commits(conn, ids)
@@ -163,6 +270,7 @@ def series_view(
             "n": data.counts[keep].tolist(),
         },
         "alerts": series_alerts(conn, str(data.series.id)),
+        "machine_changes": read.machine_changes,
     }
 
 
@@ -257,6 +365,17 @@ def compare_view(conn: sa.Connection, base: str, head: str) -> dict[str, Any]:
         for g in result.suites
     ]
     return {"base": result.base, "head": result.head, "series": rows, "suites": suites}
+
+
+def machine_classes(conn: sa.Connection) -> list[str]:
+    """Every machine class some series was measured on, sorted (the summaries page's filter)."""
+    query = sa.select(t.series.c.machine_class).distinct().order_by(t.series.c.machine_class)
+    return [str(c) for c in conn.execute(query).scalars()]
+
+
+def triage_states() -> list[str]:
+    """Every triage state, in the state machine's order."""
+    return [s.value for s in State]
 
 
 def allowed_targets(state: str) -> list[str]:

@@ -125,11 +125,13 @@ def list_summaries(
     project: str | None = None,
     branch: str | None = None,
     benchmark: str | None = None,
+    machine: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Summaries with their alerts: those of a sheriff ``queue`` in its order, or else the newest first."""
     wanted = Queue(queue) if queue else None
-    rows = store.summaries(conn, states=[state] if state else None, project=project, branch=branch, benchmark=benchmark)
+    states = [state] if state else None
+    rows = store.summaries(conn, states=states, project=project, branch=branch, benchmark=benchmark, machine=machine)
     members = _members(conn, rows)
     entries = {r.id: _entry(r, members[r.id]) for r in rows}
     if wanted is not None:
@@ -148,10 +150,13 @@ def queue(
     project: str | None = None,
     branch: str | None = None,
     benchmark: str | None = None,
+    machine: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The ``code`` or ``perf`` sheriffs' queue: open summaries, most severe first, then oldest."""
-    return list_summaries(conn, queue=which, project=project, branch=branch, benchmark=benchmark, limit=limit)
+    return list_summaries(
+        conn, queue=which, project=project, branch=branch, benchmark=benchmark, machine=machine, limit=limit
+    )
 
 
 def summary_detail(conn: sa.Connection, summary_id: int) -> dict[str, Any]:

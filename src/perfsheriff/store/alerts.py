@@ -57,7 +57,12 @@ def insert_alerts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> lis
 
 
 def list_alerts(
-    conn: sa.Connection, *, ids: Sequence[int] | None = None, benchmark: str | None = None, kind: str | None = None
+    conn: sa.Connection,
+    *,
+    ids: Sequence[int] | None = None,
+    benchmark: str | None = None,
+    kind: str | None = None,
+    machine: str | None = None,
 ) -> list[AlertRow]:
     good_rev = t.revisions.alias("good_rev")
     bad_rev = t.revisions.alias("bad_rev")
@@ -99,6 +104,8 @@ def list_alerts(
         query = query.where(t.benchmarks.c.name.contains(benchmark, autoescape=True))
     if kind:
         query = query.where(t.alerts.c.kind == kind)
+    if machine:
+        query = query.where(t.series.c.machine_class == machine)
     return [AlertRow(*list(row)) for row in conn.execute(query)]
 
 

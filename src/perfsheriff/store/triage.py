@@ -214,9 +214,11 @@ def summaries(
     project: str | None = None,
     branch: str | None = None,
     benchmark: str | None = None,
+    machine: str | None = None,
     upstream_of: int | None = None,
 ) -> list[SummaryRow]:
-    """Summaries, filtered; ``benchmark`` keeps those with an alert whose benchmark name contains it."""
+    """Summaries, filtered; ``benchmark`` keeps those with an alert whose benchmark name contains it,
+    ``machine`` those with an alert on that machine class."""
     s = t.alert_summaries
     query = _summary_query()
     if ids is not None:
@@ -239,6 +241,13 @@ def summaries(
             .where(t.benchmarks.c.name.contains(benchmark, autoescape=True))
         )
         query = query.where(s.c.id.in_(inner))
+    if machine:
+        on_machine = (
+            sa.select(t.alerts.c.summary_id)
+            .join(t.series, t.series.c.id == t.alerts.c.series_id)
+            .where(t.series.c.machine_class == machine)
+        )
+        query = query.where(s.c.id.in_(on_machine))
     return [SummaryRow(*list(row)) for row in conn.execute(query)]
 
 

@@ -113,17 +113,19 @@ def revision_page(sha: str, request: Request) -> Response:
 @router.get("/summaries")
 def summaries_page(
     request: Request,
-    queue: Annotated[str | None, Query(pattern="^(code|perf)$")] = None,
+    queue: Annotated[str | None, Query(pattern="^(code|perf)?$")] = None,  # "" is the form's "any"
     state: str | None = None,
     branch: str | None = None,
     benchmark: str | None = None,
+    machine: str | None = None,
 ) -> Response:
-    filters = {"queue": queue, "state": state, "branch": branch, "benchmark": benchmark}
+    filters = {"queue": queue, "state": state, "branch": branch, "benchmark": benchmark, "machine": machine}
     given = {k: (v or None) for k, v in filters.items()}
 
     def load(conn: sa.Connection) -> dict[str, Any]:
         found = summaries.list_summaries(conn, **given, limit=500)
-        return {"summaries": found, "filters": {k: v or "" for k, v in given.items()}}
+        choices = {"states": dashboard.triage_states(), "machines": dashboard.machine_classes(conn)}
+        return {"summaries": found, "filters": {k: v or "" for k, v in given.items()}} | choices
 
     return page(request, "summaries.html", load)
 

@@ -1,4 +1,6 @@
-// The graph of one or several series: median per revision, min–max band, alerts' suspect ranges.
+// The graph of one or several series: median per revision, min–max band, alerts' suspect ranges, the
+// commits their bisection probed (triangles: red bad, green good, grey skipped) and culprits (dashed red),
+// and where the machines changed (dashed grey: a machine upgraded, or a new machine began measuring).
 // Data comes from /series/{id}/data, downsampled on the server (min/max buckets); zooming or panning
 // re-fetches the visible range at full resolution. Everything from the server is set as text, never as markup.
 (function () {
@@ -73,7 +75,75 @@
         ctx.fillRect(x1 - 1, top, 2, height);
       }
     }
+    for (const p of loaded) {
+      for (const a of p.alerts) {
+        for (const c of a.culprits || []) {
+          if (c.position != null) dashed(u, c.position, "#d1242f", "culprit " + c.commit.slice(0, 8));
+        }
+        for (const probe of a.probes || []) {
+          if (probe.position == null) continue;
+          const x = u.valToPos(probe.position, "x", true);
+          if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+          ctx.fillStyle = VERDICT_COLORS[probe.verdict] || "#6e7781";
+          const y = top + height - 2;
+          ctx.beginPath();
+          ctx.moveTo(x, y - 9); ctx.lineTo(x - 5, y); ctx.lineTo(x + 5, y); ctx.closePath();
+          ctx.fill();
+        }
+      }
+      for (const m of p.machine_changes || []) dashed(u, m.position, "#6e7781", m.kind + ": " + m.machine);
+    }
     ctx.restore();
+  }
+
+  const VERDICT_COLORS = { bad: "#d1242f", good: "#1a7f37" };
+
+  function dashed(u, position, color, text) {
+    const x = u.valToPos(position, "x", true);
+    if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash([5, 4]);
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    ctx.fillStyle = color;
+    ctx.font = "11px sans-serif";
+    ctx.fillText(text, x + 3, u.bbox.top + 12);
+    ctx.restore();
+  }
+
+  // The same marks as a list under the chart: readable without hovering, and each one a link.
+  function listMarks(parts) {
+    const list = document.getElementById("chart-marks");
+    if (!list) return;
+    list.replaceChildren();
+    const item = (text, href) => {
+      const li = document.createElement("li");
+      if (href) {
+        const link = document.createElement("a");
+        link.href = href;
+        link.textContent = text;
+        li.append(link);
+      } else li.textContent = text;
+      list.append(li);
+      return li;
+    };
+    for (const p of parts) {
+      for (const m of p.machine_changes || []) {
+        const what = Object.entries(m.changed).map(([k, v]) => k + " " + (v.from == null ? "" : v.from + " → ") + v.to);
+        item(m.kind + " at #" + m.position + ": " + m.machine + " (" + what.join(", ") + ")").className = "mark-machine";
+      }
+      for (const a of p.alerts) {
+        for (const c of a.culprits || []) item("culprit of alert " + a.id + ": " + c.commit.slice(0, 12), "/revision/" + encodeURIComponent(c.commit)).className = "mark-culprit";
+        const probes = (a.probes || []).map((q) => q.commit.slice(0, 8) + " " + q.verdict + " (n=" + q.n_samples + ")");
+        if (probes.length) item("bisection of alert " + a.id + ": " + probes.join(", ")).className = "mark-probes";
+      }
+    }
+    list.hidden = !list.children.length;
   }
 
   function pointAt(u, idx) {
@@ -241,6 +311,7 @@
     if (title && parts.length === 1) title.textContent = label(parts[0].series);
     shown = [bounds.min, bounds.max];
     build(parts);
+    listMarks(parts);
     status.textContent = describe(parts);
   }).catch((err) => { status.textContent = "could not load: " + err.message; });
 })();
