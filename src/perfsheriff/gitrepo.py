@@ -61,6 +61,14 @@ class History:
     pushes: tuple[Push, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag and the commit it names."""
+
+    name: str
+    sha: str
+
+
 class GitRepo:
     """A local git repository (work tree or bare), read through the ``git`` command."""
 
@@ -207,6 +215,22 @@ class GitRepo:
         """Local branch names, sorted."""
         output = self._run(["for-each-ref", "--format=%(refname:short)", "refs/heads/"])
         return sorted(output.decode().split())
+
+    def tags(self, branch: str) -> list[Tag]:
+        """The tags whose commit is on ``branch`` (merged into it), oldest commit first.
+
+        Annotated tags are peeled to their commit; a tag of a tree or blob is left out.
+        """
+        fields = "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)"
+        output = self._run(["for-each-ref", f"--merged={branch}", f"--format={fields}", "refs/tags/"])
+        found = []
+        for line in output.decode("utf-8", "replace").splitlines():
+            name, kind, sha, peeled_kind, peeled = line.split("\0")
+            if kind == "commit":
+                found.append(Tag(name, sha))
+            elif peeled_kind == "commit":
+                found.append(Tag(name, peeled))
+        return found
 
     # -- bulk reads ----------------------------------------------------------
 

@@ -43,6 +43,10 @@ _URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[\w.-]+@[\w.-]+:", re.IGNORECASE)
 T = TypeVar("T")
 
 
+#: A release tag's name holds a version: ``v1.2``, ``9.0.1``, ``ghc-9.2.1-release``, ``release-2026.05``.
+DEFAULT_RELEASE_TAGS = r"[0-9]+\.[0-9]+"
+
+
 def _check(condition: bool, key: str, message: str) -> None:
     """Raise a ConfigError about ``key`` (relative to the value being built) unless ``condition`` holds."""
     if not condition:
@@ -86,11 +90,13 @@ def parse_duration(value: object) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """``[project]``: the repository and the branches whose history is tracked."""
+    """``[project]``: the repository, the branches whose history is tracked, and which tags are releases
+    (a regular expression searched in the tag's name; drift is measured since the newest)."""
 
     name: str
     repository: str
     branches: tuple[str, ...]
+    release_tags: str = DEFAULT_RELEASE_TAGS
 
     def __post_init__(self) -> None:
         _check(bool(self.name.strip()), "name", "must not be empty")
@@ -98,6 +104,10 @@ class Project:
         _check(bool(self.branches), "branches", "must name at least one branch")
         _check(all(b.strip() for b in self.branches), "branches", "branch names must not be empty")
         _check(len(set(self.branches)) == len(self.branches), "branches", "a branch is listed twice")
+        try:
+            re.compile(self.release_tags)
+        except re.error as exc:
+            raise ConfigError(f"not a regular expression: {exc}", where="release_tags") from None
 
     @property
     def repository_is_url(self) -> bool:
@@ -528,7 +538,7 @@ def _check_unique(names: list[str], root: _Table, key: str) -> None:
 
 
 def _project(table: _Table, config_dir: Path) -> Project:
-    table.only("name", "repository", "branch", "branches")
+    table.only("name", "repository", "branch", "branches", "release_tags")
     branch, branches = table.string("branch"), table.strings("branches")
     if (branch is None) == (branches is None):
         raise table.error("", 'set exactly one of branch = "main" or branches = ["main", ...]')
@@ -541,6 +551,7 @@ def _project(table: _Table, config_dir: Path) -> Project:
             name=name,
             repository=repository,
             branches=(branch,) if branch is not None else branches or (),
+            release_tags=table.string("release_tags") or DEFAULT_RELEASE_TAGS,
         )
     )
 
@@ -719,6 +730,8 @@ name = "my-project"
 repository = "."
 # The branch whose history is tracked; several: branches = ["main", "release"].
 branch = "main"
+# Tags whose name this regular expression finds are releases; drift is shown since the newest.
+release_tags = '^v[0-9]+\\.[0-9]+'
 
 # One [[benchmarks]] table per command. Commands run with /bin/sh in a clean checkout
 # of the revision being measured (a git worktree, also the working directory).

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
 from perfsheriff.service import compare as compare_service
-from perfsheriff.service import ingest
+from perfsheriff.service import dashboard, ingest
 from perfsheriff.service.detection import DetectionPolicy, detect_stored, drift_reference
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.stats.compare import Verdict
@@ -125,3 +125,52 @@ def test_drift_since_a_tag_or_a_date(engine: Engine, repo: Repo) -> None:
     assert (alert.kind, alert.last_good) == ("drift", shas[20])
     assert 0.08 < alert.relative_change < 0.16
     assert detect_stored(engine, DetectionPolicy(default=quiet, drift_since=by_sha), now=NOW).new_alert_ids == []
+
+
+def release_drift(engine: Engine) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        return dashboard.release_drifts(conn)
+
+
+@pytest.mark.parametrize("horizon", [400, 12], ids=["tail-reaches-the-tag", "tag-before-the-tail"])
+def test_drift_since_the_newest_release_tag_is_kept_per_series(engine: Engine, repo: Repo, horizon: int) -> None:
+    """The overview's "+12 % since v1.1": steps included, measured from the newest tag that names a version."""
+    build(engine, repo, [10.0] * 15)
+    repo.tag("v1.0", message="release 1.0")  # annotated
+    build(engine, repo, [9.0] * 5, seed=4)
+    repo.tag("v1.1")  # lightweight, and newer: drift counts from here
+    build(engine, repo, [9.0] * 12 + [10.1] * 20, seed=5)  # +12 % since v1.1, in one step
+    repo.tag("nightly")  # not a release: no version in its name
+    shas = build(engine, repo, [10.1] * 3, seed=6)
+    policy = DetectionPolicy(horizon=horizon)
+    detect_stored(engine, policy, now=NOW)
+    (entry,) = release_drift(engine)
+    assert (entry["tag"], entry["project"], entry["branch"]) == ("v1.1", "project", "main")
+    assert entry["verdicts"] == {"regression": 1}
+    (series,) = entry["drifted"]
+    assert isinstance(series, dict)
+    assert 0.10 < series["relative_change"] < 0.14
+    assert series["ci_low"] > 0.05
+    assert series["points"] == 36  # the tagged commit and the 35 after it
+    # A later pass replaces the figure rather than adding one; a release tag on a newer commit moves the reference.
+    repo.tag("v1.2", shas[0])
+    build(engine, repo, [10.1] * 12, seed=7)
+    detect_stored(engine, policy, now=NOW)
+    (entry,) = release_drift(engine)
+    assert entry["tag"] == "v1.2"
+    assert entry["verdicts"] == {"no_change": 1}
+    assert entry["drifted"] == []
+
+
+def test_no_release_drift_without_a_release_tag_or_when_switched_off(engine: Engine, repo: Repo) -> None:
+    build(engine, repo, [10.0] * 20)
+    repo.tag("nightly")
+    build(engine, repo, [10.0] * 5, seed=4)
+    detect_stored(engine, DetectionPolicy(), now=NOW)
+    assert release_drift(engine) == []
+    repo.tag("2.0")
+    build(engine, repo, [10.0] * 5, seed=5)
+    detect_stored(engine, DetectionPolicy(release_tags=None), now=NOW)
+    assert release_drift(engine) == []
+    detect_stored(engine, DetectionPolicy(release_tags="^2"), now=NOW)
+    assert [e["tag"] for e in release_drift(engine)] == ["2.0"]

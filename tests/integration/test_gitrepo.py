@@ -298,3 +298,18 @@ def test_a_bare_clone_reads_the_same(built: tuple[Repo, dict[str, str]], git: Gi
     bare = GitRepo(tmp_path / "bare.git")
     assert bare.pushes("main") == git.pushes("main")
     assert bare.current_branch() == "main"
+
+
+def test_tags_are_those_merged_into_the_branch_peeled_to_their_commit(repo: Repo) -> None:
+    repo.commit("base")
+    first = repo.commit("one")
+    repo.tag("v1.0", message="annotated")
+    repo.tag("tree-tag", "HEAD^{tree}")  # names a tree, not a commit: left out
+    repo.branch("feature")
+    repo.commit("unmerged")
+    repo.tag("v2.0-feature")  # on a branch main does not contain
+    repo.switch("main")
+    second = repo.commit("two")
+    repo.tag("v1.1")
+    tags = {tag.name: tag.sha for tag in GitRepo(repo.path).tags("main")}
+    assert tags == {"v1.0": first, "v1.1": second}

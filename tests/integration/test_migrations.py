@@ -80,14 +80,13 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(config, revision)
 
 
-def test_0003_carries_0002_data_over_and_goes_back_down(blank: Engine) -> None:
+def test_0003_and_0004_carry_0002_data_over_and_go_back_down(blank: Engine) -> None:
     database.upgrade(blank, "0002")
     with blank.begin() as conn:
         for statement in LEGACY_ROWS:
             conn.exec_driver_sql(statement)
-    database.upgrade(blank)
+    database.upgrade(blank, "0003")
     assert database.current_revision(blank) == "0003"
-    database.check_models(blank)  # the tables of schema.py are what the migrations built
     with blank.connect() as conn:
         summary = conn.exec_driver_sql(
             "SELECT last_good_position, first_bad_position, drift, updated_at IS NOT NULL, culprit_sha "
@@ -99,6 +98,19 @@ def test_0003_carries_0002_data_over_and_goes_back_down(blank: Engine) -> None:
     # SQLite rebuilds altered tables: nothing referring to them may cascade away meanwhile.
     assert tuple(note) == ("comment", None, None)
     assert tuple(alert) == (1, None, None)
+
+    database.upgrade(blank)
+    assert database.current_revision(blank) == "0004"
+    database.check_models(blank)  # the tables of schema.py are what the migrations built
+    with blank.begin() as conn:  # 0004 adds tags and the drift since a release tag, empty
+        conn.exec_driver_sql("INSERT INTO tags (id, project_id, name, revision_id) VALUES (1, 1, 'v1.0', 1)")
+        conn.exec_driver_sql(
+            "INSERT INTO release_drifts (series_id, tag_id, verdict, points, computed_at) "
+            "VALUES ('s1', 1, 'insufficient_data', 3, '2026-01-05 00:00:00+00:00')"
+        )
+    downgrade(blank, "0003")
+    with blank.connect() as conn:
+        assert not {"tags", "release_drifts"} & set(sa.inspect(conn).get_table_names())
 
     downgrade(blank, "0002")
     assert database.current_revision(blank) == "0002"

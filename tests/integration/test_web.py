@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
+from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import alerts as alert_store
 
 
@@ -155,6 +157,27 @@ def test_the_graph_marks_bisection_probes_and_machine_changes(
         "box-2",
         positions[newest],
     )
+
+
+def test_the_overview_shows_drift_since_the_last_release(
+    server: LiveServer, data: Populated, project: BenchProject, engine: Engine
+) -> None:
+    project.repo.tag("v1.0<i>", project.tips[0])  # a tag's name may hold markup: it is shown as text
+    later = project.repo.commit("after the release", files={"later.txt": "1\n"})
+    with server.client(server.token("agent", machine="box", machine_class="test-class")) as http:
+        answer = http.post("/api/v1/runs", json=run_body(later, 140.0, 3))  # importing it reads the tags
+        assert answer.status_code == 201, answer.text
+    detect_stored(engine, DetectionPolicy(), now=datetime.now(UTC))
+    with server.client() as http:
+        html = http.get("/").text
+    table = html[html.index('id="release-drift"') : html.index("Latest alerts")]
+    assert "v1.0&lt;i&gt;" in table
+    assert "<i>" not in table
+    assert "test-class" in table
+    assert "1 regression" in table
+    found = re.search(r'href="/series/[0-9a-f]{16}">work</a> time\s+\+(\d+\.\d)%', table)
+    assert found, table
+    assert 25 < float(found.group(1)) < 45  # the roll-up's +30 %, and the newest run's 140
 
 
 def login(http: httpx.Client, token: str) -> httpx.Response:

@@ -130,6 +130,15 @@ def test_repository_urls_are_kept(url: str) -> None:
     assert is_url(url)
 
 
+def test_release_tags_are_a_regular_expression() -> None:
+    assert re.search(parse(MINIMAL).project.release_tags, "ghc-9.8.1-release")
+    assert not re.search(parse(MINIMAL).project.release_tags, "nightly")
+    text = MINIMAL.replace('branch = "main"', 'branch = "main"\nrelease_tags = "^release-"')
+    assert parse(text).project.release_tags == "^release-"
+    with pytest.raises(ConfigError, match=r"project.release_tags: not a regular expression"):
+        parse(MINIMAL.replace('branch = "main"', 'branch = "main"\nrelease_tags = "v[0-9"'))
+
+
 def test_several_branches() -> None:
     text = MINIMAL.replace('branch = "main"', 'branches = ["main", "ghc-9.8"]')
     assert parse(text).project.branches == ("main", "ghc-9.8")

@@ -57,10 +57,13 @@ def detect(
 ) -> None:
     """Find regressions, improvements and drift; store new alerts (a second run adds nothing)."""
     with user_errors():
-        thresholds = projectfile.load(config).thresholds if config else projectfile.Thresholds()
+        loaded = projectfile.load(config) if config else None
+        thresholds = loaded.thresholds if loaded else projectfile.Thresholds()
         options = projectfile.Thresholds(min_change, min_confidence)
         policy = policy_from_thresholds(thresholds)  # the file's thresholds, then the options over them
         policy = dataclasses.replace(policy, default=policy_from_thresholds(options, policy.default).default)
+        if loaded:
+            policy = dataclasses.replace(policy, release_tags=loaded.project.release_tags)
         settings = policy.default
         if input_path is not None:
             _detect_file(input_path, settings, jsonl=jsonl or as_json)

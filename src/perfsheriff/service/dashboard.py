@@ -315,23 +315,99 @@ def revision_view(conn: sa.Connection, rev: str) -> dict[str, Any]:
     }
 
 
-def overview(conn: sa.Connection, *, latest: int = 20) -> dict[str, Any]:
-    """Per project and machine class the series count; the latest alerts; jobs in flight and queue counts."""
-    per_class: dict[tuple[str, str], int] = {}
-    for row in catalog.list_series(conn):
-        key = (row.project, row.machine_class)
-        per_class[key] = per_class.get(key, 0) + 1
+def overview(conn: sa.Connection, *, latest: int = 20, drifted: int = 10) -> dict[str, Any]:
+    """Per project and machine class the series count and the drift since the branch's last release tag;
+    the latest alerts; jobs in flight and queue counts."""
+    per_class = sa.select(t.projects.c.name, t.series.c.machine_class, sa.func.count()).join(
+        t.projects, t.projects.c.id == t.series.c.project_id
+    )
+    per_class = per_class.group_by(t.projects.c.name, t.series.c.machine_class).order_by(
+        t.projects.c.name, t.series.c.machine_class
+    )
     counts = jobs.counts(conn)
     classes = sorted({c for c, _ in counts})
     queue = [{"machine_class": c, **{s.value: counts.get((c, s.value), 0) for s in jobs.JobState}} for c in classes]
     running = jobs.list_jobs(conn, states=[jobs.JobState.RUNNING], limit=50)
     return {
         "projects": catalog.projects(conn),
-        "machines": [{"project": p, "machine_class": m, "series": n} for (p, m), n in sorted(per_class.items())],
+        "machines": [{"project": p, "machine_class": m, "series": int(n)} for p, m, n in conn.execute(per_class)],
+        "releases": release_drifts(conn, top=drifted),
         "latest_alerts": list(reversed(catalog.alerts(conn, benchmark=None, kind=None, limit=latest))),
         "queue": queue,
         "running": [j.as_json() for j in running],
     }
+
+
+def release_drifts(conn: sa.Connection, *, top: int = 10) -> list[dict[str, Any]]:
+    """Per project, branch and machine class: the release tag drift is measured from, how many series
+    the detection pass measured against it (by verdict), and the ``top`` that drifted most."""
+    rd, tag, tagged = t.release_drifts, t.tags, t.revisions.alias("tagged")
+    joined = (
+        sa.select()
+        .select_from(rd)
+        .join(t.series, t.series.c.id == rd.c.series_id)
+        .join(t.projects, t.projects.c.id == t.series.c.project_id)
+        .join(t.branches, t.branches.c.id == t.series.c.branch_id)
+        .join(tag, tag.c.id == rd.c.tag_id)
+        .join(tagged, tagged.c.id == tag.c.revision_id)
+    )
+    key = (t.projects.c.name, t.branches.c.name, t.series.c.machine_class, tag.c.name, tagged.c.sha, tagged.c.time)
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for *names, verdict, n in conn.execute(
+        joined.add_columns(*key, rd.c.verdict, sa.func.count()).group_by(*key, rd.c.verdict)
+    ):
+        project, branch, machine_class, tag_name, sha, when = names
+        entry = groups.setdefault(
+            (project, branch, machine_class),
+            {
+                "project": project,
+                "branch": branch,
+                "machine_class": machine_class,
+                "tag": tag_name,
+                "sha": sha,
+                "time": when.isoformat() if when else None,
+                "verdicts": {},
+                "drifted": [],
+            },
+        )
+        entry["verdicts"][str(verdict)] = int(n)
+    moved = (
+        joined.add_columns(
+            t.projects.c.name,
+            t.branches.c.name,
+            t.series.c.machine_class,
+            t.series.c.id,
+            t.benchmarks.c.name,
+            t.series.c.metric,
+            rd.c.verdict,
+            rd.c.relative_change,
+            rd.c.ci_low,
+            rd.c.ci_high,
+            rd.c.points,
+        )
+        .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
+        .where(rd.c.verdict.in_(["regression", "improvement"]))
+        .order_by(sa.func.abs(rd.c.relative_change).desc(), t.series.c.id)
+    )
+    for project, branch, machine_class, series_id, benchmark, metric, verdict, change, low, high, n in conn.execute(
+        moved
+    ):
+        group = groups.get((project, branch, machine_class))
+        if group is None or len(group["drifted"]) >= top:
+            continue
+        group["drifted"].append(
+            {
+                "series_id": series_id,
+                "benchmark": benchmark,
+                "metric": metric,
+                "verdict": verdict,
+                "relative_change": change,
+                "ci_low": None if low is None else low - 1.0,
+                "ci_high": None if high is None else high - 1.0,
+                "points": int(n),
+            }
+        )
+    return [groups[k] for k in sorted(groups)]
 
 
 def _plain(value: Any) -> Any:

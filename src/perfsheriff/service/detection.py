@@ -5,11 +5,16 @@ change is recorded as an alert the first time it is seen, and a later pass that
 finds the same change within ``min_segment`` revisions of a stored alert of the
 same kind adds nothing. So a second run adds nothing, and an alert does not move
 or duplicate as new points arrive.
+
+Each pass also measures every series' cumulative change since its branch's
+newest release tag (the overview's "drift since the last release"), from the
+first points after the tag and the newest ones, and keeps the latest figure.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -17,18 +22,20 @@ from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
+from numpy.typing import NDArray
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction
-from perfsheriff.projectfile import Thresholds
+from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
 from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.service.triage import summarize
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
+from perfsheriff.store import schema as t
 from perfsheriff.store.queries import SeriesPoints, SeriesRow
 
 
@@ -44,6 +51,10 @@ class DetectionPolicy:
     # Where drift is measured from, per (project, branch): a branch position (a tag's, a date's).
     # Without one, drift counts from the newest step alert, or from the start of the series.
     drift_since: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # Which tags are releases (a regular expression searched in the name; None: measure no release
+    # drift), and per (project, branch) the newest one: (tag id, name, position); detect_stored fills it.
+    release_tags: str | None = DEFAULT_RELEASE_TAGS
+    releases: Mapping[tuple[str, str], tuple[int, str, int]] = field(default_factory=dict)
 
     def for_series(self, row: SeriesRow) -> DetectionSettings:
         return self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
@@ -88,6 +99,8 @@ def detect_stored(
     then group the new alerts into summaries (``perfsheriff detect`` and the track loop both come here)."""
     with engine.connect() as conn:
         rows = queries.list_series(conn, **(filters or {}))  # type: ignore[arg-type]
+        if policy.release_tags is not None and not policy.releases:
+            policy = replace(policy, releases=queries.newest_tags(conn, re.compile(policy.release_tags)))
     new_ids: list[int] = []
     insufficient = 0
     for row in rows:
@@ -130,7 +143,55 @@ def detect_series(
             row, points, known=known, since=since, settings=policy.drift, direction=direction, now=now
         )
         rows += drift_rows
+        release = policy.releases.get((row.project, row.branch))
+        if release is not None:
+            _store_release_drift(conn, row, points, release, settings=policy.drift, direction=direction, now=now)
     return alert_store.insert_alerts(conn, rows), result.verdict is Verdict.ANALYSED
+
+
+def _medians(points: SeriesPoints) -> NDArray[np.float64]:
+    return np.array([float(np.median(points.samples(i))) for i in range(len(points))], dtype=np.float64)
+
+
+def _store_release_drift(
+    conn: sa.Connection,
+    row: SeriesRow,
+    tail: SeriesPoints,
+    release: tuple[int, str, int],
+    *,
+    settings: DriftSettings,
+    direction: Direction,
+    now: datetime,
+) -> None:
+    """The series' change since the release: the first ``window`` revisions at or after the tag against
+    the newest ``window`` (stats.drift); read from the tail alone when the tail reaches back to the tag."""
+    tag_id, _name, position = release
+    if len(tail) and position >= tail.positions[0]:
+        start = int(np.searchsorted(tail.positions, position))
+        medians, measured = _medians(tail)[start:], len(tail) - start
+    else:
+        head = queries.series_points(conn, row.id, first_runs=settings.window * 8, from_position=position)
+        before_tail = int(np.searchsorted(head.positions, tail.positions[0])) if len(tail) else len(head)
+        medians = np.concatenate([_medians(head)[: min(before_tail, settings.window)], _medians(tail)])
+        measured = queries.revisions_measured(conn, row.id, from_position=position)
+    result = drift(medians, 0, direction, settings)
+    comparison = result.comparison
+    values = {
+        "series_id": row.id,
+        "tag_id": tag_id,
+        "verdict": result.verdict.value,
+        "relative_change": _finite_or_none(result.relative_change),
+        "ci_low": _finite_or_none(comparison.ci_low),
+        "ci_high": _finite_or_none(comparison.ci_high),
+        "points": int(measured),
+        "computed_at": now,
+    }
+    conn.execute(sa.delete(t.release_drifts).where(t.release_drifts.c.series_id == row.id))
+    conn.execute(sa.insert(t.release_drifts), values)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _last(points: SeriesPoints, count: int) -> SeriesPoints:

@@ -16,13 +16,15 @@ class HistoryImport:
     new_revisions: int
     new_pushes: int
     tip: str | None
+    changed_tags: int = 0
 
 
 def import_history(conn: sa.Connection, repo: GitRepo, project_id: int, branch: str) -> HistoryImport:
     """Store the commits and pushes of ``branch`` that arrived since the last import.
 
     Every commit reachable from the branch is stored (side commits of roll-ups
-    too: bisection searches inside pushes); pushes are appended in order.
+    too: bisection searches inside pushes); pushes are appended in order; the
+    tags merged into the branch are recorded (drift is measured since a release).
     """
     branch_id = records.branch_id(conn, project_id, branch)
     since = records.branch_tip(conn, branch_id)
@@ -34,4 +36,7 @@ def import_history(conn: sa.Connection, repo: GitRepo, project_id: int, branch: 
         ids.update(records.revision_ids(conn, project_id, missing))
     records.append_pushes(conn, branch_id, history.pushes, ids)
     tip = history.pushes[-1].tip if history.pushes else since
-    return HistoryImport(branch_id, len(history.revisions), len(history.pushes), tip)
+    tags = repo.tags(branch)
+    tagged = records.revision_ids(conn, project_id, sorted({tag.sha for tag in tags}))
+    changed = records.store_tags(conn, project_id, {tag.name: tagged[tag.sha] for tag in tags if tag.sha in tagged})
+    return HistoryImport(branch_id, len(history.revisions), len(history.pushes), tip, changed)

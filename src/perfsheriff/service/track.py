@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,8 @@ class Tracker:
             report.runs_failed += sum(1 for m in measured if not m.ok)
 
     def policy(self) -> DetectionPolicy:
-        return policy_from_thresholds(self.project_file.thresholds)
+        policy = policy_from_thresholds(self.project_file.thresholds)
+        return replace(policy, release_tags=self.project_file.project.release_tags)
 
     def run(self, events: TrackEvents | None = None) -> TrackReport:
         events = events or TrackEvents()

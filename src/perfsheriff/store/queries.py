@@ -6,6 +6,7 @@ revision_id)`` index joined to the branch order, one short row per run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,16 +141,29 @@ class SeriesPoints:
         return self.values[self.offsets[index] : self.offsets[index + 1]]
 
 
-def series_points(conn: sa.Connection, series_id: str, *, last_runs: int | None = None) -> SeriesPoints:
+def series_points(
+    conn: sa.Connection,
+    series_id: str,
+    *,
+    last_runs: int | None = None,
+    first_runs: int | None = None,
+    from_position: int = 0,
+) -> SeriesPoints:
     """Every revision of the series along its branch, oldest first, repetitions of all runs merged.
 
     The hot path of detection and graphs: one range scan of the ``(series_id, position)`` index.
-    ``last_runs`` reads only the newest runs (incremental detection looks at the tail).
+    ``last_runs`` reads only the newest runs (incremental detection looks at the tail), ``first_runs``
+    only the oldest at or after ``from_position`` (the window after a release tag). A revision cut
+    through by either limit keeps only the runs read.
     """
     query = sa.select(t.samples.c.position, t.samples.c.revision_id, t.samples.c["values"], t.samples.c.part).where(
         t.samples.c.series_id == series_id
     )
-    if last_runs is None:
+    if from_position:
+        query = query.where(t.samples.c.position >= from_position)
+    if first_runs is not None:
+        rows = conn.execute(query.order_by(t.samples.c.position, t.samples.c.id).limit(first_runs)).all()
+    elif last_runs is None:
         rows = conn.execute(query.order_by(t.samples.c.position, t.samples.c.id)).all()
     else:
         newest = query.order_by(t.samples.c.position.desc(), t.samples.c.id.desc()).limit(last_runs)
@@ -273,3 +287,28 @@ def branch_positions_at(
     if since is not None:
         query = query.where(t.revisions.c.time >= since)
     return {(project, branch): int(position) for project, branch, position in conn.execute(query)}
+
+
+def newest_tags(conn: sa.Connection, pattern: re.Pattern[str]) -> dict[tuple[str, str], tuple[int, str, int]]:
+    """Per (project, branch): (tag id, name, branch position) of the newest tag on the branch whose name
+    ``pattern`` finds (a release), newest by position on the branch."""
+    query = (
+        sa.select(t.projects.c.name, t.branches.c.name, t.tags.c.id, t.tags.c.name, t.branch_revisions.c.position)
+        .join(t.branch_revisions, t.branch_revisions.c.revision_id == t.tags.c.revision_id)
+        .join(t.branches, t.branches.c.id == t.branch_revisions.c.branch_id)
+        .join(t.projects, t.projects.c.id == t.branches.c.project_id)
+        .order_by(t.branch_revisions.c.position, t.tags.c.name)
+    )
+    found: dict[tuple[str, str], tuple[int, str, int]] = {}
+    for project, branch, tag_id, name, position in conn.execute(query):
+        if pattern.search(name):
+            found[(str(project), str(branch))] = (int(tag_id), str(name), int(position))
+    return found
+
+
+def revisions_measured(conn: sa.Connection, series_id: str, *, from_position: int = 0) -> int:
+    """How many revisions of the series have samples, at or after ``from_position``."""
+    query = sa.select(sa.func.count(sa.distinct(t.samples.c.position))).where(
+        t.samples.c.series_id == series_id, t.samples.c.position >= from_position
+    )
+    return int(conn.execute(query).scalar_one())

@@ -140,6 +140,23 @@ def revision_ids(conn: sa.Connection, project: int, shas: Sequence[str]) -> dict
     return out
 
 
+def store_tags(conn: sa.Connection, project: int, tags: Mapping[str, int]) -> int:
+    """Record tag name -> revision id; a tag that moved is updated. Returns how many rows changed."""
+    known = {
+        str(name): (int(tag_id), int(revision_id))
+        for tag_id, name, revision_id in conn.execute(
+            sa.select(t.tags.c.id, t.tags.c.name, t.tags.c.revision_id).where(t.tags.c.project_id == project)
+        )
+    }
+    new = [{"project_id": project, "name": n, "revision_id": r} for n, r in tags.items() if n not in known]
+    if new:
+        conn.execute(sa.insert(t.tags), new)
+    moved = [(known[n][0], r) for n, r in tags.items() if n in known and known[n][1] != r]
+    for tag_id, revision_id in moved:
+        conn.execute(sa.update(t.tags).where(t.tags.c.id == tag_id).values(revision_id=revision_id))
+    return len(new) + len(moved)
+
+
 def append_pushes(conn: sa.Connection, branch: int, pushes: Sequence[Push], ids: Mapping[str, int]) -> None:
     """Append pushes (oldest first) after the branch's last one, with their commits in order."""
     last = conn.execute(

@@ -333,3 +333,31 @@ tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+# Tags of a project (migration 0004): read from git with the history, the tags merged into a tracked
+# branch. A tag moved to another commit is updated in place.
+tags = Table(
+    "tags",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("revision_id", ForeignKey("revisions.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+# Each series' cumulative change since its branch's newest release tag (migration 0004), written by the
+# detection pass and read by the overview ("T9872: +10 % since 9.0"). ``verdict`` is a stats.compare
+# Verdict; the numbers are NULL when the data cannot tell (too few points since the tag).
+release_drifts = Table(
+    "release_drifts",
+    metadata,
+    Column("series_id", ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("verdict", String(20), nullable=False),
+    Column("relative_change", Float, nullable=True),
+    Column("ci_low", Float, nullable=True),
+    Column("ci_high", Float, nullable=True),
+    Column("points", Integer, nullable=False),  # revisions measured since the tag
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
