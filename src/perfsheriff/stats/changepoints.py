@@ -12,7 +12,10 @@ Method (``docs/detection.md`` explains it at length):
 5. confirm each candidate with a Mann-Whitney test on the raw samples of the
    windows either side (bounded by its neighbours), plus minimum relative and
    noise-relative magnitudes; the weakest failing candidate is dropped and its
-   neighbours are re-tested until every survivor passes.
+   neighbours are re-tested until every survivor passes;
+6. drop both edges of a short reverting plateau whose level the series around it
+   visits more often than the mirror-image level (a sign test): a run of a
+   bimodal or skewed noise's other mode, not a temporary level shift.
 
 Every step is invariant under multiplying the data by ``c > 0``.
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import bdtrc
 
 from perfsheriff.errors import ConfigError
 from perfsheriff.model import Direction
@@ -73,6 +77,8 @@ class DetectionSettings:
     """Width of the running median that outliers are clipped around (odd)."""
     winsor_limit: float = 2.0
     """Clip residuals from the running median at this many noise sigmas."""
+    burst_alpha: float = 0.01
+    """Level of the burst test on reverting plateaus (see :func:`plateau_burst_p`); 0 disables it."""
 
     def __post_init__(self) -> None:
         if self.min_relative_change < 0.0 or self.min_effect < 0.0:
@@ -85,6 +91,8 @@ class DetectionSettings:
             raise ConfigError("winsor_width must be a positive odd number")
         if not (self.threshold > 0 and self.winsor_limit > 0):
             raise ConfigError("threshold and winsor_limit must be > 0")
+        if not 0.0 <= self.burst_alpha < 1.0:
+            raise ConfigError("burst_alpha must be in [0, 1)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +180,9 @@ def confirm(
     Method: backward elimination. Each candidate is tested on the windows up to
     its neighbours (see :func:`_test`); while any fails, the failing one with
     the largest p-value (then the smallest shift) is removed, which widens its
-    neighbours' windows, and they are re-tested. Survivors all pass.
+    neighbours' windows, and they are re-tested. When all pass, the most
+    significant noise burst posing as a reverting plateau (:func:`plateau_burst_p`)
+    loses both its edges, and the survivors are re-tested. Survivors all pass.
     """
     kept = sorted(set(candidates))
     cache: dict[tuple[int, int, int], _Test] = {}
@@ -185,11 +195,70 @@ def confirm(
                 cache[key] = _test(prep, key, sigma, direction=direction, settings=settings)
             tests.append(cache[key])
         failing = [t for t in tests if not t.passed]
-        if not failing:
+        if failing:
+            worst = max(failing, key=lambda t: (t.p_value, -abs(t.point.relative_change)))
+            kept.remove(worst.position)
+            continue
+        burst = _strongest_burst(prep.values, kept, sigma, settings)
+        if burst is None:
             return [t.point for t in tests]
-        worst = max(failing, key=lambda t: (t.p_value, -abs(t.point.relative_change)))
-        kept.remove(worst.position)
+        kept = [c for c in kept if c not in burst]
     return []
+
+
+def _strongest_burst(
+    values: npt.NDArray[np.float64], kept: list[int], sigma: float, settings: DetectionSettings
+) -> tuple[int, int] | None:
+    """Edges of the short reverting plateau most significantly explained as a noise burst, or ``None``."""
+    if settings.burst_alpha <= 0.0:
+        return None
+    bounds = [0, *kept, len(values)]
+    best: tuple[float, int, int] | None = None
+    for i in range(1, len(bounds) - 2):
+        a, b = bounds[i], bounds[i + 1]
+        if b - a >= settings.window:  # a plateau filling a whole confirmation window is a level, not a burst
+            continue
+        before = values[max(bounds[i - 1], a - settings.window) : a]
+        after = values[b : min(bounds[i + 2], b + settings.window)]
+        p_value = plateau_burst_p(before, values[a:b], after, sigma)
+        if p_value < settings.burst_alpha and (best is None or p_value < best[0]):
+            best = (p_value, a, b)
+    return None if best is None else (best[1], best[2])
+
+
+def plateau_burst_p(
+    before: npt.NDArray[np.float64],
+    plateau: npt.NDArray[np.float64],
+    after: npt.NDArray[np.float64],
+    sigma: float,
+) -> float:
+    """p-value that the revisions around a reverting plateau visit its level no more often than its mirror image.
+
+    Why: a temporary level shift (a backout) moves the plateau to a level the
+    series does not otherwise visit, whereas a run of a bimodal or skewed noise's
+    other mode lands where the surrounding revisions already go now and then; a
+    10-revision run of either looks the same to the CUSUM and the rank test.
+    Method: a sign test. On each side, with ``l`` its median and ``m`` the
+    plateau's, count the revisions within ``sigma`` of ``m`` (``k``) and of the
+    mirror level ``2 l - m`` (``k'``). Noise that is symmetric about ``l``
+    (Gaussian or heavy-tailed alike) visits both equally, so ``k`` is
+    Binomial(``k + k'``, 1/2); returns ``P(K >= k)``. Only a reverting plateau is
+    tested (the level after is nearer the level before than the plateau: half
+    the excursion or less); otherwise 1.
+    """
+    if len(before) == 0 or len(after) == 0 or len(plateau) == 0 or sigma <= 0.0:
+        return 1.0
+    level = float(np.median(plateau))
+    old, new = float(np.median(before)), float(np.median(after))
+    if abs(new - old) > 0.5 * abs(level - old):
+        return 1.0
+    visits = mirrored = 0
+    for side, centre in ((before, old), (after, new)):
+        visits += int(np.count_nonzero(np.abs(side - level) <= sigma))
+        mirrored += int(np.count_nonzero(np.abs(side - (2.0 * centre - level)) <= sigma))
+    if visits == 0:
+        return 1.0
+    return float(bdtrc(visits - 1, visits + mirrored, 0.5))
 
 
 def _test(

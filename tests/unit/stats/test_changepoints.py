@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import ConfigError
 from perfsheriff.model import Direction
-from perfsheriff.stats.changepoints import DetectionSettings, Verdict, detect
+from perfsheriff.stats.changepoints import DetectionSettings, Verdict, detect, plateau_burst_p
 from perfsheriff.stats.segmentation import refine, seeded_intervals
 
 REPO = Path(__file__).resolve().parents[3]
@@ -119,6 +119,35 @@ def test_outlier_burst_raises_no_alert() -> None:
     assert found(values) == []
 
 
+def test_run_of_a_bimodal_noise_mode_raises_no_alert() -> None:
+    """A 10-revision run at bimodal noise's second mode looks like a backout; the series visits that level anyway."""
+    rng = np.random.default_rng(21)
+    values = 100 + rng.normal(0, 1, 400) + 6 * (rng.random(400) < 0.12)
+    values[200:210] = 106 + rng.normal(0, 1, 10)
+    assert found(values, burst_alpha=0.0) != []  # without the burst test it is taken for a backout
+    assert found(values) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_short_backout_in_heavy_tailed_noise_is_kept(seed: int) -> None:
+    """Heavy tails visit the plateau's level and its mirror image alike: the burst test lets a real backout through."""
+    rng = np.random.default_rng(seed)
+    values = 100 + rng.standard_t(3, 400)
+    values[200:208] += 7.0
+    assert found(values) == found(values, burst_alpha=0.0)
+    assert near(found(values), [200, 208])
+
+
+def test_plateau_burst_p_is_a_sign_test_of_visits_against_the_mirror_level() -> None:
+    before = np.r_[np.zeros(40), np.full(8, 5.0)]  # the plateau's level, visited 8 times, the mirror (-5) never
+    after = np.zeros(40)
+    assert plateau_burst_p(before, np.full(10, 5.0), after, 1.0) == pytest.approx(0.5**8)
+    symmetric = np.r_[np.zeros(40), np.full(4, 5.0), np.full(4, -5.0)]
+    assert plateau_burst_p(symmetric, np.full(10, 5.0), after, 1.0) > 0.5
+    assert plateau_burst_p(np.zeros(40), np.full(10, 5.0), after, 1.0) == 1.0  # never visited: a level shift
+    assert plateau_burst_p(before, np.full(10, 5.0), np.full(40, 4.0), 1.0) == 1.0  # not reverting: a step, untested
+
+
 def test_slow_warm_up_then_step() -> None:
     values = steps([(300, 100.0), (200, 110.0)], seed=5)
     values[:15] += np.linspace(30, 0, 15)
@@ -166,6 +195,8 @@ def test_invalid_settings_are_refused() -> None:
         DetectionSettings(min_confidence=1.0)
     with pytest.raises(ConfigError):
         DetectionSettings(winsor_width=4)
+    with pytest.raises(ConfigError):
+        DetectionSettings(burst_alpha=1.0)
 
 
 def load(name: str) -> list[dict[str, Any]]:
@@ -205,11 +236,11 @@ def test_golden_real_mozilla_series() -> None:
     reason="the shared data sets are not checked out beside the repository",
 )
 def test_golden_synthetic_series() -> None:
-    """101 synthetic series: F1 0.908, recall 0.927, 4 of 124 decoys hit at the time of writing."""
+    """101 synthetic series: F1 0.939, recall 0.927, 0 of 124 decoys hit at the time of writing."""
     totals = score(load("perfherder_like_synthetic_dev.jsonl.gz"))
-    assert totals.f1 >= 0.895
+    assert totals.f1 >= 0.925
     assert totals.recall >= 0.91
-    assert totals.decoys_hit <= 5
+    assert totals.decoys_hit <= 1
 
 
 @pytest.mark.skipif(
@@ -217,11 +248,12 @@ def test_golden_synthetic_series() -> None:
     reason="the shared data sets are not checked out beside the repository",
 )
 def test_golden_synthetic_halves_both_hold() -> None:
-    """Even- and odd-indexed synthetic series separately: F1 0.940 and 0.879 at the time of writing."""
+    """Even- and odd-indexed synthetic series separately: F1 0.940 and 0.939 at the time of writing."""
     records = load("perfherder_like_synthetic_dev.jsonl.gz")
     even, odd = score(records[0::2]), score(records[1::2])
     assert even.f1 >= 0.92
-    assert odd.f1 >= 0.865
+    assert odd.f1 >= 0.92
+    assert even.decoys_hit + odd.decoys_hit <= 1
     assert min(even.recall, odd.recall) >= 0.89
 
 
