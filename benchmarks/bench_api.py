@@ -485,20 +485,28 @@ def main() -> None:
         args.requests //= 4
     if 2 * args.agents * args.uploads > args.revisions or args.jobs > args.revisions:
         parser.error("each upload and each job needs a revision of its own: raise --revisions")
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as folder:
-            run("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", args)
-    if args.backend in ("postgresql", "both"):
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"perfsheriff_bench_{uuid.uuid4().hex[:8]}"
+    for backend in ("sqlite", "postgresql"):
+        if args.backend in (backend, "both"):
+            with tempfile.TemporaryDirectory() as folder, scratch_database(backend, Path(folder)) as url:
+                run(backend, url, args)
+
+
+@contextmanager
+def scratch_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in ``folder``, or a PostgreSQL database dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"perfsheriff_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            run("postgresql", admin.url.set(database=name).render_as_string(hide_password=False), args)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 if __name__ == "__main__":

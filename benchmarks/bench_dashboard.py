@@ -3,12 +3,17 @@
 Targets (issue: dashboard): p95 server time under 200 ms per page; the first paint of a
 100,000-revision series' chart in Chromium under 1 s, and panning without stutter.
 
-    .venv/bin/python benchmarks/bench_dashboard.py                 # 100,000 revisions x 5 samples, SQLite
-    .venv/bin/python benchmarks/bench_dashboard.py --revisions 20000 --requests 20
+    .venv/bin/python benchmarks/bench_dashboard.py                 # 10.5 million samples stored, SQLite
+    .venv/bin/python benchmarks/bench_dashboard.py --backend postgresql     # a scratch database, dropped after
+    .venv/bin/python benchmarks/bench_dashboard.py --revisions 20000 --fill-series 100 --requests 20
 
 One series gets a sample set per revision of a fake linear history (a 10 % step 150 revisions
-before the end, so detection leaves one alert and one summary), stored in-process; then a real
-``perfsheriff serve`` answers the pages. Server time is the wall time of each request from this
+before the end, so detection leaves one alert and one summary); beside it ``--fill-series``
+series (2,000) of ``--samples`` samples (5) at each of the newest ``--fill-revisions`` revisions
+(1,000), one in fifty with a step, so that 10 million samples are stored with their alerts and
+summaries; a release tag 300 revisions before the tip gives the overview its drift. All of it is
+stored in-process through ``ingest`` and the detection pass; then a real ``perfsheriff serve``
+answers the pages. Server time is the wall time of each request from this
 process (client and server share the machine); "first" is a page's first request, which for a
 series' data reads all its samples (later requests reuse them until the series changes).
 Chromium is Debian's (``/usr/bin/chromium``) driven by Playwright; the page sets the performance
@@ -30,12 +35,12 @@ import httpx
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from bench_api import NOW, serve
+from bench_api import NOW, scratch_database, serve
 from bench_store import fake_history, setup
 from perfsheriff.model import BenchmarkResult, ResultSet
 from perfsheriff.service import ingest
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
-from perfsheriff.store import database
+from perfsheriff.store import database, records
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -55,6 +60,35 @@ def store_series(engine: Engine, targets: list[ingest.Target], samples: int) -> 
                     conn, target, results, source="bench", content_hash=f"long-{target.revision}", now=NOW
                 ).samples
     return stored
+
+
+def store_fill(engine: Engine, targets: list[ingest.Target], series: int, revisions: int, samples: int) -> int:
+    """``series`` series over the newest ``revisions`` targets, one in fifty stepping up 8 % 200 revisions
+    before the end; returns the number of sample values stored."""
+    rng = np.random.default_rng(12)
+    base = rng.uniform(1.0, 100.0, series)
+    stepping = np.arange(series) % 50 == 7
+    names = [f"fill_{i:05d}" for i in range(series)]
+    chosen = targets[-revisions:]
+    stored = 0
+    for index, target in enumerate(chosen):
+        level = base * np.where(stepping & (index >= len(chosen) - 200), 1.08, 1.0)
+        values = level[:, None] * (1 + 0.01 * rng.standard_normal((series, samples)))
+        results = ResultSet(
+            "perfsheriff", tuple(BenchmarkResult(names[i], "ms", tuple(values[i].tolist())) for i in range(series))
+        )
+        with engine.begin() as conn:
+            ingest.store_result_set(
+                conn, target, results, source="bench", content_hash=f"fill-{target.revision}", now=NOW
+            )
+        stored += series * samples
+    return stored
+
+
+def tag_release(engine: Engine, targets: list[ingest.Target], back: int) -> None:
+    with engine.begin() as conn:
+        target = targets[-back]
+        records.store_tags(conn, target.project_id, {"v1.0": target.revision_id})
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -117,37 +151,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--revisions", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=5, help="samples per revision")
+    parser.add_argument("--fill-series", type=int, default=2000, help="series beside the long one")
+    parser.add_argument("--fill-revisions", type=int, default=1000, help="newest revisions the fill series cover")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--requests", type=int, default=30, help="requests per page")
     parser.add_argument("--loads", type=int, default=5, help="page loads in Chromium")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.backend, Path(tmp)) as db_url:
         folder = Path(tmp)
-        db_url = f"sqlite:///{folder / 'bench.db'}"
         engine = database.create_engine(db_url)
         database.upgrade(engine)
         history = fake_history(args.revisions)
         began = time.perf_counter()
         targets, _ = setup(engine, history)
         stored = store_series(engine, targets, args.samples)
-        found = detect_stored(engine, DetectionPolicy(drift=None), now=datetime.now(UTC))
+        fill = min(args.fill_revisions, args.revisions)
+        filled = store_fill(engine, targets, args.fill_series, fill, args.samples) if args.fill_series else 0
+        tag_release(engine, targets, min(300, args.revisions))
+        stored_at = time.perf_counter()
+        found = detect_stored(engine, DetectionPolicy(), now=datetime.now(UTC))
         print(
-            f"set-up: {args.revisions:,} revisions, one series of {stored:,} samples, "
-            f"{len(found.new_alert_ids)} alert(s), in {time.perf_counter() - began:.1f} s (SQLite)"
+            f"set-up: {args.revisions:,} revisions; one series of {stored:,} samples and {args.fill_series:,} of "
+            f"{fill:,} revisions x {args.samples}: {stored + filled:,} samples stored in {stored_at - began:.0f} s; "
+            f"detection pass {time.perf_counter() - stored_at:.0f} s, {len(found.new_alert_ids)} alerts "
+            f"({engine.dialect.name})"
         )
         engine.dispose()
         with serve(db_url, folder) as server, httpx.Client(base_url=server.url) as http:
-            (series,) = http.get("/api/v1/series").json()["series"]
-            summaries = http.get("/api/v1/summaries").json()["summaries"]
-            sid = series["id"]
+            series = http.get("/api/v1/series", params={"benchmark": "long"}).json()["series"]
+            summaries = http.get("/api/v1/summaries", params={"limit": 1}).json()["summaries"]
+            sid = next(s["id"] for s in series if s["benchmark"] == "long")
             mid = args.revisions // 2
+            recent = history[-min(500, args.revisions)].sha
             pages = {
                 "/ (overview)": "/",
                 "/summaries": "/summaries",
+                "/summaries?queue=code": "/summaries?queue=code&machine=bench-box",
                 "/series/{id} (page)": f"/series/{sid}",
                 "/series/{id}/data (whole)": f"/series/{sid}/data?max_points=3200",
                 "/series/{id}/data (zoomed)": f"/series/{sid}/data?max_points=3200&start={mid}&end={mid + 5000}",
                 "/revision/{sha}": f"/revision/{history[mid].sha}",
-                "/compare": f"/compare?base={history[mid].sha}&head={history[-1].sha}",
+                "/compare (every series)": f"/compare?base={recent}&head={history[-1].sha}",
             }
             if summaries:
                 pages["/summaries/{id}"] = f"/summaries/{summaries[0]['id']}"

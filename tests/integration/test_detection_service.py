@@ -33,7 +33,7 @@ def build(engine: Engine, repo: Repo, levels: list[float], *, noise: float = 0.0
     return shas
 
 
-def store(engine: Engine, repo: Repo, sha: str, values: np.ndarray) -> None:
+def store(engine: Engine, repo: Repo, sha: str, values: np.ndarray, run: str = "") -> None:
     target = ingest.prepare_target(
         engine,
         GitRepo(repo.path),
@@ -43,7 +43,7 @@ def store(engine: Engine, repo: Repo, sha: str, values: np.ndarray) -> None:
     )
     results = ResultSet("perfsheriff", (BenchmarkResult("parse", "ms", tuple(float(v) for v in values)),))
     with engine.begin() as conn:
-        ingest.store_result_set(conn, target, results, source="test", content_hash=sha, now=NOW)
+        ingest.store_result_set(conn, target, results, source="test", content_hash=sha + run, now=NOW)
 
 
 def all_alerts(engine: Engine) -> list[alert_store.AlertRow]:
@@ -174,3 +174,19 @@ def test_no_release_drift_without_a_release_tag_or_when_switched_off(engine: Eng
     assert release_drift(engine) == []
     detect_stored(engine, DetectionPolicy(release_tags="^2"), now=NOW)
     assert [e["tag"] for e in release_drift(engine)] == ["2.0"]
+
+
+def test_the_compare_page_sees_new_samples_at_either_revision(engine: Engine, repo: Repo) -> None:
+    """The dashboard keeps recent comparisons; a run added at base or head makes it compare again."""
+    base, head = repo.commit("base"), repo.commit("head")
+    rng = np.random.default_rng(8)
+    store(engine, repo, base, 10.0 * np.exp(0.01 * rng.standard_normal(6)))
+    store(engine, repo, head, 10.0 * np.exp(0.01 * rng.standard_normal(6)))
+    with engine.connect() as conn:
+        first = dashboard.compare_view(conn, base, head)
+        assert dashboard.compare_view(conn, base, head) is first  # nothing changed: the kept view
+    store(engine, repo, head, 12.0 * np.exp(0.01 * rng.standard_normal(6)), run="-again")
+    with engine.connect() as conn:
+        again = dashboard.compare_view(conn, base, head)
+    assert [row["n_head"] for row in first["series"]] == [6]
+    assert [row["n_head"] for row in again["series"]] == [12]

@@ -18,7 +18,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -187,6 +187,28 @@ def _read(conn: sa.Connection, series_id: str) -> _Read:
     return _Read(data, machine_changes(conn, str(data.series.id)))
 
 
+class _Recent:
+    """A small thread-safe LRU map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 class _RecentSeries:
     """The last few series read whole, with the (count, newest id) of their samples when read.
 
@@ -196,9 +218,7 @@ class _RecentSeries:
     """
 
     def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self._items: OrderedDict[str, tuple[tuple[int, int], _Read]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent = _Recent(size)
 
     def get(self, conn: sa.Connection, series_id: str) -> _Read:
         if not _FULL_ID.fullmatch(series_id):
@@ -206,20 +226,18 @@ class _RecentSeries:
         query = sa.select(sa.func.count(), sa.func.max(t.samples.c.id)).where(t.samples.c.series_id == series_id)
         count, newest = conn.execute(query).one()
         version = (int(count), int(newest or 0))
-        with self._lock:
-            found = self._items.get(series_id)
-            if found is not None and found[0] == version:
-                self._items.move_to_end(series_id)
-                return found[1]
+        found = self._recent.get(series_id)
+        if found is not None and found[0] == version:
+            return cast("_Read", found[1])
         data = _read(conn, series_id)
-        with self._lock:
-            self._items[series_id] = (version, data)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self._recent.put(series_id, (version, data))
         return data
 
 
 _FULL_ID = re.compile("[0-9a-f]{16}")
+
+
+_RECENT_COMPARISONS = _Recent(16)
 _RECENT = _RecentSeries()
 
 
@@ -420,7 +438,27 @@ def _plain(value: Any) -> Any:
 
 
 def compare_view(conn: sa.Connection, base: str, head: str) -> dict[str, Any]:
-    """Every series measured at both revisions with ratio, interval and verdict, and the weighted suite summaries."""
+    """Every series measured at both revisions with ratio, interval and verdict, and the weighted suite summaries.
+
+    Kept for the last few pairs of revisions, and computed again only when samples at either revision
+    were added or removed: the page is opened, sorted and reloaded while thousands of series are compared.
+    """
+    base_id, _ = resolve_stored_revision(conn, base)
+    head_id, _ = resolve_stored_revision(conn, head)
+    query = sa.select(sa.func.count(), sa.func.max(t.samples.c.id)).where(
+        t.samples.c.revision_id.in_([base_id, head_id])
+    )
+    count, newest = conn.execute(query).one()
+    key, version = (base_id, head_id), (int(count), int(newest or 0))
+    found = _RECENT_COMPARISONS.get(key)
+    if found is not None and found[0] == version:
+        return cast("dict[str, Any]", found[1])
+    view = _compare_view(conn, base, head)
+    _RECENT_COMPARISONS.put(key, (version, view))
+    return view
+
+
+def _compare_view(conn: sa.Connection, base: str, head: str) -> dict[str, Any]:
     result = compare_revisions(conn, base, head)
     rows = [
         {

@@ -7,7 +7,7 @@ revision_id)`` index joined to the branch order, one short row per run.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ class SeriesRow:
     direction: str
     machine_class: str
     configuration: str
-    n_revisions: int
+    n_revisions: int | None  # None: not counted (see list_series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,25 +78,21 @@ def list_series(
     benchmark: str | None = None,
     machine: str | None = None,
     metric: str | None = None,
+    ids: Collection[str] | None = None,
+    count_revisions: bool = True,
     limit: int | None = None,
 ) -> list[SeriesRow]:
-    """Series matching every given filter; ``benchmark`` matches a substring."""
-    counts = (
-        sa.select(t.samples.c.series_id, sa.func.count(sa.distinct(t.samples.c.revision_id)).label("n"))
-        .group_by(t.samples.c.series_id)
-        .subquery()
-    )
-    query = (
-        series_fields()
-        .add_columns(sa.func.coalesce(counts.c.n, 0).label("n_revisions"))
-        .outerjoin(counts, counts.c.series_id == t.series.c.id)
-        .order_by(
-            t.projects.c.name,
-            t.benchmarks.c.name,
-            t.series.c.metric,
-            t.series.c.machine_class,
-            t.configurations.c.canonical,
-        )
+    """Series matching every given filter; ``benchmark`` matches a substring.
+
+    Counting revisions reads the samples' index of each series listed; without ``count_revisions``
+    ``n_revisions`` is ``None`` (a comparison of two revisions lists every series and needs no count).
+    """
+    query = series_fields().order_by(
+        t.projects.c.name,
+        t.benchmarks.c.name,
+        t.series.c.metric,
+        t.series.c.machine_class,
+        t.configurations.c.canonical,
     )
     if project:
         query = query.where(t.projects.c.name == project)
@@ -108,9 +104,31 @@ def list_series(
         query = query.where(t.series.c.machine_class == machine)
     if metric:
         query = query.where(t.series.c.metric == metric)
+    if ids is not None:
+        wanted: sa.BindParameter[list[str]] = sa.bindparam("ids", sorted(ids), expanding=True, literal_execute=True)
+        query = query.where(t.series.c.id.in_(wanted))
     if limit:
         query = query.limit(limit)
-    return [SeriesRow(**row._mapping) for row in conn.execute(query)]
+    rows = conn.execute(query).all()
+    counts = _revision_counts(conn, [str(row.id) for row in rows]) if count_revisions else {}
+    return [
+        SeriesRow(**row._mapping, n_revisions=counts.get(str(row.id), 0) if count_revisions else None) for row in rows
+    ]
+
+
+def _revision_counts(conn: sa.Connection, series_ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(series_ids), 2000):
+        chunk: sa.BindParameter[list[str]] = sa.bindparam(
+            "ids", list(series_ids[start : start + 2000]), expanding=True, literal_execute=True
+        )
+        query = (
+            sa.select(t.samples.c.series_id, sa.func.count(sa.distinct(t.samples.c.revision_id)))
+            .where(t.samples.c.series_id.in_(chunk))
+            .group_by(t.samples.c.series_id)
+        )
+        found.update({str(series_id): int(n) for series_id, n in conn.execute(query)})
+    return found
 
 
 def find_series(conn: sa.Connection, prefix: str) -> list[SeriesRow]:
@@ -120,8 +138,7 @@ def find_series(conn: sa.Connection, prefix: str) -> list[SeriesRow]:
         .scalars()
         .all()
     )
-    rows = list_series(conn) if ids else []
-    return [row for row in rows if row.id in set(ids)]
+    return list_series(conn, ids=ids) if ids else []
 
 
 @dataclass(frozen=True, slots=True)

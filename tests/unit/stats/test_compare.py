@@ -23,6 +23,7 @@ from perfsheriff.stats.compare import (
     hodges_lehmann,
     mann_whitney_ci_rank,
     mann_whitney_null_counts,
+    mann_whitney_p,
     min_samples_per_side,
 )
 
@@ -276,3 +277,33 @@ DOC = Path(__file__).parents[3] / "docs" / "comparison.md"
 def test_examples_in_the_comparison_docs_run(block: str, capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(block, str(DOC), "exec"), {})
     assert capsys.readouterr().out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-6, 6), min_size=1, max_size=12),
+    st.lists(st.integers(-6, 6), min_size=1, max_size=12),
+    st.sampled_from([1.0, 0.37, 10.0]),
+    st.booleans(),
+)
+def test_the_rank_test_matches_scipy_where_both_are_exact_or_both_approximate(
+    xs: list[int], ys: list[int], scale: float, jitter: bool
+) -> None:
+    from scipy import stats as sps
+
+    x, y = np.array(xs, dtype=float) * scale, np.array(ys, dtype=float) * scale
+    if jitter:  # distinct values: no ties
+        x, y = x + np.arange(x.size) * 1e-3, y + 0.5e-3 + np.arange(y.size) * 1e-3
+    tied = np.unique(np.round(np.r_[x, y], 12)).size < x.size + y.size
+    if not tied and min(x.size, y.size) >= 8:
+        return  # perfsheriff is exact here, scipy approximates
+    expected = float(sps.mannwhitneyu(y, x, alternative="two-sided").pvalue)
+    assert mann_whitney_p(x, y) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert mann_whitney_p(y, x) == pytest.approx(expected, rel=1e-9, abs=1e-12)  # two-sided: symmetric
+
+
+def test_the_exact_rank_test_p_values_of_small_samples() -> None:
+    """Complete separation of 4 vs 4: 2 / C(8, 4) = 1/35; one swap: 2 * 2/70."""
+    assert mann_whitney_p(np.array([1.0, 2, 3, 4]), np.array([5.0, 6, 7, 8])) == pytest.approx(2 / 70)
+    assert mann_whitney_p(np.array([1.0, 2, 3, 5]), np.array([4.0, 6, 7, 8])) == pytest.approx(4 / 70)
+    assert mann_whitney_p(np.array([3.0, 3, 3]), np.array([3.0, 3, 3])) == 1.0  # all tied: no evidence
