@@ -71,7 +71,12 @@ def test_every_page_renders_and_hostile_text_is_inert(server: LiveServer, data: 
         assert "&lt;script&gt;window.pwned = &#34;subject&#34;&lt;/script&gt;" in revision
         assert "&lt;b&gt;markup&lt;/b&gt; &amp; more." in revision
         compare = http.get(f"/compare?base={data.tips[0]}&head={data.evil_commit}").text
-        assert "&lt;script&gt;window.pwned = &#34;benchmark&#34;&lt;/script&gt;parse" in compare
+        everything = http.get(f"/compare?base={data.tips[0]}&head={data.evil_commit}&all=1").text
+        # The flat benchmark has no change: hidden until asked for, and its name is inert either way.
+        assert "1 of 2 shown: the 1 with no change are hidden" in compare
+        assert "window.pwned" not in compare.split('id="compare-table"')[1]
+        assert "&lt;script&gt;window.pwned = &#34;benchmark&#34;&lt;/script&gt;parse" in everything
+        assert "compare-hidden" not in everything
         graph = http.get(f"/graph?series={work},{evil}").text
         assert f"data-series='[&#34;{work}&#34;, &#34;{evil}&#34;]'" in graph or f'["{work}", "{evil}"]' in graph
         hostile = http.get("/graph", params={"series": "'><script>alert(1)</script>"}).text

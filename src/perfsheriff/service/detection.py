@@ -33,6 +33,7 @@ from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.service.triage import summarize
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
+from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from perfsheriff.store import schema as t
@@ -150,7 +151,8 @@ def detect_series(
 
 
 def _medians(points: SeriesPoints) -> NDArray[np.float64]:
-    return np.array([float(np.median(points.samples(i))) for i in range(len(points))], dtype=np.float64)
+    """Each revision's median, all at once (stored samples are finite)."""
+    return grouped_medians(points.values, points.offsets)
 
 
 def _store_release_drift(
@@ -252,7 +254,7 @@ def _drift_rows(
         return []
     if len(points) - start < 2 * settings.window:
         return []  # a drift claim needs two full windows since the reference, not half-windows of a short tail
-    medians = np.array([float(np.median(points.samples(i))) for i in range(len(points))])
+    medians = _medians(points)
     result = drift(medians, start, direction, settings)
     if not result.alert or result.relative_change is None:
         return []

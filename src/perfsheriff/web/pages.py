@@ -201,10 +201,16 @@ def compare_page(
     request: Request,
     base: Annotated[str, Query(max_length=40)] = "",
     head: Annotated[str, Query(max_length=40)] = "",
+    show_all: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
+    """Series with a change (or that cannot tell yet) first; those with no change only when asked: with
+    thousands of series the ones that moved are what a merge request's author looks for."""
+
     def load(conn: sa.Connection) -> dict[str, Any]:
         result = dashboard.compare_view(conn, base, head) if base and head else None
-        return {"base": base, "head": head, "result": result}
+        rows = [] if result is None else result["series"]
+        shown = rows if show_all else [r for r in rows if r["verdict"] != "no_change"]
+        return {"base": base, "head": head, "result": result, "rows": shown, "hidden": len(rows) - len(shown)}
 
     return page(request, "compare.html", load)
 
