@@ -259,7 +259,7 @@ def hodges_lehmann(x: NDArray[np.float64], y: NDArray[np.float64], alpha: float)
     Reference: Hodges & Lehmann (1963), Ann. Math. Statist. 34(2), 598-611;
     Bauer (1972), "Constructing confidence sets using rank statistics", JASA 67(339).
     """
-    diffs = np.sort(np.round(np.subtract.outer(y, x).ravel(), _LOG_DECIMALS))
+    diffs = np.sort(np.round(np.subtract.outer(y, x).ravel(), _LOG_DECIMALS)).astype(np.float64, copy=False)
     estimate = sorted_median(diffs)
     k = mann_whitney_ci_rank(x.size, y.size, alpha)
     if k == 0:

@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
+from perfsheriff.stats.summary import grouped_medians
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -63,10 +65,10 @@ def prepare(points: Sequence[Sequence[float]] | Sequence[float] | npt.ArrayLike)
     dropped = sum(len(r) - len(k) for r, k in zip(rows, kept, strict=True))
     index = np.array([i for i, k in enumerate(kept) if len(k)], dtype=np.int64)
     nonempty = [k for k in kept if len(k)]
-    values = np.array([float(np.median(k)) for k in nonempty], dtype=np.float64)
     lengths = np.array([len(k) for k in nonempty], dtype=np.int64)
     offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     samples = np.concatenate(nonempty) if nonempty else np.empty(0, dtype=np.float64)
+    values = grouped_medians(samples, offsets)  # one sort for all revisions, not a median call each
     return PreparedSeries(values, index, samples, offsets, int(dropped))
 
 
