@@ -81,12 +81,24 @@ class Server:
     pid: int
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used so far (Linux; NaN elsewhere)."""
+        """CPU time the server process and its live worker processes (``--workers``) have used so far
+        (Linux; NaN elsewhere)."""
         try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            pids = [self.pid, *_children(self.pid)]
+            total = 0
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
         except OSError:
             return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -91,12 +92,18 @@ def upload_run(
     }
 
 
-@router.post("/jobs/claim", summary="Claim the next job for a machine")
-def claim_job(body: ClaimRequest, request: Request, token: Uploader) -> dict[str, Any]:
+@router.post(
+    "/jobs/claim",
+    summary="Claim the next job for a machine",
+    responses={200: {"description": '`{"job": {...}}` with its lease, or `{"job": null}` when none is queued'}},
+)
+def claim_job(body: ClaimRequest, request: Request, token: Uploader) -> Response:
+    """The hot path of every agent: the answer is written as JSON directly (plain values only)."""
     check_machine(token, body.machine)
     job = jobs.claim(request.app.state.engine, machine=body.machine, lease_s=body.lease_seconds, now=_now())
     request.app.state.metrics.claims.labels("job" if job else "empty").inc()
-    return {"job": None if job is None else job.as_json(with_lease=True)}
+    body_json = {"job": None if job is None else job.as_json(with_lease=True)}
+    return Response(json.dumps(body_json, separators=(",", ":")), media_type="application/json")
 
 
 def _own_job(request: Request, token: TokenInfo, job_id: int) -> None:

@@ -242,30 +242,20 @@ def claim(engine: Engine, *, machine: str, lease_s: float = DEFAULT_LEASE_S, now
         machine_id, machine_class = _known_machine(engine, conn, machine)
         if _sweep_due(engine, machine_class, now):
             _expire_leases(conn, machine_class, now)
-        candidate = (
-            sa.select(t.jobs.c.id)
-            .where(t.jobs.c.machine_class == machine_class, t.jobs.c.state == JobState.QUEUED.value)
-            .order_by(t.jobs.c.priority.desc(), t.jobs.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        claimed = conn.execute(
-            t.jobs.update()
-            .where(t.jobs.c.id == candidate, t.jobs.c.state == JobState.QUEUED.value)
-            .values(
-                state=JobState.RUNNING.value,
-                lease=lease,
-                lease_expires_at=now + timedelta(seconds=lease_s),
-                attempts=t.jobs.c.attempts + 1,
-                machine_id=machine_id,
-                claimed_at=now,
-            )
-            .returning(t.jobs.c.id)
-        ).scalar()
+        values = {
+            "claim_class": machine_class,
+            "new_lease": lease,
+            "new_expiry": now + timedelta(seconds=lease_s),
+            "claimer_id": machine_id,
+            "claimed_now": now,
+        }
+        if conn.dialect.name == "postgresql":  # one round trip: claim and read in one statement
+            row = conn.execute(_CLAIM_AND_READ, values).first()
+            return None if row is None else _job_from_row(row._mapping)
+        claimed = conn.execute(_CLAIM.returning(t.jobs.c.id), values).scalar()
         if claimed is None:
             return None
-        return _load(conn, [int(claimed)])[0]
+        return _job_from_row(conn.execute(_JOB_BY_ID, {"job_id": int(claimed)}).one()._mapping)
 
 
 def renew(engine: Engine, job_id: int, lease: str, *, lease_s: float = DEFAULT_LEASE_S, now: datetime) -> datetime:
@@ -399,49 +389,80 @@ def counts(conn: sa.Connection) -> dict[tuple[str, str], int]:
     return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
 
+def _job_view(jobs: sa.FromClause) -> sa.Select[Any]:
+    """A job's row with the names it refers to: project, repository, branch, sha, configuration, machine."""
+    p, b, r, c, m = t.projects, t.branches, t.revisions, t.configurations, t.machines
+    return (
+        sa.select(jobs, p.c.name.label("project"), p.c.repository, b.c.name.label("branch"), r.c.sha, c.c["items"])
+        .add_columns(m.c.name.label("machine"))
+        .select_from(
+            jobs.join(p, p.c.id == jobs.c.project_id)
+            .join(b, b.c.id == jobs.c.branch_id)
+            .join(r, r.c.id == jobs.c.revision_id)
+            .join(c, c.c.id == jobs.c.configuration_id)
+            .outerjoin(m, m.c.id == jobs.c.machine_id)
+        )
+    )
+
+
+# Statements of the hot path, built once: the claim (the best queued job of a class, under a new
+# lease; SKIP LOCKED lets concurrent claimers pass each other) and the read of one job.
+_CANDIDATE = (
+    sa.select(t.jobs.c.id)
+    .where(t.jobs.c.machine_class == sa.bindparam("claim_class"), t.jobs.c.state == JobState.QUEUED.value)
+    .order_by(t.jobs.c.priority.desc(), t.jobs.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM = (
+    t.jobs.update()
+    .where(t.jobs.c.id == _CANDIDATE, t.jobs.c.state == JobState.QUEUED.value)
+    .values(
+        state=JobState.RUNNING.value,
+        lease=sa.bindparam("new_lease"),
+        lease_expires_at=sa.bindparam("new_expiry"),
+        attempts=t.jobs.c.attempts + 1,
+        machine_id=sa.bindparam("claimer_id"),
+        claimed_at=sa.bindparam("claimed_now"),
+    )
+)
+_CLAIM_AND_READ = _job_view(_CLAIM.returning(*t.jobs.c).cte("claimed"))
+_JOB_BY_ID = _job_view(t.jobs).where(t.jobs.c.id == sa.bindparam("job_id"))
+
+
 def _load(conn: sa.Connection, ids: Sequence[int]) -> list[Job]:
     if not ids:
         return []
-    j, p, b, r, c, m = t.jobs, t.projects, t.branches, t.revisions, t.configurations, t.machines
-    query = (
-        sa.select(j, p.c.name.label("project"), p.c.repository, b.c.name.label("branch"), r.c.sha, c.c["items"])
-        .add_columns(m.c.name.label("machine"))
-        .select_from(
-            j.join(p, p.c.id == j.c.project_id)
-            .join(b, b.c.id == j.c.branch_id)
-            .join(r, r.c.id == j.c.revision_id)
-            .join(c, c.c.id == j.c.configuration_id)
-            .outerjoin(m, m.c.id == j.c.machine_id)
-        )
-        .where(j.c.id.in_(list(ids)))
-    )
-    by_id = {}
-    for row in conn.execute(query):
-        x = row._mapping
-        by_id[int(x["id"])] = Job(
-            id=int(x["id"]),
-            project=str(x["project"]),
-            repository=str(x["repository"]),
-            branch=str(x["branch"]),
-            revision=str(x["sha"]),
-            benchmark=dict(x["spec"]),
-            machine_class=str(x["machine_class"]),
-            configuration=_items(x["items"]),
-            repetitions=int(x["repetitions"]),
-            reason=str(x["reason"]),
-            priority=int(x["priority"]),
-            state=JobState(x["state"]),
-            attempts=int(x["attempts"]),
-            max_attempts=int(x["max_attempts"]),
-            lease=x["lease"],
-            lease_expires_at=_aware(x["lease_expires_at"]),
-            machine=x["machine"],
-            run_id=None if x["run_id"] is None else int(x["run_id"]),
-            error=x["error"],
-            created_at=_aware(x["created_at"]) or x["created_at"],
-            finished_at=_aware(x["finished_at"]),
-        )
+    rows = conn.execute(_job_view(t.jobs).where(t.jobs.c.id.in_(list(ids))))
+    by_id = {int(row.id): _job_from_row(row._mapping) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
+
+
+def _job_from_row(x: sa.RowMapping) -> Job:
+    return Job(
+        id=int(x["id"]),
+        project=str(x["project"]),
+        repository=str(x["repository"]),
+        branch=str(x["branch"]),
+        revision=str(x["sha"]),
+        benchmark=dict(x["spec"]),
+        machine_class=str(x["machine_class"]),
+        configuration=_items(x["items"]),
+        repetitions=int(x["repetitions"]),
+        reason=str(x["reason"]),
+        priority=int(x["priority"]),
+        state=JobState(x["state"]),
+        attempts=int(x["attempts"]),
+        max_attempts=int(x["max_attempts"]),
+        lease=x["lease"],
+        lease_expires_at=_aware(x["lease_expires_at"]),
+        machine=x["machine"],
+        run_id=None if x["run_id"] is None else int(x["run_id"]),
+        error=x["error"],
+        created_at=_aware(x["created_at"]) or x["created_at"],
+        finished_at=_aware(x["finished_at"]),
+    )
 
 
 def _items(items: object) -> dict[str, str]:
