@@ -16,11 +16,9 @@ Phases (see ``docs/bisection.md``):
    samples are added while the comparison is inconclusive. No regression
    between the ends -> ``not_reproduced``.
 2. **Bisect**: a :class:`~perfsheriff.bisect.search.Search` over the whole
-   range: a Bayesian (probabilistic) bisection on the posterior over the
-   culprit given every sample (:mod:`.posterior`).
-3. **Two steps**: a probe whose level sits clearly between the ends splits the
-   problem in two sub-bisections, below and above it, each with that probe as
-   its new bad, respectively good, reference.
+   range: a Bayesian (probabilistic) bisection on the posterior over one-step
+   and two-step hypotheses given every sample (:mod:`.posterior`); the outcome
+   names the hypothesis that reaches ``1 - culprit_error``: one culprit, or two.
 
 The planner is pure: it reads only the observations it is given and never
 exceeds the run budget ``settings.max_runs``, counted as the runs (samples and
@@ -36,7 +34,7 @@ from dataclasses import replace
 import numpy as np
 
 from perfsheriff.bisect.dag import CommitGraph, SuspectRange
-from perfsheriff.bisect.evidence import ProbeVerdict, noise_model
+from perfsheriff.bisect.evidence import noise_model
 from perfsheriff.bisect.protocol import (
     BisectOutcome,
     BisectSettings,
@@ -63,15 +61,12 @@ class BisectPlanner:
         self._graph = CommitGraph(suspect)
         self._baseline: int | None = None
         self._searches: list[Search] = []
-        self._current = 0
-        self._split_search: Search | None = None
         self._outcome: BisectOutcome | None = None
 
     @property
     def probes(self) -> tuple[ProbeRecord, ...]:
         """Every decided probe so far, in the order they were decided."""
-        searches = ([self._split_search] if self._split_search else []) + self._searches
-        return tuple(record for search in searches for record in search.records)
+        return tuple(record for search in self._searches for record in search.records)
 
     def runs_spent(self, observations: Mapping[str, Observation]) -> int:
         """Runs reported since the first call of :meth:`next_step` (the data found then is free)."""
@@ -111,16 +106,8 @@ class BisectPlanner:
                 return step
             self._searches = [self._root_search()]
         evidence = self._evidence(observations)
-        while True:
-            found = self._searches[self._current].step(evidence)
-            if isinstance(found, RunRequest):
-                return found
-            if isinstance(found, ProbeRecord):
-                self._split(found.commit)
-            elif self._current + 1 < len(self._searches):
-                self._current += 1
-            else:
-                return self._conclude(spent)
+        found = self._searches[0].step(evidence)
+        return found if found is not None else self._conclude(spent)
 
     def _confirm(self, observations: Mapping[str, Observation], spent: int) -> RunRequest | BisectOutcome | None:
         """Top up and compare the two levels; ``None`` once the regression is confirmed.
@@ -173,35 +160,21 @@ class BisectPlanner:
         groups = [g for g in (*logs.values(), *levels.values()) if g.size]
         return Evidence(logs, failed, noise_model(groups, low, high), levels, low)
 
-    def _split(self, middle: str) -> None:
-        """Replace the search by two sub-searches, below and above the intermediate commit ``middle``."""
-        root = self._searches[self._current]
-        below = root.region & self._graph.ancestors_of(middle)
-        above = root.region & ~self._graph.ancestors_of(middle)
-        low, high = root.references
-        first = Search(self._graph, below, (low, middle), self.settings)
-        second = Search(self._graph, above, (middle, high), self.settings)
-        self._split_search = root
-        self._searches, self._current = [first, second], 0
-
     def _open_candidates(self) -> tuple[str, ...]:
         if not self._searches:
             return self.suspect.order
-        return self._searches[self._current].remaining
+        return self._searches[0].remaining
 
     def _conclude(self, spent: int) -> BisectOutcome:
-        culprits = tuple(c for c in (s.culprit for s in self._searches) if c is not None)
-        if len(culprits) == len(self._searches):
-            kind = OutcomeKind.CULPRIT if len(culprits) == 1 else OutcomeKind.TWO_CULPRITS
-            probes = self.probes
-            splits = [p.confidence for p in probes if p.verdict is ProbeVerdict.INTERMEDIATE and p.confidence]
-            confidence = math.prod(s.confidence for s in self._searches) * math.prod(splits)
-            words = " and ".join(sha[:12] for sha in culprits)
-            reason = f"{kind.value.replace('_', ' ')} {words} after {len(probes)} probes and {spent} runs"
-            return BisectOutcome(kind, culprits, confidence, spent, probes, reason)
-        unsettled = [s for s in self._searches if s.culprit is None]
-        left = tuple(sha for s in unsettled for sha in s.remaining)
-        return self._undecided(spent, "; ".join(s.leftover_reason() for s in unsettled), left, culprits)
+        search = self._searches[0]
+        probes = self.probes
+        culprits = search.culprits
+        if culprits is None:
+            return self._undecided(spent, search.leftover_reason(), search.remaining)
+        kind = OutcomeKind.CULPRIT if len(culprits) == 1 else OutcomeKind.TWO_CULPRITS
+        words = " and ".join(sha[:12] for sha in culprits)
+        reason = f"{kind.value.replace('_', ' ')} {words} after {len(probes)} probes and {spent} runs"
+        return BisectOutcome(kind, culprits, search.confidence, spent, probes, reason)
 
     def _undecided(
         self, spent: int, reason: str, candidates: tuple[str, ...], culprits: tuple[str, ...] = ()

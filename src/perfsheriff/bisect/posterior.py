@@ -75,3 +75,55 @@ def culprit_log_posterior(
 def _logsumexp(logs: FloatArray) -> float:
     top = float(np.max(logs))
     return top + math.log(float(np.sum(np.exp(logs - top))))
+
+
+#: Where a second step may put the level between the ends, as a share of the gap (uniform prior on the grid):
+#: a proper prior, so that one and two steps (both with the two end levels free) compare without Lindley's paradox.
+INTERMEDIATE_SHARES = np.array([0.25, 0.375, 0.5, 0.625, 0.75])
+
+
+def step_log_likelihoods(
+    below: tuple[FloatArray, FloatArray, FloatArray],
+    total: tuple[float, float, float],
+    low: FloatArray,
+    high: FloatArray,
+    pairs: tuple[NDArray[np.int_], NDArray[np.int_]],
+    *,
+    shares: FloatArray = INTERMEDIATE_SHARES,
+) -> tuple[FloatArray, FloatArray]:
+    """Log marginal likelihoods of every one-step and every two-step hypothesis (unnormalised, same scale).
+
+    ``below``: per candidate ``c``, count, sum and sum of squares of the probe samples at commits that descend
+    from ``c`` (``c`` included); ``total``: the same over every probe; ``low``/``high``: the references'.
+    ``pairs``: candidate positions ``(a, b)`` with ``a`` an ancestor of ``b``: steps at ``a`` then ``b``.
+    A two-step hypothesis puts commits descending from ``a`` but not ``b`` at ``low + share·(high - low)``;
+    the two end levels are free (flat priors) in both models and sigma is integrated out (Jeffreys), so the
+    marginal is ``RSS^(-(N-2)/2) / sqrt(det X'X)`` of the weighted two-parameter least-squares fit.
+    Returns the one-step logs (per candidate) and the two-step logs (per pair and share).
+    """
+    n, s = below[0], below[1]  # the squares enter only through the total
+    n_all, s_all, q_all = total
+    size = low[0] + high[0] + n_all
+    squares = low[2] + high[2] + q_all
+    floor = size * VARIANCE_FLOOR
+    exponent = -(size - 2) / 2
+    n0, s0 = low[0] + n_all - n, low[1] + s_all - s
+    n2, s2 = high[0] + n, high[1] + s
+    rss = np.maximum(squares - s0**2 / n0 - s2**2 / n2, floor)
+    single: FloatArray = exponent * np.log(rss) - 0.5 * np.log(n0 * n2)
+    first, second = pairs
+    if first.size == 0:
+        return single, np.empty((0, shares.size))
+    n1, s1 = (n[first] - n[second])[:, None], (s[first] - s[second])[:, None]
+    n0, s0 = (low[0] + n_all - n[first])[:, None], (low[1] + s_all - s[first])[:, None]
+    n2, s2 = (high[0] + n[second])[:, None], (high[1] + s[second])[:, None]
+    t = shares[None, :]
+    a = n0 + (1 - t) ** 2 * n1
+    b = t * (1 - t) * n1
+    c = n2 + t**2 * n1
+    u = s0 + (1 - t) * s1
+    v = s2 + t * s1
+    det = a * c - b * b
+    rss2 = np.maximum(squares - (c * u * u - 2 * b * u * v + a * v * v) / det, floor)
+    double: FloatArray = exponent * np.log(rss2) - 0.5 * np.log(det)
+    return single, double

@@ -76,8 +76,8 @@ class BisectOutcome:
 
     ``culprits``: one commit (``culprit``), two, oldest step first
     (``two_culprits``), or those found before giving up (``undecided``).
-    ``confidence``: the product of the probe verdicts' posterior probabilities
-    (the chance that every verdict was right, under the test's model).
+    ``confidence``: the posterior probability of the named culprit set (one
+    step at that commit, or two steps at those two), given every sample.
     ``candidates``: for ``undecided``, the commits that may still be the culprit.
     """
 
@@ -98,13 +98,13 @@ class BisectSettings:
     ``confirm_samples`` / ``max_confirm_samples``: samples per end before the
     first / at the last confirmation test; ``confirm_batch``: samples added per
     ambiguous confirmation; ``confirm``: the two-sample comparison used to confirm.
-    ``error_rate``: Wald's error rate ε per probe verdict; ``cap_error_rate``: the
-    looser rate accepted once a probe reaches ``max_probe_samples``.
-    ``culprit_error``: the bisection stops once the most likely culprit's posterior
-    probability reaches ``1 - culprit_error`` (the joint posterior over the
-    culprit given every sample, see :mod:`perfsheriff.bisect.posterior`).
-    ``error_rate`` also serves the test for an intermediate level.
-    ``two_step_prior``: prior probability that a probe sits between the levels
+    ``error_rate`` / ``cap_error_rate``: error rates of the single-probe sequential
+    test (:func:`perfsheriff.bisect.evidence.assess`); the planner itself decides on
+    the joint posterior and no longer reads them (kept so that settings stay valid).
+    ``culprit_error``: the bisection stops once the most likely hypothesis (one
+    culprit, or two) reaches posterior probability ``1 - culprit_error`` (the joint
+    posterior given every sample, see :mod:`perfsheriff.bisect.posterior`).
+    ``two_step_prior``: prior probability that the range holds two steps
     (0 disables two-culprit detection). ``max_batch``: the largest single request.
     ``min_probe_samples``: the fewest samples a probe is asked for, so that no verdict rests on one
     run: a single disturbed run (a busy machine, a cold cache) must not name a culprit.

@@ -1,26 +1,24 @@
-"""One bisection over a region of the DAG: probabilistic bisection on the culprit posterior.
+"""One bisection over a region of the DAG: probabilistic bisection on the posterior over culprit hypotheses.
 
-A :class:`Search` holds a *region* (the commits that may be the culprit, a
-priori uniformly) and two *references*: the commits whose samples define the
-low (good) and the high (bad) level, the range's ends (or, after a split at an
-intermediate commit, that commit), plus any level samples that came with the
-alert. At every step it computes the posterior over the culprit from *every*
-sample measured in the region (:mod:`.posterior`) and
+A :class:`Search` holds a *region* (the commits that may be the culprit) and
+two *references*: the commits whose samples define the low (good) and the high
+(bad) level, plus any level samples that came with the alert. The hypotheses
+are *one step* at any commit of the region and, with two-step detection on
+(``two_step_prior > 0``), *two steps* at commits ``a`` then ``b`` (``a`` an
+ancestor of ``b``) with the commits in between at an intermediate level. At
+every step the search computes their posterior from *every* sample measured in
+the region (:mod:`.posterior`) and
 
-* stops when the most likely commit's posterior reaches ``1 - culprit_error``;
-* otherwise probes the testable commit that splits the posterior mass most
-  evenly (its ancestors hold as close to half of it as possible: git's best
-  bisection when nothing is known yet, the posterior median after), asking for
-  a batch sized by the evidence a sample is expected to add;
+* stops when the most likely hypothesis reaches ``1 - culprit_error``: one
+  culprit, or two (oldest first);
+* otherwise probes the testable commit whose next sample is expected to tell
+  most about the hypothesis (the mutual information between its level and the
+  hypothesis: the posterior median while only one step is in play, as in
+  Horstein's scheme and git's best bisection), asking for a batch sized by the
+  evidence a sample is expected to add;
 * skips a commit that could not be built or run, like ``git bisect skip``, and
   sets aside one that reached ``max_probe_samples`` (*ambiguous*);
-* stops *undecided* when no testable commit splits the remaining suspects.
-
-With two-step detection on (``mid_prior > 0``), the probe just sampled is also
-scored by the three-hypothesis test of :func:`.evidence.assess` against the
-references; it is not left while an intermediate level is plausible, and a
-probe whose level is clearly in between is returned to the caller, who splits
-the problem in two.
+* stops *undecided* when no testable commit's level is still uncertain.
 """
 
 from __future__ import annotations
@@ -29,19 +27,28 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from perfsheriff.bisect.dag import CommitGraph
-from perfsheriff.bisect.evidence import MID_GUARD, FloatArray, NoiseModel, Pool, ProbeVerdict, assess, threshold
-from perfsheriff.bisect.posterior import culprit_log_posterior, moments
+from perfsheriff.bisect.evidence import FloatArray, NoiseModel, Pool, ProbeVerdict, threshold
+from perfsheriff.bisect.posterior import INTERMEDIATE_SHARES, moments, step_log_likelihoods
 from perfsheriff.bisect.protocol import BisectSettings, ProbeRecord, RunRequest
 
 #: The first batch at a probe asks for this share of the samples expected to reach a verdict.
 FIRST_BATCH_SHARE = 0.6
 #: A reference is topped up while its level has fewer than this many times the probe's samples (under the
-#: likeliest culprit, so that every commit found at that level counts): the probe's evidence is limited by it.
+#: likeliest hypothesis, so that every commit found at that level counts): the probe's evidence is limited by it.
 REFERENCE_SHARE = 2
-#: A probe must split off at least this share of ``culprit_error`` of the posterior mass to be worth running.
+#: A probe's level must be uncertain by at least this share of ``culprit_error`` to be worth running.
 USEFUL_SPLIT = 0.25
+#: Two-step hypotheses are dropped on ranges with more candidate pairs than this (the posterior's cost).
+MAX_PAIRS = 100_000
+#: Probes whose information is within this relative margin of the best count as tied (the newer one wins).
+TIE = 1e-9
+#: The smallest step (in noise sigmas) that a two-step hypothesis may hold: a smaller one could not be located
+#: in any reasonable number of runs (about ``2·(z/step)²`` samples per probe), so it is not named either.
+MIN_STEP = 0.75
+GOOD_CLASS, MID_CLASS, BAD_CLASS = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,32 +87,49 @@ class Search:
         self.region = region
         self.references = references
         self.settings = settings
-        self.mid_prior = mid_prior
         self.excluded = 0
         self._candidates = np.array([i for i in range(len(graph.order)) if region >> i & 1], dtype=int)
-        self._posterior = np.full(self._candidates.size, 1 / self._candidates.size)
-        self._mass: dict[str, float] = {}
+        self._pairs = _pairs(graph, self._candidates) if mid_prior > 0 else (np.empty(0, int), np.empty(0, int))
+        self.mid_prior = mid_prior if self._pairs[0].size else 0.0
+        self._single = np.full(self._candidates.size, 1.0)
+        self._double = np.zeros((self._pairs[0].size, INTERMEDIATE_SHARES.size))
+        self._prior = self._log_prior(np.ones(INTERMEDIATE_SHARES.size, dtype=bool))
+        self._normalise(np.zeros(self._candidates.size), np.zeros_like(self._double))
+        self._classes: dict[str, FloatArray] = {}
         self._samples: dict[str, int] = {}
         self._probed: list[str] = []
         self._special: dict[str, ProbeRecord] = {}
-        self._current: str | None = None
         self._done = False
         self._reference_samples = (0, 0)
-        self._sides: dict[str, bool] = {}
+        self._sides: dict[str, int] = {}
 
     # --- results -----------------------------------------------------------------------------------
 
     @property
-    def top(self) -> tuple[str, float]:
-        """The most likely culprit and its posterior probability."""
-        best = int(np.argmax(self._posterior))
-        return self.graph.order[int(self._candidates[best])], float(self._posterior[best])
+    def top(self) -> tuple[tuple[str, ...], float]:
+        """The most likely hypothesis (one culprit, or two, oldest first) and its posterior probability."""
+        order = self.graph.order
+        one = int(np.argmax(self._single))
+        best: tuple[tuple[str, ...], float] = ((order[int(self._candidates[one])],), float(self._single[one]))
+        if self._double.size:
+            pair_mass = self._double.sum(axis=1)
+            two = int(np.argmax(pair_mass))
+            if pair_mass[two] > best[1]:
+                a, b = (order[int(self._candidates[p[two]])] for p in self._pairs)
+                best = ((a, b), float(pair_mass[two]))
+        return best
+
+    @property
+    def culprits(self) -> tuple[str, ...] | None:
+        """The culprit(s), once the likeliest hypothesis reaches ``1 - culprit_error``."""
+        shas, p = self.top
+        return shas if p >= 1 - self.settings.culprit_error else None
 
     @property
     def culprit(self) -> str | None:
-        """The culprit, once its posterior probability reaches ``1 - culprit_error``."""
-        sha, p = self.top
-        return sha if p >= 1 - self.settings.culprit_error else None
+        """The single culprit, if that is the settled hypothesis."""
+        found = self.culprits
+        return found[0] if found is not None and len(found) == 1 else None
 
     @property
     def confidence(self) -> float:
@@ -113,11 +137,15 @@ class Search:
 
     @property
     def remaining(self) -> tuple[str, ...]:
-        """The smallest set of most likely culprits holding ``1 - culprit_error`` of the posterior (rev-list order)."""
-        ranked = np.argsort(-self._posterior, kind="stable")
-        cumulative = np.cumsum(self._posterior[ranked])
-        keep = ranked[: int(np.searchsorted(cumulative, 1 - self.settings.culprit_error)) + 1]
-        return self.graph.members(sum(1 << int(self._candidates[i]) for i in keep))
+        """The commits of the fewest likeliest hypotheses holding ``1 - culprit_error`` of the posterior."""
+        masses = np.concatenate([self._single, self._double.sum(axis=1)])
+        ranked = np.argsort(-masses, kind="stable")
+        keep = ranked[: int(np.searchsorted(np.cumsum(masses[ranked]), 1 - self.settings.culprit_error)) + 1]
+        n = self._single.size
+        positions = [int(k) for k in keep if k < n]
+        for k in keep[keep >= n]:
+            positions += [int(self._pairs[0][k - n]), int(self._pairs[1][k - n])]
+        return self.graph.members(sum(1 << int(self._candidates[p]) for p in set(positions)))
 
     @property
     def records(self) -> list[ProbeRecord]:
@@ -127,14 +155,16 @@ class Search:
             if sha in self._special:
                 out.append(self._special[sha])
             elif self._samples.get(sha, 0):
-                bad = self._mass[sha]
-                verdict = ProbeVerdict.BAD if bad >= 0.5 else ProbeVerdict.GOOD
-                reason = f"{verdict.value}: posterior {bad:.3f} that it is bad"
-                out.append(ProbeRecord(sha, verdict, self._samples[sha], max(bad, 1 - bad), reason))
+                classes = self._classes[sha]
+                side = int(np.argmax(classes))
+                verdict = (ProbeVerdict.GOOD, ProbeVerdict.INTERMEDIATE, ProbeVerdict.BAD)[side]
+                words = ("good", "between the levels", "bad")[side]
+                reason = f"{verdict.value}: posterior {classes[side]:.3f} that it is {words}"
+                out.append(ProbeRecord(sha, verdict, self._samples[sha], float(classes[side]), reason))
         return out
 
     def leftover_reason(self) -> str:
-        """Why the search ended without a single culprit."""
+        """Why the search ended without naming its culprit(s)."""
         left = self.remaining
         ambiguous = {s for s, r in self._special.items() if r.verdict is ProbeVerdict.AMBIGUOUS} & set(left)
         what = "ambiguous" if ambiguous else "only unbuildable candidates left"
@@ -143,25 +173,21 @@ class Search:
 
     # --- the step ----------------------------------------------------------------------------------
 
-    def step(self, evidence: Evidence) -> RunRequest | ProbeRecord | None:
-        """Run the search until it needs a run (``RunRequest``), finds an intermediate commit
-        (its ``ProbeRecord``; the caller splits the problem), or ends (``None``)."""
+    def step(self, evidence: Evidence) -> RunRequest | None:
+        """Run the search until it needs a run (``RunRequest``) or ends (``None``)."""
         if self._done:
             return None
-        self._update(evidence)
         low, high = (Pool.of(evidence.level(ref)) for ref in self.references)
-        sigma = evidence.noise.sigma
-        drift = (high.mean - low.mean) ** 2 / (2 * sigma * sigma)
-        if self._current is not None and self.mid_prior > 0:
-            found = self._check_intermediate(evidence, self._current, low, high)
-            if found is not None:
-                return found
+        gap = abs(high.mean - low.mean) / evidence.noise.sigma if math.isfinite(high.mean - low.mean) else 0.0
+        # both steps of a two-step hypothesis must be locatable: at least MIN_STEP noise sigmas each
+        self._prior = self._log_prior(np.minimum(INTERMEDIATE_SHARES, 1 - INTERMEDIATE_SHARES) * gap >= MIN_STEP)
+        self._update(evidence)
         while True:
-            split = None if self.culprit is not None else self._best_split()
-            if split is None:
-                self._done, self._current = True, None
+            probe = None if self.culprits is not None else self._best_probe(gap)
+            if probe is None:
+                self._done = True
                 return None
-            commit, bad = split
+            commit, classes = probe
             have = evidence.clipped(commit).size
             if commit not in self._probed:
                 self._probed.append(commit)
@@ -169,11 +195,10 @@ class Search:
                 self._set_aside(commit, ProbeVerdict.SKIPPED, 0, "skip: could not be built or run")
                 continue
             if have >= self.settings.max_probe_samples:
-                reason = f"ambiguous after {have} samples (posterior {bad:.2f}): excluded like a skipped commit"
+                reason = f"ambiguous after {have} samples (posterior {classes[BAD_CLASS]:.2f} bad): excluded"
                 self._set_aside(commit, ProbeVerdict.AMBIGUOUS, have, reason)
                 continue
-            self._current = commit
-            llr = _logit(bad)
+            llr = _log_odds(classes[BAD_CLASS], classes[GOOD_CLASS])
             levels = self._level_samples(commit)
             if have and REFERENCE_SHARE * have > min(levels):
                 # the probe is as well measured as the level it must be told from: measure that level instead
@@ -182,47 +207,99 @@ class Search:
                     f"more samples at the {('good', 'bad')[side]} reference: "
                     f"the probe's evidence is limited by it (LLR {llr:.1f})"
                 )
-                return RunRequest(self.references[side], self._batch(drift, llr, 0), reason)
+                return RunRequest(self.references[side], self._batch(gap, classes, 0), reason)
             if have == 0:
                 weight = (self.graph.ancestors_of(commit) & self.region).bit_count()
-                reason = f"bisect: {weight} of {self.region.bit_count()} candidates below (posterior {bad:.2f} bad)"
+                reason = (
+                    f"bisect: {weight} of {self.region.bit_count()} candidates below "
+                    f"(posterior {classes[BAD_CLASS]:.2f} bad)"
+                )
+            elif classes[MID_CLASS] > min(classes[GOOD_CLASS], classes[BAD_CLASS]):
+                reason = f"more samples: level may lie between the ends (posterior {classes[MID_CLASS]:.2f})"
             else:
                 reason = f"more samples: evidence ambiguous (LLR {llr:.1f})"
-            return RunRequest(commit, self._batch(drift, llr, have), reason)
+            return RunRequest(commit, self._batch(gap, classes, have), reason)
+
+    def _log_prior(self, shares: NDArray[np.bool_]) -> tuple[float, FloatArray]:
+        """Log prior of each one-step and of each two-step hypothesis (by share: ``shares`` says which are open)."""
+        mid_prior = self.mid_prior if shares.any() else 0.0
+        singles = math.log(1 - mid_prior) - math.log(self._candidates.size)
+        doubles = np.full(shares.size, -math.inf)
+        if mid_prior:
+            doubles[shares] = math.log(mid_prior) - math.log(self._pairs[0].size * int(shares.sum()))
+        return singles, doubles
+
+    def _normalise(self, single: FloatArray, double: FloatArray) -> None:
+        one, two = single + self._prior[0], double + self._prior[1][None, :]
+        top = max(float(np.max(one)), float(np.max(two)) if two.size else -math.inf)
+        ones, twos = np.exp(one - top), np.exp(two - top) if two.size else two
+        total = float(ones.sum() + twos.sum())
+        self._single, self._double = ones / total, twos / total
 
     def _update(self, evidence: Evidence) -> None:
-        """Recompute the culprit posterior from every sample in the region."""
+        """Recompute the posterior over the hypotheses from every sample in the region."""
         graph = self.graph
         low_ref, high_ref = self.references
         probes = [
             sha for sha in graph.members(self.region) if sha not in self.references and evidence.clipped(sha).size
         ]
         self._samples = {sha: evidence.clipped(sha).size for sha in probes}
-        self._reference_samples = (evidence.level(self.references[0]).size, evidence.level(self.references[1]).size)
-        self._sides = {}
+        self._reference_samples = (evidence.level(low_ref).size, evidence.level(high_ref).size)
+        self._sides, self._classes = {}, {}
         if not probes:
             return
         rows = np.array([graph.index[sha] for sha in probes], dtype=int)
-        bad_if = graph.reach[np.ix_(rows, self._candidates)].T
-        stats = moments([evidence.clipped(sha) for sha in probes], evidence.center)
+        bad_if = graph.reach[np.ix_(rows, self._candidates)].T.astype(float)
+        n, s, q = moments([evidence.clipped(sha) for sha in probes], evidence.center)
         low = np.array(moments([evidence.level(low_ref)], evidence.center))[:, 0]
         high = np.array(moments([evidence.level(high_ref)], evidence.center))[:, 0]
-        self._posterior = np.exp(culprit_log_posterior(bad_if, stats, low, high))
-        masses = self._posterior @ bad_if
-        self._mass = {sha: float(m) for sha, m in zip(probes, masses, strict=True)}
-        likeliest = bad_if[int(np.argmax(self._posterior))]
-        self._sides = {sha: bool(side) for sha, side in zip(probes, likeliest, strict=True)}
+        below = (bad_if @ n, bad_if @ s, bad_if @ q)
+        total = (float(n.sum()), float(s.sum()), float(q.sum()))
+        single, double = step_log_likelihoods(below, total, low, high, self._pairs)
+        self._normalise(single, double)
+        classes = self._class_masses(rows)
+        self._classes = dict(zip(probes, classes, strict=True))
+        likeliest = self._likeliest_sides(rows)
+        self._sides = dict(zip(probes, likeliest, strict=True))
+
+    def _class_masses(self, rows: NDArray[np.int_]) -> FloatArray:
+        """Posterior mass of each commit (rows) being at the good, an intermediate, and the bad level."""
+        return _collapse(self._level_masses(rows))
+
+    def _level_masses(self, rows: NDArray[np.int_]) -> FloatArray:
+        """Posterior mass of each commit being at level 0 (good), at each intermediate share, and at 1 (bad)."""
+        reach = self.graph.reach[np.ix_(rows, self._candidates)].astype(float)
+        size = self._candidates.size
+        first, second = self._pairs
+        at_a = np.zeros((size, INTERMEDIATE_SHARES.size))
+        at_b = np.zeros_like(at_a)
+        if first.size:
+            np.add.at(at_a, first, self._double)
+            np.add.at(at_b, second, self._double)
+        mid = reach @ (at_a - at_b)
+        bad = reach @ (self._single + at_b.sum(axis=1))
+        good = 1 - bad - mid.sum(axis=1)
+        masses: FloatArray = np.clip(np.column_stack([good, mid, bad]), 0.0, 1.0)
+        return masses
+
+    def _likeliest_sides(self, rows: NDArray[np.int_]) -> list[int]:
+        shas, _ = self.top
+        reach = self.graph.reach
+        first = reach[rows, self.graph.index[shas[0]]]
+        last = reach[rows, self.graph.index[shas[-1]]]
+        return [BAD_CLASS if b else MID_CLASS if a else GOOD_CLASS for a, b in zip(first, last, strict=True)]
 
     def _level_samples(self, commit: str) -> tuple[int, int]:
-        """Samples at the good and the bad level under the likeliest culprit, ``commit``'s own left out."""
+        """Samples at the good and the bad level under the likeliest hypothesis, ``commit``'s own left out."""
         low, high = self._reference_samples
-        for sha, bad in self._sides.items():
+        for sha, side in self._sides.items():
             if sha != commit:
-                low, high = (low, high + self._samples[sha]) if bad else (low + self._samples[sha], high)
+                low += self._samples[sha] if side == GOOD_CLASS else 0
+                high += self._samples[sha] if side == BAD_CLASS else 0
         return low, high
 
-    def _best_split(self) -> tuple[str, float] | None:
-        """The testable commit whose ancestors hold posterior mass closest to one half, and that mass."""
+    def _best_probe(self, gap: float) -> tuple[str, FloatArray] | None:
+        """The testable commit whose next sample tells most about the hypothesis, and its class masses."""
         graph = self.graph
         testable = self.region & ~self.excluded
         for ref in self.references:
@@ -231,59 +308,28 @@ class Search:
         rows = np.array([i for i in range(len(graph.order)) if testable >> i & 1], dtype=int)
         if rows.size == 0:
             return None
-        masses = graph.reach[np.ix_(rows, self._candidates)] @ self._posterior
-        score = np.minimum(masses, 1 - masses)
-        best = int(np.argmax(score))  # the first in rev-list order (the newer commit) on a tie, as in git
-        if score[best] < USEFUL_SPLIT * self.settings.culprit_error:
+        levels = self._level_masses(rows)
+        classes = _collapse(levels)
+        useful = 1 - classes.max(axis=1) >= USEFUL_SPLIT * self.settings.culprit_error
+        if not useful.any():
             return None
-        return graph.order[int(rows[best])], float(masses[best])
-
-    def _check_intermediate(
-        self, evidence: Evidence, commit: str, low: Pool, high: Pool
-    ) -> RunRequest | ProbeRecord | None:
-        """Score the probe just sampled against an intermediate level; keep at it while that is plausible."""
-        clipped = evidence.clipped(commit)
-        if clipped.size == 0:
-            return None
-        sigma = evidence.noise.sigma
-        bound = threshold(self.settings.error_rate)
-        result = assess(clipped, low, high, sigma, bound=bound, mid_prior=self.mid_prior)
-        if result.verdict is ProbeVerdict.INTERMEDIATE:
-            record = ProbeRecord(commit, result.verdict, clipped.size, result.confidence, "intermediate level")
-            self._special[commit] = record
-            self._current = None
-            self._done = True
-            return record
-        if result.mid_odds <= -MID_GUARD:
-            return None
-        if clipped.size >= self.settings.max_probe_samples:
-            bound = threshold(self.settings.cap_error_rate)
-            capped = assess(clipped, low, high, sigma, bound=bound, mid_prior=self.mid_prior)
-            if capped.verdict is ProbeVerdict.INTERMEDIATE:
-                reason = "intermediate level at the sample cap"
-                record = ProbeRecord(commit, capped.verdict, clipped.size, capped.confidence, reason)
-                self._special[commit] = record
-                self._current = None
-                self._done = True
-                return record
-            return None
-        # an intermediate level lies about half the gap from either end: a quarter of the drift per sample
-        expected = (result.mid_odds + MID_GUARD) / max(result.drift / 4, 1e-12)
-        batch = self._sized(0.5 * expected, clipped.size)
-        reason = f"more samples: level may lie between the ends (log-odds {result.mid_odds:+.1f})"
-        return RunRequest(commit, batch, reason)
+        information = np.where(useful, _information(levels, max(gap, 0.1)), -math.inf)
+        best = int(np.flatnonzero(information >= information.max() - TIE * abs(information.max()))[0])
+        return graph.order[int(rows[best])], classes[best]
 
     def _set_aside(self, commit: str, verdict: ProbeVerdict, n: int, reason: str) -> None:
         self._special[commit] = ProbeRecord(commit, verdict, n, None, reason)
         self.excluded |= self.graph.bit(commit)
-        if self._current == commit:
-            self._current = None
 
-    def _batch(self, drift: float, llr: float, have: int) -> int:
-        """Samples to ask for: a share of those expected to settle the probe at ``drift`` nats per sample."""
-        if drift <= 0 or not math.isfinite(drift):
+    def _batch(self, gap: float, classes: FloatArray, have: int) -> int:
+        """Samples to ask for: a share of those expected to settle the probe's level between its two likeliest."""
+        if gap <= 0 or not math.isfinite(gap):
             return self._sized(math.inf, have)
-        expected = max(threshold(self.settings.culprit_error) - abs(llr), 0.0) / drift
+        first, second = np.argsort(-classes, kind="stable")[:2]
+        distance = abs(int(first) - int(second)) / 2  # in gaps: an intermediate level lies about half-way
+        drift = (distance * gap) ** 2 / 2
+        odds = _log_odds(classes[first], classes[second])
+        expected = max(threshold(self.settings.culprit_error) - odds, 0.0) / drift
         return self._sized((FIRST_BATCH_SHARE if have == 0 else 0.5) * expected, have)
 
     def _sized(self, wanted: float, have: int) -> int:
@@ -293,6 +339,34 @@ class Search:
         return max(floor, min(math.ceil(wanted), self.settings.max_batch, room))
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
+def _pairs(graph: CommitGraph, candidates: NDArray[np.int_]) -> tuple[NDArray[np.int_], NDArray[np.int_]]:
+    """Candidate positions ``(a, b)``, ``a`` a proper ancestor of ``b``: the two-step hypotheses."""
+    reach = graph.reach[np.ix_(candidates, candidates)].copy()
+    np.fill_diagonal(reach, False)
+    second, first = np.nonzero(reach)
+    if first.size > MAX_PAIRS:
+        return np.empty(0, int), np.empty(0, int)
+    return first.astype(int), second.astype(int)
+
+
+def _collapse(levels: FloatArray) -> FloatArray:
+    """Masses at (good, any intermediate level, bad)."""
+    return np.column_stack([levels[:, 0], levels[:, 1:-1].sum(axis=1), levels[:, -1]])
+
+
+def _information(levels: FloatArray, gap: float) -> FloatArray:
+    """Mutual information (nats) between one sample of each commit and its level, the levels' masses given.
+
+    A sample is normal with unit sigma around ``share · gap``; the mixture's entropy is integrated on a grid.
+    """
+    shares = np.concatenate([[0.0], INTERMEDIATE_SHARES, [1.0]])
+    y = np.linspace(-6.0, gap + 6.0, 241)
+    density = np.exp(-0.5 * (y[None, :] - gap * shares[:, None]) ** 2) / math.sqrt(2 * math.pi)
+    mixture = levels @ density
+    entropy = -np.sum(mixture * np.log(np.maximum(mixture, 1e-300)), axis=1) * (y[1] - y[0])
+    information: FloatArray = entropy - 0.5 * math.log(2 * math.pi * math.e)
+    return information
+
+
+def _log_odds(p: float, q: float) -> float:
+    return math.log(max(p, 1e-12) / max(q, 1e-12))

@@ -324,3 +324,45 @@ def test_a_well_measured_probe_tops_up_the_level_it_is_told_from() -> None:
     requests, outcome = drive(bench, BisectPlanner(bench.suspect, LOWER))
     assert any(r.reason.startswith("more samples at the good reference") for r in requests)
     assert outcome.runs_spent <= 250
+
+
+def test_the_one_step_likelihoods_match_the_one_step_posterior() -> None:
+    from perfsheriff.bisect.posterior import culprit_log_posterior, moments, step_log_likelihoods
+
+    rng = np.random.default_rng(25)
+    low, high = (np.array(moments([rng.normal(m, 1.0, 8)], 0.0))[:, 0] for m in (0.0, 2.0))
+    bad_if = np.array([[True, True, True], [False, True, True], [False, False, True]])
+    n, s, q = moments([rng.normal(0, 1, 5), rng.normal(1, 1, 5), rng.normal(2, 1, 5)], 0.0)
+    weights = bad_if.astype(float)
+    pairs = (np.array([0, 0, 1]), np.array([1, 2, 2]))
+    single, double = step_log_likelihoods(
+        (weights @ n, weights @ s, weights @ q), (n.sum(), s.sum(), q.sum()), low, high, pairs
+    )
+    expected = culprit_log_posterior(bad_if, (n, s, q), low, high)
+    assert np.allclose(single - np.logaddexp.reduce(single), expected)
+    assert double.shape == (3, 5)
+
+
+def test_a_level_half_way_between_the_ends_favours_two_steps() -> None:
+    from perfsheriff.bisect.posterior import INTERMEDIATE_SHARES, moments, step_log_likelihoods
+
+    rng = np.random.default_rng(26)
+    low, high = (np.array(moments([rng.normal(m, 0.1, 10)], 0.0))[:, 0] for m in (0.0, 1.0))
+    # probes c1, c2, c3 at the good, half-way and bad levels: steps at c2 then c3
+    bad_if = np.array([[True, True, True], [False, True, True], [False, False, True]], dtype=float)
+    n, s, q = moments([rng.normal(m, 0.1, 6) for m in (0.0, 0.5, 1.0)], 0.0)
+    pairs = (np.array([0, 0, 1]), np.array([1, 2, 2]))
+    single, double = step_log_likelihoods(
+        (bad_if @ n, bad_if @ s, bad_if @ q), (n.sum(), s.sum(), q.sum()), low, high, pairs
+    )
+    best_pair, best_share = np.unravel_index(int(np.argmax(double)), double.shape)
+    assert (int(best_pair), float(INTERMEDIATE_SHARES[best_share])) == (2, 0.5)
+    assert double.max() > single.max() + 10
+
+
+def test_a_faint_step_opens_no_two_step_hypothesis() -> None:
+    """With ends one noise sigma apart, no second step of at least MIN_STEP sigmas fits between them."""
+    bench = Bench(case(linear_range(12), {"c006": 1.0}), np.random.default_rng(27), window=5)
+    _, outcome = drive(bench, BisectPlanner(bench.suspect, LOWER))
+    assert outcome.kind is not OutcomeKind.TWO_CULPRITS
+    assert not any(p.verdict is ProbeVerdict.INTERMEDIATE for p in outcome.probes)
