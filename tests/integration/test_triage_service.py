@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
-from perfsheriff.service import culprits, ingest, summaries, tokens
+from perfsheriff.service import catalog, culprits, ingest, summaries, tokens
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import alerts as alert_store
@@ -523,3 +523,12 @@ def test_the_notification_log_records_each_key_once(world: World, summary: int) 
         assert sorted(rows) == [("summary-1:github", "sent"), ("summary-1:webhook", "sent")]
         with pytest.raises(LookupError):
             notifications.record(conn, 999999, "email", "summary-999999:email", "failed", 1, "x", NOW)
+
+
+def test_the_newest_alerts_are_read_with_a_limit_in_the_order_found(world: World) -> None:
+    s = world.shas
+    ids = [world.alert("parse", s[1], s[2]), world.alert("render", s[3], s[4]), world.alert("load", s[5], s[6])]
+    with world.engine.connect() as conn:
+        assert [a.id for a in alert_store.list_alerts(conn, newest=2)] == ids[1:]
+        assert [a["id"] for a in catalog.alerts(conn, benchmark=None, kind=None, limit=2)] == ids[1:]
+        assert [a.id for a in alert_store.list_alerts(conn, benchmark="pars", newest=5)] == ids[:1]

@@ -150,8 +150,8 @@ def _alert_json(row: alert_store.AlertRow) -> dict[str, Any]:
 
 
 def alerts(conn: sa.Connection, *, benchmark: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
-    found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind)
-    return [_alert_json(row) for row in found[-limit:]]
+    found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind, newest=limit)
+    return [_alert_json(row) for row in found]
 
 
 def alert(conn: sa.Connection, alert_id: int) -> dict[str, Any]:

@@ -63,7 +63,9 @@ def list_alerts(
     benchmark: str | None = None,
     kind: str | None = None,
     machine: str | None = None,
+    newest: int | None = None,
 ) -> list[AlertRow]:
+    """Alerts in the order they were found, filtered; ``newest``: only the last that many."""
     good_rev = t.revisions.alias("good_rev")
     bad_rev = t.revisions.alias("bad_rev")
     good = t.branch_revisions.alias("good")
@@ -106,6 +108,9 @@ def list_alerts(
         query = query.where(t.alerts.c.kind == kind)
     if machine:
         query = query.where(t.series.c.machine_class == machine)
+    if newest is not None:
+        query = query.order_by(None).order_by(t.alerts.c.id.desc()).limit(newest)
+        return [AlertRow(*list(row)) for row in reversed(conn.execute(query).all())]
     return [AlertRow(*list(row)) for row in conn.execute(query)]
 
 
