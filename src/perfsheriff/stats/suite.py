@@ -138,6 +138,10 @@ def summarize_suite(
     )
 
 
+#: Decimals of the log bounds a verdict looks at (as in :mod:`perfsheriff.stats.compare`).
+_LOG_DECIMALS = 12
+
+
 def _log_interval(entry: SuiteEntry) -> tuple[float, float, float] | None:
     """The oriented log-ratio and its interval bounds, or ``None`` when the interval is not finite."""
     c = entry.comparison
@@ -152,7 +156,12 @@ def _log_interval(entry: SuiteEntry) -> tuple[float, float, float] | None:
 
 
 def _decide(estimate: float, low: float, high: float, settings: CompareSettings) -> Verdict:
-    """The per-series rule of :func:`perfsheriff.stats.compare.compare`, on the oriented scale (above 0: worse)."""
+    """The per-series rule of :func:`perfsheriff.stats.compare.compare`, on the oriented scale (above 0: worse).
+
+    Bounds are rounded to 12 decimals first: an interval that touches 1 must not exclude it by the last
+    bit of a subtraction on one side and not on the other (swapping base and head must flip the verdict).
+    """
+    low, high = round(low, _LOG_DECIMALS), round(high, _LOG_DECIMALS)
     band = math.log1p(settings.equivalence_margin)
     if -band <= low and high <= band:
         return Verdict.NO_CHANGE

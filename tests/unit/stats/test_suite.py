@@ -209,3 +209,10 @@ def test_swapping_real_comparisons_inverts_the_summary(seed: int, steps: list[fl
     assert close(backward.ratio, 1 / forward.ratio)
     flip = {Verdict.REGRESSION: Verdict.IMPROVEMENT, Verdict.IMPROVEMENT: Verdict.REGRESSION}
     assert backward.verdict is flip.get(forward.verdict, forward.verdict)
+
+
+def test_an_interval_that_touches_one_excludes_it_on_neither_side() -> None:
+    """Found by the property above: 1.5 in [1.0, 2.25] is inconclusive, and so is its swap."""
+    one = [SuiteEntry(made(1.5, 1.0, 2.25, Verdict.REGRESSION), LOWER, 1.0)]
+    assert summarize_suite(one).verdict is Verdict.INCONCLUSIVE
+    assert summarize_suite([SuiteEntry(swapped(one[0].comparison), LOWER, 1.0)]).verdict is Verdict.INCONCLUSIVE
