@@ -293,6 +293,11 @@ class BenchmarkResult:
     def __post_init__(self) -> None:
         _require(bool(self.name), "benchmark name must not be empty")
         _require(bool(self.metric), "metric must not be empty")
+        for field_name in ("name", "unit", "metric", "suite"):
+            _require(
+                storable_text(getattr(self, field_name)),
+                f"benchmark {self.name!r}: its {field_name} holds a NUL character or a lone surrogate",
+            )
         object.__setattr__(self, "samples", check_samples(self.samples, self.unit, what=f"values of {self.name!r}"))
         if self.direction is None:
             object.__setattr__(self, "direction", default_direction(self.unit))
@@ -315,6 +320,22 @@ class ResultSet:
         _require(bool(self.results), "the file contains no benchmark results")
         keys = [(r.name, r.metric) for r in self.results]
         _require(len(set(keys)) == len(keys), "a benchmark and metric appear twice in one file")
+        _require(
+            all(storable_text(key) and storable_text(value) for key, value in self.context),
+            "the file's context holds a NUL character or a lone surrogate",
+        )
+
+
+def storable_text(text: str) -> bool:
+    """Text a database can store. A JSON escape (``\\u0000``, ``\\ud800``) makes what no UTF-8 file's
+    bytes hold: PostgreSQL refuses NUL in text, and a lone surrogate is not UTF-8 at all."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _TIME_STEPS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))

@@ -111,6 +111,15 @@ BAD_INPUTS = {
         "bad.json",
     ),
     "empty benchmark list": (b'{"format": "perfsheriff", "version": 1, "results": []}', "bad.json"),
+    # JSON escapes make text no database stores: PostgreSQL refuses NUL, and a lone surrogate is not UTF-8.
+    "NUL in a name": (
+        b'{"format": "perfsheriff", "version": 1, "results": [{"name": "a\\u0000b", "unit": "ms", "samples": [1]}]}',
+        "bad.json",
+    ),
+    "lone surrogate in a unit": (
+        b'{"format": "perfsheriff", "version": 1, "results": [{"name": "a", "unit": "\\ud800", "samples": [1]}]}',
+        "bad.json",
+    ),
     "binary file": (bytes(range(256)) * 4, "bad.bin"),
     "empty file": (b"", "bad.json"),
 }

@@ -21,6 +21,7 @@ from perfsheriff.model import (
     SeriesKey,
     check_samples,
     format_value,
+    storable_text,
     unit_info,
 )
 
@@ -129,3 +130,15 @@ def test_result_set_refuses_empty_and_duplicates() -> None:
 )
 def test_values_are_shown_with_a_readable_prefix(value: float, unit: str, shown: str) -> None:
     assert format_value(value, unit) == shown
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfffy"])
+def test_text_no_database_can_store_is_refused_by_name(text: str) -> None:
+    assert not storable_text(text)
+    with pytest.raises(InputError, match="its name holds a NUL character or a lone surrogate"):
+        BenchmarkResult(text, "ms", (1.0,))
+    with pytest.raises(InputError, match="its suite holds"):
+        BenchmarkResult("parse", "ms", (1.0,), suite=text)
+    with pytest.raises(InputError, match="context holds"):
+        ResultSet("perfsheriff", (BenchmarkResult("parse", "ms", (1.0,)),), (("host", text),))
+    assert storable_text("ünïcode ✓ and tabs\t")

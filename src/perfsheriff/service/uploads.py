@@ -109,25 +109,8 @@ def _parse(request: Upload) -> ResultSet | None:
     if not request.tree and len(request.files) != 1:
         raise InputError("several files form one result only as a tree: set tree to true", where="files").about("files")
     source = request.source or next(iter(request.files))
-    results = ResultFile(source, dict(request.files), request.tree).parse(request.format)
-    for result in results.results:
-        if not all(map(_storable, (result.name, result.unit, result.metric, result.suite))):
-            message = f"benchmark {result.name!r}: a NUL character or a lone surrogate in its name, unit or metric"
-            raise InputError(message, source=source)
-    if not all(_storable(key) and _storable(value) for key, value in results.context):
-        raise InputError("a NUL character or a lone surrogate in the file's context", source=source)
-    return results
-
-
-def _storable(text: str) -> bool:
-    """Text the database can store: JSON escapes (\\u0000, \\ud800) make what no file's bytes hold."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+    # Text the database cannot hold (NUL, a lone surrogate) is refused by the model, naming the file.
+    return ResultFile(source, dict(request.files), request.tree).parse(request.format)
 
 
 def _store(conn: sa.Connection, target: Target, request: Upload, results: ResultSet | None, now: datetime) -> Stored:

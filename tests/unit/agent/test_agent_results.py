@@ -16,7 +16,9 @@ from perfsheriff.model import BenchmarkResult, Direction, ResultSet
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "formats"
 CRITERION = FIXTURES / "criterion" / "target" / "criterion"
 
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+# Any text a database can store: no lone surrogates, no NUL (the model refuses both).
+STORABLE = st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00")
+TEXT = st.text(STORABLE, min_size=1, max_size=12)
 SAMPLES = st.lists(
     st.floats(min_value=0.0, max_value=1e300, allow_nan=False, allow_infinity=False), min_size=1, max_size=6
 )
@@ -32,11 +34,11 @@ def result_sets(draw: st.DrawFn) -> ResultSet:
             samples=tuple(draw(SAMPLES)),
             metric=metric,
             direction=draw(st.sampled_from([None, *Direction])),
-            suite=draw(st.text(max_size=8)),
+            suite=draw(st.text(STORABLE, max_size=8)),
         )
         for name, metric in keys
     )
-    context = draw(st.dictionaries(TEXT, st.text(max_size=10), max_size=3))
+    context = draw(st.dictionaries(TEXT, st.text(STORABLE, max_size=10), max_size=3))
     return ResultSet(draw(st.sampled_from(formats.FORMAT_NAMES)), results, tuple(context.items()))
 
 

@@ -181,7 +181,9 @@ def test_criterion_tree_with_one_file_replaced(path: str, new: object) -> None:
 # --- valid generated documents parse back to what was written ---------------------------------------
 
 FINITE = st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False)
-NAMES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=12)
+# Any text a database can store: no lone surrogates, no NUL (the model refuses both).
+STORABLE = st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00")
+NAMES = st.text(STORABLE, min_size=1, max_size=12)
 UNITS = st.sampled_from(["ms", "s", "ns", "bytes", "ops/s", "count", "", "frames/s"])
 METRICS = st.sampled_from(["time", "max-rss", "instructions", "throughput"])
 
@@ -198,7 +200,7 @@ def perfsheriff_documents(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             entry["suite"] = draw(NAMES)
         results.append(entry)
-    context = draw(st.dictionaries(NAMES, st.text(max_size=10), max_size=3))
+    context = draw(st.dictionaries(NAMES, st.text(STORABLE, max_size=10), max_size=3))
     return {"format": "perfsheriff", "version": 1, "results": results, "context": context}
 
 
