@@ -70,7 +70,9 @@ def test_detect_alerts_and_compare_on_the_demo(demo_db: tuple[Path, str]) -> Non
     by_benchmark = {a["benchmark"]: a for a in listed}
     assert by_benchmark["parse"]["kind"] == "regression"
     assert by_benchmark["render"]["kind"] == "improvement"
-    again = run_cli("detect", "--db", db, "--json", cwd=folder)  # the demo's track pass detected them already
+    # The demo's track pass detected them already, with the thresholds of the demo's configuration.
+    config = str(folder / ".perfsheriff" / "demo" / "perfsheriff.toml")
+    again = run_cli("detect", "--db", db, "--config", config, "--json", cwd=folder)
     assert (again.returncode, json.loads(again.stdout)) == (0, [])
     parse = by_benchmark["parse"]
     repo = folder / ".perfsheriff" / "demo" / "textkit"

@@ -138,9 +138,10 @@ config = { python = "3" }
 [budgets]
 runs_per_alert = 80
 
-# A laptop's timings drift by a few percent as it warms up or gets busy; the demo's changes are far larger.
+# Timings move by a few percent for reasons of their own (a busy laptop, code that merely moved in
+# memory); the demo's changes are far larger.
 [thresholds]
-min_relative_change = 0.05
+min_relative_change = 0.10
 """
 
 
