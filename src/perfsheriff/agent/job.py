@@ -10,7 +10,6 @@ rather than a ``failed`` run that would mark a good commit unusable.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 import time
@@ -21,7 +20,7 @@ from perfsheriff.client import ApiError, Client, Job, RunUpload, ServerUnavailab
 from perfsheriff.errors import GitError, NotFoundError, PerfsheriffError
 from perfsheriff.formats import perfsheriff as own_format
 from perfsheriff.gitrepo import GitRepo
-from perfsheriff.model import Configuration, ResultSet, RunStatus
+from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.projectfile import is_url
 from perfsheriff.runner import Runner, RunOutcome, describe_environment
 
@@ -99,7 +98,7 @@ def job_upload(job: Job, outcome: RunOutcome, machine: str) -> RunUpload:
     files: tuple[tuple[str, str], ...] = ()
     if outcome.status is RunStatus.OK:
         assert outcome.results is not None
-        files = ((RESULT_FILE, perfsheriff_json(outcome.results)),)
+        files = ((RESULT_FILE, own_format.dump(outcome.results)),)
     return RunUpload(
         project=job.project,
         branch=job.branch,
@@ -115,31 +114,6 @@ def job_upload(job: Job, outcome: RunOutcome, machine: str) -> RunUpload:
         log_tail=outcome.log_tail,
         job=job.ref,
     )
-
-
-def perfsheriff_json(results: ResultSet) -> str:
-    """``results`` in perfsheriff's own JSON (docs/formats.md, version 1), every field written out.
-
-    Metric, direction and suite are written even where the reader would
-    infer the same default, so that parsing the text gives ``results`` back
-    exactly; floats are written by ``repr``, which round-trips.
-    """
-    entries = [
-        {
-            "name": result.name,
-            "unit": result.unit,
-            "metric": result.metric,
-            "direction": result.better.value,
-            "suite": result.suite,
-            "samples": list(result.samples),
-        }
-        for result in results.results
-    ]
-    document: dict[str, object] = {"format": own_format.NAME, "version": own_format.VERSION}
-    if results.context:
-        document["context"] = dict(results.context)
-    document["results"] = entries
-    return json.dumps(document, ensure_ascii=False, allow_nan=False)
 
 
 class LeaseKeeper:

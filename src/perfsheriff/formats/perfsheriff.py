@@ -8,10 +8,14 @@ accept every version listed here)::
        metric is labelled from the unit ("time" for ms, "size" for bytes...).
 
 The reader is strict: unknown keys are errors, so that a misspelt optional
-field ("directon") is reported instead of silently ignored.
+field ("directon") is reported instead of silently ignored. The writer
+(:func:`dump`) is what agents upload: whatever a benchmark wrote, parsed,
+then written out in this format.
 """
 
 from __future__ import annotations
+
+import json
 
 from perfsheriff.formats._format import Format, Probe
 from perfsheriff.formats._json import Node, load
@@ -50,6 +54,31 @@ def parse(data: bytes) -> ResultSet:
     if context is not None:
         collector.context((key, value.string()) for key, value in context.items())
     return collector.build(root.child("results").where, "at least one entry in 'results'")
+
+
+def dump(results: ResultSet) -> str:
+    """``results`` in this format (version 1), every field written out.
+
+    Metric, direction and suite are written even where the reader would
+    infer the same default, so that parsing the text gives ``results`` back
+    exactly; floats are written by ``repr``, which round-trips.
+    """
+    entries = [
+        {
+            "name": result.name,
+            "unit": result.unit,
+            "metric": result.metric,
+            "direction": result.better.value,
+            "suite": result.suite,
+            "samples": list(result.samples),
+        }
+        for result in results.results
+    ]
+    document: dict[str, object] = {"format": NAME, "version": VERSION}
+    if results.context:
+        document["context"] = dict(results.context)
+    document["results"] = entries
+    return json.dumps(document, ensure_ascii=False, allow_nan=False)
 
 
 def _add_result(collector: ResultCollector, entry: Node) -> None:

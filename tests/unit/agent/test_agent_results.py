@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfsheriff import formats
-from perfsheriff.agent.job import perfsheriff_json
+from perfsheriff.formats import perfsheriff as own_format
 from perfsheriff.model import BenchmarkResult, Direction, ResultSet
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "formats"
@@ -51,23 +51,23 @@ def assert_same_results(parsed: ResultSet, original: ResultSet) -> None:
 @settings(max_examples=300, deadline=None)
 @given(result_sets())
 def test_every_field_round_trips(original: ResultSet) -> None:
-    assert_same_results(formats.parse("result.json", perfsheriff_json(original).encode()), original)
+    assert_same_results(formats.parse("result.json", own_format.dump(original).encode()), original)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir() if p.is_file()))
 def test_results_of_every_tool_survive_the_conversion(name: str) -> None:
     original = formats.parse(name, (FIXTURES / name).read_bytes())
-    assert_same_results(formats.parse("result.json", perfsheriff_json(original).encode()), original)
+    assert_same_results(formats.parse("result.json", own_format.dump(original).encode()), original)
 
 
 def test_criterion_trees_survive_the_conversion() -> None:
     files = {p.relative_to(CRITERION).as_posix(): p.read_bytes() for p in CRITERION.rglob("*") if p.is_file()}
     original = formats.parse_tree(str(CRITERION), files)
-    assert_same_results(formats.parse("result.json", perfsheriff_json(original).encode()), original)
+    assert_same_results(formats.parse("result.json", own_format.dump(original).encode()), original)
 
 
 def test_samples_keep_every_bit() -> None:
     tricky = (0.1 + 0.2, 1e-300, 123456789.123456789, math.nextafter(1.0, 2.0))
     original = ResultSet("bmf", (BenchmarkResult("parse", "s", tricky),))
-    (parsed,) = formats.parse("result.json", perfsheriff_json(original).encode()).results
+    (parsed,) = formats.parse("result.json", own_format.dump(original).encode()).results
     assert parsed.samples == tricky
