@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,10 +17,6 @@ from perfsheriff.service.tokens import Role, TokenInfo
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 @router.get("/projects", summary="List projects and their branches")
@@ -104,20 +99,6 @@ def compare(
 ) -> dict[str, Any]:
     with request.app.state.engine.connect() as conn:
         result = compare_service.compare_revisions(conn, base, head)
-    rows = []
-    for r in result.rows:
-        c = dataclasses.asdict(r.comparison)
-        c = {k: (v.value if hasattr(v, "value") else v) for k, v in c.items()}
-        c = {k: (_finite(v) if isinstance(v, float) else v) for k, v in c.items()}
-        rows.append(
-            {"series": r.series.id, "benchmark": r.series.benchmark, "metric": r.series.metric}
-            | {
-                "machine_class": r.series.machine_class,
-                "configuration": r.series.configuration,
-                "unit": r.series.unit,
-                **c,
-            }
-        )
-    if not rows and result.base == result.head:
+    if not result.rows and result.base == result.head:
         raise ApiError(422, "base and head are the same revision", field="head")
-    return {"base": result.base, "head": result.head, "series": rows}
+    return result.as_json()

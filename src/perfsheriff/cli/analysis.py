@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -203,7 +202,7 @@ def compare(
         with open_store(db) as engine, engine.connect() as conn:
             result = compare_service.compare_revisions(conn, base, head, rules=rules)
     if as_json:
-        console.print_json(json.dumps(_comparison_json(result)))
+        console.print_json(json.dumps(result.as_json()))
     elif markdown:
         typer.echo(compare_report.markdown(result), nl=False)
     else:
@@ -221,32 +220,6 @@ def _fail_on_rules(text: str | None) -> tuple[gate.Rule, ...]:
         return gate.parse_rules(text)
     except InputError as err:
         raise InputError(err.reason, where="--fail-on") from None
-
-
-def _plain(value: object) -> object:
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def _comparison_json(result: compare_service.RevisionComparison) -> dict[str, object]:
-    rows = [
-        {"series": r.series.id, "benchmark": r.series.benchmark, "machine": r.series.machine_class}
-        | {"configuration": r.series.configuration, "metric": r.series.metric, "unit": r.series.unit}
-        | {"weight": r.weight}
-        | {k: _plain(v) for k, v in dataclasses.asdict(r.comparison).items()}
-        for r in result.rows
-    ]
-    suites = [
-        {"metric": g.metric, "machine": g.machine_class, "configuration": g.configuration}
-        | {k: _plain(v) for k, v in dataclasses.asdict(g.summary).items()}
-        for g in result.suites
-    ]
-    fired = [
-        {"rule": f.rule.text, "kind": f.rule.kind.value, "change": f.change}
-        | ({"suite": f.index} if f.rule.kind is gate.RuleKind.SUITE else {"series": result.rows[f.index].series.id})
-        for f in result.fired
-    ]
-    rules = [r.text for r in result.rules]
-    return {"base": result.base, "head": result.head, "series": rows, "suites": suites, "rules": rules, "fired": fired}
 
 
 def _print_comparison(result: compare_service.RevisionComparison) -> None:

@@ -8,15 +8,19 @@ with one that improved would hide both), and the merge-gate rules that fired.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import Direction
 from perfsheriff.stats.compare import CompareSettings, Comparison, compare
-from perfsheriff.stats.gate import Firing, Rule, evaluate
+from perfsheriff.stats.gate import Firing, Rule, RuleKind, evaluate
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, summarize_suite
 from perfsheriff.store import queries
 from perfsheriff.store import schema as t
@@ -56,6 +60,48 @@ class RevisionComparison:
     suites: list[GroupSummary] = field(default_factory=list)
     rules: tuple[Rule, ...] = ()
     fired: tuple[Firing, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON values, as the API, ``compare --json`` and the dashboard's compare page show them:
+        each series with its weight and comparison, the suite summaries, the rules and what fired."""
+        rows = [
+            {
+                "series": r.series.id,
+                "benchmark": r.series.benchmark,
+                "metric": r.series.metric,
+                "unit": r.series.unit,
+                "machine_class": r.series.machine_class,
+                "configuration": r.series.configuration,
+                "weight": r.weight,
+            }
+            | _plain_fields(r.comparison)
+            for r in self.rows
+        ]
+        suites = [
+            {"metric": g.metric, "machine_class": g.machine_class, "configuration": g.configuration}
+            | _plain_fields(g.summary)
+            for g in self.suites
+        ]
+        fired = [
+            {"rule": f.rule.text, "kind": f.rule.kind.value, "change": f.change}
+            | ({"suite": f.index} if f.rule.kind is RuleKind.SUITE else {"series": self.rows[f.index].series.id})
+            for f in self.fired
+        ]
+        rules = [r.text for r in self.rules]
+        return {"base": self.base, "head": self.head, "series": rows, "suites": suites, "rules": rules, "fired": fired}
+
+
+def _plain_fields(value: Comparison | SuiteSummary) -> dict[str, Any]:
+    """A dataclass's fields as JSON values: an enum's value, a non-finite float as None."""
+    return {key: _plain(item) for key, item in dataclasses.asdict(value).items()}
+
+
+def _plain(item: object) -> object:
+    if isinstance(item, enum.Enum):
+        return item.value
+    if isinstance(item, float) and not math.isfinite(item):
+        return None
+    return item
 
 
 def resolve_stored_revision(conn: sa.Connection, rev: str) -> tuple[int, str]:

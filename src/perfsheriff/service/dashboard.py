@@ -428,23 +428,14 @@ def release_drifts(conn: sa.Connection, *, top: int = 10) -> list[dict[str, Any]
     return [groups[k] for k in sorted(groups)]
 
 
-def _plain(value: Any) -> Any:
-    """An enum's value, a non-finite float as None, anything else as is."""
-    if hasattr(value, "value"):
-        return value.value
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def compare_view(conn: sa.Connection, base: str, head: str) -> dict[str, Any]:
     """Every series measured at both revisions with ratio, interval and verdict, and the weighted suite summaries.
 
     Kept for the last few pairs of revisions, and computed again only when samples at either revision
     were added or removed: the page is opened, sorted and reloaded while thousands of series are compared.
     """
-    base_id, _ = resolve_stored_revision(conn, base)
-    head_id, _ = resolve_stored_revision(conn, head)
+    base_id, base_sha = resolve_stored_revision(conn, base)
+    head_id, head_sha = resolve_stored_revision(conn, head)
     query = sa.select(sa.func.count(), sa.func.max(t.samples.c.id)).where(
         t.samples.c.revision_id.in_([base_id, head_id])
     )
@@ -453,32 +444,9 @@ def compare_view(conn: sa.Connection, base: str, head: str) -> dict[str, Any]:
     found = _RECENT_COMPARISONS.get(key)
     if found is not None and found[0] == version:
         return cast("dict[str, Any]", found[1])
-    view = _compare_view(conn, base, head)
+    view = compare_revisions(conn, base_sha, head_sha).as_json()
     _RECENT_COMPARISONS.put(key, (version, view))
     return view
-
-
-def _compare_view(conn: sa.Connection, base: str, head: str) -> dict[str, Any]:
-    result = compare_revisions(conn, base, head)
-    rows = [
-        {
-            "series": r.series.id,
-            "benchmark": r.series.benchmark,
-            "metric": r.series.metric,
-            "unit": r.series.unit,
-            "machine_class": r.series.machine_class,
-            "configuration": r.series.configuration,
-            "weight": r.weight,
-        }
-        | {k: _plain(v) for k, v in dataclasses.asdict(r.comparison).items()}
-        for r in result.rows
-    ]
-    suites = [
-        {"metric": g.metric, "machine_class": g.machine_class, "configuration": g.configuration}
-        | {k: _plain(v) for k, v in dataclasses.asdict(g.summary).items()}
-        for g in result.suites
-    ]
-    return {"base": result.base, "head": result.head, "series": rows, "suites": suites}
 
 
 def machine_classes(conn: sa.Connection) -> list[str]:
