@@ -1,6 +1,6 @@
 """Play the bisect planner against synthetic suspect ranges, next to two baselines.
 
-Usage: ``.venv/bin/python benchmarks/bisect_simulator.py [--quick] [--cases N] [--seed S]``
+Usage: ``.venv/bin/python benchmarks/bisect_simulator.py [--quick] [--cases N] [--seed S] [--jobs J]``
 
 Conditions: range sizes 2-4, 5-16, 17-64 and 65-128 commits (even cases linear,
 odd cases roll-up merges), step size / noise 0.5, 1, 2, 5, 10, Gaussian,
@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
-from perfsheriff.bisect.simulate import METHODS, WINDOW, ConditionResult, Tally, conditions, pooled, simulate
+from perfsheriff.bisect.simulate import METHODS, WINDOW, ConditionResult, Tally, conditions, pooled, simulate_condition
+from perfsheriff.bisect.synthetic import Condition
 
 
 def main() -> None:
@@ -28,9 +31,13 @@ def main() -> None:
     parser.add_argument(
         "--window", type=int, default=WINDOW, help=f"level samples per side that come with the alert ({WINDOW})"
     )
+    parser.add_argument("--jobs", type=int, default=1, help="processes playing conditions in parallel (same table)")
     args = parser.parse_args()
     cases = args.cases or (8 if args.quick else 40)
-    results = simulate(conditions(), cases, seed=args.seed, window=args.window)
+    grid = conditions()
+    play = partial(_play, cases=cases, seed=args.seed, window=args.window)
+    with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        results = list(pool.map(play, grid, range(len(grid)), chunksize=4))
     print(f"{cases} cases per condition, seed {args.seed}, window {args.window}; accuracy / mean runs per bisection")
     print(_header())
     for result in results:
@@ -42,6 +49,10 @@ def main() -> None:
         print(_row(label, result.tallies))
     print()
     _summaries(results)
+
+
+def _play(condition: Condition, index: int, *, cases: int, seed: int, window: int) -> ConditionResult:
+    return simulate_condition(condition, index, cases, seed, window=window)
 
 
 def _header() -> str:

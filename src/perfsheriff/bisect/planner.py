@@ -35,6 +35,7 @@ import numpy as np
 
 from perfsheriff.bisect.dag import CommitGraph, SuspectRange
 from perfsheriff.bisect.evidence import noise_model
+from perfsheriff.bisect.noise_shape import NoiseShape, fit_shape
 from perfsheriff.bisect.protocol import (
     BisectOutcome,
     BisectSettings,
@@ -48,6 +49,8 @@ from perfsheriff.model import Direction
 from perfsheriff.stats.compare import Comparison, Verdict, compare
 
 _EMPTY = Observation()
+#: Probes with at least this many samples join the two levels in the fit of the noise shape (0: levels only).
+SHAPE_PROBE_SAMPLES = 4
 
 
 class BisectPlanner:
@@ -62,6 +65,8 @@ class BisectPlanner:
         self._baseline: int | None = None
         self._searches: list[Search] = []
         self._outcome: BisectOutcome | None = None
+        self._shape_key: tuple[int, ...] = ()
+        self._shape_fit: NoiseShape | None = None
 
     @property
     def probes(self) -> tuple[ProbeRecord, ...]:
@@ -158,7 +163,19 @@ class BisectPlanner:
         low = float(np.median(np.concatenate([logs[suspect.good], levels.get(suspect.good, np.empty(0))])))
         high = float(np.median(np.concatenate([logs[suspect.bad], levels.get(suspect.bad, np.empty(0))])))
         groups = [g for g in (*logs.values(), *levels.values()) if g.size]
-        return Evidence(logs, failed, noise_model(groups, low, high), levels, low)
+        references = [np.concatenate([logs[end], levels.get(end, np.empty(0))]) for end in (suspect.good, suspect.bad)]
+        probes = [logs[sha] for sha in suspect.order if sha != suspect.bad and sha in logs]
+        measured = [g for g in probes if SHAPE_PROBE_SAMPLES and g.size >= SHAPE_PROBE_SAMPLES]
+        return Evidence(logs, failed, noise_model(groups, low, high), levels, low, self._shape(references + measured))
+
+    def _shape(self, references: list[np.ndarray]) -> NoiseShape | None:
+        """The noise shape learnt from the two levels' samples (refitted only when they change)."""
+        if not self.settings.learn_noise_shape:
+            return None
+        key = tuple(r.size for r in references)
+        if key != self._shape_key:
+            self._shape_key, self._shape_fit = key, fit_shape(references)
+        return self._shape_fit
 
     def _open_candidates(self) -> tuple[str, ...]:
         if not self._searches:

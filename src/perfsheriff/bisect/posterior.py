@@ -127,3 +127,42 @@ def step_log_likelihoods(
     rss2 = np.maximum(squares - (c * u * u - 2 * b * u * v + a * v * v) / det, floor)
     double: FloatArray = exponent * np.log(rss2) - 0.5 * np.log(det)
     return single, double
+
+
+#: Pairs scored at once by :func:`shape_log_likelihoods` (bounds its memory on long ranges).
+PAIR_CHUNK = 8192
+
+
+def shape_log_likelihoods(
+    bad_if: FloatArray,
+    per_level: FloatArray,
+    node_weights: FloatArray,
+    pairs: tuple[NDArray[np.int_], NDArray[np.int_]],
+) -> tuple[FloatArray, FloatArray]:
+    """Log likelihoods of every one-step and two-step hypothesis under a learnt noise shape.
+
+    ``per_level[m, j, k]``: the log likelihood of probe ``j``'s samples were it at level ``k`` (good, the
+    intermediate shares, bad), with the two end levels at their ``m``-th integration node; ``node_weights``:
+    the nodes' log weights (the levels' uncertainty, integrated out). ``bad_if[c, j]``: probe ``j`` is at the
+    bad level if candidate ``c`` is the culprit. A two-step hypothesis ``(a, b)`` puts the probes that
+    descend from ``a`` but not from ``b`` at an intermediate level. Returns the one-step logs (per candidate)
+    and the two-step logs (per pair and share), on the same scale as each other.
+    """
+    good = per_level[:, :, 0].sum(axis=1)  # (nodes,)
+    below = np.einsum("cj,mjk->mck", bad_if, per_level - per_level[:, :, :1])  # (nodes, candidates, levels)
+    weights = node_weights[:, None]
+    single = _logsumexp_rows(good[:, None] + below[:, :, -1] + weights)
+    first, second = pairs
+    double = np.empty((first.size, per_level.shape[2] - 2))
+    for start in range(0, first.size, PAIR_CHUNK):
+        a, b = first[start : start + PAIR_CHUNK], second[start : start + PAIR_CHUNK]
+        logs = good[:, None, None] + below[:, a, 1:-1] - below[:, b, 1:-1] + below[:, b, -1:] + weights[:, :, None]
+        double[start : start + PAIR_CHUNK] = _logsumexp_rows(logs)
+    return single, double
+
+
+def _logsumexp_rows(logs: FloatArray) -> FloatArray:
+    """``log(sum(exp(logs), axis=0))``, stable."""
+    top = logs.max(axis=0)
+    result: FloatArray = top + np.log(np.exp(logs - top).sum(axis=0))
+    return result

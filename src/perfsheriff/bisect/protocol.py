@@ -108,6 +108,9 @@ class BisectSettings:
     (0 disables two-culprit detection). ``max_batch``: the largest single request.
     ``min_probe_samples``: the fewest samples a probe is asked for, so that no verdict rests on one
     run: a single disturbed run (a busy machine, a cold cache) must not name a culprit.
+    ``learn_noise_shape``: learn the noise's shape (a mixture of two normals: bimodal or heavy-tailed noise)
+    from the samples and use it when it clearly fits better than one normal
+    (:mod:`perfsheriff.bisect.noise_shape`); off keeps the normal model.
     """
 
     max_runs: int = 250
@@ -124,6 +127,7 @@ class BisectSettings:
     max_batch: int = 8
     culprit_error: float = 0.02
     min_probe_samples: int = 2
+    learn_noise_shape: bool = True
 
     def __post_init__(self) -> None:
         checks = (

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from perfsheriff.bisect.channel import LEVEL_SHARES, Channel
 from perfsheriff.bisect.dag import CommitGraph
 from perfsheriff.bisect.evidence import FloatArray, NoiseModel, Pool, ProbeVerdict, threshold
-from perfsheriff.bisect.posterior import INTERMEDIATE_SHARES, moments, step_log_likelihoods
+from perfsheriff.bisect.noise_shape import NoiseShape, level_nodes, locate, robust_logpdf
+from perfsheriff.bisect.posterior import INTERMEDIATE_SHARES, moments, shape_log_likelihoods, step_log_likelihoods
 from perfsheriff.bisect.protocol import BisectSettings, ProbeRecord, RunRequest
 
 #: The first batch at a probe asks for this share of the samples expected to reach a verdict.
@@ -45,9 +47,6 @@ USEFUL_SPLIT = 0.25
 MAX_PAIRS = 100_000
 #: Probes whose information is within this relative margin of the best count as tied (the newer one wins).
 TIE = 1e-9
-#: The smallest step (in noise sigmas) that a two-step hypothesis may hold: a smaller one could not be located
-#: in any reasonable number of runs (about ``2·(z/step)²`` samples per probe), so it is not named either.
-MIN_STEP = 0.75
 GOOD_CLASS, MID_CLASS, BAD_CLASS = 0, 1, 2
 
 
@@ -61,6 +60,7 @@ class Evidence:
     noise: NoiseModel
     levels: dict[str, FloatArray]
     center: float
+    shape: NoiseShape | None = None
 
     def clipped(self, sha: str) -> FloatArray:
         return self.noise.clip(self.logs.get(sha, np.empty(0)))
@@ -69,6 +69,10 @@ class Evidence:
         """The clipped samples that define a reference's level: its own and the alert's for it."""
         extra = self.noise.clip(self.levels.get(reference, np.empty(0)))
         return np.concatenate([self.clipped(reference), extra])
+
+    def raw_level(self, reference: str) -> FloatArray:
+        """The same samples unclipped (a learnt noise shape bounds their influence itself)."""
+        return np.concatenate([self.logs.get(reference, np.empty(0)), self.levels.get(reference, np.empty(0))])
 
 
 class Search:
@@ -102,6 +106,7 @@ class Search:
         self._done = False
         self._reference_samples = (0, 0)
         self._sides: dict[str, int] = {}
+        self._shape_levels: tuple[tuple[float, float], ...] = ()
 
     # --- results -----------------------------------------------------------------------------------
 
@@ -177,13 +182,12 @@ class Search:
         """Run the search until it needs a run (``RunRequest``) or ends (``None``)."""
         if self._done:
             return None
-        low, high = (Pool.of(evidence.level(ref)) for ref in self.references)
-        gap = abs(high.mean - low.mean) / evidence.noise.sigma if math.isfinite(high.mean - low.mean) else 0.0
-        # both steps of a two-step hypothesis must be locatable: at least MIN_STEP noise sigmas each
-        self._prior = self._log_prior(np.minimum(INTERMEDIATE_SHARES, 1 - INTERMEDIATE_SHARES) * gap >= MIN_STEP)
+        channel = self._channel(evidence)
+        # both steps of a two-step hypothesis must be locatable: at least MIN_STEP noise sigmas' worth each
+        self._prior = self._log_prior(channel.locatable(INTERMEDIATE_SHARES))
         self._update(evidence)
         while True:
-            probe = None if self.culprits is not None else self._best_probe(gap)
+            probe = None if self.culprits is not None else self._best_probe(channel)
             if probe is None:
                 self._done = True
                 return None
@@ -207,7 +211,7 @@ class Search:
                     f"more samples at the {('good', 'bad')[side]} reference: "
                     f"the probe's evidence is limited by it (LLR {llr:.1f})"
                 )
-                return RunRequest(self.references[side], self._batch(gap, classes, 0), reason)
+                return RunRequest(self.references[side], self._batch(channel, classes, 0), reason)
             if have == 0:
                 weight = (self.graph.ancestors_of(commit) & self.region).bit_count()
                 reason = (
@@ -218,7 +222,17 @@ class Search:
                 reason = f"more samples: level may lie between the ends (posterior {classes[MID_CLASS]:.2f})"
             else:
                 reason = f"more samples: evidence ambiguous (LLR {llr:.1f})"
-            return RunRequest(commit, self._batch(gap, classes, have), reason)
+            return RunRequest(commit, self._batch(channel, classes, have), reason)
+
+    def _channel(self, evidence: Evidence) -> Channel:
+        """The gap between the references' levels and the noise around them (normal, or the learnt shape)."""
+        if evidence.shape is not None:
+            self._shape_levels = tuple(locate(evidence.shape, evidence.raw_level(ref)) for ref in self.references)
+            (good, _), (bad, _) = self._shape_levels
+            return Channel(abs(bad - good) / evidence.shape.sd, evidence.shape.sd, evidence.shape)
+        low, high = (Pool.of(evidence.level(ref)) for ref in self.references)
+        sigma = evidence.noise.sigma
+        return Channel(abs(high.mean - low.mean) / sigma if math.isfinite(high.mean - low.mean) else 0.0, sigma)
 
     def _log_prior(self, shares: NDArray[np.bool_]) -> tuple[float, FloatArray]:
         """Log prior of each one-step and of each two-step hypothesis (by share: ``shares`` says which are open)."""
@@ -253,14 +267,36 @@ class Search:
         n, s, q = moments([evidence.clipped(sha) for sha in probes], evidence.center)
         low = np.array(moments([evidence.level(low_ref)], evidence.center))[:, 0]
         high = np.array(moments([evidence.level(high_ref)], evidence.center))[:, 0]
-        below = (bad_if @ n, bad_if @ s, bad_if @ q)
-        total = (float(n.sum()), float(s.sum()), float(q.sum()))
-        single, double = step_log_likelihoods(below, total, low, high, self._pairs)
+        if evidence.shape is not None:
+            raw = [evidence.logs[sha] for sha in probes]
+            single, double = shape_log_likelihoods(bad_if, self._per_level(evidence.shape, raw), *self._nodes())
+        else:
+            below = (bad_if @ n, bad_if @ s, bad_if @ q)
+            total = (float(n.sum()), float(s.sum()), float(q.sum()))
+            single, double = step_log_likelihoods(below, total, low, high, self._pairs)
         self._normalise(single, double)
         classes = self._class_masses(rows)
         self._classes = dict(zip(probes, classes, strict=True))
         likeliest = self._likeliest_sides(rows)
         self._sides = dict(zip(probes, likeliest, strict=True))
+
+    def _nodes(self) -> tuple[FloatArray, tuple[NDArray[np.int_], NDArray[np.int_]]]:
+        _, weights = level_nodes()
+        return (weights[:, None] + weights[None, :]).ravel(), self._pairs
+
+    def _per_level(self, shape: NoiseShape, samples: list[FloatArray]) -> FloatArray:
+        """Log likelihood of each probe's samples at each level, per integration node of the two end levels."""
+        (low, low_error), (high, high_error) = self._shape_levels
+        nodes, _ = level_nodes()
+        lows = (low + nodes * low_error)[:, None].repeat(nodes.size, axis=1).ravel()
+        highs = (high + nodes * high_error)[None, :].repeat(nodes.size, axis=0).ravel()
+        centres = lows[:, None] + LEVEL_SHARES[None, :] * (highs - lows)[:, None]  # (nodes, levels)
+        values = np.concatenate(samples)
+        owner = np.repeat(np.arange(len(samples)), [v.size for v in samples])
+        logs = robust_logpdf(shape, values[None, None, :] - centres[:, :, None])  # (nodes, levels, samples)
+        ownership = (owner[None, :] == np.arange(len(samples))[:, None]).astype(float)  # (probes, samples)
+        per_level: FloatArray = np.einsum("js,mks->mjk", ownership, logs)
+        return per_level
 
     def _class_masses(self, rows: NDArray[np.int_]) -> FloatArray:
         """Posterior mass of each commit (rows) being at the good, an intermediate, and the bad level."""
@@ -298,7 +334,7 @@ class Search:
                 high += self._samples[sha] if side == BAD_CLASS else 0
         return low, high
 
-    def _best_probe(self, gap: float) -> tuple[str, FloatArray] | None:
+    def _best_probe(self, channel: Channel) -> tuple[str, FloatArray] | None:
         """The testable commit whose next sample tells most about the hypothesis, and its class masses."""
         graph = self.graph
         testable = self.region & ~self.excluded
@@ -313,7 +349,7 @@ class Search:
         useful = 1 - classes.max(axis=1) >= USEFUL_SPLIT * self.settings.culprit_error
         if not useful.any():
             return None
-        information = np.where(useful, _information(levels, max(gap, 0.1)), -math.inf)
+        information = np.where(useful, channel.information(levels), -math.inf)
         best = int(np.flatnonzero(information >= information.max() - TIE * abs(information.max()))[0])
         return graph.order[int(rows[best])], classes[best]
 
@@ -321,13 +357,13 @@ class Search:
         self._special[commit] = ProbeRecord(commit, verdict, n, None, reason)
         self.excluded |= self.graph.bit(commit)
 
-    def _batch(self, gap: float, classes: FloatArray, have: int) -> int:
+    def _batch(self, channel: Channel, classes: FloatArray, have: int) -> int:
         """Samples to ask for: a share of those expected to settle the probe's level between its two likeliest."""
-        if gap <= 0 or not math.isfinite(gap):
+        if not channel.usable:
             return self._sized(math.inf, have)
         first, second = np.argsort(-classes, kind="stable")[:2]
         distance = abs(int(first) - int(second)) / 2  # in gaps: an intermediate level lies about half-way
-        drift = (distance * gap) ** 2 / 2
+        drift = channel.divergence(distance)
         odds = _log_odds(classes[first], classes[second])
         expected = max(threshold(self.settings.culprit_error) - odds, 0.0) / drift
         return self._sized((FIRST_BATCH_SHARE if have == 0 else 0.5) * expected, have)
@@ -352,20 +388,6 @@ def _pairs(graph: CommitGraph, candidates: NDArray[np.int_]) -> tuple[NDArray[np
 def _collapse(levels: FloatArray) -> FloatArray:
     """Masses at (good, any intermediate level, bad)."""
     return np.column_stack([levels[:, 0], levels[:, 1:-1].sum(axis=1), levels[:, -1]])
-
-
-def _information(levels: FloatArray, gap: float) -> FloatArray:
-    """Mutual information (nats) between one sample of each commit and its level, the levels' masses given.
-
-    A sample is normal with unit sigma around ``share · gap``; the mixture's entropy is integrated on a grid.
-    """
-    shares = np.concatenate([[0.0], INTERMEDIATE_SHARES, [1.0]])
-    y = np.linspace(-6.0, gap + 6.0, 241)
-    density = np.exp(-0.5 * (y[None, :] - gap * shares[:, None]) ** 2) / math.sqrt(2 * math.pi)
-    mixture = levels @ density
-    entropy = -np.sum(mixture * np.log(np.maximum(mixture, 1e-300)), axis=1) * (y[1] - y[0])
-    information: FloatArray = entropy - 0.5 * math.log(2 * math.pi * math.e)
-    return information
 
 
 def _log_odds(p: float, q: float) -> float:
