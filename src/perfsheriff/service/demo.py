@@ -35,8 +35,10 @@ its timings by a few percent for its whole life, so samples of one process alone
 every run a small step of its own (pyperf spawns worker processes for the same reason).
 
 A laptop or a shared virtual machine also changes speed as it warms up or its neighbours get busy.
-So each sample is the call's CPU time divided by that of a calibration loop timed just before it,
-which no revision changes: the milliseconds the call takes where the loop takes one.
+So each sample is the call's CPU time divided by that of a calibration timed just before it, which
+no revision changes: the milliseconds the call takes where the calibration takes one. The calibration
+does the same kind of work as the call (interpreted loops for parse and render, splitting a string
+for tokenize), because a busy machine slows memory-bound and interpreter-bound work by different amounts.
 """
 import gc, json, subprocess, sys, time
 
@@ -73,16 +75,17 @@ def best_of(fn, calls=3):
         best = min(best, time.process_time() - start)
     return best
 
-def measure(fn, repeat=3):
+def measure(fn, reference=calibration, repeat=3):
     gc.collect()
     fn()  # warm up
-    return [best_of(fn) / best_of(calibration) for _ in range(repeat)]
+    return [best_of(fn) / best_of(reference) for _ in range(repeat)]
 
 text = " ".join(f"word{i % 997}" for i in range(60000))
 words = text.split()[:20000]
+fixed = " ".join(f"term{i % 991}" for i in range(60000))  # the same kind of text, split by no revision's code
 # tokenize first: what parse and render leave on the heap would otherwise shift its timing by a few percent.
 print(json.dumps([
-    {"name": "tokenize", "samples": measure(lambda: textkit.tokenize(text))},
+    {"name": "tokenize", "samples": measure(lambda: textkit.tokenize(text), lambda: fixed.split())},
     {"name": "parse", "samples": measure(lambda: textkit.parse(text))},
     {"name": "render", "samples": measure(lambda: textkit.render(words))},
 ]))
