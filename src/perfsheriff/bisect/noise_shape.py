@@ -59,11 +59,12 @@ class NoiseShape:
 
     def logpdf(self, x: FloatArray) -> FloatArray:
         """Log density of noise values ``x`` (any shape)."""
-        parts = [
-            math.log(w) - math.log(s) - _LOG_ROOT_2PI - 0.5 * ((x - d) / s) ** 2
-            for w, d, s in zip(self.weights, self.offsets, self.spreads, strict=True)
-        ]
-        return np.logaddexp(parts[0], parts[1])
+        parts = _component_logs(np.asarray(x, dtype=float)[..., None], *self.arrays())
+        return np.logaddexp(parts[..., 0], parts[..., 1])
+
+    def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Weights, offsets and spreads as arrays, one entry per component."""
+        return np.array(self.weights), np.array(self.offsets), np.array(self.spreads)
 
     @property
     def mean(self) -> float:
@@ -125,6 +126,19 @@ def fit_shape(groups: Sequence[FloatArray]) -> NoiseShape | None:
     return best[1] if best[0] - normal > penalty else None
 
 
+def _component_logs(residual: FloatArray, weights: FloatArray, offsets: FloatArray, spreads: FloatArray) -> FloatArray:
+    """``log(weight · normal density)`` of each component at each residual (components on the last axis)."""
+    parts: FloatArray = np.log(weights) - np.log(spreads) - _LOG_ROOT_2PI - 0.5 * ((residual - offsets) / spreads) ** 2
+    return parts
+
+
+def _responsibilities(parts: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Each component's share of each residual (E-step), and each residual's log density."""
+    top = parts.max(axis=-1, keepdims=True)
+    total = top[..., 0] + np.log(np.exp(parts - top).sum(axis=-1))
+    return np.exp(parts - total[..., None]), total
+
+
 def _starts(sigma: float) -> list[NoiseShape]:
     """Starting points of the EM: a second mode above, below, and a wide component (heavy tails)."""
     return [
@@ -146,22 +160,13 @@ def _em(
     previous = -math.inf
     loglik = -math.inf
     for _ in range(ITERATIONS):
-        residual = y - shifts[index]
-        parts = (
-            np.log(weights)[None, :]
-            - np.log(spreads)[None, :]
-            - _LOG_ROOT_2PI
-            - 0.5 * ((residual[:, None] - offsets[None, :]) / spreads[None, :]) ** 2
-        )
-        top = parts.max(axis=1, keepdims=True)
-        total = top[:, 0] + np.log(np.exp(parts - top).sum(axis=1))
+        resp, total = _responsibilities(_component_logs((y - shifts[index])[:, None], weights, offsets, spreads))
         loglik = float(total.sum())
         if not math.isfinite(loglik):
             return None
         if loglik - previous < TOLERANCE * abs(loglik):
             break
         previous = loglik
-        resp = np.exp(parts - total[:, None])
         weights = np.clip(resp.mean(axis=0), WEIGHT_FLOOR, 1 - WEIGHT_FLOOR)
         weights /= weights.sum()
         precision = resp / spreads[None, :] ** 2
@@ -205,13 +210,10 @@ def locate(shape: NoiseShape, samples: FloatArray) -> tuple[float, float]:
     The maximum-likelihood shift by expectation-maximisation with the shape fixed; its standard error is
     ``1 / sqrt(n · Fisher information)``.
     """
-    weights, offsets, spreads = (np.array(v) for v in (shape.weights, shape.offsets, shape.spreads))
+    weights, offsets, spreads = shape.arrays()
     level = float(np.median(samples)) - (shape.offsets[1] if shape.weights[1] > 0.5 else 0.0)
     for _ in range(50):
-        residual = samples[:, None] - level - offsets[None, :]
-        parts = np.log(weights)[None, :] - np.log(spreads)[None, :] - 0.5 * (residual / spreads[None, :]) ** 2
-        resp = np.exp(parts - parts.max(axis=1, keepdims=True))
-        resp /= resp.sum(axis=1, keepdims=True)
+        resp, _ = _responsibilities(_component_logs((samples - level)[:, None], weights, offsets, spreads))
         precision = resp / spreads[None, :] ** 2
         updated = float((precision * (samples[:, None] - offsets[None, :])).sum() / precision.sum())
         if abs(updated - level) < 1e-12 * max(1.0, abs(level)):

@@ -48,6 +48,10 @@ MAX_PAIRS = 100_000
 #: Probes whose information is within this relative margin of the best count as tied (the newer one wins).
 TIE = 1e-9
 GOOD_CLASS, MID_CLASS, BAD_CLASS = 0, 1, 2
+_NODES, _LOG_WEIGHTS = level_nodes()
+#: Gauss-Hermite nodes over the two end levels' errors (in standard errors), and their log weights.
+_NODE_LOW, _NODE_HIGH = (grid.ravel() for grid in np.meshgrid(_NODES, _NODES, indexing="ij"))
+_NODE_LOG_WEIGHTS = (_LOG_WEIGHTS[:, None] + _LOG_WEIGHTS[None, :]).ravel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +268,13 @@ class Search:
             return
         rows = np.array([graph.index[sha] for sha in probes], dtype=int)
         bad_if = graph.reach[np.ix_(rows, self._candidates)].T.astype(float)
-        n, s, q = moments([evidence.clipped(sha) for sha in probes], evidence.center)
-        low = np.array(moments([evidence.level(low_ref)], evidence.center))[:, 0]
-        high = np.array(moments([evidence.level(high_ref)], evidence.center))[:, 0]
         if evidence.shape is not None:
-            raw = [evidence.logs[sha] for sha in probes]
-            single, double = shape_log_likelihoods(bad_if, self._per_level(evidence.shape, raw), *self._nodes())
+            per_level = self._per_level(evidence.shape, [evidence.logs[sha] for sha in probes])
+            single, double = shape_log_likelihoods(bad_if, per_level, _NODE_LOG_WEIGHTS, self._pairs)
         else:
+            n, s, q = moments([evidence.clipped(sha) for sha in probes], evidence.center)
+            low = np.array(moments([evidence.level(low_ref)], evidence.center))[:, 0]
+            high = np.array(moments([evidence.level(high_ref)], evidence.center))[:, 0]
             below = (bad_if @ n, bad_if @ s, bad_if @ q)
             total = (float(n.sum()), float(s.sum()), float(q.sum()))
             single, double = step_log_likelihoods(below, total, low, high, self._pairs)
@@ -280,22 +284,14 @@ class Search:
         likeliest = self._likeliest_sides(rows)
         self._sides = dict(zip(probes, likeliest, strict=True))
 
-    def _nodes(self) -> tuple[FloatArray, tuple[NDArray[np.int_], NDArray[np.int_]]]:
-        _, weights = level_nodes()
-        return (weights[:, None] + weights[None, :]).ravel(), self._pairs
-
     def _per_level(self, shape: NoiseShape, samples: list[FloatArray]) -> FloatArray:
         """Log likelihood of each probe's samples at each level, per integration node of the two end levels."""
         (low, low_error), (high, high_error) = self._shape_levels
-        nodes, _ = level_nodes()
-        lows = (low + nodes * low_error)[:, None].repeat(nodes.size, axis=1).ravel()
-        highs = (high + nodes * high_error)[None, :].repeat(nodes.size, axis=0).ravel()
+        lows, highs = low + _NODE_LOW * low_error, high + _NODE_HIGH * high_error
         centres = lows[:, None] + LEVEL_SHARES[None, :] * (highs - lows)[:, None]  # (nodes, levels)
-        values = np.concatenate(samples)
-        owner = np.repeat(np.arange(len(samples)), [v.size for v in samples])
-        logs = robust_logpdf(shape, values[None, None, :] - centres[:, :, None])  # (nodes, levels, samples)
-        ownership = (owner[None, :] == np.arange(len(samples))[:, None]).astype(float)  # (probes, samples)
-        per_level: FloatArray = np.einsum("js,mks->mjk", ownership, logs)
+        logs = robust_logpdf(shape, np.concatenate(samples)[None, None, :] - centres[:, :, None])
+        starts = np.cumsum([0] + [v.size for v in samples[:-1]])
+        per_level: FloatArray = np.moveaxis(np.add.reduceat(logs, starts, axis=2), 2, 1)  # (nodes, probes, levels)
         return per_level
 
     def _class_masses(self, rows: NDArray[np.int_]) -> FloatArray:
