@@ -31,7 +31,7 @@ from perfsheriff.model import Direction
 from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
 from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.service.triage import summarize
-from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
+from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, Verdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
@@ -136,7 +136,14 @@ def detect_series(
             continue
         rows.append(_alert_row(row, points, cp, kind, now, noise=result.noise))
         known.append((kind, int(points.positions[cp.last_before]), bad))
-    if policy.drift is not None:
+    for ramp in result.drifts:
+        if not any(
+            k == "drift" and good <= int(points.positions[ramp.last]) and b >= int(points.positions[ramp.first])
+            for k, good, b in known
+        ):
+            rows.append(_ramp_row(row, points, ramp, now, noise=result.noise))
+            known.append(("drift", int(points.positions[ramp.first]), int(points.positions[ramp.last])))
+    if policy.drift is not None and not result.drifts:
         since = policy.drift_since.get((row.project, row.branch))
         if since is not None and len(points) and since < points.positions[0]:
             points = queries.series_points(conn, row.id)  # the reference lies before the tail: read it all
@@ -215,15 +222,37 @@ def _finite(value: float) -> float | None:
 def _alert_row(
     row: SeriesRow, points: SeriesPoints, cp: ChangePoint, kind: str, now: datetime, *, noise: float
 ) -> dict[str, Any]:
+    """The alert of one step. Its suspect range is the change's credible interval over the position
+    (``first_possible``..``last_possible``), so bisection starts from every revision the change may be
+    at; ``confidence`` is the calibrated probability that the change is real, the rank test's
+    ``1 - p`` stays in the details as ``test_confidence``."""
     details = {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(cp).items()}
-    details.update(noise=_finite(noise), method="changepoints")
+    details.update(noise=_finite(noise), method="changepoints", test_confidence=_finite(cp.confidence))
+    first = min(cp.first_possible, cp.index) if cp.first_possible >= 0 else cp.index
+    last = max(cp.last_possible, cp.index)
     return {
         "series_id": row.id,
-        "last_good_revision_id": int(points.revision_ids[cp.last_before]),
-        "first_bad_revision_id": int(points.revision_ids[cp.index]),
+        "last_good_revision_id": int(points.revision_ids[min(cp.last_before, max(first - 1, 0))]),
+        "first_bad_revision_id": int(points.revision_ids[last]),
         "kind": kind,
         "relative_change": cp.relative_change if math.isfinite(cp.relative_change) else 0.0,
-        "confidence": cp.confidence,
+        "confidence": cp.probability,
+        "details": details,
+        "created_at": now,
+    }
+
+
+def _ramp_row(row: SeriesRow, points: SeriesPoints, ramp: Drift, now: datetime, *, noise: float) -> dict[str, Any]:
+    """A ``drift`` alert for a gradual change the detector told from a staircase of steps (its whole ramp)."""
+    details = {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(ramp).items()}
+    details.update(noise=_finite(noise), method="ramp")
+    return {
+        "series_id": row.id,
+        "last_good_revision_id": int(points.revision_ids[ramp.first]),
+        "first_bad_revision_id": int(points.revision_ids[ramp.last]),
+        "kind": "drift",
+        "relative_change": ramp.relative_change if math.isfinite(ramp.relative_change) else 0.0,
+        "confidence": ramp.probability,
         "details": details,
         "created_at": now,
     }
