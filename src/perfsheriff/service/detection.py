@@ -71,6 +71,7 @@ def policy_from_thresholds(thresholds: Thresholds, base: DetectionSettings | Non
             if over.min_relative_change is None
             else over.min_relative_change,
             min_confidence=under.min_confidence if over.min_confidence is None else over.min_confidence,
+            min_probability=under.min_probability if over.min_probability is None else over.min_probability,
         )
 
     default = settings(thresholds, base or DetectionSettings())

@@ -68,8 +68,8 @@ MODEL = LogisticModel(
 FEATURES = ("mw_log10_p", "log_relative_change", "log_effect_sigma", "log_local_t", "log_local_effect")
 
 
-def local_t(values: FloatArray, at: int, window: int = LOCAL_WINDOW) -> float:
-    """Perfherder's t between ``window`` revisions before ``at`` and ``window`` from it, linearly weighted.
+def local_t(values: FloatArray, at: int, window: int = LOCAL_WINDOW, fore: int | None = None) -> float:
+    """Perfherder's t between ``window`` revisions before ``at`` and ``fore`` (default ``window``) from it.
 
     Method: as ``treeherder/perf/alerts.py`` (``calc_t`` with ``linear_weights``):
     each side's mean weights the revision nearest the change most, ``(k - j) / k``
@@ -78,7 +78,7 @@ def local_t(values: FloatArray, at: int, window: int = LOCAL_WINDOW) -> float:
     Infinite when both sides are constant and differ; 0 with fewer than 2 a side.
     """
     before = values[max(0, at - window) : at][::-1]
-    after = values[at : at + window]
+    after = values[at : at + (window if fore is None else fore)]
     if len(before) < 2 or len(after) < 2:
         return 0.0
     m1, v1 = _weighted(before)

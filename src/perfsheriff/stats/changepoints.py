@@ -82,6 +82,8 @@ class DetectionSettings:
     """Clip residuals from the running median at this many noise sigmas."""
     burst_alpha: float = 0.01
     """Level of the burst test on reverting plateaus (see :func:`plateau_burst_p`); 0 disables it."""
+    min_probability: float = 0.0
+    """Smallest calibrated probability (``stats/alert_probability.py``) a change needs to be reported."""
     min_drift_length: int = 10
     """Fewest revisions a gradual change (a ramp) spans before it is reported as drift, not steps; 0 disables."""
 
@@ -98,6 +100,8 @@ class DetectionSettings:
             raise ConfigError("threshold and winsor_limit must be > 0")
         if not 0.0 <= self.burst_alpha < 1.0:
             raise ConfigError("burst_alpha must be in [0, 1)")
+        if not 0.0 <= self.min_probability <= 1.0:
+            raise ConfigError("min_probability must be in [0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,13 +345,19 @@ def confirm(
             continue
         burst = _strongest_burst(prep.values, kept, sigma, settings)
         if burst is None:
-            return [_describe(prep, kept, t, sigma, settings) for t in tests]
+            described = [_describe(prep, smooth, kept, t, sigma, settings) for t in tests]
+            return [cp for cp in described if cp.probability >= settings.min_probability]
         kept = [c for c in kept if c not in burst]
     return []
 
 
 def _describe(
-    prep: PreparedSeries, kept: list[int], test: _Test, sigma: float, settings: DetectionSettings
+    prep: PreparedSeries,
+    smooth: npt.NDArray[np.float64],
+    kept: list[int],
+    test: _Test,
+    sigma: float,
+    settings: DetectionSettings,
 ) -> ChangePoint:
     """A confirmed change with its calibrated probability and the interval its position may lie in."""
     i = kept.index(test.position)
@@ -355,8 +365,7 @@ def _describe(
     hi = kept[i + 1] if i + 1 < len(kept) else len(prep.values)
     c, point = test.position, test.point
     start, stop = max(lo, c - settings.window), min(hi, c + settings.window)
-    smooth = winsorize(prep.values[lo:hi], sigma, width=settings.winsor_width, limit=settings.winsor_limit)
-    first, last = position_interval(smooth, 0, c - lo, hi - lo, sigma, min_size=2)
+    first, last = position_interval(smooth, lo, c, hi, sigma, min_size=2)
     evidence = alert_probability.features(
         prep.values,
         c,
@@ -369,8 +378,8 @@ def _describe(
     return replace(
         point,
         probability=alert_probability.probability(evidence),
-        first_possible=int(prep.index[first + lo]),
-        last_possible=int(prep.index[last + lo]),
+        first_possible=int(prep.index[first]),
+        last_possible=int(prep.index[last]),
     )
 
 

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perfsheriff.errors import ConfigError
 from perfsheriff.model import Direction
 from perfsheriff.stats import alert_probability
-from perfsheriff.stats.changepoints import detect
+from perfsheriff.stats.changepoints import DetectionSettings, detect
 from perfsheriff.stats.location import position_interval
 from perfsheriff.stats.trend import fit_ramp, step_given_trend, step_rss
 
@@ -144,3 +145,16 @@ def test_local_t_is_perfherders_weighted_t() -> None:
     v1, v2 = np.sum((before - m1) ** 2) / 11, np.sum((after - m2) ** 2) / 11
     assert alert_probability.local_t(values, 12) == pytest.approx(abs(m2 - m1) / math.sqrt(v1 / 12 + v2 / 12))
     assert alert_probability.local_t(values[:13], 12) == 0.0
+
+
+def test_min_probability_keeps_only_changes_that_likely_are_real() -> None:
+    rng = np.random.default_rng(8)
+    values = 100.0 * (1 + 0.02 * rng.standard_normal(160) + np.r_[np.zeros(40), np.full(40, 0.03), np.full(80, 0.4)])
+    every = detect(values, direction=LOWER).change_points
+    assert len(every) == 2
+    weak, strong = sorted(every, key=lambda cp: cp.probability)
+    kept = detect(values, direction=LOWER, settings=DetectionSettings(min_probability=0.5)).change_points
+    assert weak.probability < 0.5 <= strong.probability
+    assert [cp.index for cp in kept] == [strong.index]
+    with pytest.raises(ConfigError):
+        DetectionSettings(min_probability=1.5)
