@@ -34,7 +34,7 @@ import itertools
 from perfsheriff.model import Direction
 from perfsheriff.stats import alert_probability
 from perfsheriff.stats.alert_probability import LogisticModel
-from perfsheriff.stats.changepoints import DetectionSettings, detect
+from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, detect
 from scoring import Totals, fold_of, match, score_record
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -56,6 +56,19 @@ def load(name: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle]
 
 
+def evidence(values: np.ndarray, cp: ChangePoint, noise: float) -> tuple[float, ...]:
+    """The model's features of one detected change (its windows are the detector's)."""
+    return alert_probability.features(
+        values,
+        cp.index,
+        start=cp.index - cp.n_before,
+        stop=cp.index + cp.n_after,
+        sigma=noise,
+        relative=cp.relative_change,
+        shift=cp.after - cp.before,
+    )
+
+
 def labelled(records: list[dict[str, Any]], settings: DetectionSettings) -> list[tuple[str, tuple[float, ...], int]]:
     """``(series id, features, label)`` of every change the detector finds with ``settings``."""
     rows = []
@@ -67,15 +80,7 @@ def labelled(records: list[dict[str, Any]], settings: DetectionSettings) -> list
         found = [cp.index for cp in result.change_points]
         hits = {d for d, _ in match(found, truth["change_points"], 5, truth.get("ranges"))}
         for cp in result.change_points:
-            x = alert_probability.features(
-                values,
-                cp.index,
-                start=cp.index - cp.n_before,
-                stop=cp.index + cp.n_after,
-                sigma=result.noise,
-                relative=cp.relative_change,
-                shift=cp.after - cp.before,
-            )
+            x = evidence(values, cp, result.noise)
             rows.append((record["id"], x, int(cp.index in hits)))
     return rows
 
@@ -88,22 +93,7 @@ def gated(records: list[dict[str, Any]], models: list[LogisticModel], threshold:
         direction = Direction.LOWER_IS_BETTER if record["meta"]["lower_is_better"] else Direction.HIGHER_IS_BETTER
         result = detect(values, direction=direction)
         model = models[fold_of(record["id"], K)]
-        kept = [
-            cp.index
-            for cp in result.change_points
-            if model(
-                alert_probability.features(
-                    values,
-                    cp.index,
-                    start=cp.index - cp.n_before,
-                    stop=cp.index + cp.n_after,
-                    sigma=result.noise,
-                    relative=cp.relative_change,
-                    shift=cp.after - cp.before,
-                )
-            )
-            >= threshold
-        ]
+        kept = [cp.index for cp in result.change_points if model(evidence(values, cp, result.noise)) >= threshold]
         totals.add(score_record(kept, record), len(values))
     return totals
 
