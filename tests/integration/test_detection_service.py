@@ -88,6 +88,8 @@ def test_an_alerts_suspect_range_is_where_its_change_may_be(engine: Engine, repo
     good, bad = shas.index(alert.last_good), shas.index(alert.first_bad)
     assert good < 40 <= bad
     assert 0.0 < alert.confidence < 1.0
+    build(engine, repo, [10.4] * 20, noise=0.02, seed=6)
+    assert detect_stored(engine, DetectionPolicy(), now=NOW).new_alert_ids == []
 
 
 def test_detection_is_idempotent_and_stable_as_points_arrive(engine: Engine, repo: Repo) -> None:

@@ -132,11 +132,13 @@ def detect_series(
     rows = []
     for cp in result.change_points:
         kind = "regression" if cp.is_regression else "improvement"
-        bad = int(points.positions[cp.index])
-        if any(k == kind and abs(b - bad) <= settings.min_segment for k, _, b in known):
+        alert = _alert_row(row, points, cp, kind, now, noise=result.noise)
+        good, bad = (int(points.positions[i]) for i in _suspect_ends(cp))
+        # Seen before: a stored alert of the kind ends near this change, or its suspect range overlaps this one's.
+        if any(k == kind and (abs(b - bad) <= settings.min_segment or (g < bad and good < b)) for k, g, b in known):
             continue
-        rows.append(_alert_row(row, points, cp, kind, now, noise=result.noise))
-        known.append((kind, int(points.positions[cp.last_before]), bad))
+        rows.append(alert)
+        known.append((kind, good, bad))
     for ramp in result.drifts:
         if not any(
             k == "drift" and good <= int(points.positions[ramp.last]) and b >= int(points.positions[ramp.first])
@@ -229,18 +231,23 @@ def _alert_row(
     ``1 - p`` stays in the details as ``test_confidence``."""
     details = {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(cp).items()}
     details.update(noise=_finite(noise), method="changepoints", test_confidence=_finite(cp.confidence))
-    first = min(cp.first_possible, cp.index) if cp.first_possible >= 0 else cp.index
-    last = max(cp.last_possible, cp.index)
+    good, bad = _suspect_ends(cp)
     return {
         "series_id": row.id,
-        "last_good_revision_id": int(points.revision_ids[min(cp.last_before, max(first - 1, 0))]),
-        "first_bad_revision_id": int(points.revision_ids[last]),
+        "last_good_revision_id": int(points.revision_ids[good]),
+        "first_bad_revision_id": int(points.revision_ids[bad]),
         "kind": kind,
         "relative_change": cp.relative_change if math.isfinite(cp.relative_change) else 0.0,
         "confidence": cp.probability,
         "details": details,
         "created_at": now,
     }
+
+
+def _suspect_ends(cp: ChangePoint) -> tuple[int, int]:
+    """Indices of the last good and the first bad revision of the change's credible interval."""
+    first = min(cp.first_possible, cp.index) if cp.first_possible >= 0 else cp.index
+    return min(cp.last_before, max(first - 1, 0)), max(cp.last_possible, cp.index)
 
 
 def _ramp_row(row: SeriesRow, points: SeriesPoints, ramp: Drift, now: datetime, *, noise: float) -> dict[str, Any]:

@@ -345,7 +345,7 @@ def confirm(
             continue
         burst = _strongest_burst(prep.values, kept, sigma, settings)
         if burst is None:
-            described = [_describe(prep, smooth, kept, t, sigma, settings) for t in tests]
+            described = [_describe(prep, smooth, kept, t, sigma=sigma, settings=settings) for t in tests]
             return [cp for cp in described if cp.probability >= settings.min_probability]
         kept = [c for c in kept if c not in burst]
     return []
@@ -356,6 +356,7 @@ def _describe(
     smooth: npt.NDArray[np.float64],
     kept: list[int],
     test: _Test,
+    *,
     sigma: float,
     settings: DetectionSettings,
 ) -> ChangePoint:
