@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfsheriff.stats.robust import MAD_TO_SIGMA, FloatArray, mann_whitney_p
+from perfsheriff.stats.robust import MAD_TO_SIGMA, FloatArray, mann_whitney_p, median
 
 LOCAL_WINDOW = 12
 """Revisions a side of Perfherder's t test, and of the local effect (a sheriff's "12 either side")."""
@@ -90,10 +90,15 @@ def local_t(values: FloatArray, at: int, window: int = LOCAL_WINDOW, fore: int |
 
 
 def _weighted(side: FloatArray) -> tuple[float, float]:
+    """Linearly weighted mean (nearest revision first) and the plain sample variance around it."""
     k = len(side)
-    weights = (k - np.arange(k)) / k
-    mean = float(np.dot(side, weights) / weights.sum())
-    return mean, float(np.sum((side - mean) ** 2) / (k - 1))
+    weights = _WEIGHTS[k] if k < len(_WEIGHTS) else (k - np.arange(k)) / k
+    mean = float(side @ weights) * 2.0 / (k + 1)  # the weights (k - j) / k sum to (k + 1) / 2
+    deviations = side - mean
+    return mean, float(deviations @ deviations) / (k - 1)
+
+
+_WEIGHTS = [(k - np.arange(k)) / k if k else np.zeros(0) for k in range(4 * LOCAL_WINDOW)]
 
 
 def features(
@@ -105,8 +110,8 @@ def features(
     t = max(local_t(values, k) for k in range(lo, hi + 1)) if hi >= lo else 0.0
     before = values[max(0, at - LOCAL_WINDOW) : at]
     after = values[at : at + LOCAL_WINDOW]
-    mb, ma = float(np.median(before)), float(np.median(after))
-    pooled = MAD_TO_SIGMA * float(np.median(np.abs(np.concatenate((before - mb, after - ma)))))
+    mb, ma = median(before), median(after)
+    pooled = MAD_TO_SIGMA * median(np.abs(np.concatenate((before - mb, after - ma))))
     return (
         min(-math.log10(max(p_value, 1e-300)), 30.0),
         _log(abs(relative)),

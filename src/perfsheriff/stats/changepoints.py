@@ -38,6 +38,7 @@ from perfsheriff.stats.location import position_interval
 from perfsheriff.stats.robust import (
     PreparedSeries,
     mann_whitney_p,
+    median,
     noise_scale,
     prepare,
     robust_level,
@@ -426,8 +427,8 @@ def plateau_burst_p(
     """
     if len(before) == 0 or len(after) == 0 or len(plateau) == 0 or sigma <= 0.0:
         return 1.0
-    level = float(np.median(plateau))
-    old, new = float(np.median(before)), float(np.median(after))
+    level = median(plateau)
+    old, new = median(before), median(after)
     if abs(new - old) > 0.5 * abs(level - old):
         return 1.0
     visits = mirrored = 0
@@ -490,7 +491,7 @@ def _warms_up(head: npt.NDArray[np.float64], shift: float) -> bool:
     """
     half = len(head) // 2
     first, second = head[:half], head[half:]
-    moving = float(np.median(second) - np.median(first))
+    moving = median(second) - median(first)
     return moving * shift > 0 and abs(moving) >= 0.5 * abs(shift) and mann_whitney_p(first, second) < 0.01
 
 
