@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_cli_ingest import run_cli
 
@@ -103,3 +106,82 @@ def test_compare_names_an_unknown_revision(demo_db: tuple[Path, str]) -> None:
     result = run_cli("compare", "--base", "deadbeef", "--head", "HEAD", "--db", db, cwd=folder)
     assert result.returncode == 1
     assert "no stored revision 'deadbeef'" in result.stderr
+
+
+BAD_LINES = [
+    ("nan", '{"id": "nan", "values": [1, NaN, 2]}', "values[1] is not a finite number"),
+    ("infinity", '{"id": "infinity", "values": [[1, -Infinity]]}', "values[0][1] is not a finite number"),
+    ("overflow", '{"id": "overflow", "values": [1e400]}', "values[0] is not a finite number"),
+    ("text", '{"id": "text", "values": [1, "2"]}', 'values[1] must be a number, a list of numbers or null, got "2"'),
+    ("no-values", '{"id": "no-values"}', "'values' is missing"),
+    (None, '{"values": [1, 2]}', "'id' is missing"),
+    ("lengths", '{"id": "lengths", "values": [1, 2, 3], "timestamps": [1, 2]}', "'timestamps' has 2 entries"),
+    ("revs", '{"id": "revs", "values": [1, 2], "revisions": ["a"]}', "'revisions' has 1 entries"),
+    ("rev-type", '{"id": "rev-type", "values": [1], "revisions": [null]}', "revisions[0] must be a string"),
+    ("time", '{"id": "time", "values": [1, 2], "timestamps": [0, -5]}', "timestamps[1] must be a time"),
+    ("unit", '{"id": "unit", "values": [1], "meta": {"unit": 5}}', "'meta.unit' must be a string"),
+    ("digits", '{"id": "digits", "values": [' + "9" * 400 + "]}", "an integer of 400 digits"),
+    ("huge", '{"id": "huge", "values": [1e308, 1]}', "beyond the largest magnitude accepted (1e+100)"),
+    ("deep", '{"id": "deep", "values": [[[1]]]}', "values[0][0] must be a number, got list"),
+    ("[/]", '{"id": "[/]", "values": ["[/]"]}', 'values[0] must be a number, a list of numbers or null, got "[/]"'),
+    (None, '{"id": "nest", "values": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    (None, '{"id": "x", "values": [' + "9" * 5000 + "]}", "not usable JSON"),
+]
+
+
+def test_detect_jsonl_names_line_series_and_field_of_each_bad_line(tmp_path: Path) -> None:
+    good = [
+        json.dumps({"id": "one-point", "values": [5.0]}),
+        json.dumps({"id": "constant", "values": [7.0] * 50}),
+        json.dumps({"id": "step", "values": [10.0, 10.2, 9.9, 10.1] * 6 + [12.0, 12.2, 11.9, 12.1] * 6}),
+    ]
+    lines = [good[0], *(line for _, line, _ in BAD_LINES), *good[1:]]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = run_cli("detect", "--input", str(path), "--jsonl", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    out = {o["id"]: o for o in map(json.loads, result.stdout.splitlines())}
+    assert out["one-point"]["verdict"] == "insufficient_data"
+    assert out["constant"]["verdict"] == "no_variation"
+    assert out["step"]["change_points"] == [24]
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == len(BAD_LINES)
+    for number, (error, (series, _, field)) in enumerate(zip(errors, BAD_LINES, strict=True), start=2):
+        prefix = f"error: {path}, line {number}" + (f", series {series}:" if series else ":")
+        assert error.startswith(prefix), error
+        assert field in error, error
+
+
+def test_detect_jsonl_refuses_only_the_line_that_is_not_utf8(tmp_path: Path) -> None:
+    data = b'{"id": "caf\xe9", "values": [1]}\n{"id": "after", "values": [1, 2]}\n'
+    (tmp_path / "latin1.jsonl").write_bytes(data)
+    for source, stdin in (("latin1.jsonl", None), ("-", data)):
+        command = [sys.executable, "-c", "from perfsheriff.cli.main import main; main()", "detect"]
+        result = subprocess.run(
+            [*command, "--input", source, "--jsonl"], cwd=tmp_path, input=stdin, capture_output=True, check=False
+        )
+        assert result.returncode == 1
+        assert result.stderr.decode().strip() == f"error: {source}, line 1: not UTF-8 text"
+        assert json.loads(result.stdout)["id"] == "after"
+
+
+def test_detect_jsonl_answers_a_million_points_and_refuses_more(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    values = np.round(100 + rng.normal(0, 1, 1_000_000) + 5 * (np.arange(1_000_000) >= 600_000), 3)
+    lines = [
+        json.dumps({"id": "million", "values": values.tolist()}),
+        json.dumps({"id": "too-long", "values": [1.0] * 1_000_001}),
+        json.dumps({"id": "after", "values": [1.0, 2.0]}),
+    ]
+    (tmp_path / "big.jsonl").write_text("\n".join(lines) + "\n")
+    result = run_cli("detect", "--input", "big.jsonl", "--jsonl", cwd=tmp_path)
+    assert result.returncode == 1
+    out = {o["id"]: o for o in map(json.loads, result.stdout.splitlines())}
+    assert out["million"]["n_points"] == 1_000_000
+    assert 600_000 in out["million"]["change_points"]
+    assert out["after"]["verdict"] == "insufficient_data"
+    assert result.stderr.strip() == (
+        "error: big.jsonl, line 2, series too-long: 'values' has 1000001 revisions; "
+        "at most 1000000 are accepted per series"
+    )

@@ -17,7 +17,7 @@ from rich.table import Table
 from perfsheriff import projectfile
 from perfsheriff.cli import compare_report
 from perfsheriff.cli import triage as triage_cli
-from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, user_errors
+from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, printable, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import format_value
@@ -96,17 +96,16 @@ def detect(
 
 
 def _lines(path: str) -> Iterator[str]:
+    """The file's lines, bytes that are not UTF-8 kept as surrogates so that only their line is refused."""
     if path == "-":
-        yield from sys.stdin
+        for raw in sys.stdin.buffer:
+            yield raw.decode("utf-8", errors="surrogateescape")
         return
     file = Path(path)
     if not file.is_file():
         raise InputError("no such file", source=path)
-    with file.open(encoding="utf-8", errors="strict") as handle:
-        try:
-            yield from handle
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=path) from None
+    with file.open(encoding="utf-8", errors="surrogateescape") as handle:
+        yield from handle
 
 
 def _detect_file(path: str, settings: DetectionSettings, *, jsonl: bool) -> None:
@@ -115,7 +114,8 @@ def _detect_file(path: str, settings: DetectionSettings, *, jsonl: bool) -> None
     for item in detect_jsonl.detect_lines(_lines(path), settings):
         if isinstance(item, InputError):
             failures += 1
-            err_console.print(f"[bold red]error:[/] {item.located(path)}", highlight=False, soft_wrap=True)
+            message = printable(str(item.located(path)))
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
             continue
         if jsonl:
             out.write(json.dumps(item) + "\n")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich import markup
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
@@ -26,13 +27,18 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def printable(text: str) -> str:
+    """User-supplied text made safe to print with Rich: no markup, nothing the terminal cannot encode."""
+    return markup.escape(text.encode("utf-8", errors="backslashreplace").decode("utf-8"))
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Print a PerfsheriffError as one line on stderr and exit 1: never a traceback for a user mistake."""
     try:
         yield
     except PerfsheriffError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {printable(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -17,17 +17,29 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction, unit_info
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, detect
+
+#: The largest series a line may hold: a million revisions (about 1 s and 0.5 GB to analyse) ...
+MAX_REVISIONS = 1_000_000
+#: ... and ten million samples in all.
+MAX_SAMPLES = 10_000_000
+#: Larger magnitudes are refused: no measurement is that large, and sums of such values overflow.
+MAX_MAGNITUDE = 1e100
+
+Points = list[list[float]] | npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class JsonlSeries:
     id: str
-    values: list[list[float]]
-    revisions: list[str] | None
-    timestamps: list[int] | None
+    values: Points
+    revisions: list[str | int] | None
+    timestamps: list[float] | None
     direction: Direction
 
 
@@ -35,19 +47,37 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _measurement(item: object, field: str, unit: str) -> float:
+    if not _number(item):
+        expected = "a number" if field.count("[") == 2 else "a number, a list of numbers or null"
+        raise InputError(f"{field} must be {expected}, got {_shown(item)}")
+    if isinstance(item, float) and not math.isfinite(item):
+        raise InputError(f"{field} is not a finite number (NaN, Infinity or beyond 1.8e308); use null if untested")
+    if abs(item) > MAX_MAGNITUDE:  # type: ignore[arg-type]
+        raise InputError(f"{field} is {_shown(item)}, beyond the largest magnitude accepted ({MAX_MAGNITUDE:g})")
+    value = float(item)  # type: ignore[arg-type]
+    if value < 0 and unit_info(unit).non_negative:
+        raise InputError(f"{field} is {value}, but measurements in {unit!r} cannot be negative")
+    return value
+
+
 def _samples(entry: object, index: int, unit: str) -> list[float]:
     if entry is None:
         return []
-    items = entry if isinstance(entry, list) else [entry]
-    out = []
-    for item in items:
-        if not _number(item):
-            raise InputError(f"values[{index}] must be a number or a list of numbers, got {item!r}")
-        value = float(item)  # type: ignore[arg-type]
-        if math.isfinite(value) and value < 0 and unit_info(unit).non_negative:
-            raise InputError(f"values[{index}] is {value}, but measurements in {unit!r} cannot be negative")
-        out.append(value)
-    return out
+    if isinstance(entry, list):
+        return [_measurement(item, f"values[{index}][{j}]", unit) for j, item in enumerate(entry)]
+    return [_measurement(entry, f"values[{index}]", unit)]
+
+
+def _points(values: list[Any], unit: str) -> Points:
+    """The samples of each revision; one flat array when every revision has exactly one number (less memory)."""
+    if all(_number(v) for v in values):
+        return np.array([_measurement(v, f"values[{i}]", unit) for i, v in enumerate(values)], dtype=np.float64)
+    samples = [_samples(entry, i, unit) for i, entry in enumerate(values)]
+    total = sum(len(s) for s in samples)
+    if total > MAX_SAMPLES:
+        raise InputError(f"'values' holds {total} samples; at most {MAX_SAMPLES} are accepted per series")
+    return samples
 
 
 def _optional_list(record: dict[str, Any], key: str, length: int) -> list[Any] | None:
@@ -61,31 +91,72 @@ def _optional_list(record: dict[str, Any], key: str, length: int) -> list[Any] |
     return value
 
 
-def parse_record(record: object) -> JsonlSeries:
-    """Validate one decoded line; raises :class:`InputError` saying what was expected."""
-    if not isinstance(record, dict):
-        raise InputError("expected a JSON object with 'id' and 'values'")
-    series_id = record.get("id")
+def _revisions(record: dict[str, Any], length: int) -> list[str | int] | None:
+    revisions = _optional_list(record, "revisions", length)
+    for i, revision in enumerate(revisions or ()):
+        if not isinstance(revision, str | int) or isinstance(revision, bool):
+            raise InputError(f"revisions[{i}] must be a string (a commit id), got {_shown(revision)}")
+    return revisions
+
+
+def _timestamps(record: dict[str, Any], length: int) -> list[float] | None:
+    timestamps = _optional_list(record, "timestamps", length)
+    for i, stamp in enumerate(timestamps or ()):
+        if stamp is None:
+            continue
+        if not _number(stamp) or not 0 <= stamp <= MAX_MAGNITUDE:
+            raise InputError(f"timestamps[{i}] must be a time in seconds since 1970 (>= 0), got {_shown(stamp)}")
+    return timestamps
+
+
+def _shown(value: object) -> str:
+    """A value for an error message: short, whatever the value."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
+        return f"an integer of {len(str(abs(value)))} digits" if value.bit_length() < 14_000 else "a huge integer"
+    text = json.dumps(value) if not isinstance(value, list | dict) else type(value).__name__.replace("dict", "object")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _series_id(record: dict[str, Any]) -> str:
+    if "id" not in record:
+        raise InputError("'id' is missing")
+    series_id = record["id"]
     if not isinstance(series_id, str | int) or isinstance(series_id, bool):
-        raise InputError("'id' must be a string")
-    values = record.get("values")
-    if not isinstance(values, list):
-        raise InputError("'values' must be a list", where=f"series {series_id}")
+        raise InputError(f"'id' must be a string, got {_shown(series_id)}")
+    return str(series_id)
+
+
+def _direction(record: dict[str, Any]) -> tuple[str, Direction]:
     meta = record.get("meta") or {}
     if not isinstance(meta, dict):
-        raise InputError("'meta' must be an object", where=f"series {series_id}")
-    unit = str(meta.get("unit", ""))
+        raise InputError("'meta' must be an object")
+    unit = meta.get("unit", "")
+    if not isinstance(unit, str):
+        raise InputError(f"'meta.unit' must be a string, got {_shown(unit)}")
     lower = meta.get("lower_is_better", unit_info(unit).direction is Direction.LOWER_IS_BETTER)
     if not isinstance(lower, bool):
-        raise InputError("'meta.lower_is_better' must be true or false", where=f"series {series_id}")
+        raise InputError("'meta.lower_is_better' must be true or false")
+    return unit, Direction.LOWER_IS_BETTER if lower else Direction.HIGHER_IS_BETTER
+
+
+def parse_record(record: object) -> JsonlSeries:
+    """Validate one decoded line; raises :class:`InputError` naming the field and what was expected."""
+    if not isinstance(record, dict):
+        raise InputError("expected a JSON object with 'id' and 'values'")
+    series_id = _series_id(record)
     try:
-        samples = [_samples(entry, i, unit) for i, entry in enumerate(values)]
-        revisions = _optional_list(record, "revisions", len(values))
-        timestamps = _optional_list(record, "timestamps", len(values))
+        values = record.get("values")
+        if not isinstance(values, list):
+            raise InputError("'values' is missing" if values is None else "'values' must be a list")
+        if len(values) > MAX_REVISIONS:
+            raise InputError(f"'values' has {len(values)} revisions; at most {MAX_REVISIONS} are accepted per series")
+        unit, direction = _direction(record)
+        points = _points(values, unit)
+        revisions = _revisions(record, len(values))
+        timestamps = _timestamps(record, len(values))
     except InputError as exc:
         raise InputError(exc.reason, where=f"series {series_id}") from None
-    direction = Direction.LOWER_IS_BETTER if lower else Direction.HIGHER_IS_BETTER
-    return JsonlSeries(str(series_id), samples, revisions, timestamps, direction)
+    return JsonlSeries(series_id, points, revisions, timestamps, direction)
 
 
 def alert_json(cp: ChangePoint, series: JsonlSeries) -> dict[str, Any]:
@@ -126,11 +197,7 @@ def detect_lines(lines: Iterable[str], settings: DetectionSettings) -> Iterator[
             continue
         where = f"line {number}"
         try:
-            record = json.loads(line, parse_constant=_reject_constant)
-            series = parse_record(record)
-        except json.JSONDecodeError as exc:
-            yield InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", where=where)
-            continue
+            series = read_line(line)
         except InputError as exc:
             yield InputError(exc.reason, where=f"{where}, {exc.where}" if exc.where else where)
             continue
@@ -147,6 +214,22 @@ def detect_lines(lines: Iterable[str], settings: DetectionSettings) -> Iterator[
         }
 
 
-def _reject_constant(name: str) -> float:
-    """NaN and Infinity are not JSON; Python's decoder accepts them unless told otherwise."""
-    raise InputError(f"{name} is not a JSON number; leave the revision out or use null")
+def read_line(line: str) -> JsonlSeries:
+    """Decode and validate one line; every problem is an :class:`InputError` (never another exception).
+
+    ``NaN`` and ``Infinity`` (not JSON, but Python's decoder takes them) decode to floats so that the
+    field holding them can be named; :func:`parse_record` refuses them there.
+    """
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # text read with surrogateescape: the line's bytes were not UTF-8
+        raise InputError("not UTF-8 text") from None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise InputError(f"not usable JSON ({str(exc).split(':')[0]})") from None
+    except RecursionError:
+        raise InputError("not usable JSON (arrays or objects nested too deeply)") from None
+    return parse_record(record)
