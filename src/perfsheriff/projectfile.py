@@ -179,6 +179,8 @@ class Thresholds:
     min_probability: float | None = None
     benchmarks: tuple[tuple[str, Thresholds], ...] = ()
     series: tuple[tuple[str, Thresholds], ...] = ()
+    # Adjust each series' min_relative_change by what sheriffs decided about its alerts (global only).
+    learn_from_triage: bool = True
 
     def __post_init__(self) -> None:
         change, confidence = self.min_relative_change, self.min_confidence
@@ -598,11 +600,15 @@ def _configuration(pairs: tuple[tuple[str, str], ...]) -> Configuration:
 
 def _thresholds(table: _Table, *, nested: bool = True) -> Thresholds:
     table.only(
-        "min_relative_change", "min_confidence", "min_probability", *(("benchmarks", "series") if nested else ())
+        "min_relative_change",
+        "min_confidence",
+        "min_probability",
+        *(("benchmarks", "series", "learn_from_triage") if nested else ()),
     )
     change, confidence = table.number("min_relative_change"), table.number("min_confidence")
     probability = table.number("min_probability")
     per = {key: _named_thresholds(table.table(key)) for key in ("benchmarks", "series")} if nested else {}
+    learn = table.boolean("learn_from_triage") if nested else None
     return table.build(
         lambda: Thresholds(
             min_relative_change=change,
@@ -610,6 +616,7 @@ def _thresholds(table: _Table, *, nested: bool = True) -> Thresholds:
             min_probability=probability,
             benchmarks=per.get("benchmarks", ()),
             series=per.get("series", ()),
+            learn_from_triage=learn is not False,
         )
     )
 

@@ -62,13 +62,23 @@ def test_the_perf_queue_lists_the_summary_with_its_culprit_and_a_sheriff_triages
     assert acked.returncode == 0, acked.stderr
     detail = json.loads(acked.stdout)
     assert detail["state"] == "acknowledged"
-    last = detail["notes"][-1]
-    assert (last["who"], last["from_state"], last["to_state"], last["text"]) == (
+    decided, learnt = detail["notes"][-2:]
+    assert (decided["who"], decided["from_state"], decided["to_state"], decided["text"]) == (
         "ada",
         "untriaged",
         "acknowledged",
         note,
     )
+    assert learnt["who"] == "perfsheriff"
+    assert "(work on " in learnt["text"]
+    assert "is now more sensitive" in learnt["text"]
+    (moved,) = learnt["details"]["sensitivity"]
+    shown_series = run_cli("show", moved["series_id"], "--db", db, cwd=root)
+    assert shown_series.returncode == 0, shown_series.stderr
+    assert "alerts when a change exceeds 0.79 x the configured min_relative_change" in shown_series.stdout
+    assert "(0 invalid, 1 valid triaged alerts)" in shown_series.stdout
+    as_json = json.loads(run_cli("show", moved["series_id"], "--json", "--db", db, cwd=root).stdout)
+    assert (as_json["sensitivity"]["valid"], as_json["sensitivity"]["invalid"]) == (1, 0)
     assert json.loads(run_cli("alerts", "--queue", "perf", "--json", "--db", db, cwd=root).stdout) == []
 
     stranger = run_cli("triage", sid, "--owner", "grace", "--as", "ada", "--db", db, cwd=root)

@@ -130,7 +130,9 @@ def test_a_sheriff_triages_a_summary_over_http(server: LiveServer, project: Benc
         ).json()
     assert done["state"] == "acknowledged"
     assert done["bug_url"] == "https://bugs.example.org/7"
-    assert [n["kind"] for n in done["notes"]] == ["data", "transition", "comment", "comment", "transition", "comment"]
+    kinds = ["data", "transition", "comment", "comment", "transition", "comment", "comment"]
+    assert [n["kind"] for n in done["notes"]] == kinds
+    assert "is now more sensitive" in done["notes"][-1]["text"]  # the acknowledged alert taught its series
     with server.client(reader) as http:
         assert http.get("/api/v1/summaries", params={"queue": "code"}).json()["summaries"] == []
         listed = http.get("/api/v1/summaries", params={"state": "acknowledged"}).json()["summaries"]

@@ -272,12 +272,15 @@ def test_a_change_that_did_not_reproduce_makes_the_summary_invalid(world: World)
     detail = world.detail(summary)
     assert detail["state"] == "invalid"
     assert detail["queue"] is None
-    assert states_of(detail["notes"])[-2:] == [
+    assert states_of(detail["notes"])[-3:] == [
         ("data", "untriaged", "untriaged"),
         ("transition", "untriaged", "invalid"),
+        ("comment", "invalid", "invalid"),
     ]
-    assert "did not reproduce" in detail["notes"][-1]["text"]
-    assert "the two ends measure the same" in detail["notes"][-1]["text"]
+    assert "did not reproduce" in detail["notes"][-2]["text"]
+    assert "the two ends measure the same" in detail["notes"][-2]["text"]
+    # A change that did not reproduce was a false alert: its series learns from it like from a sheriff's call.
+    assert "(parse on linux (os=linux)) is now less sensitive" in detail["notes"][-1]["text"]
 
 
 def test_a_culprit_named_later_reopens_what_perfsheriff_made_invalid(world: World) -> None:
@@ -293,8 +296,10 @@ def test_a_culprit_named_later_reopens_what_perfsheriff_made_invalid(world: Worl
     summary = culprits.record_bisection(world.engine, second, culprit_record(s[3]), repo=None, now=NOW)
     detail = world.detail(summary)
     assert detail["state"] == "investigating"
-    assert states_of(detail["notes"])[-1] == ("transition", "invalid", "investigating")
-    assert f"named culprit {s[3][:12]}: reopened" in detail["notes"][-1]["text"]
+    assert states_of(detail["notes"])[-2] == ("transition", "invalid", "investigating")
+    assert f"named culprit {s[3][:12]}: reopened" in detail["notes"][-2]["text"]
+    # Reopened, the alerts no longer count as rejected: both series return to their configured sensitivity.
+    assert detail["notes"][-1]["text"].count("is now more sensitive") == 2
 
 
 def test_a_sheriffs_invalid_stands_when_a_culprit_is_named(world: World) -> None:
@@ -337,7 +342,8 @@ def test_a_cherry_picked_culprit_marks_the_release_summary_downstream(world: Wor
     assert detail["state"] == "downstream"
     assert detail["upstream_summary_id"] == original
     assert detail["queue"] is None
-    assert "same patch-id" in detail["notes"][-1]["text"]
+    assert "same patch-id" in detail["notes"][-2]["text"]
+    assert "is now more sensitive" in detail["notes"][-1]["text"]  # a change seen again was a real one
     assert world.detail(original)["downstream"] == [copy]
     related = {r["summary_id"]: r["reasons"] for r in detail["related"]}
     assert "same-culprit" in related[original]
@@ -382,11 +388,13 @@ def test_transitions_are_journaled_and_the_journal_only_grows(world: World, summ
         ("comment", "acknowledged", "acknowledged"),
         ("comment", "acknowledged", "acknowledged"),
         ("comment", "acknowledged", "acknowledged"),
+        ("comment", "acknowledged", "acknowledged"),
     ]
-    assert [n["who"] for n in notes[len(before) :]] == ["grace", "grace", "grace", "ada"]
+    assert [n["who"] for n in notes[len(before) :]] == ["grace", "grace", "grace", "perfsheriff", "ada"]
     assert notes[len(before)]["text"] == "real: the parser allocates more"
     assert notes[len(before) + 1]["text"] == "owner set to grace"
     assert notes[len(before) + 2]["text"] == "bug link set to https://bugs.example.org/42"
+    assert "(parse on linux (os=linux)) is now more sensitive" in notes[len(before) + 3]["text"]
     assert (detail["state"], detail["owner"], detail["bug_url"]) == (
         "acknowledged",
         "grace",

@@ -205,6 +205,11 @@ def test_durations_must_be_positive(value: object) -> None:
         (MINIMAL + '[[machines]]\nclass = "c"', "machines[0].name: missing"),
         (MINIMAL + "[thresholds]\nmin_confidence = 1.5", "thresholds.min_confidence: expected a number from 0 to 1"),
         (MINIMAL + "[thresholds]\nmin_probability = -0.1", "thresholds.min_probability: expected a number from 0"),
+        (MINIMAL + "[thresholds]\nlearn_from_triage = 1", "thresholds.learn_from_triage: expected true or false"),
+        (
+            MINIMAL + "[thresholds.series.3fa2]\nlearn_from_triage = false",
+            "thresholds.series.3fa2.learn_from_triage: unknown key",
+        ),
         (MINIMAL + "[budgets]\ninfra_retries = -1", "budgets.infra_retries: expected an integer >= 0"),
         (MINIMAL + "[budgets]\nruns_per_alert = 0", "budgets.runs_per_alert: expected an integer >= 1"),
         (
@@ -219,6 +224,11 @@ def test_mistakes_name_the_file_and_key_path(text: str, message: str) -> None:
     error = error_of(text)
     assert error.startswith("perfsheriff.toml, ")
     assert message in error
+
+
+def test_learning_from_triage_is_on_unless_switched_off() -> None:
+    assert parse(MINIMAL).thresholds.learn_from_triage is True
+    assert parse(MINIMAL + "[thresholds]\nlearn_from_triage = false").thresholds.learn_from_triage is False
 
 
 def test_the_schedule_modes() -> None:

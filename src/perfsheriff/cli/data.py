@@ -142,6 +142,7 @@ def show(
             **dataclasses.asdict(row),
             "machine": row.machine_class,
             "points": [dataclasses.asdict(p) for p in detail.points],
+            "sensitivity": {**dataclasses.asdict(detail.sensitivity), "rule": detail.sensitivity.describe()},
         }
         console.print_json(json.dumps(payload))
         return
@@ -169,6 +170,9 @@ def print_series_detail(detail: series_service.SeriesDetail) -> None:
             format_value(p.max, row.unit),
         )
     console.print(table)
+    learnt = detail.sensitivity
+    if learnt.invalid or learnt.valid:
+        console.print(f"alerts when a change exceeds {learnt.describe()}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,7 @@ from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
+from perfsheriff.service import sensitivity
 from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.service.triage import summarize
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, Verdict, detect
@@ -38,6 +39,7 @@ from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from perfsheriff.store import schema as t
 from perfsheriff.store.queries import SeriesPoints, SeriesRow
+from perfsheriff.triage.sensitivity import Sensitivity
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +58,16 @@ class DetectionPolicy:
     # drift), and per (project, branch) the newest one: (tag id, name, position); detect_stored fills it.
     release_tags: str | None = DEFAULT_RELEASE_TAGS
     releases: Mapping[tuple[str, str], tuple[int, str, int]] = field(default_factory=dict)
+    # Sensitivity learnt from triage (service.sensitivity), per series id, over the configured thresholds:
+    # None loads it at the start of a pass; learn_from_triage=False ignores triage altogether.
+    learn_from_triage: bool = True
+    learnt: Mapping[str, Sensitivity] | None = None
 
     def for_series(self, row: SeriesRow) -> DetectionSettings:
-        return self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
+        configured = self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
+        if not self.learn_from_triage or self.learnt is None:
+            return configured
+        return sensitivity.adjusted(configured, self.learnt.get(row.id))
 
 
 def policy_from_thresholds(thresholds: Thresholds, base: DetectionSettings | None = None) -> DetectionPolicy:
@@ -79,6 +88,7 @@ def policy_from_thresholds(thresholds: Thresholds, base: DetectionSettings | Non
         default=default,
         per_benchmark={name: settings(t, default) for name, t in thresholds.benchmarks},
         per_series={series_id: settings(t, default) for series_id, t in thresholds.series},
+        learn_from_triage=thresholds.learn_from_triage,
     )
 
 
@@ -103,6 +113,8 @@ def detect_stored(
         rows = queries.list_series(conn, **(filters or {}))  # type: ignore[arg-type]
         if policy.release_tags is not None and not policy.releases:
             policy = replace(policy, releases=queries.newest_tags(conn, re.compile(policy.release_tags)))
+        if policy.learn_from_triage and policy.learnt is None:
+            policy = replace(policy, learnt=sensitivity.learnt(conn))
     new_ids: list[int] = []
     insufficient = 0
     for row in rows:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
+from perfsheriff.service import sensitivity
 from perfsheriff.stats.summary import NoSamples, summarize
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from perfsheriff.store.queries import RevisionSamples, SeriesRow, list_series
+from perfsheriff.triage.sensitivity import Sensitivity
 
 __all__ = ["RevisionPoint", "SeriesDetail", "SeriesRow", "list_series", "series_detail"]
 
@@ -36,6 +38,8 @@ class RevisionPoint:
 class SeriesDetail:
     series: SeriesRow
     points: list[RevisionPoint]
+    # What triage taught detection about this series (docs/triage.md, "Sensitivity learnt from triage").
+    sensitivity: Sensitivity = field(default_factory=Sensitivity)
 
 
 def resolve_series(conn: sa.Connection, prefix: str) -> SeriesRow:
@@ -80,4 +84,5 @@ def series_detail(conn: sa.Connection, prefix: str) -> SeriesDetail:
     """A series and its history along the branch, oldest revision first."""
     row = resolve_series(conn, prefix)
     points = [p for p in map(_point, queries.series_history(conn, row.id)) if p is not None]
-    return SeriesDetail(row, points)
+    learnt = sensitivity.learnt(conn, [row.id]).get(row.id, Sensitivity())
+    return SeriesDetail(row, points, learnt)

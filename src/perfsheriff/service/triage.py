@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
+from perfsheriff.service import sensitivity
 from perfsheriff.store import triage as store
 from perfsheriff.triage import (
     TRANSITIONS,
@@ -38,6 +39,7 @@ from perfsheriff.triage import (
     group,
     parse_state,
 )
+from perfsheriff.triage.sensitivity import Sensitivity
 from perfsheriff.triage.states import OPEN_STATES
 
 #: The author of the notes perfsheriff writes itself (grouping, bisection rounds, downstream marks).
@@ -80,8 +82,12 @@ def to_alert(fact: store.AlertFacts) -> Alert:
 
 def describe(fact: store.AlertFacts) -> str:
     """``alert 7 (regression of parse on linux (python=3.12): +12.0%)``: how notes name an alert."""
-    place = fact.machine_class + (f" ({fact.configuration})" if fact.configuration else "")
-    return f"alert {fact.id} ({fact.kind} of {fact.benchmark} on {place}: {fact.relative_change:+.1%})"
+    return f"alert {fact.id} ({fact.kind} of {describe_series(fact)}: {fact.relative_change:+.1%})"
+
+
+def describe_series(fact: store.AlertFacts) -> str:
+    """``parse on linux (python=3.12)``: how notes name an alert's series."""
+    return f"{fact.benchmark} on {fact.machine_class}" + (f" ({fact.configuration})" if fact.configuration else "")
 
 
 # -- grouping ------------------------------------------------------------------------------------------------------
@@ -231,9 +237,11 @@ def system_transition(
     if to not in TRANSITIONS[current]:
         return False
     note = Note(who, now, current, to, text)
+    before = _sensitivity_before(conn, summary_id)
     if not store.compare_and_set_state(conn, summary_id, current.value, to.value, now):
         raise _conflict(conn, summary_id, current)
     _write(conn, summary_id, note, details)
+    _journal_sensitivity(conn, summary_id, before, now)
     return True
 
 
@@ -263,6 +271,24 @@ def _write(conn: sa.Connection, summary_id: int, note: Note, details: Mapping[st
         details=details,
         states=states,
     )
+
+
+def _sensitivity_before(conn: sa.Connection, summary_id: int) -> tuple[dict[str, Sensitivity], dict[str, str]]:
+    """The learnt sensitivity of the summary's step series before a change of state, and their labels."""
+    facts = [f for f in store.alert_facts(conn, summary_ids=[summary_id]) if f.kind != AlertKind.DRIFT.value]
+    labels = {f.series_id: describe_series(f) for f in facts}
+    known = sensitivity.learnt(conn, sorted(labels))
+    return {series_id: known.get(series_id, Sensitivity()) for series_id in labels}, labels
+
+
+def _journal_sensitivity(
+    conn: sa.Connection, summary_id: int, before: tuple[dict[str, Sensitivity], dict[str, str]], now: datetime
+) -> None:
+    """A note, by perfsheriff, naming each series whose sensitivity the change of state moved (none: no note)."""
+    found = sensitivity.changes(conn, *before)
+    if found is not None:
+        text, details = found
+        _write(conn, summary_id, _validated(SYSTEM, now, text, NoteKind.COMMENT), details)
 
 
 # -- sheriffs' actions ---------------------------------------------------------------------------------------------
@@ -296,10 +322,12 @@ def transition(
         if target not in TRANSITIONS[current]:
             raise InvalidTransition(current, target)
         note = Note(who, now, current, target, text)
+        before = _sensitivity_before(conn, summary_id)
         if not store.compare_and_set_state(conn, summary_id, current.value, target.value, now):
             raise _conflict(conn, summary_id, current)
         _write(conn, summary_id, note)
         _owner_and_bug(conn, summary_id, who=who, owner=owner, bug_url=bug_url, now=now)
+        _journal_sensitivity(conn, summary_id, before, now)
     return target
 
 

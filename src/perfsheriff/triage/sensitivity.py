@@ -1,0 +1,108 @@
+"""Per-series sensitivity learnt from triage: a series whose alerts sheriffs reject alerts less readily.
+
+The rule (``docs/triage.md``, *Sensitivity learnt from triage*). Each step alert of a series whose
+summary is decided counts once: ``invalid`` is a rejection; ``acknowledged``, ``wontfix``,
+``downstream``, ``fixed`` and ``backedout`` confirm the change was real. Open summaries and
+``reassigned`` ones (merged away) say nothing. With ``net`` = rejections - confirmations:
+
+- the configured ``min_relative_change`` is multiplied by ``STEP ** net`` (2^(1/3): three net
+  rejections double it), clamped to [``FLOOR``, ``CEILING``] (one net confirmation makes the series
+  about 21 % more sensitive; it is never more than twice less sensitive);
+- while ``net > 0`` the threshold is also raised to ``MARGIN`` (10 %) above the largest rejected
+  change, so a change of the size sheriffs just rejected does not alert again, but never past
+  ``CEILING`` times the configured threshold: a series cannot learn to ignore a large regression.
+
+Confirmations cancel rejections one for one, so a series that alerted wrongly returns to its
+configured sensitivity as valid alerts arrive. The result is monotone: one more rejection never lowers
+the threshold, one more confirmation never raises it; with no triaged alert it is the identity.
+Pure: no database, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from perfsheriff.errors import InputError
+from perfsheriff.triage.states import State
+
+#: Each net rejection multiplies the threshold by this (three double it).
+STEP = 2.0 ** (1.0 / 3.0)
+#: The most a series is made less sensitive: twice its configured threshold.
+CEILING = 2.0
+#: The most a series is made more sensitive: one step below its configured threshold.
+FLOOR = 1.0 / STEP
+#: How far above the largest rejected change the threshold is raised while rejections dominate.
+MARGIN = 1.1
+
+#: States whose alerts were real changes, and the state of those that were not.
+CONFIRMED = frozenset({State.ACKNOWLEDGED, State.WONTFIX, State.DOWNSTREAM, State.FIXED, State.BACKEDOUT})
+REJECTED = frozenset({State.INVALID})
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One triaged step alert of a series: whether it was real, and the relative change it reported."""
+
+    valid: bool
+    relative_change: float
+
+
+def judged(state: State, relative_change: float) -> Judged | None:
+    """The verdict a summary's state gives its alerts; None for a state that decides nothing."""
+    if state in CONFIRMED:
+        return Judged(True, relative_change)
+    if state in REJECTED:
+        return Judged(False, relative_change)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitivity:
+    """How a series' ``min_relative_change`` is adjusted: ``factor`` times it, at least ``at_least``."""
+
+    factor: float = 1.0
+    at_least: float = 0.0
+    invalid: int = 0
+    valid: int = 0
+
+    def __post_init__(self) -> None:
+        if not FLOOR - 1e-12 <= self.factor <= CEILING + 1e-12:
+            raise InputError(f"a sensitivity factor must lie in [{FLOOR:.3f}, {CEILING}], got {self.factor}")
+        if not (math.isfinite(self.at_least) and self.at_least >= 0):
+            raise InputError(f"at_least must be a finite number >= 0, got {self.at_least}")
+        if self.invalid < 0 or self.valid < 0:
+            raise InputError("counts of invalid and valid alerts must be >= 0")
+
+    @property
+    def is_default(self) -> bool:
+        return self.factor == 1.0 and self.at_least == 0.0
+
+    def apply(self, min_relative_change: float) -> float:
+        """The threshold to detect with, given the configured one."""
+        raised = max(self.factor * min_relative_change, self.at_least)
+        return min(raised, CEILING * min_relative_change)
+
+    def describe(self) -> str:
+        """One phrase for the journal and ``perfsheriff show``."""
+        if self.is_default:
+            rule = "the configured min_relative_change"
+        else:
+            rule = f"{self.factor:.2f} x the configured min_relative_change"
+            if self.at_least > 0:
+                rule = f"max({rule}, {self.at_least:.2%})"
+            rule += f", at most {CEILING:g} x it"
+        return f"{rule} ({self.invalid} invalid, {self.valid} valid triaged alerts)"
+
+
+def learn(history: Iterable[Judged]) -> Sensitivity:
+    """The sensitivity a series' triaged alerts ask for (see the module docstring for the rule)."""
+    alerts = list(history)
+    rejected = [abs(j.relative_change) for j in alerts if not j.valid and math.isfinite(j.relative_change)]
+    invalid = sum(not j.valid for j in alerts)
+    valid = len(alerts) - invalid
+    net = invalid - valid
+    factor = min(CEILING, max(FLOOR, STEP ** max(-2, min(4, net)))) if net else 1.0
+    at_least = MARGIN * max(rejected) if net > 0 and rejected else 0.0
+    return Sensitivity(factor, at_least, invalid, valid)

@@ -1,0 +1,134 @@
+"""Sensitivity learnt from triage, over a real database: sheriffs' decisions change later detection passes.
+
+Two series along one real git history (``parse`` and ``render``), stored as ingest stores them, found
+by the real detection pass and triaged through the real triage service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from gitfixtures import Repo
+from sqlalchemy.engine import Engine
+
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
+from perfsheriff.service import ingest, sensitivity, series, summaries
+from perfsheriff.service import triage as triage_service
+from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.stats.changepoints import DetectionSettings
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import schema as t
+from perfsheriff.triage.sensitivity import FLOOR, MARGIN, Sensitivity
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+# A team alerting on changes of 5 % or more; drift is left out (it has its own test and threshold).
+POLICY = DetectionPolicy(default=DetectionSettings(min_relative_change=0.05), drift=None)
+
+
+class Project:
+    """A real repository whose every commit is measured for ``parse`` and ``render`` (5 samples, 1 % noise)."""
+
+    def __init__(self, engine: Engine, path: Path) -> None:
+        self.engine, self.repo = engine, Repo.init(path)
+        self.rng = np.random.default_rng(11)
+
+    def measure(self, count: int, *, parse: float, render: float) -> None:
+        for _ in range(count):
+            sha = self.repo.commit(f"change {self.rng.integers(1 << 30)}")
+            target = ingest.prepare_target(
+                self.engine,
+                GitRepo(self.repo.path),
+                revision=sha,
+                machine=Machine("box"),
+                configuration=Configuration.of({}),
+            )
+            results = tuple(
+                BenchmarkResult(name, "ms", tuple(float(v) for v in level * np.exp(0.01 * self.rng.standard_normal(5))))
+                for name, level in (("parse", parse), ("render", render))
+            )
+            with self.engine.begin() as conn:
+                ingest.store_result_set(
+                    conn, target, ResultSet("perfsheriff", results), source="t", content_hash=sha, now=NOW
+                )
+
+    def detect(self, policy: DetectionPolicy = POLICY) -> list[alert_store.AlertRow]:
+        new = detect_stored(self.engine, policy, now=NOW).new_alert_ids
+        with self.engine.connect() as conn:
+            return alert_store.list_alerts(conn, ids=new) if new else []
+
+    def decide(self, alert: alert_store.AlertRow, state: str) -> dict[str, object]:
+        with self.engine.connect() as conn:
+            summary_id = conn.execute(sa.select(t.alerts.c.summary_id).where(t.alerts.c.id == alert.id)).scalar_one()
+        triage_service.transition(self.engine, summary_id, state, who="sheriff", text="looked at it", now=NOW)
+        with self.engine.connect() as conn:
+            return summaries.summary_detail(conn, summary_id)
+
+    def learnt(self, series_id: str) -> Sensitivity:
+        with self.engine.connect() as conn:
+            return sensitivity.learnt(conn).get(series_id, Sensitivity())
+
+
+@pytest.fixture
+def project(engine: Engine, tmp_path: Path) -> Project:
+    return Project(engine, tmp_path / "project")
+
+
+def test_an_invalid_alert_stops_a_change_of_its_size_alerting_again_on_its_series_only(project: Project) -> None:
+    project.measure(30, parse=100.0, render=100.0)
+    project.measure(30, parse=107.0, render=100.0)
+    (rejected,) = project.detect()
+    assert (rejected.benchmark, rejected.kind) == ("parse", "regression")
+
+    detail = project.decide(rejected, "invalid")
+    note = detail["notes"][-1]  # type: ignore[index]
+    assert (note["who"], note["kind"]) == ("perfsheriff", "comment")
+    assert note["text"].startswith(f"sensitivity learnt from triage: series {rejected.series_id} (parse on box")
+    assert "is now less sensitive" in note["text"]
+    assert "(1 invalid, 0 valid triaged alerts)" in note["text"]
+    (moved,) = note["details"]["sensitivity"]
+    assert moved["old"] == {"factor": 1.0, "at_least": 0.0, "invalid": 0, "valid": 0}
+    assert moved["new"]["at_least"] == pytest.approx(MARGIN * abs(rejected.relative_change))
+
+    project.measure(30, parse=107.0 * 1.07, render=107.0)  # the same +7 % on both series
+    (alert,) = project.detect()
+    assert alert.benchmark == "render"
+    # Without what triage taught it, the pass does alert on parse: the learnt threshold is what held it back.
+    (unlearnt,) = project.detect(replace(POLICY, learn_from_triage=False))
+    assert unlearnt.benchmark == "parse"
+    assert unlearnt.relative_change == pytest.approx(0.07, abs=0.01)
+
+
+def test_a_valid_alert_restores_the_configured_sensitivity_and_more_confirmations_raise_it(project: Project) -> None:
+    project.measure(30, parse=100.0, render=100.0)
+    project.measure(30, parse=107.0, render=100.0)
+    (rejected,) = project.detect()
+    project.decide(rejected, "invalid")
+    assert project.learnt(rejected.series_id).apply(0.05) == pytest.approx(MARGIN * abs(rejected.relative_change))
+
+    project.measure(30, parse=107.0 * 1.3, render=100.0)  # far beyond even twice the threshold: still alerts
+    (real,) = project.detect()
+    assert (real.benchmark, real.series_id) == ("parse", rejected.series_id)
+    note = project.decide(real, "acknowledged")["notes"][-1]  # type: ignore[index]
+    assert "is now more sensitive" in note["text"]
+    assert "(1 invalid, 1 valid triaged alerts)" in note["text"]
+    assert project.learnt(rejected.series_id).apply(0.05) == 0.05
+
+    project.decide(rejected, "acknowledged")  # the sheriff changes their mind: it was real after all
+    assert project.learnt(rejected.series_id).apply(0.05) == pytest.approx(0.05 * FLOOR)
+    with project.engine.connect() as conn:
+        shown = series.series_detail(conn, rejected.series_id)
+    assert shown.sensitivity == Sensitivity(FLOOR, 0.0, 0, 2)
+
+
+def test_a_decision_that_moves_no_threshold_writes_no_sensitivity_note(project: Project) -> None:
+    project.measure(30, parse=100.0, render=100.0)
+    project.measure(30, parse=107.0, render=100.0)
+    (alert,) = project.detect()
+    notes = project.decide(alert, "investigating")["notes"]
+    assert not any("sensitivity" in n["text"] for n in notes)  # type: ignore[attr-defined]
