@@ -120,7 +120,8 @@ def _detect_file(path: str, settings: DetectionSettings, *, jsonl: bool) -> None
         if jsonl:
             out.write(json.dumps(item) + "\n")
         else:
-            console.print(f"{item['id']}: {item['verdict']}, change points {item['change_points']}")
+            line = f"{item['id']}: {item['verdict']}, change points {item['change_points']}"
+            console.print(printable(line), highlight=False)
     if failures:
         raise typer.Exit(1)
 
