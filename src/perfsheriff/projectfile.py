@@ -784,6 +784,7 @@ config = { python = "3.12" }
 # min_relative_change = 0.02
 # min_confidence = 0.99
 # min_probability = 0.5               # report only changes at least this likely to be real
+# learn_from_triage = true             # adjust each series by what sheriffs decide (docs/triage.md)
 # [thresholds.benchmarks.startup]      # for one benchmark (or [thresholds.series.SERIES_ID])
 # min_relative_change = 0.05
 

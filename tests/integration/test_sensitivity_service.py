@@ -132,3 +132,23 @@ def test_a_decision_that_moves_no_threshold_writes_no_sensitivity_note(project: 
     (alert,) = project.detect()
     notes = project.decide(alert, "investigating")["notes"]
     assert not any("sensitivity" in n["text"] for n in notes)  # type: ignore[attr-defined]
+
+
+def test_an_alert_moved_to_a_summary_of_another_state_counts_with_it_and_the_journal_says_so(
+    project: Project,
+) -> None:
+    project.measure(30, parse=100.0, render=100.0)
+    project.measure(30, parse=107.0, render=100.0)
+    (rejected,) = project.detect()
+    project.decide(rejected, "invalid")
+    project.measure(30, parse=107.0, render=120.0)
+    (real,) = project.detect()
+    detail = project.decide(real, "acknowledged")
+    assert project.learnt(rejected.series_id).invalid == 1
+
+    triage_service.reassign_alert(project.engine, rejected.id, detail["id"], who="sheriff", now=NOW)  # type: ignore[arg-type]
+    assert project.learnt(rejected.series_id) == Sensitivity(FLOOR, 0.0, 0, 1)
+    with project.engine.connect() as conn:
+        notes = summaries.summary_detail(conn, detail["id"])["notes"]  # type: ignore[arg-type]
+    assert notes[-1]["who"] == "perfsheriff"
+    assert f"series {rejected.series_id} (parse on box) is now more sensitive" in notes[-1]["text"]

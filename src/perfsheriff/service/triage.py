@@ -275,8 +275,14 @@ def _write(conn: sa.Connection, summary_id: int, note: Note, details: Mapping[st
 
 def _sensitivity_before(conn: sa.Connection, summary_id: int) -> tuple[dict[str, Sensitivity], dict[str, str]]:
     """The learnt sensitivity of the summary's step series before a change of state, and their labels."""
-    facts = [f for f in store.alert_facts(conn, summary_ids=[summary_id]) if f.kind != AlertKind.DRIFT.value]
-    labels = {f.series_id: describe_series(f) for f in facts}
+    return _sensitivity_of(conn, store.alert_facts(conn, summary_ids=[summary_id]))
+
+
+def _sensitivity_of(
+    conn: sa.Connection, facts: Sequence[store.AlertFacts]
+) -> tuple[dict[str, Sensitivity], dict[str, str]]:
+    """The learnt sensitivity of the series of these alerts (drift ones left out), and their labels."""
+    labels = {f.series_id: describe_series(f) for f in facts if f.kind != AlertKind.DRIFT.value}
     known = sensitivity.learnt(conn, sorted(labels))
     return {series_id: known.get(series_id, Sensitivity()) for series_id in labels}, labels
 
@@ -395,10 +401,12 @@ def reassign_alert(engine: Engine, alert_id: int, summary_id: int, *, who: str, 
             raise InputError(f"alert {alert_id} is in summary {summary_id} already", where="summary_id")
         reason = f": {text}" if text.strip() else ""
         source = alert.summary_id
+        before = _sensitivity_of(conn, [alert])
         store.move_alerts(conn, to_summary=summary_id, alert_ids=[alert_id])
         came = f"{describe(alert)} moved here" + (f" from summary {source}" if source else "") + reason
         details = {"alert": alert_id, "from": source, "to": summary_id}
         _write(conn, summary_id, _validated(who, now, came, NoteKind.REASSIGN), details)
+        _journal_sensitivity(conn, summary_id, before, now)  # the alert now counts with this summary's state
         refresh(conn, summary_id, now)
         if source is None:
             return
