@@ -6,7 +6,8 @@ each entry of ``values`` is a number or a list of samples (``null`` or an empty
 list: an untested revision). Output: one object per series, ``{"id": ...,
 "verdict": ..., "change_points": [i, ...], "alerts": [{...}]}`` with ``i`` the
 index of the first point of the new level. A line that cannot be read yields an
-error naming the line and the series id; the other lines still get results.
+error naming the line, the series id and the field; the other lines still get
+results. Every problem of a line is an :class:`InputError`, never another exception.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from perfsheriff.errors import InputError
 from perfsheriff.model import Direction, unit_info
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, detect
 
-#: The largest series a line may hold: a million revisions (about 1 s and 0.5 GB to analyse) ...
+#: The largest series a line may hold: a million revisions (about 3 s and 0.6 GB, read and analysed) ...
 MAX_REVISIONS = 1_000_000
 #: ... and ten million samples in all.
 MAX_SAMPLES = 10_000_000
