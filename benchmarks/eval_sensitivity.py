@@ -4,7 +4,8 @@ Each series is replayed as the track loop sees it: every ``--step`` revisions a 
 the newest ``horizon`` (400) revisions with the thresholds learnt so far; a change seen for the first
 time (not within ``min_segment`` revisions of a stored alert of the same kind, as
 ``service.detection`` stores them) becomes an alert, and a sheriff decides it at once from the labels:
-``valid`` when it lies within 5 revisions of a confirmed change, undecided near an ``unknown_alerts``
+``valid`` when it lies within 5 revisions of a confirmed change's push range (the scoring's distance),
+undecided near an ``unknown_alerts``
 index, ``invalid`` otherwise. The stored alerts are then scored with the protocol of
 ``../shared/data/README.md`` (``scoring.py``), without and with learning, at two configured
 ``min_relative_change`` values. Sheriffs deciding at once is the most favourable case for learning;
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from perfsheriff.model import Direction
 from perfsheriff.stats.changepoints import DetectionSettings, detect
 from perfsheriff.triage.sensitivity import Judged, learn
-from scoring import Totals, score_series
+from scoring import Totals, distance, score_series
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HORIZON = 400
@@ -45,7 +46,7 @@ class Replay:
 
 
 def _verdict(index: int, truth: dict[str, Any]) -> bool | None:
-    if any(abs(index - t) <= TOLERANCE for t in truth["change_points"]):
+    if any(distance(index, t, truth.get("ranges")) <= TOLERANCE for t in truth["change_points"]):
         return True
     if any(abs(index - u) <= TOLERANCE for u in truth.get("unknown_alerts", ())):
         return None
@@ -85,6 +86,7 @@ def evaluate(records: list[dict[str, Any]], min_change: float, *, learning: bool
             truth["change_points"],
             unknown=truth.get("unknown_alerts", ()),
             decoys=truth.get("invalid_alerts", ()),
+            ranges=truth.get("ranges"),
             tolerance=TOLERANCE,
         )
         totals.add(score, len(record["values"]))
