@@ -25,7 +25,7 @@ from perfsheriff.errors import InputError
 from perfsheriff.model import Direction, unit_info
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, detect
 
-#: The largest series a line may hold: a million revisions (about 3 s and 0.6 GB, read and analysed) ...
+#: The largest series a line may hold: a million revisions (4-6 s and 0.6 GB, read and analysed) ...
 MAX_REVISIONS = 1_000_000
 #: ... and ten million samples in all.
 MAX_SAMPLES = 10_000_000
