@@ -141,6 +141,8 @@ def track_pass(t: Tracker) -> TrackReport:
     if report.new_alert_ids:
         with t.engine.connect() as conn:
             print_alerts(alert_store.list_alerts(conn, ids=report.new_alert_ids))
+    for confirmed in report.confirmations.values():
+        console.print(confirmed.line(), markup=False, highlight=False)
     for alert_id, bisected in report.bisections.items():
         console.print(f"\n[bold]alert {alert_id}[/]")
         print_bisection(bisected)

@@ -314,6 +314,8 @@ def revision_view(conn: sa.Connection, rev: str) -> dict[str, Any]:
     }
     concerned = []
     for found in alert_store.list_alerts(conn):
+        if found.confirmation == "confirming":
+            continue  # a candidate is shown once confirmed
         position = positions.get(found.branch)
         inside = position is not None and found.last_good_position < position <= found.first_bad_position
         if inside or found.id in culprit_of:

@@ -35,9 +35,22 @@ from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdi
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
-from perfsheriff.store import queries
+from perfsheriff.store import queries, runsinfo
 from perfsheriff.store import schema as t
 from perfsheriff.store.queries import SeriesPoints, SeriesRow
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmScope:
+    """The series perfsheriff measures itself (``track``): their new step alerts start as ``confirming``.
+
+    A series is in scope when it is of this machine class and configuration and its runs come from one
+    of ``sources`` (``benchmark NAME``: a configured benchmark the tracker can run again).
+    """
+
+    machine_class: str
+    configuration: str
+    sources: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +69,8 @@ class DetectionPolicy:
     # drift), and per (project, branch) the newest one: (tag id, name, position); detect_stored fills it.
     release_tags: str | None = DEFAULT_RELEASE_TAGS
     releases: Mapping[tuple[str, str], tuple[int, str, int]] = field(default_factory=dict)
+    # Whose step alerts are candidates to confirm before anyone sees them (None: every alert is published).
+    confirm: ConfirmScope | None = None
 
     def for_series(self, row: SeriesRow) -> DetectionSettings:
         return self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
@@ -136,6 +151,8 @@ def detect_series(
             continue
         rows.append(_alert_row(row, points, cp, kind, now, noise=result.noise))
         known.append((kind, int(points.positions[cp.last_before]), bad))
+    if rows and _confirmable(conn, row, policy.confirm):
+        rows = [{**r, "confirmation": "confirming"} for r in rows]  # steps only: drift is never re-measured
     if policy.drift is not None:
         since = policy.drift_since.get((row.project, row.branch))
         if since is not None and len(points) and since < points.positions[0]:
@@ -148,6 +165,12 @@ def detect_series(
         if release is not None:
             _store_release_drift(conn, row, points, release, settings=policy.drift, direction=direction, now=now)
     return alert_store.insert_alerts(conn, rows), result.verdict is Verdict.ANALYSED
+
+
+def _confirmable(conn: sa.Connection, row: SeriesRow, scope: ConfirmScope | None) -> bool:
+    if scope is None or (row.machine_class, row.configuration) != (scope.machine_class, scope.configuration):
+        return False
+    return runsinfo.source_of_series(conn, row.id) in scope.sources
 
 
 def _medians(points: SeriesPoints) -> NDArray[np.float64]:

@@ -152,8 +152,8 @@ class QueueExecutor:
                         configuration=target.configuration,
                         reason=reason,
                         max_attempts=self.max_attempts,
-                        # A bisection step asks for several runs of one commit: each is a job of its own.
-                        dedupe=reason is not jobs.JobReason.BISECT,
+                        # A bisection step or a retrigger asks for several runs of one commit: each is a job.
+                        dedupe=reason not in (jobs.JobReason.BISECT, jobs.JobReason.CONFIRM),
                     ),
                     now=self.now(),
                 )

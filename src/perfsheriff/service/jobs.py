@@ -66,12 +66,13 @@ class JobReason(enum.StrEnum):
     """Why a job exists; the order here is the order agents take them in."""
 
     BISECT = "bisect"
+    CONFIRM = "confirm"  # retriggers and backfills that confirm a candidate alert before anyone sees it
     BACKFILL = "backfill"
     ROUTINE = "routine"
 
     @property
     def priority(self) -> int:
-        return {JobReason.BISECT: 30, JobReason.BACKFILL: 20, JobReason.ROUTINE: 10}[self]
+        return {JobReason.BISECT: 30, JobReason.CONFIRM: 25, JobReason.BACKFILL: 20, JobReason.ROUTINE: 10}[self]
 
 
 def spec_as_json(spec: BenchmarkSpec, config_dir: Path, repetitions: int | None = None) -> dict[str, Any]:
