@@ -82,7 +82,7 @@ def test_a_true_regression_is_confirmed_then_bisected_and_its_author_told(
     (alert,) = stored_alerts(engine)
     assert alert.confirmation == "confirmed"
     record = alert.details["confirmation"]
-    assert (record["runs_before"], record["runs_after"]) == (6, 6)  # each side: its end's four runs, two neighbours
+    assert (record["runs_before"], record["runs_after"], record["rounds"]) == (4, 4, 1)  # four runs at each end
     assert record["relative_change"] == pytest.approx(0.30, abs=0.03)
     assert record["p_value"] < 0.05
 
@@ -93,7 +93,7 @@ def test_a_true_regression_is_confirmed_then_bisected_and_its_author_told(
     texts = [str(n["text"]) for n in journal(engine, summary_id)]
     assert texts[0].startswith("created by detection")
     assert texts[1].startswith(f"confirmation of alert {alert_id} ")
-    assert "6 runs (retriggered 3 at" in texts[1]
+    assert "6 runs in 1 round (retriggered 3 at" in texts[1]
     assert any(text.startswith("bisection of") for text in texts[2:])
     assert notifications(engine) == [(summary_id, "sent")]
     assert len(services.requests) == 1
@@ -113,7 +113,7 @@ def test_a_busy_machine_raises_a_candidate_that_is_not_reproduced_and_nobody_is_
     assert (alert.last_good, alert.first_bad) == (project.tips[14], project.tips[15])
     closed = report.confirmations[alert_id]
     assert closed.outcome.value == "not-reproduced", closed.evidence
-    assert closed.runs == 6
+    assert closed.runs == 14  # four runs at each end were inconclusive; eight each show no change
     assert alert.confirmation == "not-reproduced"
     assert alert.details["confirmation"]["verdict"] in ("inconclusive", "no_change")
 
@@ -121,7 +121,7 @@ def test_a_busy_machine_raises_a_candidate_that_is_not_reproduced_and_nobody_is_
     assert notifications(engine) == []  # ... and nobody told
     assert services.requests == []
     assert queues(engine) == {"code": [], "perf": []}
-    assert count_runs(engine) == len(project.tips) + 6
+    assert count_runs(engine) == len(project.tips) + 14
     summary_id = closed.summary_id
     assert summary_id is not None
     with engine.connect() as conn:
@@ -130,8 +130,9 @@ def test_a_busy_machine_raises_a_candidate_that_is_not_reproduced_and_nobody_is_
     data, closing = detail["notes"]
     assert data["kind"] == "data"
     assert str(data["text"]).startswith(f"confirmation of candidate alert {alert_id} ")
-    assert "not reproduced: the new data shows no significant change" in str(data["text"])
-    assert data["details"]["confirmation"]["runs_after"] == 6  # type: ignore[index]
+    assert "14 runs in 2 rounds (retriggered 7 at" in str(data["text"])
+    assert re.search(r"not reproduced: the new data shows no (significant )?change", str(data["text"]))
+    assert data["details"]["confirmation"]["rounds"] == 2  # type: ignore[index]
     assert (closing["kind"], closing["from_state"], closing["to_state"]) == ("transition", "untriaged", "invalid")
     assert str(closing["text"]).startswith("not reproduced: ")
 

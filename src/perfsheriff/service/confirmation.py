@@ -40,16 +40,7 @@ from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries, records, runsinfo
 from perfsheriff.store import triage as triage_store
 from perfsheriff.triage import State
-from perfsheriff.triage.confirmation import (
-    DEFAULT_POINTS,
-    NEIGHBOURS,
-    ConfirmationPlan,
-    Judgement,
-    Measured,
-    Outcome,
-    judge,
-    plan_confirmation,
-)
+from perfsheriff.triage.confirmation import DEFAULT_POINTS, NEIGHBOURS, ConfirmationPlanner, Decision, Outcome
 from perfsheriff.triage.confirmation import describe as describe_judgement
 
 #: The share of an alert's run budget (``[budgets] runs_per_alert``) confirmation may spend; bisection has the rest.
@@ -75,14 +66,13 @@ class ConfirmationReport:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ends:
-    """The revisions around a candidate with their runs: the two ends, then the neighbours, nearest first."""
+class _Window:
+    """The push tips around a candidate, oldest first: up to two before its last good revision, its two
+    ends, up to two after its first bad one; ``split`` is the first bad one's index."""
 
-    last_good: Measured
-    first_bad: Measured
-    before: tuple[Measured, ...]
-    after: tuple[Measured, ...]
-    ids: Mapping[str, int]  # sha -> revision id
+    shas: tuple[str, ...]
+    ids: tuple[int, ...]
+    split: int
 
 
 def confirmation_budget(runs_per_alert: int) -> int:
@@ -113,83 +103,79 @@ class Confirmer:
         return [self.confirm(alert, now) for alert in self.pending()]
 
     def confirm(self, alert: alert_store.AlertRow, now: datetime) -> ConfirmationReport:
-        """Measure what the candidate lacks, re-test it, and publish or close it."""
+        """Measure what the candidate lacks, round by round, re-test it, and publish or close it."""
         with self.engine.connect() as conn:
             spec = self.specs.get(runsinfo.source_of_series(conn, alert.series_id) or "")
         if spec is None:
-            judgement = None
-            plan = ConfirmationPlan()
-        else:
-            plan = self._plan(alert)
-            if plan.runs:
-                self.executor.measure(self.target, spec, plan.revisions, reason=JobReason.CONFIRM)
-            judgement = self._judge(alert)
-        return self._conclude(alert, plan, judgement, now)
+            return self._conclude(alert, None, None, now)
+        window = self._window(alert)
+        regression = alert.kind == "regression"
+        # The series' direction, read off the alert: a regression that raised the values means lower is better.
+        raised = alert.relative_change > 0
+        planner = ConfirmationPlanner(
+            window.shas,
+            window.split,
+            budget=confirmation_budget(self.runs_per_alert),
+            direction=Direction.LOWER_IS_BETTER if raised == regression else Direction.HIGHER_IS_BETTER,
+            regression=regression,
+            min_magnitude=self.min_magnitude,
+            points=self.points,
+        )
+        while not isinstance(step := planner.next_step(self._runs(alert.series_id, window)), Decision):
+            self.executor.measure(self.target, spec, step.plan.revisions, reason=JobReason.CONFIRM)
+        return self._conclude(alert, window, step, now)
 
-    def _ends(self, alert: alert_store.AlertRow) -> _Ends:
+    def _window(self, alert: alert_store.AlertRow) -> _Window:
+        branch = self.target.branch_id
         with self.engine.connect() as conn:
-            branch = self.target.branch_id
             before = alert_store.first_parent_neighbours(
                 conn, branch, alert.last_good_position, NEIGHBOURS, after=False
             )
             after = alert_store.first_parent_neighbours(conn, branch, alert.first_bad_position, NEIGHBOURS, after=True)
-            ids = {
-                **records.revision_ids(conn, self.target.project_id, [alert.last_good, alert.first_bad]),
-                **{sha: rid for rid, sha in [*before, *after]},
-            }
-            runs = queries.run_medians(conn, alert.series_id, list(ids.values()))
+            ends = records.revision_ids(conn, self.target.project_id, [alert.last_good, alert.first_bad])
+        tips = [
+            *before[::-1],
+            (ends[alert.last_good], alert.last_good),
+            (ends[alert.first_bad], alert.first_bad),
+            *after,
+        ]
+        return _Window(tuple(sha for _, sha in tips), tuple(rid for rid, _ in tips), len(before) + 1)
 
-        def measured(sha: str) -> Measured:
-            return Measured(sha, len(runs.get(ids[sha], [])))
-
-        return _Ends(
-            measured(alert.last_good),
-            measured(alert.first_bad),
-            tuple(measured(sha) for _, sha in before),
-            tuple(measured(sha) for _, sha in after),
-            ids,
-        )
-
-    def _plan(self, alert: alert_store.AlertRow) -> ConfirmationPlan:
-        ends = self._ends(alert)
-        budget = confirmation_budget(self.runs_per_alert)
-        return plan_confirmation(
-            ends.last_good, ends.first_bad, ends.before, ends.after, budget=budget, points=self.points
-        )
-
-    def _judge(self, alert: alert_store.AlertRow) -> Judgement:
-        ends = self._ends(alert)
-        good_side = [ends.last_good, *ends.before]
-        bad_side = [ends.first_bad, *ends.after]
+    def _runs(self, series_id: str, window: _Window) -> dict[str, list[float]]:
+        """Each window revision's runs of the series (their medians)."""
         with self.engine.connect() as conn:
-            runs = queries.run_medians(conn, alert.series_id, list(ends.ids.values()))
-        good = [v for m in good_side for v in runs.get(ends.ids[m.revision], [])]
-        bad = [v for m in bad_side for v in runs.get(ends.ids[m.revision], [])]
-        complete = min(ends.last_good.runs, ends.first_bad.runs) >= self.points
-        regression = alert.kind == "regression"
-        # The series' direction, read off the alert: a regression that raised the values means lower is better.
-        direction = (
-            Direction.LOWER_IS_BETTER if (alert.relative_change > 0) == regression else Direction.HIGHER_IS_BETTER
-        )
-        return judge(
-            good, bad, direction=direction, regression=regression, min_magnitude=self.min_magnitude, complete=complete
-        )
+            runs = queries.run_medians(conn, series_id, list(window.ids))
+        return {sha: runs.get(rid, []) for sha, rid in zip(window.shas, window.ids, strict=True)}
 
     def _conclude(
-        self, alert: alert_store.AlertRow, plan: ConfirmationPlan, judgement: Judgement | None, now: datetime
+        self, alert: alert_store.AlertRow, window: _Window | None, decision: Decision | None, now: datetime
     ) -> ConfirmationReport:
-        if judgement is None:
+        if window is None or decision is None:
             outcome, reason, evidence = Outcome.UNCONFIRMED, "its benchmark is no longer configured", ""
+            record = _record(None, outcome, reason)
         else:
+            judgement = decision.judgement
             outcome, reason, evidence = judgement.outcome, judgement.reason, describe_judgement(judgement)
-        record = _record(plan, judgement, outcome, reason)
-        text = _note_text(plan, outcome, reason, evidence)
+            if decision.moved and outcome is Outcome.CONFIRMED:
+                reason += self._move(alert, window, decision.split)
+            record = _record(decision, outcome, reason)
+        text = _note_text(record, outcome, reason, evidence)
         summary_id = (
             self._close(alert, record, text, now)
             if outcome is Outcome.NOT_REPRODUCED
             else self._publish(alert, record, text, outcome, now)
         )
-        return ConfirmationReport(alert.id, outcome, plan.runs, reason, summary_id, evidence)
+        return ConfirmationReport(alert.id, outcome, int(record["runs"]), reason, summary_id, evidence)
+
+    def _move(self, alert: alert_store.AlertRow, window: _Window, split: int) -> str:
+        """Put the alert's range where the runs show the change; returns what the journal says of it."""
+        good, bad = window.shas[split - 1], window.shas[split]
+        with self.engine.begin() as conn:
+            moved = alert_store.move_range(conn, alert.id, window.ids[split - 1], window.ids[split])
+        if not moved:
+            return f", between {good[:10]} and {bad[:10]} (another alert holds that range already)"
+        was = f"{alert.last_good[:10]}..{alert.first_bad[:10]}"
+        return f", between {good[:10]} and {bad[:10]}: the range moved there from {was}"
 
     def _publish(
         self, alert: alert_store.AlertRow, record: dict[str, Any], text: str, outcome: Outcome, now: datetime
@@ -232,19 +218,25 @@ class Confirmer:
         return summary_id
 
 
-def _record(plan: ConfirmationPlan, judgement: Judgement | None, outcome: Outcome, reason: str) -> dict[str, Any]:
+def _record(decision: Decision | None, outcome: Outcome, reason: str) -> dict[str, Any]:
     """What is kept on the alert (``details["confirmation"]``) and in the journal note's details."""
+    plans = decision.plans if decision is not None else ()
+    retriggered: dict[str, int] = {}
+    for plan in plans:
+        for sha, n in plan.retrigger:
+            retriggered[sha] = retriggered.get(sha, 0) + n
     record: dict[str, Any] = {
         "outcome": outcome.value,
         "reason": reason,
-        "runs": plan.runs,
-        "retriggered": dict(plan.retrigger),
-        "backfilled": list(plan.backfill),
-        "trimmed_by_budget": plan.trimmed,
-        "method": "Hodges-Lehmann shift and Mann-Whitney test of the runs either side (stats.compare)",
+        "runs": decision.runs if decision is not None else 0,
+        "rounds": len(plans),
+        "retriggered": retriggered,
+        "backfilled": [sha for plan in plans for sha in plan.backfill],
+        "trimmed_by_budget": plans[-1].trimmed if plans else 0,
+        "method": "Hodges-Lehmann shift and Mann-Whitney test of the runs at the two ends (stats.compare)",
     }
-    if judgement is not None:
-        c = judgement.comparison
+    if decision is not None:
+        c = decision.judgement.comparison
         record |= {
             "verdict": c.verdict.value,
             "runs_before": c.n_base,
@@ -253,16 +245,19 @@ def _record(plan: ConfirmationPlan, judgement: Judgement | None, outcome: Outcom
             "ci_low": None if c.ci_low is None else c.ci_low - 1,
             "ci_high": None if c.ci_high is None else c.ci_high - 1,
             "p_value": c.p_value,
+            "moved": decision.moved,
         }
     return record
 
 
-def _note_text(plan: ConfirmationPlan, outcome: Outcome, reason: str, evidence: str) -> str:
-    """``6 runs (retriggered 3 at abc, 3 at def; backfilled 0); not reproduced: ... (evidence)``."""
-    asked = ", ".join(f"{n} at {sha[:10]}" for sha, n in plan.retrigger) or "none"
-    filled = ", ".join(sha[:10] for sha in plan.backfill) or "none"
-    ran = f"{plan.runs} runs (retriggered {asked}; backfilled {filled})"
-    if plan.trimmed:
-        ran += f", {plan.trimmed} more wanted beyond the budget"
-    shown = f" {evidence}" if evidence else ""
+def _note_text(record: Mapping[str, Any], outcome: Outcome, reason: str, evidence: str) -> str:
+    """``6 runs in 1 round (retriggered 3 at abc, 3 at def; backfilled none); confirmed: ... (evidence)``."""
+    asked = ", ".join(f"{n} at {sha[:10]}" for sha, n in record["retriggered"].items()) or "none"
+    filled = ", ".join(sha[:10] for sha in record["backfilled"]) or "none"
+    rounds = record["rounds"]
+    ran = f"{record['runs']} runs in {rounds} round{'s' if rounds != 1 else ''}"
+    ran += f" (retriggered {asked}; backfilled {filled})"
+    if record["trimmed_by_budget"]:
+        ran += f", {record['trimmed_by_budget']} more wanted beyond the budget"
+    shown = f" ({evidence})" if evidence else ""
     return f"{ran}; {outcome.value.replace('-', ' ')}: {reason}{shown}"

@@ -165,3 +165,25 @@ def first_parent_neighbours(
         .limit(count)
     )
     return [(int(rid), str(sha)) for rid, sha in conn.execute(query)]
+
+
+def move_range(conn: sa.Connection, alert_id: int, last_good_id: int, first_bad_id: int) -> bool:
+    """Give an alert another suspect range; False (nothing done) when another alert of its series and kind
+    has that first bad revision already."""
+    row = conn.execute(sa.select(t.alerts.c.series_id, t.alerts.c.kind).where(t.alerts.c.id == alert_id)).one()
+    taken = conn.execute(
+        sa.select(t.alerts.c.id).where(
+            t.alerts.c.series_id == row.series_id,
+            t.alerts.c.kind == row.kind,
+            t.alerts.c.first_bad_revision_id == first_bad_id,
+            t.alerts.c.id != alert_id,
+        )
+    ).first()
+    if taken is not None:
+        return False
+    conn.execute(
+        sa.update(t.alerts)
+        .where(t.alerts.c.id == alert_id)
+        .values(last_good_revision_id=last_good_id, first_bad_revision_id=first_bad_id)
+    )
+    return True

@@ -10,8 +10,16 @@ itself, within the alert's run budget:
   ends of the suspect range (last good, first bad) up to ``points`` runs each,
   then one backfill run at each of the up to two revisions either side that has
   no data; the most useful runs first when the budget cannot pay for all.
-- :func:`judge` re-tests the candidate on the data then at hand (see its docstring
-  for the method and why it is this one).
+- :func:`judge` re-tests the candidate on the runs then at hand at the two ends
+  (see its docstring for the method and why it is this one).
+- :class:`ConfirmationPlanner` plays at most two rounds over the *window* (the
+  range's two ends and their neighbours): the first at the claimed place; when
+  it does not confirm, a second one where the runs show the change most clearly
+  (:func:`best_split`): the same place with twice the data points, or a place
+  one or two pushes off, whose new ends are retriggered in turn. A detector can
+  put a step a push or two off (noise decides between close positions); that is
+  why Perfherder's sheriffs backfill either side, and reassign the alert when the
+  data shows it on another push.
 
 A data point is one run (its median of the series): the repetitions of one run
 share that run's machine state, so they are not independent evidence.
@@ -22,7 +30,7 @@ Pure code: revisions are names, runs are numbers; the service layer reads and st
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from perfsheriff.errors import InputError
@@ -126,12 +134,12 @@ def judge(
     alpha: float = 0.05,
     complete: bool = True,
 ) -> Judgement:
-    """Whether the data points either side of a candidate still show its change.
+    """Whether the runs at the two ends of a candidate's range still show its change.
 
     Method: :func:`perfsheriff.stats.compare.compare` (Hodges-Lehmann shift of the
     log values with its distribution-free interval, two-sided Mann-Whitney test)
-    of the runs at the last good revision and its neighbours before against the
-    runs at the first bad revision and its neighbours after. The candidate is
+    of the runs at the last good revision (``good``) against the runs at the first
+    bad revision (``bad``). The candidate is
     confirmed when the comparison calls the same kind of change (regression or
     improvement, by ``direction``) with the interval excluding no change and the
     estimate at least ``min_magnitude``; not reproduced otherwise; unconfirmed
@@ -142,11 +150,13 @@ def judge(
 
     Why this test and not the detector run again: the detector weighs up to 60
     revisions a side, all of which already voted for the candidate; a few new
-    runs barely move it, so it would re-find most of what it found. The local
-    comparison puts the new runs (half of each side or more) beside the old ones
-    exactly where the step is claimed: a slow period of the machine, or a chance
-    run of one mode of bimodal noise, does not come back when the ends are
-    measured again, and the comparison then has no shift to find.
+    runs barely move it, so it re-finds most of what it found (the simulator:
+    a re-run keeps 80 % of false candidates, this test 7 %). And why the two ends
+    only, not their neighbours too: the neighbours' runs are the very data that
+    raised the candidate (a slow period of the machine lies on them), while at
+    the ends the new runs are three in four; the claim bisection needs is exactly
+    that these two revisions differ. A slow period or a chance run of one mode of
+    bimodal noise does not come back when the ends are measured again.
     Assumptions: runs are independent; the change is a multiplicative shift.
     Reference: Hollander, Wolfe & Chicken (2014), *Nonparametric Statistical
     Methods*, §4.2-4.3; Perfherder's sheriffing workflow (retrigger to four data
@@ -172,6 +182,12 @@ def judge(
     return Judgement(Outcome.NOT_REPRODUCED, comparison, f"the new data shows {shown}")
 
 
+def settled(judgement: Judgement) -> bool:
+    """Whether another round of runs could change the outcome: not when the change showed, nor when the
+    data rules it out (``no_change``) or is missing; only an inconclusive comparison asks for more."""
+    return judgement.comparison.verdict is not Verdict.INCONCLUSIVE or judgement.outcome is Outcome.CONFIRMED
+
+
 def describe(judgement: Judgement) -> str:
     """``+29.8%, CI +28.1% .. +31.0%, p = 0.00216, 6 v 6 runs``: the evidence in one line."""
     c = judgement.comparison
@@ -181,3 +197,133 @@ def describe(judgement: Judgement) -> str:
         f"{c.relative_change:+.1%}, CI {c.ci_low - 1:+.1%} .. {c.ci_high - 1:+.1%}, "
         f"p = {c.p_value:.3g}, {c.n_base} v {c.n_head} runs"
     )
+
+
+def _sides(runs: Sequence[Sequence[float]], split: int) -> tuple[list[float], list[float]]:
+    """The runs of up to ``NEIGHBOURS + 1`` revisions either side of ``split``, the first of the new level."""
+    good = [v for values in runs[max(0, split - 1 - NEIGHBOURS) : split] for v in values]
+    bad = [v for values in runs[split : split + 1 + NEIGHBOURS] for v in values]
+    return good, bad
+
+
+def best_split(
+    runs: Sequence[Sequence[float]], *, direction: Direction, regression: bool, min_magnitude: float = 0.01
+) -> int | None:
+    """The place in a window (``runs``: each revision's run values, oldest first) where the runs show the
+    claimed change most clearly: the smallest Mann-Whitney p-value among the splits whose estimate points
+    the claimed way and reaches ``min_magnitude``; None when none does."""
+    settings = CompareSettings(min_magnitude=min_magnitude, equivalence_margin=max(min_magnitude, 1e-6))
+    best: tuple[float, int] | None = None
+    for split in range(1, len(runs)):
+        c = compare(*_sides(runs, split), direction, settings)
+        if c.p_value is None or c.relative_change is None or abs(c.relative_change) < min_magnitude:
+            continue
+        if direction.is_regression(c.relative_change) == regression and (best is None or c.p_value < best[0]):
+            best = (c.p_value, split)
+    return None if best is None else best[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A confirmation's end: the judgement, where the change lies in the window, the runs asked for."""
+
+    judgement: Judgement
+    split: int  # the first bad revision's index in the window: where the change was judged
+    runs: int
+    plans: tuple[ConfirmationPlan, ...]
+    moved: bool  # the change lies elsewhere in the window than the detector said
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPlan:
+    """:class:`ConfirmationPlan` of one round, with the place in the window it tests."""
+
+    plan: ConfirmationPlan
+    split: int
+    points: int
+
+
+class ConfirmationPlanner:
+    """Decides a candidate's confirmation runs round by round, and its outcome (see the module docstring).
+
+    ``window`` is the revisions around the change, oldest first; ``split`` the index of the first bad
+    one. :meth:`next_step` takes every run value known so far, per revision, and returns the next
+    runs to make or, at the end, the :class:`Decision`. Two looks at the data (two rounds, perhaps at
+    two places) raise the chance of confirming a change that is not there from ``alpha`` to at most
+    twice that; the simulator (``benchmarks/confirm_simulator.py``) measures what it gives.
+    """
+
+    def __init__(
+        self,
+        window: Sequence[str],
+        split: int,
+        *,
+        budget: int,
+        direction: Direction,
+        regression: bool,
+        min_magnitude: float = 0.01,
+        points: int = DEFAULT_POINTS,
+    ) -> None:
+        if not 0 < split < len(window):
+            raise InputError(f"the change must lie inside the window, got split {split} of {len(window)}")
+        self.window = tuple(window)
+        self.split = split
+        self.budget = budget
+        self.direction = direction
+        self.regression = regression
+        self.min_magnitude = min_magnitude
+        self.points = points
+        self.rounds: list[WindowPlan] = []
+
+    def next_step(self, runs: Mapping[str, Sequence[float]]) -> WindowPlan | Decision:
+        values = [tuple(runs.get(rev, ())) for rev in self.window]
+        while True:
+            if not self.rounds:
+                step = self._round(values, self.split, self.points)
+            else:
+                last = self.rounds[-1]
+                judgement = self._judge(values, last.split, last.points)
+                if len(self.rounds) == 2 or settled(judgement) or self._spent() >= self.budget:
+                    return self._decision(judgement, last.split)
+                step = self._round(values, *self._second_round(values, last.split))
+            if step.plan.runs:
+                return step  # else: the data is there already, judge it at once
+
+    def _second_round(self, values: list[tuple[float, ...]], split: int) -> tuple[int, int]:
+        """Where the second round looks, and with how many data points per end."""
+        moved = best_split(
+            values, direction=self.direction, regression=self.regression, min_magnitude=self.min_magnitude
+        )
+        if moved is None or moved == split:
+            return split, 2 * self.points
+        return moved, self.points
+
+    def _round(self, values: list[tuple[float, ...]], split: int, points: int) -> WindowPlan:
+        measured = [Measured(rev, len(v)) for rev, v in zip(self.window, values, strict=True)]
+        before = measured[max(0, split - 1 - NEIGHBOURS) : split - 1][::-1]
+        after = measured[split + 1 : split + 1 + NEIGHBOURS]
+        plan = plan_confirmation(
+            measured[split - 1], measured[split], before, after, budget=self.budget - self._spent(), points=points
+        )
+        step = WindowPlan(plan, split, points)
+        self.rounds.append(step)
+        return step
+
+    def _judge(self, values: list[tuple[float, ...]], split: int, points: int) -> Judgement:
+        good, bad = list(values[split - 1]), list(values[split])
+        complete = min(len(values[split - 1]), len(values[split])) >= points
+        return judge(
+            good,
+            bad,
+            direction=self.direction,
+            regression=self.regression,
+            min_magnitude=self.min_magnitude,
+            complete=complete,
+        )
+
+    def _spent(self) -> int:
+        return sum(r.plan.runs for r in self.rounds)
+
+    def _decision(self, judgement: Judgement, split: int) -> Decision:
+        plans = tuple(r.plan for r in self.rounds if r.plan.runs)
+        return Decision(judgement, split, self._spent(), plans, moved=split != self.split)

@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
-from perfsheriff.triage.confirmation import Measured, Outcome, describe, judge, plan_confirmation
+from perfsheriff.triage.confirmation import (
+    ConfirmationPlanner,
+    Decision,
+    Measured,
+    Outcome,
+    WindowPlan,
+    describe,
+    judge,
+    plan_confirmation,
+)
 
 LOWER = Direction.LOWER_IS_BETTER
 
@@ -114,3 +123,63 @@ def test_an_inconclusive_test_on_data_cut_short_leaves_the_candidate_unconfirmed
     short = judge(good, bad, direction=LOWER, regression=True, complete=False)
     assert short.outcome is Outcome.UNCONFIRMED
     assert short.reason == "too few data points to tell (4 before, 3 after)"
+
+
+def play(planner: ConfirmationPlanner, levels: dict[str, float], runs: dict[str, list[float]]) -> Decision:
+    """Answer each round with fresh runs at the revisions' true levels, until the planner decides."""
+    seed = 100
+    while True:
+        step = planner.next_step(runs)
+        if isinstance(step, Decision):
+            return step
+        assert isinstance(step, WindowPlan)
+        for revision in step.plan.revisions:
+            seed += 1
+            runs.setdefault(revision, []).extend(_normal(levels[revision], 1, seed))
+
+
+def window(levels: dict[str, float], split: int) -> ConfirmationPlanner:
+    return ConfirmationPlanner(list(levels), split, budget=15, direction=LOWER, regression=True)
+
+
+def test_a_step_where_the_detector_put_it_is_confirmed_in_one_round() -> None:
+    levels = {"w0": 100, "w1": 100, "w2": 100, "w3": 130, "w4": 130, "w5": 130}
+    runs = {rev: _normal(level, 1, i) for i, (rev, level) in enumerate(levels.items())}
+    decision = play(window(levels, 3), levels, runs)
+    assert decision.judgement.outcome is Outcome.CONFIRMED
+    assert (decision.runs, decision.split, decision.moved, len(decision.plans)) == (6, 3, False, 1)
+    assert decision.plans[0].retrigger == (("w2", 3), ("w3", 3))
+
+
+def test_a_step_one_push_later_than_claimed_is_found_there() -> None:
+    levels = {"w0": 100, "w1": 100, "w2": 100, "w3": 100, "w4": 130, "w5": 130}
+    runs = {rev: _normal(level, 1, i) for i, (rev, level) in enumerate(levels.items())}
+    decision = play(window(levels, 3), levels, runs)
+    assert decision.judgement.outcome is Outcome.CONFIRMED
+    assert (decision.split, decision.moved) == (4, True)
+    assert decision.plans[1].retrigger == (("w4", 3),)  # w3 has its four runs from the first round
+    assert decision.runs == 9
+
+
+def test_a_change_that_fresh_runs_do_not_show_is_not_reproduced_after_a_second_round() -> None:
+    levels = dict.fromkeys(("w0", "w1", "w2", "w3", "w4", "w5"), 100.0)
+    runs = {rev: _normal(level, 1, i) for i, (rev, level) in enumerate(levels.items())}
+    runs["w3"] = [130.0]  # the one slow run that made the candidate, with w4 and w5's
+    runs["w4"], runs["w5"] = [131.0], [129.0]
+    decision = play(window(levels, 3), levels, runs)
+    assert decision.judgement.outcome is Outcome.NOT_REPRODUCED
+    assert len(decision.plans) == 2
+    assert decision.runs <= 15
+
+
+def test_data_that_suffices_is_judged_without_runs() -> None:
+    levels = {"g": 100.0, "b": 130.0}
+    runs = {"g": _normal(100, 4, 1), "b": _normal(130, 4, 2)}
+    decision = window(levels, 1).next_step(runs)
+    assert isinstance(decision, Decision)
+    assert (decision.judgement.outcome, decision.runs, decision.plans) == (Outcome.CONFIRMED, 0, ())
+
+
+def test_a_change_outside_its_window_is_refused() -> None:
+    with pytest.raises(InputError, match="the change must lie inside the window, got split 0 of 2"):
+        window({"g": 100.0, "b": 130.0}, 0)
