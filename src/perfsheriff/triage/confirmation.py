@@ -15,8 +15,9 @@ itself, within the alert's run budget:
 - :class:`ConfirmationPlanner` plays at most two rounds over the *window* (the
   range's two ends and their neighbours): the first at the claimed place; when
   it does not confirm, a second one where the runs show the change most clearly
-  (:func:`best_split`): the same place with twice the data points, or a place
-  one or two pushes off, whose new ends are retriggered in turn. A detector can
+  (:func:`best_split`): the same place with twice the data points (unless the
+  first round showed no change there), or a place one or two pushes off, whose
+  new ends are retriggered in turn. A detector can
   put a step a push or two off (noise decides between close positions); that is
   why Perfherder's sheriffs backfill either side, and reassign the alert when the
   data shows it on another push.
@@ -183,9 +184,13 @@ def judge(
 
 
 def settled(judgement: Judgement) -> bool:
-    """Whether another round of runs could change the outcome: not when the change showed, nor when the
-    data rules it out (``no_change``) or is missing; only an inconclusive comparison asks for more."""
+    """Whether more runs at the same place could change the outcome: not when the change showed, nor when
+    the data rules it out (``no_change``) or is missing; only an inconclusive comparison asks for more."""
     return judgement.comparison.verdict is not Verdict.INCONCLUSIVE or judgement.outcome is Outcome.CONFIRMED
+
+
+def _missing(judgement: Judgement) -> bool:
+    return judgement.comparison.verdict is Verdict.INSUFFICIENT_DATA
 
 
 def describe(judgement: Judgement) -> str:
@@ -210,16 +215,18 @@ def best_split(
     runs: Sequence[Sequence[float]], *, direction: Direction, regression: bool, min_magnitude: float = 0.01
 ) -> int | None:
     """The place in a window (``runs``: each revision's run values, oldest first) where the runs show the
-    claimed change most clearly: the smallest Mann-Whitney p-value among the splits whose estimate points
-    the claimed way and reaches ``min_magnitude``; None when none does."""
+    claimed change most clearly: the largest Hodges-Lehmann shift the claimed way between the revisions
+    either side (a split inside the step's levels mixes them and shows less of it); None when no split
+    shows at least ``min_magnitude`` with two runs a side."""
     settings = CompareSettings(min_magnitude=min_magnitude, equivalence_margin=max(min_magnitude, 1e-6))
     best: tuple[float, int] | None = None
     for split in range(1, len(runs)):
         c = compare(*_sides(runs, split), direction, settings)
-        if c.p_value is None or c.relative_change is None or abs(c.relative_change) < min_magnitude:
+        change = c.relative_change
+        if change is None or abs(change) < min_magnitude or direction.is_regression(change) != regression:
             continue
-        if direction.is_regression(c.relative_change) == regression and (best is None or c.p_value < best[0]):
-            best = (c.p_value, split)
+        if best is None or abs(change) > best[0]:
+            best = (abs(change), split)
     return None if best is None else best[1]
 
 
@@ -283,9 +290,13 @@ class ConfirmationPlanner:
             else:
                 last = self.rounds[-1]
                 judgement = self._judge(values, last.split, last.points)
-                if len(self.rounds) == 2 or settled(judgement) or self._spent() >= self.budget:
+                final = len(self.rounds) == 2 or self._spent() >= self.budget
+                if final or judgement.outcome is Outcome.CONFIRMED or _missing(judgement):
                     return self._decision(judgement, last.split)
-                step = self._round(values, *self._second_round(values, last.split))
+                split, points = self._second_round(values, last.split)
+                if split == last.split and settled(judgement):
+                    return self._decision(judgement, last.split)  # no change here, and no sign of one nearby
+                step = self._round(values, split, points)
             if step.plan.runs:
                 return step  # else: the data is there already, judge it at once
 
