@@ -20,7 +20,7 @@ def demo(
         Path, typer.Option(help="Folder for the demo's repository, configuration, work files and database (replaced).")
     ] = Path(".perfsheriff/demo"),
 ) -> None:
-    """Track a small project with roll-ups: measure every push, detect the changes, bisect to the culprits."""
+    """Track a small project with roll-ups: measure every push, detect and confirm changes, bisect to the culprits."""
     with user_errors():
         workdir = workdir.absolute()
         config = prepare_demo(workdir)
@@ -38,10 +38,19 @@ def demo(
             with t.engine.connect() as conn:
                 alerts = {a.id: a for a in alert_store.list_alerts(conn, ids=report.new_alert_ids)}
     console.print("\n[bold]For the sheriff[/]")
+    for alert_id, confirmed in report.confirmations.items():
+        if alert_id not in report.bisections:  # closed (not reproduced), or published without a bisection
+            alert = alerts[alert_id]
+            told = "nobody told" if confirmed.outcome.value == "not-reproduced" else "published"
+            line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} candidate -> "
+            console.print(f"{line}{confirmed.outcome.value} after {confirmed.runs} runs ({told})", highlight=False)
     for alert_id, bisected in report.bisections.items():
         alert = alerts[alert_id]
         outcome = bisected.outcome
         line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} on {alert.machine_class}"
+        confirmed = report.confirmations.get(alert_id)
+        if confirmed is not None:
+            line += f", {confirmed.outcome.value} by {confirmed.runs} runs,"
         if bisected.culprits:
             culprit = bisected.culprits[0]
             confidence = f"{outcome.confidence:.2f}" if outcome.confidence is not None else "-"

@@ -108,7 +108,7 @@ def track(
     wait: WaitOption = "6h",
     db: DbOption = None,
 ) -> None:
-    """Measure new commits of the tracked branches, detect changes, and bisect new regressions."""
+    """Measure new commits of the tracked branches, detect changes, confirm them by measuring again, and bisect."""
     with user_errors():
         pause = projectfile.parse_duration(every) if every else None
         if once and pause:
