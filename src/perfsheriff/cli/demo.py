@@ -12,6 +12,7 @@ from rich.panel import Panel
 from perfsheriff.cli.context import console, user_errors
 from perfsheriff.cli.tracking import track_pass, tracker
 from perfsheriff.service.demo import prepare_demo
+from perfsheriff.service.track import TrackReport
 from perfsheriff.store import alerts as alert_store
 
 
@@ -38,19 +39,14 @@ def demo(
             with t.engine.connect() as conn:
                 alerts = {a.id: a for a in alert_store.list_alerts(conn, ids=report.new_alert_ids)}
     console.print("\n[bold]For the sheriff[/]")
-    for alert_id, confirmed in report.confirmations.items():
-        if alert_id not in report.bisections:  # closed (not reproduced), or published without a bisection
-            alert = alerts[alert_id]
-            told = "nobody told" if confirmed.outcome.value == "not-reproduced" else "published"
-            line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} candidate -> "
-            console.print(f"{line}{confirmed.outcome.value} after {confirmed.runs} runs ({told})", highlight=False)
+    _unbisected(report, alerts)
     for alert_id, bisected in report.bisections.items():
         alert = alerts[alert_id]
         outcome = bisected.outcome
         line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} on {alert.machine_class}"
-        confirmed = report.confirmations.get(alert_id)
-        if confirmed is not None:
-            line += f", {confirmed.outcome.value} by {confirmed.runs} runs,"
+        confirmation = report.confirmations.get(alert_id)
+        if confirmation is not None:
+            line += f", {confirmation.outcome.value} by {confirmation.runs} runs,"
         if bisected.culprits:
             culprit = bisected.culprits[0]
             confidence = f"{outcome.confidence:.2f}" if outcome.confidence is not None else "-"
@@ -73,6 +69,17 @@ def demo(
         f"  {prog} compare --base {good} --head {bad} --repo {workdir / 'textkit'} --db {db}",
         soft_wrap=True,
     )
+
+
+def _unbisected(report: TrackReport, alerts: dict[int, alert_store.AlertRow]) -> None:
+    """Candidates closed by confirmation (not reproduced), or published without a bisection."""
+    for alert_id, confirmation in report.confirmations.items():
+        alert = alerts.get(alert_id)
+        if alert_id in report.bisections or alert is None:
+            continue
+        told = "nobody told" if confirmation.outcome.value == "not-reproduced" else "published"
+        line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} candidate -> "
+        console.print(f"{line}{confirmation.outcome.value} after {confirmation.runs} runs ({told})", highlight=False)
 
 
 def _program() -> str:
