@@ -19,7 +19,7 @@ from fakeservers import FakeService, Reply
 from sqlalchemy.engine import Engine
 from test_track import NOW, count_runs, make_tracker, runs_by_revision, stored_alerts
 
-from perfsheriff.service import summaries
+from perfsheriff.service import dashboard, summaries
 from perfsheriff.service.detection import detect_stored
 from perfsheriff.service.jobs import JobReason
 from perfsheriff.service.track import TrackEvents, TrackReport
@@ -157,6 +157,7 @@ def test_a_candidate_waits_unseen_and_an_interrupted_confirmation_resumes(engine
     assert alert.confirmation == "confirming"
     with engine.connect() as conn:
         assert summaries.list_summaries(conn) == []  # in no summary, so in no queue, no page, no message
+        assert dashboard.series_alerts(conn, alert.series_id) == []  # nor on the series' graph
     assert queues(engine) == {"code": [], "perf": []}
 
     # Say the pass died after two of the six retriggers: the next pass asks only for the four missing.
@@ -172,6 +173,8 @@ def test_a_candidate_waits_unseen_and_an_interrupted_confirmation_resumes(engine
         project.rollup: 3,
     }
     assert report.bisections[alert_id].culprits[0].sha == project.culprit
+    with engine.connect() as conn:
+        assert [a["id"] for a in dashboard.series_alerts(conn, alert.series_id)] == [alert_id]
 
 
 def test_alerts_of_uploaded_results_are_published_at_once(engine: Engine, tmp_path: Path) -> None:
