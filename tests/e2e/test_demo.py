@@ -31,7 +31,7 @@ def test_demo_tracks_detects_and_bisects_to_the_culprits(tmp_path: Path) -> None
     for alert in listed:
         runs = alert["details"]["confirmation"]["runs"]
         assert f"alert {alert['id']}: {runs} confirmation runs, confirmed: the new data shows the " in result.stdout
-        assert f", confirmed by {runs} runs, -> culprit" in result.stdout
+        assert f", confirmed by {runs} runs -> culprit" in result.stdout
     alerts = {a["benchmark"]: a for a in listed}
     assert 0.1 < alerts["parse"]["relative_change"] < 0.3
     # Both changes landed inside roll-ups that CI measured only at their tips: bisection named the commits.

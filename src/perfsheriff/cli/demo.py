@@ -46,7 +46,7 @@ def demo(
         line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} on {alert.machine_class}"
         confirmation = report.confirmations.get(alert_id)
         if confirmation is not None:
-            line += f", {confirmation.outcome.value} by {confirmation.runs} runs,"
+            line += f", {confirmation.outcome.value} by {confirmation.runs} runs"
         if bisected.culprits:
             culprit = bisected.culprits[0]
             confidence = f"{outcome.confidence:.2f}" if outcome.confidence is not None else "-"
