@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from test_track import NOW, count_runs, make_tracker, runs_by_revision, stored_a
 
 from perfsheriff.service import dashboard, summaries
 from perfsheriff.service.detection import detect_stored
+from perfsheriff.service.execute import QueueExecutor, QueueTimeout
 from perfsheriff.service.jobs import JobReason
 from perfsheriff.service.track import TrackEvents, TrackReport
 from perfsheriff.store import alerts as alert_store
@@ -214,3 +216,26 @@ def test_a_candidate_placed_a_push_early_is_moved_to_where_the_runs_show_the_cha
     assert alert.details["confirmation"]["moved"] is True
     assert alert.details["confirmation"]["rounds"] == 2
     assert [r.sha for r in report.bisections[alert_id].culprits] == [project.culprit]  # bisected in the right range
+
+
+def test_confirmation_jobs_a_timed_out_pass_left_in_the_queue_are_waited_for_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    project = build_project(tmp_path)
+    local = make_tracker(engine, project.config, tmp_path / "work")
+    (branch,) = local.project_file.project.branches
+    target = local.target(branch)
+    local.measure(target, TrackReport(), TrackEvents())
+    (alert_id,) = detect_stored(engine, local.policy(target), now=NOW, filters={"branch": branch}).new_alert_ids
+    queue = QueueExecutor(engine, local.project_file.config_dir, timeout_s=0.0, sleep=lambda _: None, now=lambda: NOW)
+    queued = replace(local, runner=None, executor=queue)
+
+    for _ in range(2):  # no agent answers: the pass gives up, and the next one takes the same jobs up again
+        with pytest.raises(QueueTimeout, match="6 of 6 jobs for machine class 'test-class' were not answered"):
+            queued.confirm_pending(target, TrackReport(), TrackEvents())
+    with engine.connect() as conn:
+        waiting = conn.execute(sa.select(t.jobs.c.reason, t.jobs.c.state)).all()
+    assert sorted(waiting) == [("confirm", "queued")] * 6
+    assert stored_alerts(engine)[0].confirmation == "confirming"
+    assert queues(engine) == {"code": [], "perf": []}
+    assert alert_id in {a.id for a in stored_alerts(engine)}

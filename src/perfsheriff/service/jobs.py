@@ -210,6 +210,34 @@ def enqueue(conn: sa.Connection, request: JobRequest, *, now: datetime) -> tuple
     return int(job_id), True
 
 
+def open_jobs(
+    conn: sa.Connection,
+    revision_ids: Sequence[int],
+    *,
+    benchmark: str,
+    machine_class: str,
+    configuration_id: int,
+    reason: JobReason,
+) -> dict[int, list[int]]:
+    """Queued or running jobs of one benchmark, class, configuration and reason, per revision, oldest first."""
+    query = (
+        sa.select(t.jobs.c.revision_id, t.jobs.c.id)
+        .where(
+            t.jobs.c.revision_id.in_(list(revision_ids)),
+            t.jobs.c.benchmark == benchmark,
+            t.jobs.c.machine_class == machine_class,
+            t.jobs.c.configuration_id == configuration_id,
+            t.jobs.c.reason == reason.value,
+            t.jobs.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+        )
+        .order_by(t.jobs.c.id)
+    )
+    found: dict[int, list[int]] = {}
+    for revision_id, job_id in conn.execute(query):
+        found.setdefault(int(revision_id), []).append(int(job_id))
+    return found
+
+
 def _expire_leases(conn: sa.Connection, machine_class: str, now: datetime) -> None:
     """Return jobs whose lease ran out to the queue, or fail them after their last attempt."""
     expired = (
