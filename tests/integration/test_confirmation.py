@@ -145,6 +145,22 @@ def test_a_busy_machine_raises_a_candidate_that_is_not_reproduced_and_nobody_is_
     again = make_tracker(engine, project.config, tmp_path / "work").run()
     assert (again.new_alert_ids, again.confirmations, again.bisections) == ([], {}, {})
 
+    # A real regression pushed right after it (five commits on) is not hidden by it: the runs the busy machine
+    # slowed lie just before it and make the detector place the step early, on them, and confirmation closes
+    # those candidates one by one as it measures them again, until the step stands where it is.
+    slow = project.repo.commit("slow down work for real", files={"level.txt": "130\n"})
+    for i in range(5):
+        project.repo.commit(f"after the slowdown {i}", files={"after.txt": f"{i}\n"})
+    confirmed: list[int] = []
+    for _ in range(4):
+        found = make_tracker(engine, project.config, tmp_path / "work").run()
+        confirmed += [i for i, c in found.confirmations.items() if c.outcome.value == "confirmed"]
+        if confirmed:
+            break
+    (real_id,) = confirmed
+    assert [r.sha for r in found.bisections[real_id].culprits] == [slow]
+    assert [outcome for _, outcome in notifications(engine)] == ["sent"]
+
 
 def test_a_candidate_waits_unseen_and_an_interrupted_confirmation_resumes(engine: Engine, tmp_path: Path) -> None:
     project = build_project(tmp_path)

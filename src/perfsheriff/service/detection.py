@@ -4,7 +4,9 @@ Stability: each pass analyses the tail of a series (``horizon`` revisions); a
 change is recorded as an alert the first time it is seen, and a later pass that
 finds the same change within ``min_segment`` revisions of a stored alert of the
 same kind adds nothing. So a second run adds nothing, and an alert does not move
-or duplicate as new points arrive.
+or duplicate as new points arrive. A candidate that confirmation did not
+reproduce blocks only its own first bad revision, so a real change landing next
+to it is still found.
 
 Each pass also measures every series' cumulative change since its branch's
 newest release tag (the overview's "drift since the last release"), from the
@@ -143,11 +145,13 @@ def detect_series(
     per_revision = cast("list[Sequence[float]]", [points.samples(i) for i in range(len(points))])
     result = detect(per_revision, direction=direction, settings=settings)
     known = alert_store.existing_alerts(conn, row.id)
+    # A candidate confirmation closed blocks its own place only: a real change landing near it is new.
+    closed = {(kind, bad) for kind, _, bad in alert_store.existing_alerts(conn, row.id, closed=True)}
     rows = []
     for cp in result.change_points:
         kind = "regression" if cp.is_regression else "improvement"
         bad = int(points.positions[cp.index])
-        if any(k == kind and abs(b - bad) <= settings.min_segment for k, _, b in known):
+        if (kind, bad) in closed or any(k == kind and abs(b - bad) <= settings.min_segment for k, _, b in known):
             continue
         rows.append(_alert_row(row, points, cp, kind, now, noise=result.noise))
         known.append((kind, int(points.positions[cp.last_before]), bad))

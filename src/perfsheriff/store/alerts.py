@@ -35,8 +35,9 @@ class AlertRow:
     confirmation: str | None = None
 
 
-def existing_alerts(conn: sa.Connection, series_id: str) -> list[tuple[str, int, int]]:
-    """(kind, last good position, first bad position) of the series' alerts."""
+def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False) -> list[tuple[str, int, int]]:
+    """(kind, last good position, first bad position) of the series' alerts: those that stand, or (``closed``)
+    the candidates that confirmation did not reproduce."""
     good = t.branch_revisions.alias("good")
     bad = t.branch_revisions.alias("bad")
     query = (
@@ -51,6 +52,8 @@ def existing_alerts(conn: sa.Connection, series_id: str) -> list[tuple[str, int,
         )
         .where(t.alerts.c.series_id == series_id)
     )
+    not_reproduced = t.alerts.c.confirmation == "not-reproduced"
+    query = query.where(not_reproduced if closed else sa.or_(t.alerts.c.confirmation.is_(None), ~not_reproduced))
     return [(row[0], int(row[1]), int(row[2])) for row in conn.execute(query)]
 
 
