@@ -99,9 +99,6 @@ class Confirmer:
         place = (self.target.machine.machine_class, str(self.target.configuration))
         return [a for a in found if (a.machine_class, a.configuration) == place]
 
-    def confirm_pending(self, now: datetime) -> list[ConfirmationReport]:
-        return [self.confirm(alert, now) for alert in self.pending()]
-
     def confirm(self, alert: alert_store.AlertRow, now: datetime) -> ConfirmationReport:
         """Measure what the candidate lacks, round by round, re-test it, and publish or close it."""
         with self.engine.connect() as conn:

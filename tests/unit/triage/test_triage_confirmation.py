@@ -183,3 +183,12 @@ def test_data_that_suffices_is_judged_without_runs() -> None:
 def test_a_change_outside_its_window_is_refused() -> None:
     with pytest.raises(InputError, match="the change must lie inside the window, got split 0 of 2"):
         window({"g": 100.0, "b": 130.0}, 0)
+
+
+@given(st.integers(0, 10_000), st.sampled_from([1.0, 1.03, 1.3]))
+def test_swapping_the_ends_turns_a_regression_into_an_improvement(seed: int, factor: float) -> None:
+    good, bad = _normal(100, 5, seed), _normal(100 * factor, 5, seed + 1)
+    forward = judge(good, bad, direction=LOWER, regression=True)
+    backward = judge(bad, good, direction=LOWER, regression=False)
+    assert forward.outcome is backward.outcome
+    assert forward.comparison.p_value == pytest.approx(backward.comparison.p_value)
