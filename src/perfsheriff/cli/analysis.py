@@ -133,9 +133,10 @@ def _alert_json(alert: alert_store.AlertRow) -> dict[str, object]:
 
 def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
     table = Table(title=f"{len(alerts)} alerts")
-    columns = ("id", "kind", "benchmark", "machine", "config", "change", "confidence", "suspect range", "status")
+    columns = ("id", "kind", "benchmark", "machine", "config", "change", "confidence", "suspect range")
     for column in columns:
         table.add_column(column, justify="right" if column in {"id", "change", "confidence"} else "left")
+    table.add_column("status", min_width=len("not-reproduced"))  # confirming and confirmed must not both read "confir…"
     for a in alerts:
         colour = "red" if a.details.get("is_regression") or a.kind == "regression" else "green"
         table.add_row(
