@@ -94,7 +94,8 @@ def simulate(condition: Condition, rng: np.random.Generator) -> None:
     levels = [condition.effect if i >= step else 0.0 for i in range(REVISIONS)]
     series = [run(levels[i], condition.noise, rng, BUSY if i >= busy_from else 1.0) for i in range(REVISIONS)]
     for cp in detect(series, direction=LOWER).change_points:
-        true = bool(condition.effect) and abs(cp.index - step) <= 2 and cp.is_regression
+        good, bad = suspect_ends(cp)
+        true = bool(condition.effect) and good - 2 < step <= bad + 2 and cp.is_regression
         confirm(cp, series, levels, condition, tally=condition.true if true else condition.false, rng=rng, step=step)
 
 
@@ -110,9 +111,10 @@ def confirm(
 ) -> None:
     """Confirm as the service does, round by round, with fresh runs (the machine is not busy now); and
     judge by a detector re-run for comparison."""
-    window = list(range(max(cp.last_before - NEIGHBOURS, 0), min(cp.index + 1 + NEIGHBOURS, REVISIONS)))
+    good, bad = suspect_ends(cp)
+    window = [*range(max(good - NEIGHBOURS, 0), good + 1), *range(bad, min(bad + 1 + NEIGHBOURS, REVISIONS))]
     planner = ConfirmationPlanner(
-        [str(i) for i in window], window.index(cp.index), budget=BUDGET, direction=LOWER, regression=cp.is_regression
+        [str(i) for i in window], window.index(bad), budget=BUDGET, direction=LOWER, regression=cp.is_regression
     )
     runs: dict[int, list[list[float]]] = {i: [series[i]] for i in range(REVISIONS)}
     while True:
@@ -128,9 +130,16 @@ def confirm(
     tally.candidates += 1
     tally.runs += decision.runs
     tally.kept += kept
-    tally.placed += kept and window[decision.split] == step
+    tally.placed += kept and window[decision.split - 1] < step <= window[decision.split]
     tally.moved += decision.moved
     tally.kept_by_rerun += any(abs(c.index - cp.index) <= 2 and c.is_regression == cp.is_regression for c in again)
+
+
+def suspect_ends(cp: ChangePoint) -> tuple[int, int]:
+    """The alert's last good and first bad revision, as the detection pass stores them: the ends of the
+    change's credible interval over its position (``service.detection``)."""
+    first = min(cp.first_possible, cp.index) if cp.first_possible >= 0 else cp.index
+    return min(cp.last_before, max(first - 1, 0)), max(cp.last_possible, cp.index)
 
 
 def conditions() -> list[Condition]:

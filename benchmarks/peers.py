@@ -43,6 +43,34 @@ def perfherder(values: np.ndarray, direction: Direction, *, window: int = 12, t_
     return found
 
 
+def perfherder_weighted(values: np.ndarray, direction: Direction, *, t_min: float = 7.0) -> list[int]:
+    """Perfherder's algorithm closer to the letter: linearly weighted windows, data needed on both sides.
+
+    After ``treeherder/perf/alerts.py`` (``detect_changes``): the back window
+    holds 12 revisions (growing to 24 while no change is seen), the forward
+    window 12; each side's mean weights revisions towards the change
+    (``linear_weights``); a revision alerts where t > 7, t is not below either
+    neighbour's, both windows are full, and the change is at least 2 %.
+    """
+    from perfsheriff.stats.alert_probability import local_t
+
+    n = len(values)
+    ts = np.zeros(n)
+    quiet = 0
+    for i in range(1, n):
+        back = min(max(quiet, 12), 24)
+        ts[i] = local_t(values, i, back, fore=12)
+        quiet = 0 if ts[i] > t_min else quiet + 1
+    found = []
+    for i in range(12, n - 11):
+        if ts[i] <= t_min or ts[i - 1] > ts[i] or (i + 1 < n and ts[i + 1] > ts[i]):
+            continue
+        before, after = values[i - 12 : i].mean(), values[i : i + 12].mean()
+        if before and abs(after - before) / abs(before) >= 0.02:
+            found.append(i)
+    return found
+
+
 def asv_steps(values: np.ndarray, direction: Direction) -> list[int]:
     """asv's ``detect_steps`` (its L1 piecewise-constant fit with a BIC-like penalty)."""
     from asv import step_detect
@@ -109,7 +137,10 @@ def edivisive(
 
 
 def available() -> dict[str, Detector]:
-    peers: dict[str, Detector] = {"Perfherder rule (t>7, w=12, >=2%)": perfherder}
+    peers: dict[str, Detector] = {
+        "Perfherder rule (t>7, w=12, >=2%)": perfherder,
+        "Perfherder's algorithm (weighted windows)": perfherder_weighted,
+    }
     if importlib.util.find_spec("asv"):
         peers["asv detect_steps"] = asv_steps
     if importlib.util.find_spec("ruptures"):

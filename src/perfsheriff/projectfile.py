@@ -176,6 +176,7 @@ class Thresholds:
 
     min_relative_change: float | None = None
     min_confidence: float | None = None
+    min_probability: float | None = None
     benchmarks: tuple[tuple[str, Thresholds], ...] = ()
     series: tuple[tuple[str, Thresholds], ...] = ()
 
@@ -183,6 +184,8 @@ class Thresholds:
         change, confidence = self.min_relative_change, self.min_confidence
         _check(change is None or change >= 0, "min_relative_change", "expected a number >= 0")
         _check(confidence is None or 0 <= confidence <= 1, "min_confidence", "expected a number from 0 to 1")
+        probability = self.min_probability
+        _check(probability is None or 0 <= probability <= 1, "min_probability", "expected a number from 0 to 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,13 +597,17 @@ def _configuration(pairs: tuple[tuple[str, str], ...]) -> Configuration:
 
 
 def _thresholds(table: _Table, *, nested: bool = True) -> Thresholds:
-    table.only("min_relative_change", "min_confidence", *(("benchmarks", "series") if nested else ()))
+    table.only(
+        "min_relative_change", "min_confidence", "min_probability", *(("benchmarks", "series") if nested else ())
+    )
     change, confidence = table.number("min_relative_change"), table.number("min_confidence")
+    probability = table.number("min_probability")
     per = {key: _named_thresholds(table.table(key)) for key in ("benchmarks", "series")} if nested else {}
     return table.build(
         lambda: Thresholds(
             min_relative_change=change,
             min_confidence=confidence,
+            min_probability=probability,
             benchmarks=per.get("benchmarks", ()),
             series=per.get("series", ()),
         )
@@ -769,6 +776,7 @@ config = { python = "3.12" }
 # [thresholds]
 # min_relative_change = 0.02
 # min_confidence = 0.99
+# min_probability = 0.5               # report only changes at least this likely to be real
 # [thresholds.benchmarks.startup]      # for one benchmark (or [thresholds.series.SERIES_ID])
 # min_relative_change = 0.05
 

@@ -32,6 +32,12 @@ def test_detect_jsonl_on_real_series(tmp_path: Path) -> None:
         assert [a["index"] for a in item["alerts"]] == item["change_points"]
         alert = item["alerts"][0]
         assert {"kind", "relative_change", "confidence", "first_bad_revision", "last_good_revision"} <= alert.keys()
+        assert len(item["ranges"]) == len(item["change_points"])
+        for (first, last), index in zip(item["ranges"], item["change_points"], strict=True):
+            assert first <= index <= last
+    confidences = [a["confidence"] for o in found for a in o["alerts"]]
+    assert all(0.0 <= c <= 1.0 for c in confidences)
+    assert min(confidences) < 0.5 < max(confidences), "a calibrated probability, not 1 - p of a test"
 
 
 def test_detect_jsonl_reports_bad_lines_and_goes_on(tmp_path: Path) -> None:

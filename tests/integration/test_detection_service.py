@@ -67,6 +67,31 @@ def test_a_step_becomes_one_alert_with_its_suspect_range(engine: Engine, repo: R
     assert alert.confidence > 0.999
 
 
+def test_a_slow_creep_is_one_drift_alert_not_a_staircase_of_regressions(engine: Engine, repo: Repo) -> None:
+    """60 empty commits that each add 0.5 % (1 % noise): one drift over the ramp, no commit blamed for a step."""
+    shas = build(engine, repo, [100.0] * 40 + [100.0 * 1.005**i for i in range(60)])
+    detect_stored(engine, DetectionPolicy(), now=NOW)
+    (alert,) = all_alerts(engine)
+    assert alert.kind == "drift"
+    assert shas.index(alert.last_good) in range(34, 47)
+    assert shas.index(alert.first_bad) >= 90
+    assert alert.relative_change == pytest.approx(0.34, abs=0.06)
+    assert 0.9 < alert.confidence <= 1.0
+    assert detect_stored(engine, DetectionPolicy(), now=NOW).new_alert_ids == []
+
+
+def test_an_alerts_suspect_range_is_where_its_change_may_be(engine: Engine, repo: Repo) -> None:
+    """A small step in heavy noise: the suspect range widens to the credible interval around the estimate."""
+    shas = build(engine, repo, [10.0] * 40 + [10.4] * 40, noise=0.02, seed=5)
+    detect_stored(engine, DetectionPolicy(), now=NOW)
+    (alert,) = all_alerts(engine)
+    good, bad = shas.index(alert.last_good), shas.index(alert.first_bad)
+    assert good < 40 <= bad
+    assert 0.0 < alert.confidence < 1.0
+    build(engine, repo, [10.4] * 20, noise=0.02, seed=6)
+    assert detect_stored(engine, DetectionPolicy(), now=NOW).new_alert_ids == []
+
+
 def test_detection_is_idempotent_and_stable_as_points_arrive(engine: Engine, repo: Repo) -> None:
     build(engine, repo, [10.0] * 30 + [12.0] * 30)
     detect_stored(engine, DetectionPolicy(), now=NOW)

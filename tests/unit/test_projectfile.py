@@ -204,6 +204,7 @@ def test_durations_must_be_positive(value: object) -> None:
         (MINIMAL + '[[machines]]\nname = "m"\n[[machines]]\nname = "m"', 'machines[1].name: "m" is already used'),
         (MINIMAL + '[[machines]]\nclass = "c"', "machines[0].name: missing"),
         (MINIMAL + "[thresholds]\nmin_confidence = 1.5", "thresholds.min_confidence: expected a number from 0 to 1"),
+        (MINIMAL + "[thresholds]\nmin_probability = -0.1", "thresholds.min_probability: expected a number from 0"),
         (MINIMAL + "[budgets]\ninfra_retries = -1", "budgets.infra_retries: expected an integer >= 0"),
         (MINIMAL + "[budgets]\nruns_per_alert = 0", "budgets.runs_per_alert: expected an integer >= 1"),
         (

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction, unit_info
-from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, detect
+from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, detect
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,9 @@ def alert_json(cp: ChangePoint, series: JsonlSeries) -> dict[str, Any]:
         "last_good_index": cp.last_before,
         "kind": "regression" if cp.is_regression else "improvement",
         "relative_change": cp.relative_change,
-        "confidence": cp.confidence,
+        "confidence": cp.probability,
+        "test_confidence": cp.confidence,
+        "range": [cp.first_possible, cp.last_possible],
         "before": cp.before,
         "after": cp.after,
         "before_spread": cp.before_spread,
@@ -107,6 +109,13 @@ def alert_json(cp: ChangePoint, series: JsonlSeries) -> dict[str, Any]:
         detail["last_good_revision"] = series.revisions[cp.last_before]
         detail["first_bad_revision"] = series.revisions[cp.index]
         detail["suspect_revisions"] = series.revisions[cp.last_before + 1 : cp.index + 1]
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in detail.items()}
+
+
+def drift_json(ramp: Drift) -> dict[str, Any]:
+    """A gradual change (a ramp the detector told from a staircase of steps), JSON-ready."""
+    detail = asdict(ramp)
+    detail["kind"] = "drift"
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in detail.items()}
 
 
@@ -132,7 +141,9 @@ def detect_lines(lines: Iterable[str], settings: DetectionSettings) -> Iterator[
             "n_points": result.n_points,
             "n_dropped": result.n_dropped,
             "change_points": [cp.index for cp in result.change_points],
+            "ranges": [[cp.first_possible, cp.last_possible] for cp in result.change_points],
             "alerts": [alert_json(cp, series) for cp in result.change_points],
+            "drifts": [drift_json(d) for d in result.drifts],
         }
 
 

@@ -5,8 +5,8 @@ change is recorded as an alert the first time it is seen, and a later pass that
 finds the same change within ``min_segment`` revisions of a stored alert of the
 same kind adds nothing. So a second run adds nothing, and an alert does not move
 or duplicate as new points arrive. A candidate that confirmation did not
-reproduce blocks only its own first bad revision, so a real change landing next
-to it is still found.
+reproduce blocks only its own suspect range, so a real change landing next to
+it is still found.
 
 Each pass also measures every series' cumulative change since its branch's
 newest release tag (the overview's "drift since the last release"), from the
@@ -33,7 +33,7 @@ from perfsheriff.model import Direction
 from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
 from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.service.triage import summarize
-from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Verdict, detect
+from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, Verdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
@@ -88,6 +88,7 @@ def policy_from_thresholds(thresholds: Thresholds, base: DetectionSettings | Non
             if over.min_relative_change is None
             else over.min_relative_change,
             min_confidence=under.min_confidence if over.min_confidence is None else over.min_confidence,
+            min_probability=under.min_probability if over.min_probability is None else over.min_probability,
         )
 
     default = settings(thresholds, base or DetectionSettings())
@@ -145,19 +146,29 @@ def detect_series(
     per_revision = cast("list[Sequence[float]]", [points.samples(i) for i in range(len(points))])
     result = detect(per_revision, direction=direction, settings=settings)
     known = alert_store.existing_alerts(conn, row.id)
-    # A candidate confirmation closed blocks its own place only: a real change landing near it is new.
-    closed = {(kind, bad) for kind, _, bad in alert_store.existing_alerts(conn, row.id, closed=True)}
+    # A candidate confirmation closed blocks its own suspect range only: a real change landing near it is new.
+    closed = alert_store.existing_alerts(conn, row.id, closed=True)
     rows = []
     for cp in result.change_points:
         kind = "regression" if cp.is_regression else "improvement"
-        bad = int(points.positions[cp.index])
-        if (kind, bad) in closed or any(k == kind and abs(b - bad) <= settings.min_segment for k, _, b in known):
+        alert = _alert_row(row, points, cp, kind, now, noise=result.noise)
+        good, bad = (int(points.positions[i]) for i in _suspect_ends(cp))
+        # Seen before: a stored alert of the kind ends near this change, or its suspect range overlaps this one's.
+        seen = any(k == kind and (abs(b - bad) <= settings.min_segment or (g < bad and good < b)) for k, g, b in known)
+        if seen or any(k == kind and g < bad and good < b for k, g, b in closed):
             continue
-        rows.append(_alert_row(row, points, cp, kind, now, noise=result.noise))
-        known.append((kind, int(points.positions[cp.last_before]), bad))
+        rows.append(alert)
+        known.append((kind, good, bad))
     if rows and _confirmable(conn, row, policy.confirm):
         rows = [{**r, "confirmation": "confirming"} for r in rows]  # steps only: drift is never re-measured
-    if policy.drift is not None:
+    for ramp in result.drifts:
+        if not any(
+            k == "drift" and good <= int(points.positions[ramp.last]) and b >= int(points.positions[ramp.first])
+            for k, good, b in known
+        ):
+            rows.append(_ramp_row(row, points, ramp, now, noise=result.noise))
+            known.append(("drift", int(points.positions[ramp.first]), int(points.positions[ramp.last])))
+    if policy.drift is not None and not result.drifts:
         since = policy.drift_since.get((row.project, row.branch))
         if since is not None and len(points) and since < points.positions[0]:
             points = queries.series_points(conn, row.id)  # the reference lies before the tail: read it all
@@ -242,15 +253,42 @@ def _finite(value: float) -> float | None:
 def _alert_row(
     row: SeriesRow, points: SeriesPoints, cp: ChangePoint, kind: str, now: datetime, *, noise: float
 ) -> dict[str, Any]:
+    """The alert of one step. Its suspect range is the change's credible interval over the position
+    (``first_possible``..``last_possible``), so bisection starts from every revision the change may be
+    at; ``confidence`` is the calibrated probability that the change is real, the rank test's
+    ``1 - p`` stays in the details as ``test_confidence``."""
     details = {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(cp).items()}
-    details.update(noise=_finite(noise), method="changepoints")
+    details.update(noise=_finite(noise), method="changepoints", test_confidence=_finite(cp.confidence))
+    good, bad = _suspect_ends(cp)
     return {
         "series_id": row.id,
-        "last_good_revision_id": int(points.revision_ids[cp.last_before]),
-        "first_bad_revision_id": int(points.revision_ids[cp.index]),
+        "last_good_revision_id": int(points.revision_ids[good]),
+        "first_bad_revision_id": int(points.revision_ids[bad]),
         "kind": kind,
         "relative_change": cp.relative_change if math.isfinite(cp.relative_change) else 0.0,
-        "confidence": cp.confidence,
+        "confidence": cp.probability,
+        "details": details,
+        "created_at": now,
+    }
+
+
+def _suspect_ends(cp: ChangePoint) -> tuple[int, int]:
+    """Indices of the last good and the first bad revision of the change's credible interval."""
+    first = min(cp.first_possible, cp.index) if cp.first_possible >= 0 else cp.index
+    return min(cp.last_before, max(first - 1, 0)), max(cp.last_possible, cp.index)
+
+
+def _ramp_row(row: SeriesRow, points: SeriesPoints, ramp: Drift, now: datetime, *, noise: float) -> dict[str, Any]:
+    """A ``drift`` alert for a gradual change the detector told from a staircase of steps (its whole ramp)."""
+    details = {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(ramp).items()}
+    details.update(noise=_finite(noise), method="ramp")
+    return {
+        "series_id": row.id,
+        "last_good_revision_id": int(points.revision_ids[ramp.first]),
+        "first_bad_revision_id": int(points.revision_ids[ramp.last]),
+        "kind": "drift",
+        "relative_change": ramp.relative_change if math.isfinite(ramp.relative_change) else 0.0,
+        "confidence": ramp.probability,
         "details": details,
         "created_at": now,
     }

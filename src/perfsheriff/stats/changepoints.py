@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -33,15 +33,19 @@ from scipy.special import bdtrc
 
 from perfsheriff.errors import ConfigError
 from perfsheriff.model import Direction
+from perfsheriff.stats import alert_probability
+from perfsheriff.stats.location import position_interval
 from perfsheriff.stats.robust import (
     PreparedSeries,
     mann_whitney_p,
+    median,
     noise_scale,
     prepare,
     robust_level,
     winsorize,
 )
 from perfsheriff.stats.segmentation import refine, seeded_segmentation
+from perfsheriff.stats.trend import fit_ramp, step_rss
 
 Points = Sequence[Sequence[float]] | Sequence[float] | npt.NDArray[np.float64]
 
@@ -79,6 +83,10 @@ class DetectionSettings:
     """Clip residuals from the running median at this many noise sigmas."""
     burst_alpha: float = 0.01
     """Level of the burst test on reverting plateaus (see :func:`plateau_burst_p`); 0 disables it."""
+    min_probability: float = 0.0
+    """Smallest calibrated probability (``stats/alert_probability.py``) a change needs to be reported."""
+    min_drift_length: int = 10
+    """Fewest revisions a gradual change (a ramp) spans before it is reported as drift, not steps; 0 disables."""
 
     def __post_init__(self) -> None:
         if self.min_relative_change < 0.0 or self.min_effect < 0.0:
@@ -93,6 +101,8 @@ class DetectionSettings:
             raise ConfigError("threshold and winsor_limit must be > 0")
         if not 0.0 <= self.burst_alpha < 1.0:
             raise ConfigError("burst_alpha must be in [0, 1)")
+        if not 0.0 <= self.min_probability <= 1.0:
+            raise ConfigError("min_probability must be in [0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,32 @@ class ChangePoint:
     confidence: float
     n_before: int
     n_after: int
+    probability: float = 0.0
+    """Calibrated probability that the change is real (``stats/alert_probability.py``)."""
+    first_possible: int = -1
+    """First index the change may start at (95 % credible interval over the position, ``stats/location.py``)."""
+    last_possible: int = -1
+    """Last index the change may start at; ``first_possible <= index <= last_possible``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A gradual change: the level ramps from ``before`` (at ``first``) to ``after`` (at ``last``).
+
+    Reported instead of the staircase of small steps a step detector would see in it.
+    ``per_revision`` is the relative change per revision of the ramp.
+    """
+
+    first: int
+    last: int
+    before: float
+    after: float
+    relative_change: float
+    per_revision: float
+    is_regression: bool
+    replaces: int
+    probability: float
+    """Posterior probability of the ramp against the staircase of steps (BIC approximation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +164,7 @@ class DetectionResult:
     n_points: int
     n_dropped: int
     noise: float
+    drifts: tuple[Drift, ...] = ()
 
     @property
     def regressions(self) -> tuple[ChangePoint, ...]:
@@ -160,8 +197,108 @@ def detect_prepared(prep: PreparedSeries, *, direction: Direction, settings: Det
     smooth = winsorize(prep.values, sigma, width=settings.winsor_width, limit=settings.winsor_limit)
     candidates = seeded_segmentation(smooth, sigma, threshold=settings.threshold, min_size=settings.min_segment)
     candidates = refine(smooth, candidates, min_size=settings.min_segment, window=settings.window)
-    confirmed = confirm(prep, candidates, sigma, direction=direction, settings=settings)
-    return DetectionResult(Verdict.ANALYSED, tuple(confirmed), n, prep.dropped, sigma)
+    confirmed = confirm(prep, candidates, sigma, direction=direction, settings=settings, smooth=smooth)
+    steps, drifts = separate_drifts(prep, smooth, confirmed, sigma, direction=direction, settings=settings)
+    return DetectionResult(Verdict.ANALYSED, tuple(steps), n, prep.dropped, sigma, tuple(drifts))
+
+
+def separate_drifts(
+    prep: PreparedSeries,
+    smooth: npt.NDArray[np.float64],
+    points: list[ChangePoint],
+    sigma: float,
+    *,
+    direction: Direction,
+    settings: DetectionSettings,
+) -> tuple[list[ChangePoint], list[Drift]]:
+    """Tell staircases that are really ramps from steps: each run of same-direction changes is one or the other.
+
+    Method: model selection by BIC (Schwarz 1978) in noise units over the run's
+    windows: the piecewise-constant fit with the run's ``k`` steps (``2k + 1``
+    parameters) against the best ramp between two plateaus (``stats/trend.py``,
+    4 parameters, at least ``min_drift_length`` revisions long). The ramp wins
+    when its cost is lower: the run becomes one :class:`Drift`. A sharp step,
+    alone or on top of a drift, fits a step far better than any ramp that long.
+    """
+    if settings.min_drift_length <= 0 or not points or sigma <= 0.0:
+        return points, []
+    positions = [int(np.searchsorted(prep.index, cp.index)) for cp in points]
+    bounds = [0, *positions, len(smooth)]
+    steps: list[ChangePoint] = []
+    drifts: list[Drift] = []
+    pending = _runs(points, positions, settings.window)
+    while pending:
+        run = pending.pop()
+        lo, hi = bounds[run[0]], bounds[run[-1] + 2]
+        drift = _as_drift(
+            prep, smooth, points, positions, run, limits=(lo, hi), sigma=sigma, direction=direction, settings=settings
+        )
+        if drift is not None:
+            drifts.append(drift)
+        elif len(run) < 3:
+            steps.extend(points[i] for i in run)
+        else:  # keep the largest step; the changes either side of it may still be ramps
+            top = max(run, key=lambda i: abs(points[i].relative_change))
+            steps.append(points[top])
+            pending.extend(part for part in (run[: run.index(top)], run[run.index(top) + 1 :]) if part)
+    steps.sort(key=lambda cp: cp.index)
+    drifts.sort(key=lambda d: d.first)
+    return steps, drifts
+
+
+def _runs(points: list[ChangePoint], positions: list[int], window: int) -> list[list[int]]:
+    """Indices of consecutive changes in one direction, each within ``window`` revisions of the last."""
+    runs: list[list[int]] = []
+    for i, cp in enumerate(points):
+        if (
+            runs
+            and (points[runs[-1][-1]].relative_change > 0) == (cp.relative_change > 0)
+            and positions[i] - positions[runs[-1][-1]] < window
+        ):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _as_drift(
+    prep: PreparedSeries,
+    smooth: npt.NDArray[np.float64],
+    points: list[ChangePoint],
+    positions: list[int],
+    run: list[int],
+    *,
+    limits: tuple[int, int],
+    sigma: float,
+    direction: Direction,
+    settings: DetectionSettings,
+) -> Drift | None:
+    """The run as one :class:`Drift` when a ramp explains its windows better than its steps, else ``None``."""
+    if len(run) < 2:  # a lone change is a step: a ramp needs a staircase to replace
+        return None
+    first, last = run[0], run[-1]
+    a, b = max(limits[0], positions[first] - settings.window), min(limits[1], positions[last] + settings.window)
+    ramp = fit_ramp(smooth, a, b, min_length=settings.min_drift_length)
+    if ramp is None or ramp.per_revision * points[first].relative_change <= 0:
+        return None
+    penalty = math.log(b - a)
+    cost_steps = step_rss(smooth, a, b, [positions[i] for i in run]) / sigma**2 + penalty * (2 * len(run) + 1)
+    cost_ramp = ramp.rss / sigma**2 + 4 * penalty
+    if cost_ramp >= cost_steps:
+        return None
+    before, after = ramp.level, ramp.level + ramp.per_revision * (ramp.stop - ramp.start)
+    relative = _relative(before, after)
+    return Drift(
+        first=int(prep.index[ramp.start]),
+        last=int(prep.index[min(ramp.stop, len(prep.index) - 1)]),
+        before=before,
+        after=after,
+        relative_change=relative,
+        per_revision=ramp.per_revision / abs(before) if before else 0.0,
+        is_regression=direction.is_regression(relative),
+        replaces=len(run),
+        probability=1.0 / (1.0 + math.exp(max(-700.0, 0.5 * (cost_ramp - cost_steps)))),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +310,13 @@ class _Test:
 
 
 def confirm(
-    prep: PreparedSeries, candidates: Sequence[int], sigma: float, *, direction: Direction, settings: DetectionSettings
+    prep: PreparedSeries,
+    candidates: Sequence[int],
+    sigma: float,
+    *,
+    direction: Direction,
+    settings: DetectionSettings,
+    smooth: npt.NDArray[np.float64] | None = None,
 ) -> list[ChangePoint]:
     """Keep the candidates that pass the confirmation test, dropping the weakest failure first.
 
@@ -185,6 +328,8 @@ def confirm(
     loses both its edges, and the survivors are re-tested. Survivors all pass.
     """
     kept = sorted(set(candidates))
+    if smooth is None:
+        smooth = winsorize(prep.values, sigma, width=settings.winsor_width, limit=settings.winsor_limit)
     cache: dict[tuple[int, int, int], _Test] = {}
     n = len(prep.values)
     while kept:
@@ -192,7 +337,7 @@ def confirm(
         for i, c in enumerate(kept):
             key = (kept[i - 1] if i else 0, c, kept[i + 1] if i + 1 < len(kept) else n)
             if key not in cache:
-                cache[key] = _test(prep, key, sigma, direction=direction, settings=settings)
+                cache[key] = _test(prep, smooth, key, sigma, direction=direction, settings=settings)
             tests.append(cache[key])
         failing = [t for t in tests if not t.passed]
         if failing:
@@ -201,9 +346,43 @@ def confirm(
             continue
         burst = _strongest_burst(prep.values, kept, sigma, settings)
         if burst is None:
-            return [t.point for t in tests]
+            described = [_describe(prep, smooth, kept, t, sigma=sigma, settings=settings) for t in tests]
+            return [cp for cp in described if cp.probability >= settings.min_probability]
         kept = [c for c in kept if c not in burst]
     return []
+
+
+def _describe(
+    prep: PreparedSeries,
+    smooth: npt.NDArray[np.float64],
+    kept: list[int],
+    test: _Test,
+    *,
+    sigma: float,
+    settings: DetectionSettings,
+) -> ChangePoint:
+    """A confirmed change with its calibrated probability and the interval its position may lie in."""
+    i = kept.index(test.position)
+    lo = kept[i - 1] if i else 0
+    hi = kept[i + 1] if i + 1 < len(kept) else len(prep.values)
+    c, point = test.position, test.point
+    start, stop = max(lo, c - settings.window), min(hi, c + settings.window)
+    first, last = position_interval(smooth, lo, c, hi, sigma, min_size=2)
+    evidence = alert_probability.features(
+        prep.values,
+        c,
+        start=start,
+        stop=stop,
+        sigma=sigma,
+        relative=point.relative_change,
+        shift=point.after - point.before,
+    )
+    return replace(
+        point,
+        probability=alert_probability.probability(evidence),
+        first_possible=int(prep.index[first]),
+        last_possible=int(prep.index[last]),
+    )
 
 
 def _strongest_burst(
@@ -248,8 +427,8 @@ def plateau_burst_p(
     """
     if len(before) == 0 or len(after) == 0 or len(plateau) == 0 or sigma <= 0.0:
         return 1.0
-    level = float(np.median(plateau))
-    old, new = float(np.median(before)), float(np.median(after))
+    level = median(plateau)
+    old, new = median(before), median(after)
     if abs(new - old) > 0.5 * abs(level - old):
         return 1.0
     visits = mirrored = 0
@@ -263,6 +442,7 @@ def plateau_burst_p(
 
 def _test(
     prep: PreparedSeries,
+    smooth: npt.NDArray[np.float64],
     bounds: tuple[int, int, int],
     sigma: float,
     *,
@@ -311,7 +491,7 @@ def _warms_up(head: npt.NDArray[np.float64], shift: float) -> bool:
     """
     half = len(head) // 2
     first, second = head[:half], head[half:]
-    moving = float(np.median(second) - np.median(first))
+    moving = median(second) - median(first)
     return moving * shift > 0 and abs(moving) >= 0.5 * abs(shift) and mann_whitney_p(first, second) < 0.01
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
-from perfsheriff.stats.summary import grouped_medians
+from perfsheriff.stats.summary import grouped_medians, sorted_median
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -179,5 +179,10 @@ def _average_ranks(sorted_values: FloatArray) -> FloatArray:
 
 def robust_level(values: FloatArray) -> tuple[float, float]:
     """Median and MAD-based sigma (``1.4826 * MAD``) of ``values``."""
-    centre = float(np.median(values))
-    return centre, MAD_TO_SIGMA * float(np.median(np.abs(values - centre)))
+    centre = median(values)
+    return centre, MAD_TO_SIGMA * median(np.abs(values - centre))
+
+
+def median(values: FloatArray) -> float:
+    """The median of a non-empty array by one sort (``np.median`` has a fixed cost several times larger)."""
+    return sorted_median(np.sort(values))

@@ -152,7 +152,7 @@ def judge(
     Why this test and not the detector run again: the detector weighs up to 60
     revisions a side, all of which already voted for the candidate; a few new
     runs barely move it, so it re-finds most of what it found (the simulator:
-    a re-run keeps 80 % of false candidates, this test 7 %). And why the two ends
+    a re-run keeps 80 % of false candidates, this test 4 %). And why the two ends
     only, not their neighbours too: the neighbours' runs are the very data that
     raised the candidate (a slow period of the machine lies on them), while at
     the ends the new runs are three in four; the claim bisection needs is exactly

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-from scoring import Totals, match, score_series
+from scoring import Totals, distance, fold_of, match, score_series
 
 
 def test_matching_is_one_to_one_closest_first() -> None:
@@ -36,3 +36,35 @@ def test_micro_averaging() -> None:
     assert totals.precision == pytest.approx(1 / 3)
     assert totals.recall == pytest.approx(1 / 3)
     assert totals.false_alarms_per_1k == pytest.approx(2.0)
+
+
+def test_a_detection_inside_the_alert_range_is_at_distance_zero() -> None:
+    ranges = {"30": [24, 30]}
+    assert distance(26, 30, ranges) == 0
+    assert distance(20, 30, ranges) == 4
+    assert distance(33, 30, ranges) == 3
+    assert distance(26, 30) == 4
+    score = score_series([19], [30], ranges=ranges, tolerance=5)
+    assert (score.tp, score.fp) == (1, 0)
+    score = score_series([19], [30], ranges=ranges, tolerance=1)
+    assert (score.tp, score.fp) == (0, 1)
+
+
+def test_ties_in_range_distance_go_to_the_pair_nearer_the_alert() -> None:
+    ranges = {"30": [20, 30], "25": [25, 25]}
+    assert sorted(match([24, 29], [30], 5, ranges)) == [(29, 30)]
+    assert sorted(match([26], [25, 30], 5, ranges)) == [(26, 30)]  # inside 30's range beats 1 from 25
+
+
+def test_decoys_are_hit_by_range_distance_too() -> None:
+    score = score_series([12], [], decoys=[20], ranges={"20": [15, 20]}, tolerance=1)
+    assert (score.decoys, score.decoys_hit, score.fp) == (1, 0, 1)
+    score = score_series([14], [], decoys=[20], ranges={"20": [15, 20]}, tolerance=1)
+    assert score.decoys_hit == 1
+
+
+def test_folds_are_stable_and_spread_every_series() -> None:
+    ids = [f"series:{i}" for i in range(400)]
+    folds = [fold_of(i, 4) for i in ids]
+    assert folds == [fold_of(i, 4) for i in ids]
+    assert all(60 <= folds.count(k) <= 140 for k in range(4))
