@@ -10,7 +10,11 @@ spends the rest):
    to two push tips either side that were never measured are backfilled
    (:func:`perfsheriff.triage.confirmation.plan_confirmation`); with the job
    queue these are ``confirm`` jobs, and the pass waits for the agents' uploads;
-2. the change is re-tested on the runs then at hand (:func:`~perfsheriff.triage.confirmation.judge`);
+2. the change is re-tested on the runs at the two ends (:func:`~perfsheriff.triage.confirmation.judge`);
+   when that does not confirm it, a second round doubles the runs per end, or
+   retriggers the ends of the place a push or two off where the window's runs
+   show the change (:class:`~perfsheriff.triage.confirmation.ConfirmationPlanner`),
+   and a change confirmed there moves the alert's range;
 3. a **confirmed** alert (or an **unconfirmed** one, whose runs failed) joins a
    summary and goes on as every alert does: bisection, culprit, notification; a
    candidate that is **not reproduced** gets a summary of its own, closed as
@@ -18,7 +22,8 @@ spends the rest):
    is told. Either way the round of data collection is a note in the journal.
 
 A pass interrupted meanwhile leaves the alert ``confirming``; the next pass
-takes it up again and asks only for the runs still missing.
+takes it up again, waits for the jobs still queued, and asks only for the runs
+still missing.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ itself, within the alert's run budget:
   it does not confirm, a second one where the runs show the change most clearly
   (:func:`best_split`): the same place with twice the data points (unless the
   first round showed no change there), or a place one or two pushes off, whose
-  new ends are retriggered in turn. A detector can
-  put a step a push or two off (noise decides between close positions); that is
-  why Perfherder's sheriffs backfill either side, and reassign the alert when the
-  data shows it on another push.
+  new ends are retriggered in turn. A detector can put a step a push or two off
+  (noise decides between close positions); that is why Perfherder's sheriffs
+  backfill either side, and reassign the alert when the data shows it on another
+  push.
 
 A data point is one run (its median of the series): the repetitions of one run
 share that run's machine state, so they are not independent evidence.
