@@ -1,4 +1,5 @@
-"""The whole service: `track --queue` schedules runs and bisection steps as jobs, a real agent answers them."""
+"""The whole service: `track --queue` schedules runs, confirmation runs and bisection steps as jobs, a real agent
+answers them."""
 
 from __future__ import annotations
 
@@ -51,9 +52,14 @@ def test_track_through_the_queue_finds_the_culprit_with_an_agent(tmp_path: Path)
         runs = conn.execute(
             sa.select(t.runs.c.id, t.machines.c.name).join(t.machines, t.machines.c.id == t.runs.c.machine_id)
         ).all()
+        alerts = [tuple(row) for row in conn.execute(sa.select(t.alerts.c.confirmation))]
     engine.dispose()
-    assert {reason for reason, _, _ in jobs} >= {"backfill", "routine", "bisect"}
+    assert {reason for reason, _, _ in jobs} >= {"backfill", "routine", "confirm", "bisect"}
     assert all(state == "done" for _, state, _ in jobs)
+    # The candidate waited for its six confirmation runs (three at each end of the range) before bisection.
+    assert sum(reason == "confirm" for reason, _, _ in jobs) == 6
+    assert "6 confirmation runs, confirmed: the new data shows the regression" in tracked.stdout
+    assert alerts == [("confirmed",)]
     # Every run came from the agent, one per job: nothing ran locally, nothing twice.
     assert sorted(run_id for _, _, run_id in jobs) == sorted(run_id for run_id, _ in runs)
     assert {name for _, name in runs} == {"box-2"}

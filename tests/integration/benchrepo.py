@@ -4,7 +4,9 @@ The repository's ``bench.py`` reads ``level.txt`` and prints perfsheriff JSON:
 five samples of ``level * (1 + noise)``, the noise drawn with ~1 % spread from
 a generator seeded by the level and an invocation counter (a file beside the
 configuration), so every run differs yet a test run is the same every time.
-It exits 1 when the checkout has a file named ``broken``.
+It exits 1 when the checkout has a file named ``broken``; the invocations listed in
+``invocations.busy`` beside the counter run 30 % slow, as on a machine busy with
+something else for a while (:func:`busy_machine`).
 
 The main branch has direct commits (one push each) and one roll-up whose
 second member raises ``level.txt`` from 100 to 130: a 30 % regression over
@@ -40,6 +42,9 @@ level = float((here / "level.txt").read_text())
 counter = Path(sys.argv[1])
 invocation = int(counter.read_text()) if counter.exists() else 0
 counter.write_text(str(invocation + 1))
+busy = counter.with_name(counter.name + ".busy")  # invocations during which the machine was busy: 30 % slower
+if busy.exists() and str(invocation) in busy.read_text().split():
+    level *= 1.3
 rng = random.Random(f"{level}/{invocation}")
 samples = [round(level * (1 + rng.gauss(0.0, 0.01)), 4) for _ in range(5)]
 result = {"name": "work", "unit": "ms", "samples": samples}
@@ -160,3 +165,8 @@ def build_project(
         culprit=side[1] if level_after != BASE_LEVEL else None,
         broken_tip=broken_tip,
     )
+
+
+def busy_machine(config: Path, invocations: range) -> None:
+    """Make the benchmark's ``invocations`` (counted from 0 across runs) 30 % slow: a noisy neighbour."""
+    (config.parent / "invocations.busy").write_text(" ".join(map(str, invocations)) + "\n")

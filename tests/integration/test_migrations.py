@@ -80,7 +80,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(config, revision)
 
 
-def test_0003_and_0004_carry_0002_data_over_and_go_back_down(blank: Engine) -> None:
+def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> None:
     database.upgrade(blank, "0002")
     with blank.begin() as conn:
         for statement in LEGACY_ROWS:
@@ -100,8 +100,14 @@ def test_0003_and_0004_carry_0002_data_over_and_go_back_down(blank: Engine) -> N
     assert tuple(alert) == (1, None, None)
 
     database.upgrade(blank)
-    assert database.current_revision(blank) == "0004"
+    assert database.current_revision(blank) == "0005"
     database.check_models(blank)  # the tables of schema.py are what the migrations built
+    with blank.connect() as conn:  # 0005: an alert of before was never subject to confirmation
+        assert conn.exec_driver_sql("SELECT confirmation FROM alerts").scalar() is None
+    downgrade(blank, "0004")
+    with blank.connect() as conn:
+        assert "confirmation" not in {c["name"] for c in sa.inspect(conn).get_columns("alerts")}
+        assert conn.exec_driver_sql("SELECT summary_id FROM alerts").scalar() == 1
     with blank.begin() as conn:  # 0004 adds tags and the drift since a release tag, empty
         conn.exec_driver_sql("INSERT INTO tags (id, project_id, name, revision_id) VALUES (1, 1, 'v1.0', 1)")
         conn.exec_driver_sql(

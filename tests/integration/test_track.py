@@ -100,8 +100,14 @@ def test_a_pass_measures_every_push_detects_and_bisects_into_the_rollup(engine: 
     assert outcome.confidence > 0.8
     assert 0 < outcome.runs_spent <= tracker.project_file.budgets.runs_per_alert
     assert bisected.range_size == len(project.side) + 1  # the members and the merge
-    # Every bisection run is stored, so the runs beyond the track runs are exactly those spent.
-    assert count_runs(engine) == len(project.tips) + outcome.runs_spent
+    # Confirmation first: both ends retriggered to four runs each (the neighbours all have data), then
+    # bisection within what is left of the alert's budget.
+    confirmed = report.confirmations[alert_id]
+    assert (confirmed.outcome.value, confirmed.runs) == ("confirmed", 6)
+    assert runs_by_revision(engine)[project.last_good] == [("ok", 1)] * 4
+    assert outcome.runs_spent <= tracker.project_file.budgets.runs_per_alert - confirmed.runs
+    # Every run is stored, so the runs beyond the track runs are exactly those spent.
+    assert count_runs(engine) == len(project.tips) + confirmed.runs + outcome.runs_spent
     assert sum(r for _, _, r in bisect_steps) == outcome.runs_spent
     assert {a for a, _, _ in bisect_steps} == {alert_id}
     assert {c for _, c, _ in bisect_steps} <= {project.last_good, *project.side, project.rollup}
@@ -120,7 +126,8 @@ def test_a_pass_measures_every_push_detects_and_bisects_into_the_rollup(engine: 
     # A second pass has nothing new to run, and finds nothing new.
     again = make_tracker(engine, project.config, tmp_path / "work").run()
     assert (again.runs_ok, again.runs_failed, again.new_alert_ids, again.bisections) == (0, 0, [], {})
-    assert count_runs(engine) == len(project.tips) + outcome.runs_spent
+    assert again.confirmations == {}
+    assert count_runs(engine) == len(project.tips) + confirmed.runs + outcome.runs_spent
     assert len(stored_alerts(engine)) == 1
 
 
@@ -239,7 +246,9 @@ def test_a_bisection_stops_at_the_run_budget(engine: Engine, tmp_path: Path) -> 
     assert outcome.runs_spent == 1
     assert outcome.candidates
     assert set(outcome.candidates) <= {*project.side, project.rollup}
-    assert count_runs(engine) == len(project.tips) + 1
+    # Confirmation may spend half of a budget of one run (it spends one), and bisection has one run at least.
+    assert (report.confirmations[alert_id].runs, report.confirmations[alert_id].outcome.value) == (1, "unconfirmed")
+    assert count_runs(engine) == len(project.tips) + 1 + 1
     (alert,) = stored_alerts(engine)
     assert (alert.details["bisection"]["kind"], alert.details["bisection"]["runs_spent"]) == ("undecided", 1)
     assert alert.details.get("state") != "invalid"

@@ -134,8 +134,10 @@ def _alert_json(alert: alert_store.AlertRow) -> dict[str, object]:
 
 def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
     table = Table(title=f"{len(alerts)} alerts")
-    for column in ("id", "kind", "benchmark", "machine", "config", "change", "confidence", "suspect range"):
+    columns = ("id", "kind", "benchmark", "machine", "config", "change", "confidence", "suspect range")
+    for column in columns:
         table.add_column(column, justify="right" if column in {"id", "change", "confidence"} else "left")
+    table.add_column("status", min_width=len("not-reproduced"))  # confirming and confirmed must not both read "confir…"
     for a in alerts:
         colour = "red" if a.details.get("is_regression") or a.kind == "regression" else "green"
         table.add_row(
@@ -147,6 +149,7 @@ def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
             f"[{colour}]{a.relative_change:+.1%}[/]",
             f"{a.confidence:.4f}",
             f"{a.last_good[:10]}..{a.first_bad[:10]} ({a.first_bad_position - a.last_good_position} commits)",
+            a.confirmation or "",  # confirming: measured again before it reaches a summary
         )
     console.print(table)
 

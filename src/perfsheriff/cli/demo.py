@@ -12,6 +12,7 @@ from rich.panel import Panel
 from perfsheriff.cli.context import console, user_errors
 from perfsheriff.cli.tracking import track_pass, tracker
 from perfsheriff.service.demo import prepare_demo
+from perfsheriff.service.track import TrackReport
 from perfsheriff.store import alerts as alert_store
 
 
@@ -20,7 +21,7 @@ def demo(
         Path, typer.Option(help="Folder for the demo's repository, configuration, work files and database (replaced).")
     ] = Path(".perfsheriff/demo"),
 ) -> None:
-    """Track a small project with roll-ups: measure every push, detect the changes, bisect to the culprits."""
+    """Track a small project with roll-ups: measure every push, detect and confirm changes, bisect to the culprits."""
     with user_errors():
         workdir = workdir.absolute()
         config = prepare_demo(workdir)
@@ -38,10 +39,14 @@ def demo(
             with t.engine.connect() as conn:
                 alerts = {a.id: a for a in alert_store.list_alerts(conn, ids=report.new_alert_ids)}
     console.print("\n[bold]For the sheriff[/]")
+    _unbisected(report, alerts)
     for alert_id, bisected in report.bisections.items():
         alert = alerts[alert_id]
         outcome = bisected.outcome
         line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} on {alert.machine_class}"
+        confirmation = report.confirmations.get(alert_id)
+        if confirmation is not None:
+            line += f", {confirmation.outcome.value} by {confirmation.runs} runs"
         if bisected.culprits:
             culprit = bisected.culprits[0]
             confidence = f"{outcome.confidence:.2f}" if outcome.confidence is not None else "-"
@@ -64,6 +69,17 @@ def demo(
         f"  {prog} compare --base {good} --head {bad} --repo {workdir / 'textkit'} --db {db}",
         soft_wrap=True,
     )
+
+
+def _unbisected(report: TrackReport, alerts: dict[int, alert_store.AlertRow]) -> None:
+    """Candidates closed by confirmation (not reproduced), or published without a bisection."""
+    for alert_id, confirmation in report.confirmations.items():
+        alert = alerts.get(alert_id)
+        if alert_id in report.bisections or alert is None:
+            continue
+        told = "nobody told" if confirmation.outcome.value == "not-reproduced" else "published"
+        line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} candidate -> "
+        console.print(f"{line}{confirmation.outcome.value} after {confirmation.runs} runs ({told})", highlight=False)
 
 
 def _program() -> str:

@@ -108,7 +108,7 @@ def track(
     wait: WaitOption = "6h",
     db: DbOption = None,
 ) -> None:
-    """Measure new commits of the tracked branches, detect changes, and bisect new regressions."""
+    """Measure new commits of the tracked branches, detect changes, confirm them by measuring again, and bisect."""
     with user_errors():
         pause = projectfile.parse_duration(every) if every else None
         if once and pause:
@@ -141,6 +141,8 @@ def track_pass(t: Tracker) -> TrackReport:
     if report.new_alert_ids:
         with t.engine.connect() as conn:
             print_alerts(alert_store.list_alerts(conn, ids=report.new_alert_ids))
+    for confirmed in report.confirmations.values():
+        console.print(confirmed.line(), markup=False, highlight=False)
     for alert_id, bisected in report.bisections.items():
         console.print(f"\n[bold]alert {alert_id}[/]")
         print_bisection(bisected)

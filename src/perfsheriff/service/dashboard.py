@@ -75,6 +75,8 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
         .join(good, sa.and_(good.c.revision_id == a.c.last_good_revision_id, good.c.branch_id == t.series.c.branch_id))
         .join(bad, sa.and_(bad.c.revision_id == a.c.first_bad_revision_id, bad.c.branch_id == t.series.c.branch_id))
         .where(a.c.series_id == series_id)
+        # A candidate still being confirmed is shown once it is.
+        .where(sa.or_(a.c.confirmation.is_(None), a.c.confirmation != "confirming"))
         .order_by(a.c.id)
     )
     rows = list(conn.execute(query))
@@ -314,6 +316,8 @@ def revision_view(conn: sa.Connection, rev: str) -> dict[str, Any]:
     }
     concerned = []
     for found in alert_store.list_alerts(conn):
+        if found.confirmation == "confirming":
+            continue  # a candidate is shown once confirmed
         position = positions.get(found.branch)
         inside = position is not None and found.last_good_position < position <= found.first_bad_position
         if inside or found.id in culprit_of:

@@ -3,7 +3,8 @@
 It builds a real git repository (a small text-processing library with its
 benchmark script, about 40 commits landed as roll-ups and direct pushes), writes
 a ``perfsheriff.toml`` for it, and runs one ``track`` pass: every push tip is
-measured (as CI would), detection finds the changes, and bisection runs the
+measured (as CI would), detection finds the changes, confirmation measures
+each candidate's ends again before anyone sees it, and bisection runs the
 benchmark inside the roll-ups to name the culprit commit. One commit inside a
 roll-up makes ``parse`` about 20% slower (it looks a third of the words up again);
 another, in another roll-up, makes ``render`` much faster.

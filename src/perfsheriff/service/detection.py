@@ -4,7 +4,9 @@ Stability: each pass analyses the tail of a series (``horizon`` revisions); a
 change is recorded as an alert the first time it is seen, and a later pass that
 finds the same change within ``min_segment`` revisions of a stored alert of the
 same kind adds nothing. So a second run adds nothing, and an alert does not move
-or duplicate as new points arrive.
+or duplicate as new points arrive. A candidate that confirmation did not
+reproduce blocks only its own suspect range, so a real change landing next to
+it is still found.
 
 Each pass also measures every series' cumulative change since its branch's
 newest release tag (the overview's "drift since the last release"), from the
@@ -36,10 +38,23 @@ from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
-from perfsheriff.store import queries
+from perfsheriff.store import queries, runsinfo
 from perfsheriff.store import schema as t
 from perfsheriff.store.queries import SeriesPoints, SeriesRow
 from perfsheriff.triage.sensitivity import Sensitivity
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmScope:
+    """The series perfsheriff measures itself (``track``): their new step alerts start as ``confirming``.
+
+    A series is in scope when it is of this machine class and configuration and its runs come from one
+    of ``sources`` (``benchmark NAME``: a configured benchmark the tracker can run again).
+    """
+
+    machine_class: str
+    configuration: str
+    sources: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +77,8 @@ class DetectionPolicy:
     # None loads it at the start of a pass; learn_from_triage=False ignores triage altogether.
     learn_from_triage: bool = True
     learnt: Mapping[str, Sensitivity] | None = None
+    # Whose step alerts are candidates to confirm before anyone sees them (None: every alert is published).
+    confirm: ConfirmScope | None = None
 
     def for_series(self, row: SeriesRow) -> DetectionSettings:
         configured = self.per_series.get(row.id) or self.per_benchmark.get(row.benchmark) or self.default
@@ -141,16 +158,21 @@ def detect_series(
     per_revision = cast("list[Sequence[float]]", [points.samples(i) for i in range(len(points))])
     result = detect(per_revision, direction=direction, settings=settings)
     known = alert_store.existing_alerts(conn, row.id)
+    # A candidate confirmation closed blocks its own suspect range only: a real change landing near it is new.
+    closed = alert_store.existing_alerts(conn, row.id, closed=True)
     rows = []
     for cp in result.change_points:
         kind = "regression" if cp.is_regression else "improvement"
         alert = _alert_row(row, points, cp, kind, now, noise=result.noise)
         good, bad = (int(points.positions[i]) for i in _suspect_ends(cp))
         # Seen before: a stored alert of the kind ends near this change, or its suspect range overlaps this one's.
-        if any(k == kind and (abs(b - bad) <= settings.min_segment or (g < bad and good < b)) for k, g, b in known):
+        seen = any(k == kind and (abs(b - bad) <= settings.min_segment or (g < bad and good < b)) for k, g, b in known)
+        if seen or any(k == kind and g < bad and good < b for k, g, b in closed):
             continue
         rows.append(alert)
         known.append((kind, good, bad))
+    if rows and _confirmable(conn, row, policy.confirm):
+        rows = [{**r, "confirmation": "confirming"} for r in rows]  # steps only: drift is never re-measured
     for ramp in result.drifts:
         if not any(
             k == "drift" and good <= int(points.positions[ramp.last]) and b >= int(points.positions[ramp.first])
@@ -170,6 +192,12 @@ def detect_series(
         if release is not None:
             _store_release_drift(conn, row, points, release, settings=policy.drift, direction=direction, now=now)
     return alert_store.insert_alerts(conn, rows), result.verdict is Verdict.ANALYSED
+
+
+def _confirmable(conn: sa.Connection, row: SeriesRow, scope: ConfirmScope | None) -> bool:
+    if scope is None or (row.machine_class, row.configuration) != (scope.machine_class, scope.configuration):
+        return False
+    return runsinfo.source_of_series(conn, row.id) in scope.sources
 
 
 def _medians(points: SeriesPoints) -> NDArray[np.float64]:

@@ -16,7 +16,7 @@ callers read their data from there, the same way for both.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,7 +139,13 @@ class QueueExecutor:
         ids = []
         with self.engine.begin() as conn:
             revision_ids = records.revision_ids(conn, target.project_id, list(shas))
+            pending = (
+                self._pending(conn, target, spec, revision_ids.values()) if reason is jobs.JobReason.CONFIRM else {}
+            )
             for sha in shas:
+                if pending.get(revision_ids[sha]):
+                    ids.append(pending[revision_ids[sha]].pop(0))
+                    continue
                 job_id, _ = jobs.enqueue(
                     conn,
                     jobs.JobRequest(
@@ -152,14 +158,29 @@ class QueueExecutor:
                         configuration=target.configuration,
                         reason=reason,
                         max_attempts=self.max_attempts,
-                        # A bisection step asks for several runs of one commit: each is a job of its own.
-                        dedupe=reason is not jobs.JobReason.BISECT,
+                        # A bisection step or a retrigger asks for several runs of one commit: each is a job.
+                        dedupe=reason not in (jobs.JobReason.BISECT, jobs.JobReason.CONFIRM),
                     ),
                     now=self.now(),
                 )
                 ids.append(job_id)
         self.queued.extend(ids)
         return ids
+
+    @staticmethod
+    def _pending(
+        conn: sa.Connection, target: Target, spec: BenchmarkSpec, revision_ids: Iterable[int]
+    ) -> dict[int, list[int]]:
+        """Confirmation jobs a pass queued and stopped waiting for (it timed out): they are waited for again,
+        not queued twice, since the pass that takes the candidate up again counts only the runs done."""
+        return jobs.open_jobs(
+            conn,
+            sorted(set(revision_ids)),
+            benchmark=spec.name,
+            machine_class=target.machine.machine_class,
+            configuration_id=target.configuration_id,
+            reason=jobs.JobReason.CONFIRM,
+        )
 
     def _finished(self, conn: sa.Connection, ids: list[int]) -> dict[int, Measured]:
         rows = conn.execute(

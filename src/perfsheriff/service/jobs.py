@@ -66,12 +66,13 @@ class JobReason(enum.StrEnum):
     """Why a job exists; the order here is the order agents take them in."""
 
     BISECT = "bisect"
+    CONFIRM = "confirm"  # retriggers and backfills that confirm a candidate alert before anyone sees it
     BACKFILL = "backfill"
     ROUTINE = "routine"
 
     @property
     def priority(self) -> int:
-        return {JobReason.BISECT: 30, JobReason.BACKFILL: 20, JobReason.ROUTINE: 10}[self]
+        return {JobReason.BISECT: 30, JobReason.CONFIRM: 25, JobReason.BACKFILL: 20, JobReason.ROUTINE: 10}[self]
 
 
 def spec_as_json(spec: BenchmarkSpec, config_dir: Path, repetitions: int | None = None) -> dict[str, Any]:
@@ -207,6 +208,34 @@ def enqueue(conn: sa.Connection, request: JobRequest, *, now: datetime) -> tuple
         .returning(t.jobs.c.id)
     ).scalar_one()
     return int(job_id), True
+
+
+def open_jobs(
+    conn: sa.Connection,
+    revision_ids: Sequence[int],
+    *,
+    benchmark: str,
+    machine_class: str,
+    configuration_id: int,
+    reason: JobReason,
+) -> dict[int, list[int]]:
+    """Queued or running jobs of one benchmark, class, configuration and reason, per revision, oldest first."""
+    query = (
+        sa.select(t.jobs.c.revision_id, t.jobs.c.id)
+        .where(
+            t.jobs.c.revision_id.in_(list(revision_ids)),
+            t.jobs.c.benchmark == benchmark,
+            t.jobs.c.machine_class == machine_class,
+            t.jobs.c.configuration_id == configuration_id,
+            t.jobs.c.reason == reason.value,
+            t.jobs.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+        )
+        .order_by(t.jobs.c.id)
+    )
+    found: dict[int, list[int]] = {}
+    for revision_id, job_id in conn.execute(query):
+        found.setdefault(int(revision_id), []).append(int(job_id))
+    return found
 
 
 def _expire_leases(conn: sa.Connection, machine_class: str, now: datetime) -> None:

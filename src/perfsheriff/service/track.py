@@ -2,9 +2,11 @@
 
 One pass (``track_once``): fetch (for a URL) and import the history, pick the
 revisions the schedule wants and that this machine has not measured yet, run
-every configured benchmark there, run detection, and bisect the new
-regressions within the budgets (at most ``alerts_per_summary`` per suspect
-range, one representative per benchmark when it regressed in several series).
+every configured benchmark there, run detection, confirm the new candidates by
+measuring around them again (:mod:`perfsheriff.service.confirmation`: only a
+confirmed one is published), and bisect the confirmed regressions within the
+budgets (at most ``alerts_per_summary`` per suspect range, one representative
+per benchmark when it regressed in several series).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile, Sch
 from perfsheriff.runner import Runner
 from perfsheriff.service import culprits, notifying
 from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
-from perfsheriff.service.detection import DetectionPolicy, detect_stored, policy_from_thresholds
+from perfsheriff.service.confirmation import ConfirmationReport, Confirmer
+from perfsheriff.service.detection import ConfirmScope, DetectionPolicy, detect_stored, policy_from_thresholds
 from perfsheriff.service.execute import Executor, LocalExecutor, Measured
 from perfsheriff.service.ingest import Target, prepare_target
 from perfsheriff.service.jobs import JobReason
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import records, runsinfo
+from perfsheriff.triage.confirmation import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,7 @@ class TrackEvents:
     planned: Callable[[int], None] | None = None
     ran: Callable[[str, BenchmarkSpec, Measured], None] | None = None
     bisect_step: Callable[[int, str, int], None] | None = None  # alert id, commit, repetitions
+    confirmed: Callable[[ConfirmationReport], None] | None = None  # a candidate confirmed or closed
 
 
 @dataclass
@@ -48,6 +53,7 @@ class TrackReport:
     runs_ok: int = 0
     runs_failed: int = 0
     new_alert_ids: list[int] = field(default_factory=list)
+    confirmations: dict[int, ConfirmationReport] = field(default_factory=dict)
     bisections: dict[int, BisectReport] = field(default_factory=dict)
     reused: dict[int, int] = field(default_factory=dict)  # alert id -> the alert whose culprit it shares
 
@@ -157,9 +163,39 @@ class Tracker:
             report.runs_ok += sum(1 for m in measured if m.ok)
             report.runs_failed += sum(1 for m in measured if not m.ok)
 
-    def policy(self) -> DetectionPolicy:
+    def policy(self, target: Target | None = None) -> DetectionPolicy:
+        """The thresholds of the configuration; with ``target``, step alerts of the series measured there
+        start as candidates to confirm."""
         policy = policy_from_thresholds(self.project_file.thresholds)
-        return replace(policy, release_tags=self.project_file.project.release_tags)
+        scope = None
+        if target is not None:
+            sources = frozenset(self._specs())
+            scope = ConfirmScope(target.machine.machine_class, str(target.configuration), sources)
+        return replace(policy, release_tags=self.project_file.project.release_tags, confirm=scope)
+
+    def _specs(self) -> dict[str, BenchmarkSpec]:
+        return {f"benchmark {spec.name}": spec for spec in self.project_file.benchmarks}
+
+    def confirm_pending(self, target: Target, report: TrackReport, events: TrackEvents) -> list[int]:
+        """Confirm the candidates waiting on this branch (new ones, and any an interrupted pass left);
+        returns the alerts that go on to bisection."""
+        confirmer = Confirmer(
+            self.engine,
+            self.executor_for(events),
+            target,
+            self._specs(),
+            self.project_file.budgets.runs_per_alert,
+            min_magnitude=self.policy().default.min_relative_change,
+        )
+        published = []
+        for alert in confirmer.pending():
+            confirmed = confirmer.confirm(alert, self.now())
+            report.confirmations[alert.id] = confirmed
+            if events.confirmed:
+                events.confirmed(confirmed)
+            if confirmed.outcome is not Outcome.NOT_REPRODUCED:
+                published.append(alert.id)
+        return published
 
     def run(self, events: TrackEvents | None = None) -> TrackReport:
         events = events or TrackEvents()
@@ -174,16 +210,19 @@ class Tracker:
                     conn, target.project_id, {spec.name: spec.weight for spec in self.project_file.benchmarks}
                 )
             found = detect_stored(
-                self.engine, self.policy(), now=self.now(), filters={"project": target.project, "branch": branch}
+                self.engine, self.policy(target), now=self.now(), filters={"project": target.project, "branch": branch}
             )
             report.new_alert_ids += found.new_alert_ids
-            self.bisect_new(target, found.new_alert_ids, report, events)
+            published = self.confirm_pending(target, report, events)
+            self.bisect_new(target, list(dict.fromkeys([*found.new_alert_ids, *published])), report, events)
         return report
 
     def bisect_new(self, target: Target, alert_ids: list[int], report: TrackReport, events: TrackEvents) -> None:
         """Bisect new step alerts within the budgets; alerts sharing a representative reuse its culprit."""
         with self.engine.connect() as conn:
-            alerts = [a for a in alert_store.list_alerts(conn, ids=alert_ids) if a.kind != "drift"] if alert_ids else []
+            found = alert_store.list_alerts(conn, ids=alert_ids) if alert_ids else []
+            # Drift is never bisected; a candidate still confirming, or not reproduced, is not bisected either.
+            alerts = [a for a in found if a.kind != "drift" and a.confirmation not in ("confirming", "not-reproduced")]
             sources = {a.id: runsinfo.source_of_series(conn, a.series_id) for a in alerts}
         by_id = {a.id: a for a in alerts}
         descriptors = [
@@ -247,7 +286,9 @@ class Tracker:
         job = BisectJob(
             alert.last_good, alert.first_bad, spec, alert.benchmark, alert.metric, direction, level_window=5
         )
-        settings = BisectSettings(max_runs=self.project_file.budgets.runs_per_alert)
+        # Confirmation runs come out of the alert's run budget; bisection spends what is left.
+        spent = int((alert.details.get("confirmation") or {}).get("runs") or 0)
+        settings = BisectSettings(max_runs=max(1, self.project_file.budgets.runs_per_alert - spent))
 
         def step(request: Any, _measured: list[Measured]) -> None:
             if events.bisect_step:

@@ -31,10 +31,13 @@ class AlertRow:
     first_bad_position: int
     details: dict[str, Any]
     created_at: datetime
+    # None: never subject to confirmation (uploads, ingest); else confirming | confirmed | not-reproduced | unconfirmed.
+    confirmation: str | None = None
 
 
-def existing_alerts(conn: sa.Connection, series_id: str) -> list[tuple[str, int, int]]:
-    """(kind, last good position, first bad position) of the series' alerts."""
+def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False) -> list[tuple[str, int, int]]:
+    """(kind, last good position, first bad position) of the series' alerts: those that stand, or (``closed``)
+    the candidates that confirmation did not reproduce."""
     good = t.branch_revisions.alias("good")
     bad = t.branch_revisions.alias("bad")
     query = (
@@ -49,6 +52,8 @@ def existing_alerts(conn: sa.Connection, series_id: str) -> list[tuple[str, int,
         )
         .where(t.alerts.c.series_id == series_id)
     )
+    not_reproduced = t.alerts.c.confirmation == "not-reproduced"
+    query = query.where(not_reproduced if closed else sa.or_(t.alerts.c.confirmation.is_(None), ~not_reproduced))
     return [(row[0], int(row[1]), int(row[2])) for row in conn.execute(query)]
 
 
@@ -64,6 +69,8 @@ def list_alerts(
     kind: str | None = None,
     machine: str | None = None,
     newest: int | None = None,
+    confirmation: str | None = None,
+    branch_id: int | None = None,
 ) -> list[AlertRow]:
     """Alerts in the order they were found, filtered; ``newest``: only the last that many."""
     good_rev = t.revisions.alias("good_rev")
@@ -89,6 +96,7 @@ def list_alerts(
             bad.c.position,
             t.alerts.c.details,
             t.alerts.c.created_at,
+            t.alerts.c.confirmation,
         )
         .join(t.series, t.series.c.id == t.alerts.c.series_id)
         .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
@@ -108,6 +116,10 @@ def list_alerts(
         query = query.where(t.alerts.c.kind == kind)
     if machine:
         query = query.where(t.series.c.machine_class == machine)
+    if confirmation:
+        query = query.where(t.alerts.c.confirmation == confirmation)
+    if branch_id is not None:
+        query = query.where(t.series.c.branch_id == branch_id)
     if newest is not None:
         query = query.order_by(None).order_by(t.alerts.c.id.desc()).limit(newest)
         return [AlertRow(*list(row)) for row in reversed(conn.execute(query).all())]
@@ -133,3 +145,48 @@ def update_details(conn: sa.Connection, alert_id: int, patch: Mapping[str, Any])
     """Merge ``patch`` into an alert's details (bisection results, state notes)."""
     current = conn.execute(sa.select(t.alerts.c.details).where(t.alerts.c.id == alert_id)).scalar_one()
     conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(details={**current, **patch}))
+
+
+def set_confirmation(conn: sa.Connection, alert_id: int, status: str, record: Mapping[str, Any]) -> None:
+    """Store a confirmation's outcome on the alert: its status, and the record in ``details["confirmation"]``."""
+    update_details(conn, alert_id, {"confirmation": dict(record)})
+    conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(confirmation=status))
+
+
+def first_parent_neighbours(
+    conn: sa.Connection, branch_id: int, position: int, count: int, *, after: bool
+) -> list[tuple[int, str]]:
+    """(revision id, sha) of up to ``count`` first-parent commits (push tips) before or after a branch
+    position, nearest first."""
+    br = t.branch_revisions
+    query = (
+        sa.select(br.c.revision_id, t.revisions.c.sha)
+        .join(t.revisions, t.revisions.c.id == br.c.revision_id)
+        .where(br.c.branch_id == branch_id, br.c.first_parent.is_(True))
+        .where(br.c.position > position if after else br.c.position < position)
+        .order_by(br.c.position if after else br.c.position.desc())
+        .limit(count)
+    )
+    return [(int(rid), str(sha)) for rid, sha in conn.execute(query)]
+
+
+def move_range(conn: sa.Connection, alert_id: int, last_good_id: int, first_bad_id: int) -> bool:
+    """Give an alert another suspect range; False (nothing done) when another alert of its series and kind
+    has that first bad revision already."""
+    row = conn.execute(sa.select(t.alerts.c.series_id, t.alerts.c.kind).where(t.alerts.c.id == alert_id)).one()
+    taken = conn.execute(
+        sa.select(t.alerts.c.id).where(
+            t.alerts.c.series_id == row.series_id,
+            t.alerts.c.kind == row.kind,
+            t.alerts.c.first_bad_revision_id == first_bad_id,
+            t.alerts.c.id != alert_id,
+        )
+    ).first()
+    if taken is not None:
+        return False
+    conn.execute(
+        sa.update(t.alerts)
+        .where(t.alerts.c.id == alert_id)
+        .values(last_good_revision_id=last_good_id, first_bad_revision_id=first_bad_id)
+    )
+    return True

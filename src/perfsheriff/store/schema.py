@@ -13,6 +13,8 @@ Schema history (each step is an Alembic migration under ``migrations/versions``)
 2. ``0002`` job queue with leases, API tokens, idempotency keys of uploads.
 3. ``0003`` triage: summaries with a range, drift flag and upstream; notes with their states and kind;
    culprits on alerts; patch ids of revisions; the notification log.
+4. ``0004`` tags of tracked branches; each series' drift since its newest release tag.
+5. ``0005`` alerts' confirmation status (candidates perfsheriff re-measures before anyone sees them).
 """
 
 from __future__ import annotations
@@ -252,6 +254,9 @@ alerts = Table(
     # What bisection named (migration 0003); the full record stays in details["bisection"].
     Column("culprit_revision_id", ForeignKey("revisions.id", ondelete="SET NULL"), nullable=True),
     Column("culprit_confidence", Float, nullable=True),
+    # Confirmation (migration 0005): NULL for alerts nobody re-measures (uploads, ingest); else
+    # ``confirming`` (a candidate, in no summary, seen by no one yet), ``confirmed`` or ``not-reproduced``.
+    Column("confirmation", String(20), nullable=True),
     UniqueConstraint("series_id", "first_bad_revision_id", "kind"),
 )
 

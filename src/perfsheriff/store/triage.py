@@ -174,8 +174,10 @@ def alert_facts(
         query = query.where(a.c.id.in_(list(ids)))
     if summary_ids is not None:
         query = query.where(a.c.summary_id.in_(list(summary_ids)))
-    if unsummarized:
-        query = query.where(a.c.summary_id.is_(None))
+    if unsummarized:  # a candidate still being confirmed joins no summary: nobody sees it yet
+        query = query.where(
+            a.c.summary_id.is_(None), sa.or_(a.c.confirmation.is_(None), a.c.confirmation != "confirming")
+        )
     return [AlertFacts(*list(row)) for row in conn.execute(query)]
 
 

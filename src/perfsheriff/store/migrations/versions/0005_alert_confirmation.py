@@ -1,0 +1,28 @@
+"""alerts' confirmation status: candidates perfsheriff re-measures before they reach a summary
+
+Existing alerts keep NULL: they were never subject to confirmation.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("confirmation", sa.String(length=20), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_column("confirmation")
