@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 
 from perfsheriff.agent.backoff import Backoff
-from perfsheriff.agent.job import LeaseKeeper, job_upload, run_job
+from perfsheriff.agent.job import LeaseKeeper, clean_up_after_crash, job_upload, run_job
 from perfsheriff.agent.spool import Spool, SpooledUpload
 from perfsheriff.client import ApiError, Client, Job, ServerUnavailable, UploadResult
 from perfsheriff.errors import InputError, PerfsheriffError
@@ -103,6 +103,8 @@ class Agent:
         with _workdir_lock(self.options.workdir), self._signals():
             for stale in self.spool.discard_temporary():
                 self.log(f"removed {stale}, left by an interrupted write")
+            for cleaned in clean_up_after_crash(self.options.workdir):
+                self.log(cleaned)
             while not self._stopping:
                 if not self._drain_spool():
                     break

@@ -25,6 +25,7 @@ import re
 import shlex
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -90,8 +91,14 @@ class Runner:
     """Runs benchmarks of one repository on this machine, in worktree slot ``slot`` under ``workroot``.
 
     ``workroot/worktrees/slot-<n>`` holds the reused checkout and
-    ``workroot/outputs/slot-<n>`` the output and logs of the latest run. One
-    runner per slot at a time; give concurrent runners different slots.
+    ``workroot/outputs/slot-<n>`` the output and logs of the latest attempt,
+    in a folder of a fresh name per attempt (``attempt-<random>``): a path
+    handed to one attempt's command is never handed to another, so a process
+    left over from an earlier attempt cannot write into a later one's
+    results. ``groups`` is the folder recording the running commands'
+    process groups (default ``workroot/groups``; see
+    :func:`perfsheriff.runner.process.reap_groups`). One runner per slot at a
+    time; give concurrent runners different slots.
     """
 
     def __init__(
@@ -104,6 +111,7 @@ class Runner:
         slot: int = 0,
         infra_retries: int = 2,
         grace_s: float = 5.0,
+        groups: Path | None = None,
     ) -> None:
         if infra_retries < 0:
             raise ValueError(f"infra_retries must be >= 0, got {infra_retries}")
@@ -113,6 +121,7 @@ class Runner:
         self.slot = slot
         self.infra_retries = infra_retries
         self.grace_s = grace_s
+        self.groups = groups.absolute() if groups is not None else self.workroot / "groups"
         self.environment = describe_environment(machine)
 
     @property
@@ -121,6 +130,7 @@ class Runner:
 
     @property
     def scratch(self) -> Path:
+        """The folder holding this slot's attempt folders."""
         return self.workroot / "outputs" / f"slot-{self.slot}"
 
     def run(self, benchmark: BenchmarkSpec, sha: str) -> RunOutcome:
@@ -145,10 +155,11 @@ class Runner:
     def _measure(self, benchmark: BenchmarkSpec, sha: str, deadline: float) -> tuple[ResultSet, str]:
         """Check out, set up, repeat, parse; raise _Stopped for anything but success."""
         worktree = self._checkout(sha)
-        output = self._prepare_scratch() / "output"
+        scratch = self._prepare_scratch()
+        output = scratch / "output"
         env = {**_inherited_environment(), **benchmark.environment, OUTPUT_VARIABLE: str(output)}
         places = {"worktree": worktree, "config_dir": self.config_dir, "output": output}
-        step = _Step(benchmark, worktree, env, places, deadline)
+        step = _Step(benchmark, worktree, scratch, env, places, deadline)
         if benchmark.setup is not None:
             self._execute(step, "setup", benchmark.setup)
         sets, execution = [], None
@@ -170,14 +181,18 @@ class Runner:
             raise _Stopped(RunStatus.INFRA, f"cannot check out {sha}: {err}") from None
 
     def _prepare_scratch(self) -> Path:
-        """An empty folder for this run's output and logs (the last run's are kept until the next one)."""
+        """A new, empty folder of a never-used name for this attempt's output and logs.
+
+        The slot's earlier attempts' folders are deleted first (the last
+        one's are kept until then, to look at).
+        """
         try:
             if self.scratch.exists():
                 shutil.rmtree(self.scratch)
             self.scratch.mkdir(parents=True)
+            return Path(tempfile.mkdtemp(prefix="attempt-", dir=self.scratch))
         except OSError as err:
             raise _Stopped(RunStatus.INFRA, f"cannot prepare {self.scratch}: {err}") from None
-        return self.scratch
 
     def _execute(self, step: _Step, name: str, template: str) -> Execution:
         """Run one command within what is left of the run's time; anything but exit status 0 stops the run."""
@@ -185,7 +200,7 @@ class Runner:
         timed_out = f"timed out after {step.benchmark.timeout:g} s"
         if remaining <= 0:
             raise _Stopped(RunStatus.TIMEOUT, f"{timed_out}, before the {name} started")
-        logs = self.scratch / re.sub(r"\W+", "-", name).strip("-")
+        logs = step.scratch / re.sub(r"\W+", "-", name).strip("-")
         try:
             execution = run_shell(
                 expand_placeholders(template, step.places),
@@ -195,6 +210,7 @@ class Runner:
                 grace=self.grace_s,
                 stdout=logs.with_suffix(".stdout"),
                 stderr=logs.with_suffix(".stderr"),
+                registry=self.groups,
             )
         except OSError as err:
             raise _Stopped(RunStatus.INFRA, f"cannot start the {name}: {err}") from None
@@ -220,6 +236,7 @@ class _Step:
 
     benchmark: BenchmarkSpec
     worktree: Path
+    scratch: Path
     env: Mapping[str, str]
     places: Mapping[str, Path]
     deadline: float
