@@ -138,3 +138,24 @@ def test_the_project_defaults_to_the_servers_only_one(
     )
     assert unknown.returncode == 1
     assert "(HTTP 404 not_found)" in unknown.stderr
+
+
+def test_the_token_can_come_from_a_file_only_its_owner_reads(
+    server: LiveServer, project: BenchProject, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(server.token("agent", machine="box", machine_class="test-class") + "\n")
+    token_file.chmod(0o600)
+    own = results_file(tmp_path / "own.json", [1.0, 2.0])
+    env = {key: value for key, value in os.environ.items() if key != "PERFSHERIFF_TOKEN"}
+    command = [sys.executable, "-c", CLI, "upload", str(own), "--server", server.url, "--token-file", str(token_file)]
+    command += ["--revision", project.tips[1], "--machine", "box", "--project", "bench-project"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("(perfsheriff): 1 series, 2 samples\n")
+    token_file.chmod(0o640)
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"error: {token_file}: other users may read this token file (mode 640): chmod 600 it"
+    )

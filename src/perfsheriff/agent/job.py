@@ -14,7 +14,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from perfsheriff.client import ApiError, Client, Job, RunUpload, ServerUnavailable
@@ -34,7 +34,15 @@ class _Unrunnable(Exception):
     """This machine cannot run the job (internal: becomes an ``infra`` outcome)."""
 
 
-def run_job(job: Job, workdir: Path, machine: str, configuration: Configuration) -> RunOutcome:
+def run_job(
+    job: Job,
+    workdir: Path,
+    machine: str,
+    configuration: Configuration,
+    *,
+    pass_env: Sequence[str] = (),
+    wrapper: Sequence[str] = (),
+) -> RunOutcome:
     """Measure ``job`` on this machine; never raises for a problem of the job or the machine.
 
     ``configuration`` is what this machine provides (the agent's ``--config``):
@@ -45,6 +53,8 @@ def run_job(job: Job, workdir: Path, machine: str, configuration: Configuration)
     under ``workdir/work`` so that jobs of different projects never share a
     checkout. The benchmark's process groups are recorded under
     ``workdir/groups`` while they run, for :func:`clean_up_after_crash`.
+    ``pass_env`` and ``wrapper`` are the runner's (environment variables
+    passed on besides the allow-list, and a sandbox's command line).
     """
     started = time.monotonic()
     try:
@@ -54,7 +64,15 @@ def run_job(job: Job, workdir: Path, machine: str, configuration: Configuration)
         if not config_dir.is_dir():
             raise _Unrunnable(f"the benchmark's configuration folder {config_dir} does not exist on this machine")
         repo = _repository(job.repository, job.revision, workdir / "repos")
-        runner = Runner(repo, workdir / WORK / _slug(job.repository), config_dir, machine, groups=workdir / GROUPS)
+        runner = Runner(
+            repo,
+            workdir / WORK / _slug(job.repository),
+            config_dir,
+            machine,
+            groups=workdir / GROUPS,
+            pass_env=pass_env,
+            wrapper=wrapper,
+        )
     except (_Unrunnable, PerfsheriffError, OSError) as err:
         return RunOutcome(
             RunStatus.INFRA, None, describe_environment(machine), time.monotonic() - started, str(err), "", 1

@@ -27,7 +27,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +38,12 @@ from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.runner.environment import describe_environment
 from perfsheriff.runner.process import Execution, run_shell, tail
 from perfsheriff.runner.results import merge_repetitions, read_results
+from perfsheriff.runner.sandbox import benchmark_environment
 
 OUTPUT_VARIABLE = "PERFSHERIFF_OUTPUT"
 _PLACEHOLDER = re.compile(r"\{(worktree|config_dir|output)\}")
 _NOT_FOUND = 127
 _NOT_EXECUTABLE = 126
-_GIT_LOCATION_VARIABLES = frozenset(
-    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_NAMESPACE"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +97,11 @@ class Runner:
     process groups (default ``workroot/groups``; see
     :func:`perfsheriff.runner.process.reap_groups`). One runner per slot at a
     time; give concurrent runners different slots.
+
+    Commands see only an allow-list of this process's environment (plus the
+    names in ``pass_env`` and the benchmark's own ``environment``), and run
+    behind ``wrapper`` when given (a sandbox: see
+    :mod:`perfsheriff.runner.sandbox`).
     """
 
     def __init__(
@@ -112,6 +115,8 @@ class Runner:
         infra_retries: int = 2,
         grace_s: float = 5.0,
         groups: Path | None = None,
+        pass_env: Sequence[str] = (),
+        wrapper: Sequence[str] = (),
     ) -> None:
         if infra_retries < 0:
             raise ValueError(f"infra_retries must be >= 0, got {infra_retries}")
@@ -122,6 +127,8 @@ class Runner:
         self.infra_retries = infra_retries
         self.grace_s = grace_s
         self.groups = groups.absolute() if groups is not None else self.workroot / "groups"
+        self.pass_env = tuple(pass_env)
+        self.wrapper = tuple(wrapper)
         self.environment = describe_environment(machine)
 
     @property
@@ -157,7 +164,8 @@ class Runner:
         worktree = self._checkout(sha)
         scratch = self._prepare_scratch()
         output = scratch / "output"
-        env = {**_inherited_environment(), **benchmark.environment, OUTPUT_VARIABLE: str(output)}
+        inherited = benchmark_environment(os.environ, self.pass_env)
+        env = {**inherited, **benchmark.environment, OUTPUT_VARIABLE: str(output)}
         places = {"worktree": worktree, "config_dir": self.config_dir, "output": output}
         step = _Step(benchmark, worktree, scratch, env, places, deadline)
         if benchmark.setup is not None:
@@ -211,6 +219,7 @@ class Runner:
                 stdout=logs.with_suffix(".stdout"),
                 stderr=logs.with_suffix(".stderr"),
                 registry=self.groups,
+                wrapper=self.wrapper,
             )
         except OSError as err:
             raise _Stopped(RunStatus.INFRA, f"cannot start the {name}: {err}") from None
@@ -240,21 +249,6 @@ class _Step:
     env: Mapping[str, str]
     places: Mapping[str, Path]
     deadline: float
-
-
-def _inherited_environment() -> dict[str, str]:
-    """The agent's environment minus what the measured code must not see or be misled by.
-
-    ``PERFSHERIFF_*`` may hold the agent's API token or database URL, and the
-    code under test is whatever a commit contains; git's location variables
-    (set when the agent runs from a hook) would point the benchmark's own git
-    calls at another repository.
-    """
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("PERFSHERIFF_") and name not in _GIT_LOCATION_VARIABLES
-    }
 
 
 def _log_tail(execution: Execution) -> str:
