@@ -15,6 +15,7 @@ from rich.markup import escape
 from perfsheriff.agent import Agent, AgentOptions, Backoff
 from perfsheriff.cli.context import console, err_console, user_errors
 from perfsheriff.client import (
+    MAX_UPLOAD_BYTES,
     ApiError,
     Client,
     RunUpload,
@@ -142,9 +143,22 @@ def upload(
     ] = None,
     config: ConfigOption = None,
     retries: Annotated[int, typer.Option(help="Tries again this many times while the server is unreachable.")] = 3,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-bytes",
+            min=1,
+            help="Largest result (a file, or a directory's files together) sent, in bytes; larger ones are refused "
+            "before they are read (the default is the server's default request limit).",
+        ),
+    ] = MAX_UPLOAD_BYTES,
     timeout: TimeoutOption = 30.0,
 ) -> None:
-    """Send result files to a server: one run per file, and a file sent again is not stored twice."""
+    """Send result files to a server: one run per file, and a file sent again is not stored twice.
+
+    Only regular files are read, no symbolic link out of a result directory
+    is followed, and a result larger than --max-bytes is refused by name.
+    """
     failed = 0
     with user_errors():
         configuration = Configuration.parse(config or [])
@@ -153,7 +167,7 @@ def upload(
             project = project or _only_project(client, retries)
             for index, path in enumerate(files):
                 try:
-                    read = read_result_path(path)
+                    read = read_result_path(path, max_bytes)
                     run = RunUpload(
                         project=project,
                         branch=branch,
@@ -185,7 +199,10 @@ def upload(
                     failed += 1
                     continue
                 except InputError as err:
-                    _file_error(path, err.reason if err.source == str(path) else str(err))
+                    if err.source is not None and err.source.startswith(str(path)):  # the file, or one in its folder
+                        _file_error(Path(err.source), str(err).removeprefix(err.source).removeprefix(": "))
+                    else:
+                        _file_error(path, str(err))
                     failed += 1
                     continue
                 console.print(f"{path}: {_describe(result)}", highlight=False, markup=False, soft_wrap=True)
