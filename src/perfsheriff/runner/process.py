@@ -103,6 +103,9 @@ def run_shell(
             finally:
                 if pgid is not None:
                     _signal_group(pgid, signal.SIGKILL)  # stragglers; also on KeyboardInterrupt
+                # Interrupted before the group was known, the supervisor kills it on seeing the pipe close.
+                os.close(watch_write)
+                watch_write = -1
                 process.wait()
                 if record is not None:
                     record.unlink(missing_ok=True)
