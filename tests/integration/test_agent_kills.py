@@ -272,3 +272,21 @@ def test_a_restarted_agent_kills_what_survived_its_predecessor_and_its_outputs(k
     assert kills.pids("held-started")[0] == shell
     assert kills.samples_at(held_at, "held") == [HELD_SAMPLES]
     assert live_members({group}) == []
+
+
+def test_a_ci_upload_cut_after_the_commit_is_retried_and_stored_once(kills: Kills) -> None:
+    """``perfsheriff upload`` loses the answer to a stored upload: its retry, with the same key, is a duplicate."""
+    revision = kills.project.tips[2]
+    result = {"name": "ci", "unit": "ms", "samples": [4.0, 5.0]}
+    results = kills.root / "ci.json"
+    results.write_text(json.dumps({"format": "perfsheriff", "version": 1, "results": [result]}))
+    kills.proxy.arm("cut-after-answer")
+    command = [*kills.agent_args("unused")[:3], "upload", str(results), "--server", kills.proxy.url]
+    command += ["--revision", revision, "--machine", "box", "--project", "bench-project"]
+    env = {**os.environ, "PERFSHERIFF_TOKEN": kills.agent_token}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert kills.proxy.answers[0] == 201  # stored the first time; the answer was lost
+    assert "trying again in" in done.stderr
+    assert done.stdout.startswith(f"{results}: already uploaded (run ")
+    assert kills.samples_at(revision, "ci") == [2]
