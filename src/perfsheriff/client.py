@@ -31,6 +31,7 @@ from perfsheriff import __version__
 from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.projectfile import BenchmarkSpec
+from perfsheriff.resultfiles import read_result_bytes
 
 API = "/api/v1"
 #: Statuses after which the same request may succeed later: the server's own faults and "slow down".
@@ -475,31 +476,28 @@ class ResultFiles:
     tree: bool
 
 
-def read_result_path(path: Path) -> ResultFiles:
+#: The largest result (file, or directory of files) ``upload`` reads: the server's default request limit.
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+
+def read_result_path(path: Path, limit: int = MAX_UPLOAD_BYTES) -> ResultFiles:
     """Read a result file, or a directory's ``*.json`` files (keys relative to it), as UTF-8 text.
 
-    The same rule as local ingestion (a directory is a tree of JSON files,
-    Criterion's layout), written here because ingestion's reader lives in the
-    service layer, which an agent machine does not install the drivers for.
+    Under the same rules as local ingestion (:mod:`perfsheriff.resultfiles`:
+    regular files only, no symbolic link out of a directory, at most
+    ``limit`` bytes, checked before reading and enforced while reading).
     """
-    source = str(path)
-    if path.is_dir():
-        members = sorted(p for p in path.rglob("*.json") if p.is_file())
-        if not members:
-            raise InputError("the directory holds no *.json result files", source=source)
-        return ResultFiles(source, tuple((p.relative_to(path).as_posix(), _text(p)) for p in members), tree=True)
-    if not path.is_file():
-        raise InputError("no such file", source=source)
-    return ResultFiles(source, ((path.name, _text(path)),), tree=False)
+    read = read_result_bytes(path, limit, limit_name="--max-bytes")
+    files = tuple((name, _text(name, data, path, read.tree)) for name, data in read.files)
+    return ResultFiles(read.source, files, read.tree)
 
 
-def _text(path: Path) -> str:
+def _text(name: str, data: bytes, path: Path, tree: bool) -> str:
     try:
-        return path.read_bytes().decode("utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or err}", source=str(path)) from None
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start})", source=str(path)) from None
+        source = str(path / name) if tree else str(path)
+        raise InputError(f"not UTF-8 text (byte {err.start})", source=source) from None
 
 
 def upload_key(

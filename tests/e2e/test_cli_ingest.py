@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -227,3 +228,49 @@ def test_invalid_setting_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "PERFSHERIFF_MAX_RESULT_BYTES" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+CRITERION = Path(__file__).resolve().parents[1] / "fixtures" / "formats" / "criterion" / "target" / "criterion"
+
+
+@pytest.mark.parametrize("case", ["link out", "link to pagemap", "fifo", "proc file", "link within"])
+def test_a_result_folder_is_read_within_itself_and_only_its_regular_files(
+    case: str, repo: Repo, tmp_path: Path
+) -> None:
+    """Ingest of a folder: no symbolic link out of it, nothing but regular files, a /proc file read with a bound."""
+    folder = tmp_path / "criterion"
+    shutil.copytree(CRITERION, folder)
+    outside = tmp_path / "outside.json"
+    outside.write_text(perfsheriff_json({"secret": [1.0]}))
+    target, bad = folder, folder / "fib" / "20" / "change" / "estimates.json"
+    bad.unlink()
+    if case == "link out":
+        bad.symlink_to(outside)
+    elif case == "link to pagemap":
+        bad.symlink_to("/proc/self/pagemap")
+    elif case == "fifo":
+        os.mkfifo(bad)
+    elif case == "proc file":
+        target = Path("/proc/self/pagemap")  # its size says 0; it holds 8 bytes for every page of the address space
+    else:
+        bad.symlink_to(folder / "fib" / "20" / "base" / "benchmark.json")
+    work = tmp_path / "work"
+    work.mkdir()
+    command = [sys.executable, "-c", "from perfsheriff.cli.main import main; main()", "ingest", str(target)]
+    command += ["--repo", str(repo.path), "--revision", "HEAD", "--machine", "box"]
+    env = {**os.environ, "COLUMNS": "200", "PERFSHERIFF_MAX_RESULT_BYTES": str(1 << 20)}
+    env.pop("PERFSHERIFF_DATABASE_URL", None)
+    done = subprocess.run(command, cwd=work, capture_output=True, text=True, env=env, timeout=120, check=False)
+    if case == "link within":  # a link inside the folder is followed
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    expected = {
+        "link out": f"error: {bad}: a symbolic link out of the folder (to {outside}) is not read",
+        "link to pagemap": f"error: {bad}: a symbolic link out of the folder (to /proc/",
+        "fifo": f"error: {bad}: not a regular file (a FIFO, a device or a socket is not read)",
+        "proc file": f"error: {target}: more bytes than its size said, past the limit for a result file",
+    }[case]
+    assert line.startswith(expected), line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,57 @@ def test_the_project_defaults_to_the_servers_only_one(
     )
     assert unknown.returncode == 1
     assert "(HTTP 404 not_found)" in unknown.stderr
+
+
+def test_the_token_can_come_from_a_file_only_its_owner_reads(
+    server: LiveServer, project: BenchProject, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(server.token("agent", machine="box", machine_class="test-class") + "\n")
+    token_file.chmod(0o600)
+    own = results_file(tmp_path / "own.json", [1.0, 2.0])
+    env = {key: value for key, value in os.environ.items() if key != "PERFSHERIFF_TOKEN"}
+    command = [sys.executable, "-c", CLI, "upload", str(own), "--server", server.url, "--token-file", str(token_file)]
+    command += ["--revision", project.tips[1], "--machine", "box", "--project", "bench-project"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("(perfsheriff): 1 series, 2 samples\n")
+    token_file.chmod(0o640)
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"error: {token_file}: other users may read this token file (mode 640): chmod 600 it"
+    )
+
+
+def test_an_oversized_or_unsafe_result_is_refused_before_it_is_read(
+    server: LiveServer, project: BenchProject, tmp_path: Path
+) -> None:
+    """A 1 GiB file (sparse: it takes no disk), a folder linking to /proc/self/pagemap, a FIFO: one line each."""
+    token = server.token("agent", machine="box", machine_class="test-class")
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as handle:
+        handle.truncate(1 << 30)
+    linked = tmp_path / "criterion"
+    shutil.copytree(FIXTURES / "criterion" / "target" / "criterion", linked)
+    (linked / "pagemap.json").symlink_to("/proc/self/pagemap")
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    good = results_file(tmp_path / "good.json", [1.0, 2.0])
+    files = [str(huge), str(linked), str(fifo), str(good)]
+    done = upload(*files, "--revision", project.tips[1], server=server.url, token=token, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    too_big, link, special = done.stderr.splitlines()
+    assert too_big == (
+        f"error: {huge}: 1,073,741,824 bytes is more than the limit of 67,108,864 bytes for a result file (--max-bytes)"
+    )
+    assert link.startswith(f"error: {linked / 'pagemap.json'}: a symbolic link out of the folder (to /proc/")
+    assert link.endswith("/pagemap) is not read")
+    assert special == f"error: {fifo}: not a regular file (a FIFO, a device or a socket is not read)"
+    assert done.stdout.startswith(f"{good}: run ")
+    smaller = upload(
+        str(good), "--max-bytes", "10", "--revision", project.tips[2], server=server.url, token=token, cwd=tmp_path
+    )
+    assert smaller.returncode == 1
+    assert "more than the limit of 10 bytes for a result file (--max-bytes)" in smaller.stderr

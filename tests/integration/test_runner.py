@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ from gitfixtures import Repo
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import RunStatus
 from perfsheriff.projectfile import BenchmarkSpec
-from perfsheriff.runner import OUTPUT_VARIABLE, Runner, expand_placeholders
+from perfsheriff.runner import OUTPUT_VARIABLE, Runner, expand_placeholders, reap_groups
 from perfsheriff.runner.environment import cpu_model_from_cpuinfo, describe_environment
 
 PYTHON = shlex.quote(sys.executable)
@@ -147,7 +149,7 @@ def test_placeholders_output_variable_and_env(
     seen = json.loads(record.read_text())
     worktree = runner.worktrees / "slot-0"
     assert Path(seen["cwd"]) == worktree
-    assert Path(seen["output"]).parent == runner.scratch
+    assert Path(seen["output"]).parent.parent == runner.scratch
     assert (seen["extra"], seen["token"]) == ("yes", None)
     assert OUTPUT_VARIABLE == "PERFSHERIFF_OUTPUT"
 
@@ -259,7 +261,8 @@ def test_output_in_another_format_fails_with_the_parse_error(runner: Runner, pro
     assert outcome.status is RunStatus.FAILED
     assert outcome.error is not None
     assert outcome.error.startswith("the results do not parse: ")
-    assert str(runner.scratch / "output") in outcome.error
+    assert str(runner.scratch) in outcome.error
+    assert "/output" in outcome.error
 
 
 def test_unrecognisable_or_missing_output_fails(runner: Runner, project: tuple[Repo, list[str]]) -> None:
@@ -331,3 +334,112 @@ def test_the_runner_imports_no_server_module() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert result.stdout.strip() == "[]"
+
+
+# Runs one benchmark with a Runner in this child process (killed by the test while it runs).
+RUNNER_CHILD = """\
+import sys
+from pathlib import Path
+from perfsheriff.gitrepo import GitRepo
+from perfsheriff.projectfile import BenchmarkSpec
+from perfsheriff.runner import Runner
+repo, work, config, command = sys.argv[1:]
+Runner(GitRepo(repo), Path(work), Path(config)).run(BenchmarkSpec(name="parse", command=command), "HEAD")
+"""
+
+
+def group_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[2])
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (non-zombie) processes of process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def wait_until(condition: object, seconds: float = 10.0) -> bool:
+    assert callable(condition)
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_killed_runner_takes_its_benchmark_and_children_with_it(
+    project: tuple[Repo, list[str]], config_dir: Path, tmp_path: Path
+) -> None:
+    shell_pid, child_pid = tmp_path / "shell.pid", tmp_path / "child.pid"
+    command = f"echo $$ > {shell_pid}; sleep 60 & echo $! > {child_pid}; wait"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER_CHILD, str(project[0].path), str(tmp_path / "work"), str(config_dir), command]
+    )
+    try:
+        assert wait_until(lambda: child_pid.exists() and child_pid.read_text().strip()), "the benchmark did not start"
+        group = group_of(int(shell_pid.read_text()))
+        runner.kill()  # SIGKILL: no handler, no finally block runs in the runner
+        runner.wait(10)
+        assert wait_until(lambda: not group_members(group)), f"left running: {group_members(group)}"
+        assert list((tmp_path / "work" / "groups").iterdir()) != []  # the record a restarted runner reaps
+    finally:
+        for pid in (shell_pid, child_pid):
+            with contextlib.suppress(ValueError, OSError):
+                os.kill(int(pid.read_text()), signal.SIGKILL)
+
+
+def test_an_escaped_process_of_an_earlier_attempt_cannot_write_into_a_later_one(
+    runner: Runner, project: tuple[Repo, list[str]], tmp_path: Path
+) -> None:
+    """A process that left the group (setsid) outlives its attempt; the path it was given is never reused."""
+    started, wrote, orphan_pid = tmp_path / "second-started", tmp_path / "orphan-wrote", tmp_path / "orphan.pid"
+    orphan_result = '{"orphan": {"m": {"value": 666}}}'
+    orphan = f'while [ ! -e {started} ]; do sleep 0.05; done; echo {shlex.quote(orphan_result)} > "$1"; touch {wrote}'
+    first = spec(
+        f"python3 -c 'import os, subprocess, sys; os.setsid(); subprocess.Popen(sys.argv[1:])' "
+        f"sh -c {shlex.quote('{ ' + orphan + '; } & echo $! > ' + str(orphan_pid))} orphan {{output}}; "
+        f'while [ ! -s {orphan_pid} ]; do sleep 0.05; done; echo \'{{"first": {{"m": {{"value": 1}}}}}}\''
+    )
+    second = spec(
+        f'touch {started}; while [ ! -e {wrote} ]; do sleep 0.05; done; echo \'{{"second": {{"m": {{"value": 2}}}}}}\''
+    )
+    try:
+        assert runner.run(first, project[1][0]).status is RunStatus.OK
+        outcome = runner.run(second, project[1][1])
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            os.killpg(group_of(int(orphan_pid.read_text())), signal.SIGKILL)
+    assert outcome.status is RunStatus.OK, outcome.error
+    assert outcome.results is not None
+    assert [r.name for r in outcome.results.results] == ["second"]
+
+
+def test_process_groups_left_by_a_dead_runner_are_reaped_and_no_other(tmp_path: Path) -> None:
+    registry = tmp_path / "groups"
+    registry.mkdir()
+    ours = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    reused = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    gone = subprocess.Popen(["true"], start_new_session=True)
+    gone.wait()
+    try:
+        start_time = Path(f"/proc/{ours.pid}/stat").read_text().rpartition(")")[2].split()[19]
+        (registry / str(ours.pid)).write_text(start_time)
+        (registry / str(reused.pid)).write_text("1")  # the id of a group that is not the recorded one
+        (registry / str(gone.pid)).write_text("1")
+        assert reap_groups(registry) == [ours.pid]
+        assert ours.wait(10) == -signal.SIGKILL
+        assert reused.poll() is None
+        assert list(registry.iterdir()) == []
+    finally:
+        for process in (ours, reused):
+            process.kill()
+            process.wait()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from perfsheriff.client import ApiError, Client, Job, RunUpload, ServerUnavailable
@@ -22,16 +23,26 @@ from perfsheriff.formats import perfsheriff as own_format
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.projectfile import is_url
-from perfsheriff.runner import Runner, RunOutcome, describe_environment
+from perfsheriff.runner import Runner, RunOutcome, describe_environment, reap_groups
 
 RESULT_FILE = "result.json"
+GROUPS = "groups"  # under the workdir: the process groups of running benchmarks (runner.reap_groups)
+WORK = "work"  # under the workdir: per repository, its worktree pool and its attempts' outputs
 
 
 class _Unrunnable(Exception):
     """This machine cannot run the job (internal: becomes an ``infra`` outcome)."""
 
 
-def run_job(job: Job, workdir: Path, machine: str, configuration: Configuration) -> RunOutcome:
+def run_job(
+    job: Job,
+    workdir: Path,
+    machine: str,
+    configuration: Configuration,
+    *,
+    pass_env: Sequence[str] = (),
+    wrapper: Sequence[str] = (),
+) -> RunOutcome:
     """Measure ``job`` on this machine; never raises for a problem of the job or the machine.
 
     ``configuration`` is what this machine provides (the agent's ``--config``):
@@ -40,7 +51,10 @@ def run_job(job: Job, workdir: Path, machine: str, configuration: Configuration)
     A URL repository is mirrored under ``workdir/repos`` (fetched only when
     the revision is missing); each repository gets its own worktree pool
     under ``workdir/work`` so that jobs of different projects never share a
-    checkout.
+    checkout. The benchmark's process groups are recorded under
+    ``workdir/groups`` while they run, for :func:`clean_up_after_crash`.
+    ``pass_env`` and ``wrapper`` are the runner's (environment variables
+    passed on besides the allow-list, and a sandbox's command line).
     """
     started = time.monotonic()
     try:
@@ -50,12 +64,37 @@ def run_job(job: Job, workdir: Path, machine: str, configuration: Configuration)
         if not config_dir.is_dir():
             raise _Unrunnable(f"the benchmark's configuration folder {config_dir} does not exist on this machine")
         repo = _repository(job.repository, job.revision, workdir / "repos")
-        runner = Runner(repo, workdir / "work" / _slug(job.repository), config_dir, machine)
+        runner = Runner(
+            repo,
+            workdir / WORK / _slug(job.repository),
+            config_dir,
+            machine,
+            groups=workdir / GROUPS,
+            pass_env=pass_env,
+            wrapper=wrapper,
+        )
     except (_Unrunnable, PerfsheriffError, OSError) as err:
         return RunOutcome(
             RunStatus.INFRA, None, describe_environment(machine), time.monotonic() - started, str(err), "", 1
         )
     return runner.run(spec, job.revision)
+
+
+def clean_up_after_crash(workdir: Path) -> list[str]:
+    """Remove what an agent killed in the middle of a job left in ``workdir``; say what was done.
+
+    Called at start-up, under the workdir's lock, so nothing else here runs:
+    benchmark process groups still running are killed (normally their
+    supervisor has already done it when the agent died) and said so, and
+    earlier attempts' outputs and logs are deleted. Worktree slots are
+    repaired when next used (``GitRepo.worktree`` removes stale locks and
+    replaces damaged slots).
+    """
+    done = [f"killed process group {pgid}, left running by a previous agent" for pgid in reap_groups(workdir / GROUPS)]
+    for outputs in sorted((workdir / WORK).glob("*/outputs")):
+        if outputs.is_dir() and not outputs.is_symlink():
+            shutil.rmtree(outputs)
+    return done
 
 
 def _check_configuration(wanted: Configuration, provided: Configuration) -> None:

@@ -28,12 +28,13 @@ from pathlib import Path
 from types import FrameType
 
 from perfsheriff.agent.backoff import Backoff
-from perfsheriff.agent.job import LeaseKeeper, job_upload, run_job
+from perfsheriff.agent.job import GROUPS, LeaseKeeper, clean_up_after_crash, job_upload, run_job
 from perfsheriff.agent.spool import Spool, SpooledUpload
 from perfsheriff.client import ApiError, Client, Job, ServerUnavailable, UploadResult
 from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.runner import RunOutcome
+from perfsheriff.runner.sandbox import SANDBOXES, sandbox_wrapper
 
 #: 401 and 403 say the agent's token is wrong, not the result: stop, and keep the spool for a fixed token.
 _AUTH_STATUSES = frozenset({401, 403})
@@ -48,7 +49,10 @@ class AgentOptions:
     ``configuration`` is what this machine provides: jobs asking for other
     values of its keys are reported as faults here, to be run elsewhere.
     ``stop_timeout`` bounds how long a stop waits for the running job
-    (``None``: as long as the job takes).
+    (``None``: as long as the job takes). ``pass_env`` names environment
+    variables benchmarks get besides the allow-list; ``sandbox`` is where they
+    run (``none``, ``unshare``, ``bwrap``: :mod:`perfsheriff.runner.sandbox`),
+    with ``masked`` (the token file) and the spool hidden from them.
     """
 
     machine: str
@@ -57,6 +61,9 @@ class AgentOptions:
     poll_interval: float = 2.0
     lease_seconds: int = 60
     stop_timeout: float | None = None
+    pass_env: tuple[str, ...] = ()
+    sandbox: str = "none"
+    masked: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.machine.strip():
@@ -67,6 +74,8 @@ class AgentOptions:
             raise InputError(f"expected at least 3 seconds, got {self.lease_seconds}", where="--lease")
         if self.stop_timeout is not None and not self.stop_timeout > 0:
             raise InputError(f"expected a number of seconds > 0, got {self.stop_timeout}", where="--stop-timeout")
+        if self.sandbox not in SANDBOXES:
+            raise InputError(f"expected one of {', '.join(SANDBOXES)}, got {self.sandbox!r}", where="--sandbox")
 
 
 class _Abort(BaseException):
@@ -93,6 +102,7 @@ class Agent:
         self._forced = False  # set by the second one, or when the stop timeout expires
         self._abortable = False  # a benchmark is running in the main thread and may be interrupted
         self._stop_announced = False
+        self._wrapper: tuple[str, ...] = ()
 
     def run(self, *, once: bool = False) -> int:
         """Work until a stop signal (or, with ``once``, after at most one job); return the exit status.
@@ -101,8 +111,11 @@ class Agent:
         unknown machine): no later try would succeed.
         """
         with _workdir_lock(self.options.workdir), self._signals():
+            self._wrapper = self._sandbox()
             for stale in self.spool.discard_temporary():
                 self.log(f"removed {stale}, left by an interrupted write")
+            for cleaned in clean_up_after_crash(self.options.workdir):
+                self.log(cleaned)
             while not self._stopping:
                 if not self._drain_spool():
                     break
@@ -119,6 +132,14 @@ class Agent:
             if self._stopping:
                 self.log("stopped")
         return 0
+
+    def _sandbox(self) -> tuple[str, ...]:
+        """The sandbox's command line, checked to work here; the folders it masks exist first."""
+        private = [self.options.workdir / "spool", self.options.workdir / GROUPS]
+        if self.options.sandbox != "none":
+            for folder in private:
+                folder.mkdir(parents=True, exist_ok=True)
+        return sandbox_wrapper(self.options.sandbox, [*private, *self.options.masked])
 
     # -- the spool -------------------------------------------------------------------------
 
@@ -200,7 +221,14 @@ class Agent:
                 try:
                     if self._forced:
                         raise _Abort
-                    outcome = run_job(job, self.options.workdir, self.options.machine, self.options.configuration)
+                    outcome = run_job(
+                        job,
+                        self.options.workdir,
+                        self.options.machine,
+                        self.options.configuration,
+                        pass_env=self.options.pass_env,
+                        wrapper=self._wrapper,
+                    )
                 finally:
                     self._abortable = False
         except _Abort:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -14,6 +15,7 @@ from rich.markup import escape
 from perfsheriff.agent import Agent, AgentOptions, Backoff
 from perfsheriff.cli.context import console, err_console, user_errors
 from perfsheriff.client import (
+    MAX_UPLOAD_BYTES,
     ApiError,
     Client,
     RunUpload,
@@ -28,12 +30,28 @@ from perfsheriff.runner import describe_environment
 
 T = TypeVar("T")
 _AUTH_STATUSES = frozenset({401, 403})
+_TOKEN_FILE_LIMIT = 4096
 
 ServerOption = Annotated[
     str, typer.Option(envvar="PERFSHERIFF_SERVER", help="The server's base URL, e.g. http://perf.example.org:8321.")
 ]
 TokenOption = Annotated[
-    str, typer.Option(envvar="PERFSHERIFF_TOKEN", help="An API token (perfsheriff token create).", show_default=False)
+    str | None,
+    typer.Option(
+        envvar="PERFSHERIFF_TOKEN",
+        help="An API token (perfsheriff token create). On a shared machine use --token-file: a command line "
+        "and an environment can be read by other processes.",
+        show_default=False,
+    ),
+]
+TokenFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        envvar="PERFSHERIFF_TOKEN_FILE",
+        help="A file holding the API token, readable by its owner only (chmod 600).",
+        show_default=False,
+    ),
 ]
 MachineOption = Annotated[str, typer.Option(help="This machine's name, as registered with the server.")]
 ConfigOption = Annotated[
@@ -44,8 +62,9 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds each re
 
 def agent(
     server: ServerOption,
-    token: TokenOption,
     machine: MachineOption,
+    token: TokenOption = None,
+    token_file: TokenFileOption = None,
     config: Annotated[
         list[str] | None,
         typer.Option(
@@ -65,6 +84,21 @@ def agent(
         float | None,
         typer.Option(help="On SIGTERM, give the running job back after this many seconds (default: let it finish)."),
     ] = None,
+    pass_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pass-env",
+            help="An environment variable benchmarks get from the agent (repeatable); by default only PATH, HOME, "
+            "USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TERM and TMPDIR/TEMP/TMP.",
+        ),
+    ] = None,
+    sandbox: Annotated[
+        str,
+        typer.Option(
+            help="Run benchmarks in a sandbox: unshare or bwrap (new user, mount and PID namespaces; the token file "
+            "and the spool hidden), or none. Fails at start-up when this machine cannot provide it.",
+        ),
+    ] = "none",
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """Run the server's benchmark jobs for this machine: claim, run, upload; until SIGTERM.
@@ -75,6 +109,7 @@ def agent(
     before any new job is claimed.
     """
     with user_errors():
+        secret = _token(token, token_file)
         options = AgentOptions(
             machine=machine,
             workdir=workdir.absolute(),
@@ -82,8 +117,11 @@ def agent(
             poll_interval=poll,
             lease_seconds=lease,
             stop_timeout=stop_timeout,
+            pass_env=tuple(pass_env or ()),
+            sandbox=sandbox,
+            masked=(token_file.absolute(),) if token_file is not None else (),
         )
-        with Client(server, token, timeout) as client:
+        with Client(server, secret, timeout) as client:
             _log(f"agent {machine}: working for {client.server} in {options.workdir}")
             code = Agent(client, options, _log).run(once=once)
     raise typer.Exit(code)
@@ -92,9 +130,10 @@ def agent(
 def upload(
     files: Annotated[list[Path], typer.Argument(help="Result files (or result directories, such as Criterion's).")],
     server: ServerOption,
-    token: TokenOption,
     revision: Annotated[str, typer.Option(help="Revision measured: its full sha (or a ref name the server knows).")],
     machine: MachineOption,
+    token: TokenOption = None,
+    token_file: TokenFileOption = None,
     project: Annotated[
         str | None, typer.Option(help="Project name on the server (default: its only project, if it has one).")
     ] = None,
@@ -104,18 +143,31 @@ def upload(
     ] = None,
     config: ConfigOption = None,
     retries: Annotated[int, typer.Option(help="Tries again this many times while the server is unreachable.")] = 3,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-bytes",
+            min=1,
+            help="Largest result (a file, or a directory's files together) sent, in bytes; larger ones are refused "
+            "before they are read (the default is the server's default request limit).",
+        ),
+    ] = MAX_UPLOAD_BYTES,
     timeout: TimeoutOption = 30.0,
 ) -> None:
-    """Send result files to a server: one run per file, and a file sent again is not stored twice."""
+    """Send result files to a server: one run per file, and a file sent again is not stored twice.
+
+    Only regular files are read, no symbolic link out of a result directory
+    is followed, and a result larger than --max-bytes is refused by name.
+    """
     failed = 0
     with user_errors():
         configuration = Configuration.parse(config or [])
         environment = tuple(sorted(describe_environment(machine).items()))
-        with Client(server, token, timeout) as client:
+        with Client(server, _token(token, token_file), timeout) as client:
             project = project or _only_project(client, retries)
             for index, path in enumerate(files):
                 try:
-                    read = read_result_path(path)
+                    read = read_result_path(path, max_bytes)
                     run = RunUpload(
                         project=project,
                         branch=branch,
@@ -147,12 +199,39 @@ def upload(
                     failed += 1
                     continue
                 except InputError as err:
-                    _file_error(path, err.reason if err.source == str(path) else str(err))
+                    if err.source is not None and err.source.startswith(str(path)):  # the file, or one in its folder
+                        _file_error(Path(err.source), str(err).removeprefix(err.source).removeprefix(": "))
+                    else:
+                        _file_error(path, str(err))
                     failed += 1
                     continue
                 console.print(f"{path}: {_describe(result)}", highlight=False, markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _token(token: str | None, token_file: Path | None) -> str | None:
+    """The API token: given as it is, or read from ``token_file`` (which only its owner may read)."""
+    if token_file is None:
+        return token
+    if token is not None:
+        raise InputError("a token is given twice (--token or PERFSHERIFF_TOKEN, and --token-file): keep one")
+    try:
+        mode = token_file.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError("not a regular file", source=str(token_file))
+        with token_file.open("rb") as handle:
+            data = handle.read(_TOKEN_FILE_LIMIT + 1)
+    except OSError as err:
+        raise InputError(f"cannot read the token file: {err.strerror or err}", source=str(token_file)) from None
+    if mode & 0o077:
+        raise InputError(
+            f"other users may read this token file (mode {stat.S_IMODE(mode):o}): chmod 600 it", source=str(token_file)
+        )
+    lines = data.decode(errors="replace").split()
+    if len(data) > _TOKEN_FILE_LIMIT or len(lines) != 1:
+        raise InputError("expected the token alone on one line", source=str(token_file))
+    return lines[0]
 
 
 def _only_project(client: Client, retries: int) -> str:

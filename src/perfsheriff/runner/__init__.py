@@ -6,6 +6,7 @@ needs no database driver.
 """
 
 from perfsheriff.runner.environment import describe_environment
+from perfsheriff.runner.process import reap_groups
 from perfsheriff.runner.runner import OUTPUT_VARIABLE, Runner, RunOutcome, expand_placeholders
 
-__all__ = ["OUTPUT_VARIABLE", "RunOutcome", "Runner", "describe_environment", "expand_placeholders"]
+__all__ = ["OUTPUT_VARIABLE", "RunOutcome", "Runner", "describe_environment", "expand_placeholders", "reap_groups"]

@@ -2,11 +2,19 @@
 
 Benchmarks spawn compilers, servers and test runners; killing only the shell
 would leave them running, holding the machine (and skewing the next
-measurement) until some 5-hour CI limit. So each command starts a new session
-(``start_new_session=True``), which makes its process group id its pid, and
-every ending signals that group: on timeout SIGTERM, then SIGKILL after a
+measurement) until some 5-hour CI limit. So each command starts a new session,
+which makes its process group id its pid, and every ending signals that group: on timeout SIGTERM, then SIGKILL after a
 grace period; after a normal exit SIGKILL to whatever the command left running
 in the background.
+
+The group outlives neither the command's end nor its runner: a small
+supervisor process (``supervisor.py``) starts the command, tells the runner
+its group, and kills that group when the runner's process ends in any way,
+SIGKILL included. Each group is also
+recorded in a registry folder while it runs (a file named after its id,
+holding its leader's start time), so that the next runner on this machine
+can kill what a crashed predecessor left (:func:`reap_groups`), without ever
+signalling a group that merely reuses the id.
 
 Output goes to files, not pipes: a grandchild that escapes the group and keeps
 a pipe open would otherwise block the read forever, and files need no reader
@@ -19,12 +27,15 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 SHELL = "/bin/sh"
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+_PROC = Path("/proc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,41 +61,140 @@ def run_shell(
     grace: float,
     stdout: Path,
     stderr: Path,
+    registry: Path | None = None,
+    wrapper: Sequence[str] = (),
 ) -> Execution:
     """Run ``command`` with ``/bin/sh -c`` in ``cwd``; stdout and stderr go to the given files.
 
+    The process group is recorded in folder ``registry`` while it runs (see
+    :func:`reap_groups`). ``wrapper`` is a command line put before the shell
+    (a sandbox such as ``unshare ...``); it runs inside the supervised group.
     Raises OSError when the command cannot be started at all (missing
     directory, no memory, disk full): the machine's fault, not the code's.
     """
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [SHELL, "-c", command],
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-        returncode: int | None = None
-        try:
-            returncode = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _terminate(process, grace)
-        finally:
-            _signal_group(process.pid, signal.SIGKILL)  # stragglers; also on KeyboardInterrupt
-            process.wait()
+    report_read, report_write = os.pipe()  # close-on-exec, like every descriptor not passed on
+    watch_read, watch_write = os.pipe()
+    try:
+        with stdout.open("wb") as out, stderr.open("wb") as err:
+            started = time.monotonic()
+            supervisor = [sys.executable, "-I", "-S", str(SUPERVISOR), str(report_write), str(watch_read)]
+            process = subprocess.Popen(
+                [*supervisor, *wrapper, SHELL, "-c", command],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                pass_fds=(report_write, watch_read),
+            )
+            for fd in (report_write, watch_read):
+                os.close(fd)
+            report_write = watch_read = -1
+            returncode: int | None = None
+            record: Path | None = None
+            pgid: int | None = None
+            try:
+                pgid = _read_pid(report_read)  # the command's pid and group id; None if it never started
+                record = _register(registry, pgid)
+                returncode = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _terminate(process, pgid, grace)
+            finally:
+                if pgid is not None:
+                    _signal_group(pgid, signal.SIGKILL)  # stragglers; also on KeyboardInterrupt
+                # Interrupted before the group was known, the supervisor kills it on seeing the pipe close.
+                os.close(watch_write)
+                watch_write = -1
+                process.wait()
+                if record is not None:
+                    record.unlink(missing_ok=True)
+    finally:
+        for fd in (report_read, report_write, watch_read, watch_write):
+            if fd >= 0:
+                os.close(fd)
     return Execution(returncode, stdout, stderr, time.monotonic() - started)
 
 
-def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the group, give it ``grace`` seconds to clean up, then SIGKILL it."""
-    _signal_group(process.pid, signal.SIGTERM)
+def reap_groups(registry: Path) -> list[int]:
+    """Kill the process groups recorded in ``registry`` that are still running; return their ids.
+
+    A record is left only by a runner that died before its command ended.
+    A group is killed only when it is provably the recorded one: its leader
+    still runs with the recorded start time, or the leader is gone but
+    members remain (an id stays reserved while its group has members, so
+    it cannot have been reused). Where start times cannot be read (no
+    ``/proc``), a group whose leader runs is left alone. Every record is
+    removed.
+    """
+    if not registry.is_dir():
+        return []
+    killed = []
+    for record in sorted(registry.iterdir()):
+        if not record.name.isdigit():
+            continue
+        pgid = int(record.name)
+        try:
+            recorded = record.read_text().strip()
+        except OSError:
+            recorded = ""
+        if _exists(pgid, group=True) and (
+            not _exists(pgid, group=False) or (recorded and _start_time(pgid) == recorded)
+        ):
+            _signal_group(pgid, signal.SIGKILL)
+            killed.append(pgid)
+        record.unlink(missing_ok=True)
+    return killed
+
+
+def _read_pid(fd: int) -> int | None:
+    """The pid the supervisor reports on pipe ``fd`` (None when it could not start the command)."""
+    data = b""
+    while chunk := os.read(fd, 64):
+        data += chunk
+    return int(data) if data.strip() else None
+
+
+def _register(registry: Path | None, pid: int | None) -> Path | None:
+    """Record the group led by ``pid`` (with its start time) in ``registry``."""
+    if registry is None or pid is None:
+        return None
+    registry.mkdir(parents=True, exist_ok=True)
+    record = registry / str(pid)
+    record.write_text(_start_time(pid) or "")
+    return record
+
+
+def _exists(pid: int, *, group: bool) -> bool:
+    """Whether process ``pid`` (or with ``group``, process group ``pid``) exists."""
+    try:
+        (os.killpg if group else os.kill)(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (``/proc/<pid>/stat``), or None."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else None
+
+
+def _terminate(process: subprocess.Popen[bytes], pgid: int | None, grace: float) -> None:
+    """SIGTERM the command's group, give it ``grace`` seconds to clean up, then SIGKILL it."""
+    if pgid is None:
+        return
+    _signal_group(pgid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
     # Children may ignore SIGTERM even when the shell is gone: the group gets SIGKILL regardless.
-    _signal_group(process.pid, signal.SIGKILL)
+    _signal_group(pgid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -25,8 +25,9 @@ import re
 import shlex
 import shutil
 import signal
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +38,12 @@ from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.runner.environment import describe_environment
 from perfsheriff.runner.process import Execution, run_shell, tail
 from perfsheriff.runner.results import merge_repetitions, read_results
+from perfsheriff.runner.sandbox import benchmark_environment
 
 OUTPUT_VARIABLE = "PERFSHERIFF_OUTPUT"
 _PLACEHOLDER = re.compile(r"\{(worktree|config_dir|output)\}")
 _NOT_FOUND = 127
 _NOT_EXECUTABLE = 126
-_GIT_LOCATION_VARIABLES = frozenset(
-    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_NAMESPACE"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +89,19 @@ class Runner:
     """Runs benchmarks of one repository on this machine, in worktree slot ``slot`` under ``workroot``.
 
     ``workroot/worktrees/slot-<n>`` holds the reused checkout and
-    ``workroot/outputs/slot-<n>`` the output and logs of the latest run. One
-    runner per slot at a time; give concurrent runners different slots.
+    ``workroot/outputs/slot-<n>`` the output and logs of the latest attempt,
+    in a folder of a fresh name per attempt (``attempt-<random>``): a path
+    handed to one attempt's command is never handed to another, so a process
+    left over from an earlier attempt cannot write into a later one's
+    results. ``groups`` is the folder recording the running commands'
+    process groups (default ``workroot/groups``; see
+    :func:`perfsheriff.runner.process.reap_groups`). One runner per slot at a
+    time; give concurrent runners different slots.
+
+    Commands see only an allow-list of this process's environment (plus the
+    names in ``pass_env`` and the benchmark's own ``environment``), and run
+    behind ``wrapper`` when given (a sandbox: see
+    :mod:`perfsheriff.runner.sandbox`).
     """
 
     def __init__(
@@ -104,6 +114,9 @@ class Runner:
         slot: int = 0,
         infra_retries: int = 2,
         grace_s: float = 5.0,
+        groups: Path | None = None,
+        pass_env: Sequence[str] = (),
+        wrapper: Sequence[str] = (),
     ) -> None:
         if infra_retries < 0:
             raise ValueError(f"infra_retries must be >= 0, got {infra_retries}")
@@ -113,6 +126,9 @@ class Runner:
         self.slot = slot
         self.infra_retries = infra_retries
         self.grace_s = grace_s
+        self.groups = groups.absolute() if groups is not None else self.workroot / "groups"
+        self.pass_env = tuple(pass_env)
+        self.wrapper = tuple(wrapper)
         self.environment = describe_environment(machine)
 
     @property
@@ -121,6 +137,7 @@ class Runner:
 
     @property
     def scratch(self) -> Path:
+        """The folder holding this slot's attempt folders."""
         return self.workroot / "outputs" / f"slot-{self.slot}"
 
     def run(self, benchmark: BenchmarkSpec, sha: str) -> RunOutcome:
@@ -145,10 +162,12 @@ class Runner:
     def _measure(self, benchmark: BenchmarkSpec, sha: str, deadline: float) -> tuple[ResultSet, str]:
         """Check out, set up, repeat, parse; raise _Stopped for anything but success."""
         worktree = self._checkout(sha)
-        output = self._prepare_scratch() / "output"
-        env = {**_inherited_environment(), **benchmark.environment, OUTPUT_VARIABLE: str(output)}
+        scratch = self._prepare_scratch()
+        output = scratch / "output"
+        inherited = benchmark_environment(os.environ, self.pass_env)
+        env = {**inherited, **benchmark.environment, OUTPUT_VARIABLE: str(output)}
         places = {"worktree": worktree, "config_dir": self.config_dir, "output": output}
-        step = _Step(benchmark, worktree, env, places, deadline)
+        step = _Step(benchmark, worktree, scratch, env, places, deadline)
         if benchmark.setup is not None:
             self._execute(step, "setup", benchmark.setup)
         sets, execution = [], None
@@ -170,14 +189,18 @@ class Runner:
             raise _Stopped(RunStatus.INFRA, f"cannot check out {sha}: {err}") from None
 
     def _prepare_scratch(self) -> Path:
-        """An empty folder for this run's output and logs (the last run's are kept until the next one)."""
+        """A new, empty folder of a never-used name for this attempt's output and logs.
+
+        The slot's earlier attempts' folders are deleted first (the last
+        one's are kept until then, to look at).
+        """
         try:
             if self.scratch.exists():
                 shutil.rmtree(self.scratch)
             self.scratch.mkdir(parents=True)
+            return Path(tempfile.mkdtemp(prefix="attempt-", dir=self.scratch))
         except OSError as err:
             raise _Stopped(RunStatus.INFRA, f"cannot prepare {self.scratch}: {err}") from None
-        return self.scratch
 
     def _execute(self, step: _Step, name: str, template: str) -> Execution:
         """Run one command within what is left of the run's time; anything but exit status 0 stops the run."""
@@ -185,7 +208,7 @@ class Runner:
         timed_out = f"timed out after {step.benchmark.timeout:g} s"
         if remaining <= 0:
             raise _Stopped(RunStatus.TIMEOUT, f"{timed_out}, before the {name} started")
-        logs = self.scratch / re.sub(r"\W+", "-", name).strip("-")
+        logs = step.scratch / re.sub(r"\W+", "-", name).strip("-")
         try:
             execution = run_shell(
                 expand_placeholders(template, step.places),
@@ -195,6 +218,8 @@ class Runner:
                 grace=self.grace_s,
                 stdout=logs.with_suffix(".stdout"),
                 stderr=logs.with_suffix(".stderr"),
+                registry=self.groups,
+                wrapper=self.wrapper,
             )
         except OSError as err:
             raise _Stopped(RunStatus.INFRA, f"cannot start the {name}: {err}") from None
@@ -220,24 +245,10 @@ class _Step:
 
     benchmark: BenchmarkSpec
     worktree: Path
+    scratch: Path
     env: Mapping[str, str]
     places: Mapping[str, Path]
     deadline: float
-
-
-def _inherited_environment() -> dict[str, str]:
-    """The agent's environment minus what the measured code must not see or be misled by.
-
-    ``PERFSHERIFF_*`` may hold the agent's API token or database URL, and the
-    code under test is whatever a commit contains; git's location variables
-    (set when the agent runs from a hook) would point the benchmark's own git
-    calls at another repository.
-    """
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("PERFSHERIFF_") and name not in _GIT_LOCATION_VARIABLES
-    }
 
 
 def _log_tail(execution: Execution) -> str:

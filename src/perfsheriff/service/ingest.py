@@ -21,12 +21,10 @@ from perfsheriff import formats
 from perfsheriff.errors import InputError, NotFoundError, PerfsheriffError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine, ResultSet, RunStatus, SeriesKey
+from perfsheriff.resultfiles import read_result_bytes
 from perfsheriff.service.history import import_history
 from perfsheriff.store import records
 from perfsheriff.store import schema as t
-
-# Criterion writes a tree of small JSON files; other formats are one file.
-_TREE_SUFFIXES = (".json",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,25 +49,14 @@ class ResultFile:
 
 
 def read_result_file(path: Path, limit: int) -> ResultFile:
-    """Read a result file or directory, refusing what is missing or larger than ``limit`` bytes."""
-    source = str(path)
-    if path.is_dir():
-        members = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _TREE_SUFFIXES)
-        _check_size(source, sum(p.stat().st_size for p in members), limit)
-        return ResultFile(source, {str(p.relative_to(path)): p.read_bytes() for p in members}, is_tree=True)
-    if not path.is_file():
-        raise InputError("no such file", source=source)
-    _check_size(source, path.stat().st_size, limit)
-    return ResultFile(source, {path.name: path.read_bytes()}, is_tree=False)
+    """Read a result file or directory, refusing what is missing, larger than ``limit`` bytes, or not safe to read.
 
-
-def _check_size(source: str, size: int, limit: int) -> None:
-    if size > limit:
-        raise InputError(
-            f"{size:,} bytes is more than the limit of {limit:,} bytes for a result file "
-            "(setting PERFSHERIFF_MAX_RESULT_BYTES)",
-            source=source,
-        )
+    The rules (regular files only, no symbolic link out of a directory, the
+    limit checked before reading and enforced while reading) are
+    :mod:`perfsheriff.resultfiles`', shared with ``perfsheriff upload``.
+    """
+    read = read_result_bytes(path, limit)
+    return ResultFile(read.source, dict(read.files), is_tree=read.tree)
 
 
 @dataclass(frozen=True, slots=True)

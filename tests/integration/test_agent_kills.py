@@ -1,0 +1,292 @@
+"""Kill tests: an agent or a server dies at a bad moment, and still every result is stored once, in its place.
+
+Real agent processes work for a real server through ``faultproxy`` (a relay
+on 127.0.0.1 that can stall or cut uploads). The ``held`` benchmark records
+its shell's pid, then waits while a ``hold`` file exists, so a test can act
+while it runs; it stores a series of its own (``held``, three samples), and
+``work`` stores five, so a result that lands under the wrong benchmark or
+revision shows. After each kill a second job (``work`` at another revision)
+is queued for the restarted agent, which uses the same folder, worktree slot
+included: the situation in which a killed agent's leftovers once wrote their
+output into another job's result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from benchrepo import build_project
+from faultproxy import FaultProxy
+from liveserver import start_server
+from test_agent import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
+
+HELD_SAMPLES = 3
+MOMENTS = ["checkout", "benchmark", "before-upload", "upload", "before-ack"]
+
+GIT_SHIM = """\
+#!/bin/sh
+# Holds a worktree checkout while {hold} exists, so that a test can kill the agent in the middle of it.
+case " $* " in *" worktree add "*|*" checkout "*)
+  if [ -e {hold} ]; then
+    echo $$ >> {marker}
+    while [ -e {hold} ]; do sleep 0.05; done
+  fi;;
+esac
+exec {git} "$@"
+"""
+
+
+def held_benchmark(root: Path) -> str:
+    result = {"name": "held", "unit": "ms", "samples": [1.0, 2.0, 3.0]}
+    document = json.dumps({"format": "perfsheriff", "version": 1, "results": [result]})
+    command = (
+        f"echo $$ >> {root / 'held-started'}; while [ -e {root / 'hold'} ]; do sleep 0.05; done; "
+        f"echo {shlex.quote(document)} > {{output}}; echo $$ >> {root / 'held-finished'}"
+    )
+    return (
+        f'\n[[benchmarks]]\nname = "held"\ncommand = {json.dumps(command)}\nformat = "perfsheriff"\ntimeout = "60s"\n'
+    )
+
+
+class Kills(Setup):
+    proxy: FaultProxy
+    shim: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = super().env
+        return {**env, "PATH": f"{self.shim}:{env['PATH']}"}
+
+    def agent_args(self, workdir: str = "agent", *extra: str) -> list[str]:
+        args = super().agent_args(workdir, "--lease", "3", *extra)
+        args[args.index("--server") + 1] = self.proxy.url
+        return args
+
+    def file(self, name: str) -> Path:
+        return self.root / name
+
+    def pids(self, name: str) -> list[int]:
+        path = self.file(name)
+        return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+@pytest.fixture
+def kills(engine_url: str, tmp_path: Path) -> Iterator[Kills]:
+    project = build_project(tmp_path / "project", extra_config=held_benchmark(tmp_path))
+    server = start_server(engine_url, tmp_path, config=project.config)
+    proxy = FaultProxy(server.port)
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (shim / "git").write_text(
+        GIT_SHIM.format(hold=tmp_path / "hold-checkout", marker=tmp_path / "checkout-started", git=git)
+    )
+    (shim / "git").chmod(0o755)
+    try:
+        made = Kills(
+            project=project,
+            server=server,
+            marker=tmp_path / "held-started",
+            sheriff=server.token("sheriff"),
+            agent_token=server.token("agent", machine="box", machine_class="test-class"),
+            root=tmp_path,
+        )
+        made.proxy, made.shim = proxy, shim
+        yield made
+    finally:
+        proxy.close()
+        server.stop()
+
+
+def process_group(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[2])
+    except (OSError, ValueError):
+        return None
+
+
+def live_members(groups: set[int]) -> list[int]:
+    """The processes (zombies aside: a container's PID 1 may never reap them) of the given process groups."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) in groups:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill_agent_at(kills: Kills, moment: str, agent: subprocess.Popen[str]) -> set[int]:
+    """Wait for ``moment`` of the held job, SIGKILL the agent then; return the benchmark's process groups."""
+    groups: set[int] = set()
+    if moment == "checkout":
+        wait_for(kills.file("checkout-started").exists, "the checkout to start")
+    else:
+        wait_for(kills.marker.exists, "the held benchmark to start")
+        groups = {g for pid in kills.pids("held-started") if (g := process_group(pid)) is not None}
+        assert groups, "the held benchmark's group was not found"
+        if moment != "benchmark":
+            kills.file("hold").unlink()
+        if moment == "before-upload":
+            wait_for(kills.file("held-finished").exists, "the held benchmark to finish")
+        elif moment == "upload":
+            wait_for(kills.proxy.seen.is_set, "the upload to reach the relay")
+        elif moment == "before-ack":
+            wait_for(kills.proxy.answered.is_set, "the server to answer the upload")
+    agent.send_signal(signal.SIGKILL)
+    agent.wait(10)
+    return groups
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_an_agent_killed_at_any_moment_leaves_each_result_stored_once_in_its_place(kills: Kills, moment: str) -> None:
+    held_at, work_at = kills.project.tips[3], kills.project.tips[6]
+    kills.file("hold").touch()
+    if moment == "checkout":
+        kills.file("hold-checkout").touch()
+    if moment in ("before-upload", "upload"):
+        kills.proxy.arm("hold")  # the upload never reaches the server
+    elif moment == "before-ack":
+        kills.proxy.arm("answer-held")  # stored, but the agent never hears it
+    held = kills.enqueue(held_at, benchmark="held")
+    first = kills.start_agent(workdir="agent")
+    try:
+        groups = kill_agent_at(kills, moment, first)
+    finally:
+        first.kill()
+        first.wait(10)
+    assert wait_for_quietly(lambda: not live_members(groups)), f"left running: {live_members(groups)}"
+    work = kills.enqueue(work_at, benchmark="work")
+    kills.file("hold").unlink(missing_ok=True)
+    kills.file("hold-checkout").unlink(missing_ok=True)  # a git command of the killed agent ends on its own
+    kills.proxy.release.set()
+    wait_for(lambda: not any(alive(pid) for pid in kills.pids("checkout-started")), "the killed agent's git to end")
+    restarted = kills.start_agent(workdir="agent")
+    try:
+        wait_for(lambda: {j["id"] for j in kills.jobs("done")} == {held, work}, "both jobs to be done")
+    finally:
+        assert stop(restarted) == 0
+    assert kills.jobs("failed") == []
+    assert kills.samples_at(held_at, "held") == [HELD_SAMPLES]
+    assert kills.samples_at(work_at, "work") == [SAMPLES_PER_INVOCATION]
+    assert kills.samples_at(work_at, "held") == []
+    assert kills.samples_at(held_at, "work") == []
+    every_group = {g for pid in kills.pids("held-started") if (g := process_group(pid)) is not None} | groups
+    assert live_members(every_group) == []
+
+
+def wait_for_quietly(condition: object, timeout: float = 10.0) -> bool:
+    assert callable(condition)
+    try:
+        wait_for(condition, "a condition", timeout)
+    except AssertionError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("fault", ["cut-mid-body", "cut-after-answer"])
+def test_a_server_killed_during_an_upload_or_a_cut_after_the_commit_stores_the_result_once(
+    kills: Kills, fault: str
+) -> None:
+    """The server dies with half the upload received, or the answer to a committed upload is lost on the way.
+
+    Either way the agent spools the result and sends it again with the same
+    Idempotency-Key: the server stores it once (a repeat is a duplicate).
+    """
+    held_at = kills.project.tips[4]
+    kills.proxy.arm(fault)
+    held = kills.enqueue(held_at, benchmark="held")
+    agent = kills.start_agent(workdir="agent")
+    try:
+        if fault == "cut-mid-body":
+            wait_for(kills.proxy.seen.is_set, "the upload to reach the relay")
+            kills.server.kill()
+            kills.proxy.release.set()
+            wait_for(lambda: "result spooled in" in kills.agent_log(), "the result to be spooled")
+            kills.server.start()  # same port, same database
+        wait_for(lambda: [j["id"] for j in kills.jobs("done")] == [held], "the job to be done")
+        wait_for(lambda: "delivered spooled" in kills.agent_log(), "the spooled result to be delivered")
+    finally:
+        assert stop(agent) == 0
+    log = kills.agent_log()
+    if fault == "cut-after-answer":
+        assert kills.proxy.answers[0] == 201  # the first try was stored; its answer never arrived
+        assert "already uploaded" in log
+    assert "set aside" not in log
+    assert kills.samples_at(held_at, "held") == [HELD_SAMPLES]
+    assert not list((kills.root / "agent" / "spool").glob("*.json"))
+
+
+def test_a_restarted_agent_kills_what_survived_its_predecessor_and_its_outputs(kills: Kills) -> None:
+    """Both the agent and the benchmark's supervisor die (the supervisor frozen first, so that it cannot act)."""
+    held_at = kills.project.tips[5]
+    kills.file("hold").touch()
+    held = kills.enqueue(held_at, benchmark="held")
+    first = kills.start_agent(workdir="agent")
+    try:
+        wait_for(kills.marker.exists, "the held benchmark to start")
+        (shell,) = kills.pids("held-started")
+        group = process_group(shell)
+        assert group is not None
+        supervisor = int(Path(f"/proc/{shell}/stat").read_text().rpartition(")")[2].split()[1])
+        os.kill(supervisor, signal.SIGSTOP)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        os.kill(supervisor, signal.SIGKILL)
+        assert alive(shell)  # nothing took the benchmark down this time
+    finally:
+        first.kill()
+        first.wait(10)
+    outputs = list((kills.root / "agent" / "work").glob("*/outputs/slot-0/attempt-*"))
+    assert len(outputs) == 1
+    restarted = kills.start_agent(workdir="agent")
+    try:
+        wait_for(lambda: "left running by a previous agent" in kills.agent_log(), "the restarted agent to clean up")
+        assert wait_for_quietly(lambda: not live_members({group})), f"left running: {live_members({group})}"
+        kills.file("hold").unlink()
+        wait_for(lambda: [j["id"] for j in kills.jobs("done")] == [held], "the job to be done")
+    finally:
+        assert stop(restarted) == 0
+    assert f"killed process group {group}, left running by a previous agent" in kills.agent_log()
+    assert not outputs[0].exists()
+    assert kills.pids("held-started")[0] == shell
+    assert kills.samples_at(held_at, "held") == [HELD_SAMPLES]
+    assert live_members({group}) == []
+
+
+def test_a_ci_upload_cut_after_the_commit_is_retried_and_stored_once(kills: Kills) -> None:
+    """``perfsheriff upload`` loses the answer to a stored upload: its retry, with the same key, is a duplicate."""
+    revision = kills.project.tips[2]
+    result = {"name": "ci", "unit": "ms", "samples": [4.0, 5.0]}
+    results = kills.root / "ci.json"
+    results.write_text(json.dumps({"format": "perfsheriff", "version": 1, "results": [result]}))
+    kills.proxy.arm("cut-after-answer")
+    command = [*kills.agent_args("unused")[:3], "upload", str(results), "--server", kills.proxy.url]
+    command += ["--revision", revision, "--machine", "box", "--project", "bench-project"]
+    env = {**os.environ, "PERFSHERIFF_TOKEN": kills.agent_token}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert kills.proxy.answers[0] == 201  # stored the first time; the answer was lost
+    assert "trying again in" in done.stderr
+    assert done.stdout.startswith(f"{results}: already uploaded (run ")
+    assert kills.samples_at(revision, "ci") == [2]

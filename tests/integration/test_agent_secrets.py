@@ -1,0 +1,182 @@
+"""Benchmarks run code from commits: a real agent's benchmark looks for the agent's token and must not find it.
+
+The ``probe`` benchmark records what the measured code could see (its
+environment, the token file, the processes in ``/proc`` and their command
+lines and environments), then measures like ``work``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from benchrepo import build_project
+from liveserver import start_server
+from test_agent import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
+
+PROBE = """\
+env > {root}/seen-env
+cat {root}/token > {root}/seen-token 2>&1
+ls /proc > {root}/seen-proc
+cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ > {root}/seen-proc-text 2>/dev/null
+ls {workdir}/spool > {root}/seen-spool 2>&1
+exit 0
+"""
+
+
+def probe_benchmark(root: Path) -> str:
+    script = root / "probe.sh"
+    script.write_text(PROBE.format(root=root, workdir=root / "agent"))
+    command = (
+        f"sh {script} && {shlex.quote(sys.executable)} {{worktree}}/bench.py {{config_dir}}/invocations > {{output}}"
+    )
+    return f'\n[[benchmarks]]\nname = "probe"\ncommand = {json.dumps(command)}\nformat = "perfsheriff"\n'
+
+
+class Secrets(Setup):
+    @property
+    def env(self) -> dict[str, str]:
+        """The agent's environment, with credentials of the kind CI machines carry."""
+        return {**os.environ, "GITHUB_TOKEN": "ghp_not-for-benchmarks", "AWS_SECRET_ACCESS_KEY": "aws-not-for-them"}
+
+    def token_file(self, mode: int = 0o600) -> Path:
+        path = self.root / "token"
+        path.write_text(self.agent_token + "\n")
+        path.chmod(mode)
+        return path
+
+    def start(self, *extra: str) -> subprocess.Popen[str]:
+        """An agent whose environment holds no token: it has only what ``extra`` gives it."""
+        with (self.root / "agent.log").open("w") as log:
+            return subprocess.Popen(
+                self.agent_args("agent", *extra), env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+
+    def seen(self, name: str) -> str:
+        return (self.root / f"seen-{name}").read_text(errors="replace")
+
+
+@pytest.fixture
+def secrets(engine_url: str, tmp_path: Path) -> Iterator[Secrets]:
+    project = build_project(tmp_path / "project", extra_config=probe_benchmark(tmp_path))
+    server = start_server(engine_url, tmp_path, config=project.config)
+    try:
+        yield Secrets(
+            project=project,
+            server=server,
+            marker=tmp_path / "unused",
+            sheriff=server.token("sheriff"),
+            agent_token=server.token("agent", machine="box", machine_class="test-class"),
+            root=tmp_path,
+        )
+    finally:
+        server.stop()
+
+
+def test_a_benchmark_gets_an_allow_list_of_the_agents_environment(secrets: Secrets) -> None:
+    revision = secrets.project.tips[2]
+    secrets.enqueue(revision, benchmark="probe")
+    env = {**secrets.env, "PERFSHERIFF_TOKEN": secrets.agent_token, "BUILD_FLAGS": "-O2"}
+    done = subprocess.run(
+        [*secrets.agent_args("agent", "--once", "--pass-env", "BUILD_FLAGS")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert ": ok in " in done.stderr
+    seen = secrets.seen("env")
+    for secret in (secrets.agent_token, "ghp_not-for-benchmarks", "aws-not-for-them", "PERFSHERIFF_TOKEN"):
+        assert secret not in seen
+    assert "BUILD_FLAGS=-O2\n" in seen
+    assert f"PATH={os.environ['PATH']}\n" in seen
+    assert secrets.samples_at(revision, "work") == [SAMPLES_PER_INVOCATION]
+
+
+def test_with_a_token_file_the_token_is_on_no_command_line_and_in_no_environment(secrets: Secrets) -> None:
+    revision = secrets.project.tips[3]
+    secrets.enqueue(revision, benchmark="probe")
+    token_file = secrets.token_file()
+    agent = secrets.start("--token-file", str(token_file))
+    try:
+        wait_for((secrets.root / "seen-proc-text").exists, "the probe to run")
+        exposed = Path(f"/proc/{agent.pid}/cmdline").read_bytes() + Path(f"/proc/{agent.pid}/environ").read_bytes()
+        assert secrets.agent_token.encode() not in exposed
+        wait_for(lambda: ": ok in " in secrets.agent_log(), "the job to be done")
+    finally:
+        assert stop(agent) == 0
+    assert secrets.agent_token not in secrets.seen("proc-text")  # what the benchmark could read of every process
+    assert secrets.samples_at(revision, "work") == [SAMPLES_PER_INVOCATION]
+
+
+def test_a_token_file_others_may_read_is_refused(secrets: Secrets) -> None:
+    token_file = secrets.token_file(0o644)
+    done = subprocess.run(
+        secrets.agent_args("agent", "--once", "--token-file", str(token_file)),
+        env=secrets.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: {token_file}: other users may read this token file (mode 644): chmod 600 it"
+    )
+    both = subprocess.run(
+        secrets.agent_args("agent", "--once", "--token-file", str(secrets.token_file()), "--token", "psf_x"),
+        env=secrets.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert both.returncode == 1
+    assert "a token is given twice" in both.stderr
+
+
+def _unshare_works() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = ["unshare", "--map-current-user", "--mount", "--pid", "--fork", "--mount-proc", "true"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="unshare cannot create user namespaces here")
+def test_a_sandboxed_benchmark_cannot_read_the_token_file_the_spool_or_the_agents_process(secrets: Secrets) -> None:
+    revision = secrets.project.tips[4]
+    secrets.enqueue(revision, benchmark="probe")
+    token_file = secrets.token_file()
+    (secrets.root / "agent" / "spool").mkdir(parents=True)
+    (secrets.root / "agent" / "spool" / "0000000001-0123456789abcdef.json.reason").write_text("kept\n")
+    agent = secrets.start("--token-file", str(token_file), "--sandbox", "unshare")
+    try:
+        wait_for(lambda: ": ok in " in secrets.agent_log(), "the job to be done")
+    finally:
+        assert stop(agent) == 0
+    assert secrets.agent_token not in secrets.seen("token")
+    assert secrets.agent_token not in secrets.seen("proc-text")
+    assert str(agent.pid) not in secrets.seen("proc").split()
+    assert "0000000001" not in secrets.seen("spool")
+    assert secrets.token_file().read_text().strip() == secrets.agent_token  # masked for the benchmark only
+    assert secrets.samples_at(revision, "work") == [SAMPLES_PER_INVOCATION]
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is not None, reason="bwrap is installed here")
+def test_a_sandbox_this_machine_lacks_is_refused_at_start_up(secrets: Secrets) -> None:
+    job = secrets.enqueue(secrets.project.tips[5], benchmark="probe")
+    done = secrets.run_agent("--sandbox", "bwrap")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: --sandbox: bwrap is not installed (install bubblewrap), or choose another sandbox"
+    )
+    assert [j["id"] for j in secrets.jobs("queued")] == [job]  # nothing was run without the sandbox
