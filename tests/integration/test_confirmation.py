@@ -132,7 +132,7 @@ def test_a_busy_machine_raises_a_candidate_that_is_not_reproduced_and_nobody_is_
     with engine.connect() as conn:
         detail = summaries.summary_detail(conn, summary_id)
     assert detail["state"] == "invalid"
-    data, closing = detail["notes"]
+    data, closing, learnt = detail["notes"]
     assert data["kind"] == "data"
     assert str(data["text"]).startswith(f"confirmation of candidate alert {alert_id} ")
     assert f"{closed.runs} runs in 2 rounds (retriggered " in str(data["text"])
@@ -140,6 +140,10 @@ def test_a_busy_machine_raises_a_candidate_that_is_not_reproduced_and_nobody_is_
     assert data["details"]["confirmation"]["rounds"] == 2  # type: ignore[index]
     assert (closing["kind"], closing["from_state"], closing["to_state"]) == ("transition", "untriaged", "invalid")
     assert str(closing["text"]).startswith("not reproduced: ")
+    # A candidate that did not reproduce is a rejection: its series now alerts less readily, and says so.
+    assert learnt["kind"] == "comment"
+    assert "sensitivity" in str(learnt["text"])
+    assert "1 invalid" in str(learnt["text"])
 
     # The next pass finds nothing new: the candidate's place is taken, and its data has healed.
     again = make_tracker(engine, project.config, tmp_path / "work").run()
