@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from perfsheriff.api.auth import check_machine, require, require_one_of
 from perfsheriff.api.errors import ApiError
+from perfsheriff.api.limits import LARGE_BODY, GuardedRoute
 from perfsheriff.api.schemas import (
     ClaimRequest,
     FailRequest,
@@ -26,7 +27,7 @@ from perfsheriff.model import Configuration, Machine, RunStatus
 from perfsheriff.service import jobs, tokens, uploads
 from perfsheriff.service.tokens import Role, TokenInfo
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute)
 
 Uploader = Annotated[TokenInfo, Depends(require_one_of(Role.AGENT, Role.ADMIN))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
@@ -42,6 +43,7 @@ def _now() -> datetime:
     "/runs",
     status_code=201,
     summary="Upload one run",
+    dependencies=[LARGE_BODY],
     responses={200: {"description": "already stored (same Idempotency-Key or same bytes)"}},
 )
 def upload_run(
