@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from benchrepo import BenchProject
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
@@ -181,6 +182,42 @@ def test_job_queue_over_http(server: LiveServer, project: BenchProject) -> None:
         listed = http.get("/api/v1/jobs", params={"state": "done"}).json()["jobs"]
         assert [j["id"] for j in listed] == [job["id"]]
         assert http.post("/api/v1/jobs/claim", json={"machine": "elsewhere"}).status_code == 403
+
+
+def test_only_the_lease_holder_completes_a_job(server: LiveServer, project: BenchProject, engine: Engine) -> None:
+    sheriff, admin = server.token("sheriff"), server.token("admin")
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    job_body = {"project": "bench-project", "benchmark": "work", "machine_class": "test-class"}
+    with server.client(sheriff) as http:
+        for tip in project.tips[4:6]:
+            assert http.post("/api/v1/jobs", json={**job_body, "revision": tip}).status_code == 201
+    with server.client(agent) as http:
+        queued = http.get("/api/v1/jobs", params={"state": "queued"}).json()["jobs"]
+        never = max(queued, key=lambda j: j["id"])  # claims take the oldest first: this one stays queued
+        body = upload_body(project, never["revision"], [1.0], job={"id": never["id"], "lease": "guessed"})
+        unclaimed = http.post("/api/v1/runs", json=body)
+        assert unclaimed.status_code == 409, unclaimed.text
+        assert "not claimed" in unclaimed.json()["error"]["message"]
+        job = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
+        wrong = upload_body(project, job["revision"], [2.0], job={"id": job["id"], "lease": "not-the-lease"})
+        refused = http.post("/api/v1/runs", json=wrong)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["field"] == "job.lease"
+        override = dict(wrong, job={"id": job["id"], "override": True})
+        assert http.post("/api/v1/runs", json=override).status_code == 403  # an agent may not override
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(t.runs)).scalar() == 0
+        right = upload_body(project, job["revision"], [3.0], job={"id": job["id"], "lease": job["lease"]})
+        assert http.post("/api/v1/runs", json=right).status_code == 201
+    with server.client(admin) as http:
+        forced = upload_body(project, never["revision"], [4.0], job={"id": never["id"], "override": True})
+        assert http.post("/api/v1/runs", json=forced).status_code == 201
+        (done,) = [
+            j for j in http.get("/api/v1/jobs", params={"state": "done"}).json()["jobs"] if j["id"] == never["id"]
+        ]
+        assert "overriding the lease" in done["error"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.runs)).scalar() == 2
 
 
 def test_compare_endpoint(server: LiveServer, project: BenchProject) -> None:

@@ -16,6 +16,7 @@ from perfsheriff.api.schemas import (
     FailRequest,
     IdPath,
     JobCreate,
+    JobRef,
     ReleaseRequest,
     RenewRequest,
     RunUpload,
@@ -59,6 +60,8 @@ def upload_run(
     With ``job``, the run answers that job and completes it in the same transaction.
     """
     check_machine(token, body.machine)
+    if body.job is not None and body.job.override and token.role is not Role.ADMIN:
+        raise ApiError(403, "only an admin may complete a job overriding its lease", field="job.override")
     stored = uploads.upload(
         request.app.state.engine,
         uploads.Upload(
@@ -75,7 +78,7 @@ def upload_run(
             status=RunStatus(body.status),
             error=body.error,
             log_tail=body.log_tail,
-            job=uploads.JobAnswer(body.job.id, body.job.lease) if body.job else None,
+            job=_job_answer(body.job, token),
             idempotency_key=idempotency_key,
         ),
         limit=request.app.state.settings.max_request_bytes,
@@ -92,6 +95,13 @@ def upload_run(
         "samples": stored.samples,
         "job_id": stored.job_id,
     }
+
+
+def _job_answer(job: JobRef | None, token: TokenInfo) -> uploads.JobAnswer | None:
+    if job is None:
+        return None
+    who = f"admin {token.name!r}" if token.name else f"admin token {token.id}"
+    return uploads.JobAnswer(job.id, job.lease, override_by=who if job.override else None)
 
 
 @router.post(

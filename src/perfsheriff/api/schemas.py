@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from perfsheriff.api.errors import ApiError
 
@@ -57,7 +57,16 @@ class Strict(BaseModel):
 
 class JobRef(Strict):
     id: int = Field(ge=1, le=MAX_ID)
-    lease: Lease
+    lease: Lease | None = Field(default=None, description="the lease the job was claimed under")
+    override: bool = Field(
+        default=False, description="an admin completes the job whatever its lease (recorded on the job)"
+    )
+
+    @model_validator(mode="after")
+    def _lease_or_override(self) -> JobRef:
+        if self.lease is None and not self.override:
+            raise ValueError("job.lease is required (or override, for an admin)")
+        return self
 
 
 class RunUpload(Strict):

@@ -40,7 +40,8 @@ from perfsheriff.store import schema as t
 @dataclass(frozen=True, slots=True)
 class JobAnswer:
     id: int
-    lease: str
+    lease: str | None
+    override_by: str | None = None  # an admin completing the job whatever its lease: who, for the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,9 @@ def _store(conn: sa.Connection, target: Target, request: Upload, results: Result
     source = request.source or (next(iter(request.files)) if request.files else "upload")
     content_hash = _hash(request) if request.files else None
     if request.job is not None:
-        answered = jobs.lock_for_completion(conn, request.job.id)
+        answered = jobs.lock_for_completion(
+            conn, request.job.id, request.job.lease, override_by=request.job.override_by
+        )
         _check_job(conn, answered, target)
         job_id = answered.job_id
         # Like the track loop's own runs: named by benchmark, and a rerun is a retrigger, not a duplicate.
