@@ -13,11 +13,23 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from perfsheriff.errors import InputError
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``.
+
+    A repository may be configured as ``https://user:token@host/x.git``: what is shown or logged (the
+    API, the dashboard, git's error messages) must never carry the credentials.
+    """
+    return _USERINFO.sub(r"\1***@", text)
 
 
 class Direction(enum.StrEnum):
