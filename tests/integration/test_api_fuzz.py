@@ -194,3 +194,55 @@ def test_values_the_database_cannot_hold_are_refused_with_a_422(live: LiveServer
             response = http.request(method, path, json=body, headers=admin.headers())
             assert response.status_code == 422, (method, path, response.text)
             assert response.json()["error"]["code"] == "invalid"
+
+
+def long_name(chars: int) -> str:
+    """A name that does not compress (PostgreSQL compresses a repetitive one below its index limit)."""
+    return "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(chars))
+
+
+def raw_json(body: object) -> bytes:
+    """JSON as a client may send it: lone surrogates written as escapes (httpx would refuse to encode them)."""
+    return json.dumps(body).encode()
+
+
+def test_what_the_databases_would_refuse_is_a_clear_4xx_on_both(live: LiveServer, admin: Admin) -> None:
+    """Causes of a 500 (most on PostgreSQL only, so the backends disagreed): each is now the same 422 on
+    both, refused before the database sees it."""
+    upload = {"project": "bench-project", "revision": PROJECT.tips[0], "machine": "box"}
+    result = {"format": "perfsheriff", "version": 1}
+
+    def with_result(**fields: object) -> dict[str, object]:
+        entry = {"name": "w", "unit": "ms", "samples": [1.0]} | fields
+        return {**upload, "files": {"r.json": json.dumps(result | {"results": [entry]})}}
+
+    api = [
+        {**upload, "status": "failed", "error": "a\ud800b"},
+        {**upload, "configuration": {"k": "a\ud800"}, "status": "failed"},
+        with_result(metric="m" * 300),
+        with_result(name=long_name(3000)),
+        with_result(unit="u" * 300),
+        {**upload, "configuration": {f"k{i}": "v" * 20 for i in range(5000)}, "status": "failed"},
+    ]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    dashboard = [
+        ("GET", "/summaries/9223372036854775808", None),
+        ("POST", "/summaries/9223372036854775808/note", "text=x&csrf=y"),
+        ("POST", "/login", "&".join(f"f{i}=x" for i in range(60))),
+        ("GET", "/summaries?benchmark=a%00b", None),
+        ("GET", "/summaries?state=a%00b", None),
+        ("GET", "/revision/ab%00cd", None),
+        ("GET", "/compare?base=ab%00cd&head=abcd", None),
+        ("GET", "/series/abcd/data?start=9223372036854775808", None),
+        ("POST", "/login", "token=a%00b&csrf=x"),
+    ]
+    with live.client() as http:
+        for body in api:
+            headers = admin.headers() | {"Content-Type": "application/json"}
+            answer = http.post("/api/v1/runs", content=raw_json(body), headers=headers)
+            assert answer.status_code == 422, (str(body)[:200], answer.text)
+            assert answer.json()["error"]["code"] == "invalid"
+        for method, path, content in dashboard:
+            answer = http.request(method, path, content=content, headers=form if content else None)
+            assert answer.status_code == 422, (method, path, answer.text)
+            assert answer.json()["error"]["code"] == "invalid"

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
 from perfsheriff.api.limits import GuardedRoute
-from perfsheriff.api.schemas import MAX_POSITION, IdPath, refuse_nul_parameters
+from perfsheriff.api.schemas import IdPath, refuse_nul_parameters
+from perfsheriff.model import MAX_POSITION
 from perfsheriff.service import catalog, dashboard
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service.tokens import Role, TokenInfo

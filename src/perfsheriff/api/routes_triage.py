@@ -16,7 +16,8 @@ from pydantic import Field, StringConstraints
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.limits import GuardedRoute
-from perfsheriff.api.schemas import MAX_ID, IdPath, Strict, refuse_nul_parameters
+from perfsheriff.api.schemas import IdPath, Strict, refuse_nul_parameters
+from perfsheriff.model import MAX_ID
 from perfsheriff.service import summaries
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.tokens import Role, TokenInfo

@@ -15,11 +15,10 @@ from fastapi import Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from perfsheriff.api.errors import ApiError
+from perfsheriff.model import MAX_ID
 
 # Ids are 64-bit and branch positions 32-bit in the database: a larger number is refused here, as a 422,
 # rather than by the database driver (SQLite) or the server (PostgreSQL), which would make it a 500.
-MAX_ID = 2**63 - 1
-MAX_POSITION = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
