@@ -255,3 +255,25 @@ def test_private_server_sends_visitors_to_login(engine_url: str, tmp_path: Path,
             assert http.get("/summaries").status_code == 200
     finally:
         live.stop()
+
+
+def test_dashboard_forms_refuse_what_the_api_refuses(server: LiveServer, data: Populated) -> None:
+    sheriff = server.token("sheriff")
+    with server.client() as http:
+        sid = summary_id(http)
+        assert login(http, sheriff).status_code == 303
+        csrf = csrf_of(http.get(f"/summaries/{sid}").text)
+        long_note = http.post(f"/summaries/{sid}/note", data={"text": "n" * 10_001, "csrf": csrf})
+        assert long_note.status_code == 422
+        assert "at most 10,000 characters" in long_note.text
+        nul = http.post(f"/summaries/{sid}/note", data={"text": "a\x00b", "csrf": csrf})
+        assert nul.status_code == 422
+        owner = http.post(f"/summaries/{sid}/assign", data={"owner": "o" * 201, "csrf": csrf})
+        assert owner.status_code == 422
+        state = {"to_state": "investigating", "text": "t" * 10_001, "csrf": csrf}
+        assert http.post(f"/summaries/{sid}/state", data=state).status_code == 422
+        huge = http.post(f"/summaries/{sid}/note", data={"text": "n" * 1_000_000, "csrf": csrf})
+        assert huge.status_code == 413
+        journal = http.get(f"/api/v1/summaries/{sid}").json()["notes"]
+        assert all(len(note["text"]) <= 10_000 and "\x00" not in note["text"] for note in journal)
+        assert http.get(f"/api/v1/summaries/{sid}").json()["state"] == "untriaged"
