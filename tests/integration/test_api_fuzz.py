@@ -253,6 +253,19 @@ def test_what_the_databases_would_refuse_is_a_clear_4xx_on_both(live: LiveServer
             assert answer.json()["error"]["code"] == "invalid"
 
 
+@pytest.mark.parametrize("values", [[1e308, 1e308], [1e101, 1.0], [1e101], [5e-324, 1.0]])
+def test_values_beyond_the_documented_range_are_refused(live: LiveServer, admin: Admin, values: list[float]) -> None:
+    """1e308 is finite, but a median of two such values (their sum halved) overflowed to infinity."""
+    body = {"project": "bench-project", "revision": PROJECT.tips[2], "machine": "box"}
+    body["files"] = {"r.json": perfsheriff_json("range", values)}  # type: ignore[assignment]
+    with live.client() as http:
+        answer = http.post("/api/v1/runs", json=body, headers=admin.headers())
+        assert answer.status_code == 422, answer.text
+        assert "magnitude between 1e-100 and 1e+100" in answer.json()["error"]["message"]
+        at_the_ends = dict(body, files={"r.json": perfsheriff_json("range", [1e100, 1e-100, 0.0])})
+        assert http.post("/api/v1/runs", json=at_the_ends, headers=admin.headers()).status_code in {200, 201}
+
+
 @contextmanager
 def fresh_postgres(admin_url: str) -> Iterator[str]:
     """A migrated PostgreSQL database of its own (the module's server keeps the shared one)."""
