@@ -48,7 +48,21 @@ def test_health_metrics_and_openapi(server: LiveServer) -> None:
         assert "perfsheriff_http_requests_total" in metrics.text
         spec = http.get("/openapi.json").json()
         assert "/api/v1/runs" in spec["paths"]
-        assert http.get("/docs").status_code == 200
+        assert http.get("/docs").status_code == 404  # Swagger UI loads from a CDN: only when asked for
+
+
+def test_swagger_ui_when_asked_for_comes_from_a_pinned_release(
+    engine_url: str, tmp_path: Path, project: BenchProject
+) -> None:
+    live = start_server(engine_url, tmp_path, env={"PERFSHERIFF_API_DOCS": "true"})
+    try:
+        with live.client() as http:
+            page = http.get("/docs")
+            assert page.status_code == 200
+            assert "swagger-ui-dist@5.17.14/swagger-ui-bundle.js" in page.text
+            assert "swagger-ui-dist@5/" not in page.text
+    finally:
+        live.stop()
 
 
 def test_tokens_and_roles(server: LiveServer, project: BenchProject) -> None:
@@ -261,7 +275,11 @@ def test_reading_can_require_a_token(engine_url: str, tmp_path: Path, project: B
         with live.client() as http:
             assert http.get("/api/v1/projects").status_code == 401
             assert http.get("/health").status_code == 200
+            metrics = http.get("/metrics")
+            assert metrics.status_code == 401
+            assert "perfsheriff_jobs" not in metrics.text
         with live.client(reader) as http:
+            assert "perfsheriff_http_requests_total" in http.get("/metrics").text
             projects = http.get("/api/v1/projects").json()["projects"]
             assert [p["name"] for p in projects] == ["bench-project"]
     finally:
