@@ -121,6 +121,32 @@ def test_upload_is_idempotent_and_exact(server: LiveServer, project: BenchProjec
         assert data["points"]["revision"] == [project.tips[1]]
 
 
+def test_an_idempotency_key_belongs_to_its_machine(server: LiveServer, project: BenchProject) -> None:
+    box = server.token("agent", machine="box", machine_class="test-class")
+    other = server.token("agent", machine="box-2", machine_class="test-class")
+    key = {"Idempotency-Key": "job-7-attempt-1"}
+    mine = upload_body(project, project.tips[1], [10.0, 11.0])
+    theirs = dict(upload_body(project, project.tips[1], [20.0, 21.0]), machine="box-2")
+    with server.client(box) as http:
+        first = http.post("/api/v1/runs", json=mine, headers=key)
+        assert first.status_code == 201, first.text
+    with server.client(other) as http:
+        second = http.post("/api/v1/runs", json=theirs, headers=key)
+        assert second.status_code == 201, second.text  # another machine's run, not box's duplicate
+        assert second.json()["run_id"] != first.json()["run_id"]
+    with server.client(box) as http:
+        again = http.post("/api/v1/runs", json=mine, headers=key)
+        assert (again.status_code, again.json()["run_id"]) == (200, first.json()["run_id"])
+        changed = http.post("/api/v1/runs", json=upload_body(project, project.tips[1], [99.0]), headers=key)
+        assert changed.status_code == 422, changed.text
+        assert changed.json()["error"]["field"] == "Idempotency-Key"
+        elsewhere = http.post("/api/v1/runs", json=upload_body(project, project.tips[2], [10.0, 11.0]), headers=key)
+        assert elsewhere.status_code == 422
+        (series,) = http.get("/api/v1/series", params={"project": "bench-project"}).json()["series"]
+        points = http.get(f"/api/v1/series/{series['id']}").json()["points"]  # one class: both machines' runs
+        assert (points["n"], points["min"], points["max"]) == ([4], [10.0], [21.0])
+
+
 def test_bad_input_gets_a_clear_4xx(server: LiveServer, project: BenchProject) -> None:
     agent = server.token("agent", machine="box", machine_class="test-class")
     good = upload_body(project, project.tips[0], [1.0])
