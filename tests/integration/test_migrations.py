@@ -99,9 +99,8 @@ def test_0003_and_0004_carry_0002_data_over_and_go_back_down(blank: Engine) -> N
     assert tuple(note) == ("comment", None, None)
     assert tuple(alert) == (1, None, None)
 
-    database.upgrade(blank)
+    database.upgrade(blank, "0004")
     assert database.current_revision(blank) == "0004"
-    database.check_models(blank)  # the tables of schema.py are what the migrations built
     with blank.begin() as conn:  # 0004 adds tags and the drift since a release tag, empty
         conn.exec_driver_sql("INSERT INTO tags (id, project_id, name, revision_id) VALUES (1, 1, 'v1.0', 1)")
         conn.exec_driver_sql(
@@ -120,5 +119,24 @@ def test_0003_and_0004_carry_0002_data_over_and_go_back_down(blank: Engine) -> N
         assert "notifications" not in sa.inspect(conn).get_table_names()
         assert conn.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 1
         assert conn.exec_driver_sql("SELECT summary_id FROM alerts").scalar() == 1
+    database.upgrade(blank)
+    database.check_models(blank)
+
+
+def test_0006_adds_dashboard_sessions_and_goes_back_down(blank: Engine) -> None:
+    database.upgrade(blank)
+    assert database.current_revision(blank) == "0006"
+    database.check_models(blank)  # the tables of schema.py are what the migrations built
+    with blank.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO tokens (id, name, role, hash, created_at) VALUES (1, '', 'sheriff', 'h', '2026-01-05')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO sessions (token_id, hash, created_at, expires_at) VALUES (1, 's', '2026-01-05', '2026-01-12')"
+        )
+    downgrade(blank, "0004")
+    with blank.connect() as conn:
+        assert "sessions" not in sa.inspect(conn).get_table_names()
+        assert conn.exec_driver_sql("SELECT count(*) FROM tokens").scalar() == 1
     database.upgrade(blank)
     database.check_models(blank)

@@ -257,7 +257,7 @@ def login(request: Request, fields: Fields) -> Response:
         context = {"next": _local(next_path), "message": "that token is unknown, revoked or expired"}
         return render(request, "login.html", context, status=401)
     response = RedirectResponse(_local(next_path), status_code=303)
-    session.log_in(response, token.strip())
+    session.log_in(request, response, user)
     return response
 
 
@@ -266,7 +266,7 @@ def logout(request: Request, fields: Fields) -> Response:
     if not session.csrf_valid(request, fields.get(session.CSRF_FIELD)):
         return render(request, "error.html", {"message": "the form's CSRF token is missing or wrong"}, status=403)
     response = RedirectResponse("/", status_code=303)
-    session.log_out(response)
+    session.log_out(request, response)
     return response
 
 
