@@ -205,6 +205,26 @@ def probes(revision: str) -> Iterator[Probe]:
         yield Probe("POST", "/api/v1/runs", "agent", _json(upload), {"Content-Type": "application/json"})
     yield from _headers(revision)
     yield from _forms()
+    yield from _scenario(revision)
+
+
+def _scenario(revision: str) -> Iterator[Probe]:
+    """Requests that need state: a job claimed and answered with a guessed lease, a reused idempotency key."""
+    as_json = {"Content-Type": "application/json"}
+    job = {"project": "bench-project", "revision": revision, "benchmark": "work", "machine_class": "test-class"}
+    yield Probe("POST", "/api/v1/jobs", "sheriff", _json(job), as_json)
+    yield Probe("POST", "/api/v1/jobs/claim", "agent", _json({"machine": "box"}), as_json)
+    failed = _upload(revision, status="failed")
+    yield Probe("POST", "/api/v1/runs", "agent", _json(failed | {"job": {"id": 1, "lease": "guessed"}}), as_json)
+    yield Probe("POST", "/api/v1/runs", "agent", _json(failed | {"job": {"id": 1, "override": True}}), as_json)
+    yield Probe("POST", "/api/v1/runs", "admin", _json(failed | {"job": {"id": 1, "override": True}}), as_json)
+    yield Probe("POST", "/api/v1/runs", "admin", _json(failed | {"job": {"id": 1, "override": True}}), as_json)
+    key = as_json | {"Idempotency-Key": "reused"}
+    yield Probe("POST", "/api/v1/runs", "agent", _json(failed | {"error": "first"}), key)
+    yield Probe("POST", "/api/v1/runs", "agent", _json(failed | {"error": "first"}), key)
+    yield Probe("POST", "/api/v1/runs", "agent", _json(failed | {"status": "timeout"}), key)
+    yield Probe("GET", "/docs")
+    yield Probe("GET", "/api/v1/jobs?state=done", "read")
 
 
 def _headers(revision: str) -> Iterator[Probe]:
