@@ -4,7 +4,8 @@ Goal (issue: hardening): anonymous requests cannot make the server allocate more
 configured body limit. The script starts ``perfsheriff serve`` on an SQLite file with the default
 ``max_request_bytes`` (64 MiB), sends 60 MiB bodies of ``{"x":[{},{},...]}`` (each three bytes a
 dict once parsed) as chunked requests, and prints each answer's status and the growth of the server's
-peak resident memory (VmHWM).
+peak resident memory (VmHWM). An agent's upload is read (it may be as large as the limit) but refused
+before it is parsed, since it holds millions of JSON objects outside its strings.
 
     .venv/bin/python benchmarks/bench_body_limits.py
     .venv/bin/python benchmarks/bench_body_limits.py --mib 20
@@ -25,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from perfsheriff.config import Settings
+from perfsheriff.model import Machine
 from perfsheriff.service import tokens
 from perfsheriff.store import database
 
@@ -83,6 +85,9 @@ def main() -> None:
         engine = database.create_engine(url)
         database.upgrade(engine)
         reader = tokens.create_token(engine, tokens.Role.READ, now=datetime.now(UTC)).secret
+        agent = tokens.create_token(
+            engine, tokens.Role.AGENT, now=datetime.now(UTC), machine=Machine("bench-1", "bench-class")
+        ).secret
         engine.dispose()
         port = free_port()
         server = subprocess.Popen(
@@ -107,6 +112,7 @@ def main() -> None:
                 ("anonymous POST /api/v1/tokens", "/api/v1/tokens", json_type),
                 ("read token POST /api/v1/runs", "/api/v1/runs", json_type | {"Authorization": f"Bearer {reader}"}),
                 ("anonymous POST /login (form)", "/login", {"Content-Type": "application/x-www-form-urlencoded"}),
+                ("agent token POST /api/v1/runs", "/api/v1/runs", json_type | {"Authorization": f"Bearer {agent}"}),
             ]
             for label, path, headers in cases:
                 before = peak_rss(server.pid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,24 @@ def test_an_unauthorised_body_is_never_read(server: LiveServer, path: str, role:
     grown = server.peak_rss_bytes() - before
     assert status == (401 if role is None else 403)
     assert grown < 2 * LIMIT, f"the server grew by {grown / MIB:.0f} MiB"
+
+
+def test_an_upload_of_millions_of_empty_objects_is_refused_before_it_is_parsed(
+    server: LiveServer, project: BenchProject
+) -> None:
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {agent}"}
+    before = server.peak_rss_bytes()
+    status = server.send_chunked("POST", "/api/v1/runs", many_objects(20 * MIB), headers)
+    grown = server.peak_rss_bytes() - before
+    assert status == 422
+    assert grown < 2 * LIMIT, f"the server grew by {grown / MIB:.0f} MiB"
+    results = [{"name": f"b{i}", "unit": "ms", "samples": [1.0]} for i in range(12_000)]  # 24,000 brackets
+    text = json.dumps({"format": "perfsheriff", "version": 1, "results": results})
+    body = {"project": "bench-project", "revision": project.tips[0], "machine": "box", "files": {"r.json": text}}
+    with server.client(agent) as http:
+        answer = http.post("/api/v1/runs", json=body)
+        assert answer.status_code == 201, answer.text  # brackets inside a file's text are text
 
 
 def test_small_writes_have_a_small_limit_also_when_chunked(server: LiveServer) -> None:

@@ -16,6 +16,7 @@ token lacks the role, is answered 401 or 403 without its body being read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
@@ -32,6 +33,28 @@ _WRITES = frozenset({"POST", "PUT", "PATCH"})
 #: JSON escapes of six bytes each) fits many times over, and parsing it cannot allocate much.
 SMALL_BODY_BYTES = 256 * 1024
 _LIMIT_KEY = "perfsheriff.body_limit"
+
+
+#: JSON objects and arrays a large body may hold outside its strings. An upload carries its result files as
+#: strings and has a handful of objects around them; parsing millions of empty ones (``[{},{},...]``) would
+#: allocate some 25 times the body's size, so such a body is refused before it is parsed.
+MAX_JSON_CONTAINERS = 10_000
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def containers_outside_strings(body: bytes) -> int:
+    """How many ``{`` and ``[`` of a JSON text open an object or array (those inside strings do not count).
+
+    Counted without copying the body: most bodies hold fewer brackets in all than the limit, and only
+    larger counts look for the strings.
+    """
+    total = body.count(b"{") + body.count(b"[")
+    if total <= MAX_JSON_CONTAINERS:
+        return total
+    for string in _JSON_STRING.finditer(body):
+        start, end = string.span()
+        total -= body.count(b"{", start, end) + body.count(b"[", start, end)
+    return total
 
 
 def _large_body() -> None:
@@ -65,6 +88,10 @@ class GuardedRoute(APIRoute):
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise ApiError(413, f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes")
+            if large and containers_outside_strings(await request.body()) > MAX_JSON_CONTAINERS:
+                raise ApiError(
+                    422, f"the body holds more than {MAX_JSON_CONTAINERS:,} JSON objects and arrays outside its strings"
+                )
             return await handler(request)
 
         return guarded
