@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         description="Whether the server answers read requests without a token; false: every request needs one.",
     )
 
+    api_docs: bool = Field(
+        default=False,
+        description="Whether the server serves Swagger UI at /docs. Its script and style come from the jsDelivr "
+        "CDN (a pinned version, without an integrity hash), so it is off by default; /openapi.json is always "
+        "served.",
+    )
+
     def resolved_database_url(self, cwd: Path) -> str:
         """The configured URL, or the embedded default: an SQLite file under ``cwd/.perfsheriff``."""
         if self.database_url:

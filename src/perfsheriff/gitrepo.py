@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from perfsheriff.errors import GitError, NotFoundError
-from perfsheriff.model import Push, Revision
+from perfsheriff.model import Push, Revision, redact_url
 
 # Fields of one commit in ``git log`` output; the message goes last.
 _LOG_FORMAT = "--format=tformat:%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
@@ -110,7 +110,7 @@ class GitRepo:
             repo._run(["fetch", "--prune", "--quiet", "origin"])
             return repo
         target.parent.mkdir(parents=True, exist_ok=True)
-        _git_outside(["clone", "--mirror", "--quiet", "--", url, str(target)], f"git clone of {url} failed")
+        _git_outside(["clone", "--mirror", "--quiet", "--", url, str(target)], f"git clone of {redact_url(url)} failed")
         return cls(target)
 
     def __repr__(self) -> str:
@@ -512,7 +512,7 @@ def _git_environment() -> dict[str, str]:
 
 def _first_line(stderr: bytes) -> str:
     lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "no error message"
+    return redact_url(lines[0].removeprefix("fatal: ").removeprefix("error: ")) if lines else "no error message"
 
 
 def _clear_index_lock(path: Path) -> bool:

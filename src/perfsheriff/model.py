@@ -13,11 +13,33 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from perfsheriff.errors import InputError
+
+#: Limits of what is stored, the same on SQLite and PostgreSQL (which refuses longer values in its
+#: columns, and index entries beyond about 2,700 bytes): ids are 64-bit integers; names as below, in
+#: characters (four bytes each at most in UTF-8); a configuration's ``k=v,k=v`` text in UTF-8 bytes.
+MAX_ID = 2**63 - 1
+MAX_POSITION = 2**31 - 1  # a revision's position along its branch
+MAX_NAME_CHARS = 200  # machines, machine classes, metrics, configuration keys and values
+MAX_BENCHMARK_CHARS = 500  # benchmark names and suites
+MAX_UNIT_CHARS = 100
+MAX_CONFIGURATION_BYTES = 2000
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``.
+
+    A repository may be configured as ``https://user:token@host/x.git``: what is shown or logged (the
+    API, the dashboard, git's error messages) must never carry the credentials.
+    """
+    return _USERINFO.sub(r"\1***@", text)
 
 
 class Direction(enum.StrEnum):
@@ -169,8 +191,22 @@ def _canonical_config(items: Mapping[str, str] | Iterable[tuple[str, str]]) -> t
     out = tuple(sorted((str(k), str(v)) for k, v in pairs))
     keys = [k for k, _ in out]
     _require(len(set(keys)) == len(keys), "configuration keys must be unique")
-    for key in keys:
+    for key, value in out:
         _require(bool(key) and "=" not in key, f"configuration key {key!r} must be non-empty and contain no '='")
+        _require(
+            storable_text(key) and storable_text(value),
+            f"configuration {key!r} holds a NUL character or a lone surrogate",
+        )
+        _require(
+            len(key) <= MAX_NAME_CHARS and len(value) <= MAX_NAME_CHARS,
+            f"configuration keys and values have at most {MAX_NAME_CHARS} characters ({key[:40]!r}...)",
+        )
+    size = len(",".join(f"{k}={v}" for k, v in out).encode())
+    _require(
+        size <= MAX_CONFIGURATION_BYTES,
+        f"a configuration is at most {MAX_CONFIGURATION_BYTES:,} bytes as k=v,k=v; this one has {len(out):,} keys "
+        f"and {size:,} bytes",
+    )
     return out
 
 
@@ -218,6 +254,9 @@ class Machine:
         _require(bool(self.name.strip()), "machine name must not be empty")
         if not self.machine_class:
             object.__setattr__(self, "machine_class", self.name)
+        for what, value in (("machine name", self.name), ("machine class", self.machine_class)):
+            _require(storable_text(value), f"{what} {value!r} holds a NUL character or a lone surrogate")
+            _require(len(value) <= MAX_NAME_CHARS, f"a {what} has at most {MAX_NAME_CHARS} characters")
         _require(self.generation >= 1, "machine generation must be >= 1")
 
 
@@ -293,10 +332,17 @@ class BenchmarkResult:
     def __post_init__(self) -> None:
         _require(bool(self.name), "benchmark name must not be empty")
         _require(bool(self.metric), "metric must not be empty")
+        limits = {"name": MAX_BENCHMARK_CHARS, "unit": MAX_UNIT_CHARS, "metric": MAX_NAME_CHARS}
         for field_name in ("name", "unit", "metric", "suite"):
+            value = getattr(self, field_name)
+            shown = self.name if len(self.name) <= 60 else f"{self.name[:60]}..."
             _require(
-                storable_text(getattr(self, field_name)),
-                f"benchmark {self.name!r}: its {field_name} holds a NUL character or a lone surrogate",
+                storable_text(value), f"benchmark {shown!r}: its {field_name} holds a NUL character or a lone surrogate"
+            )
+            limit = limits.get(field_name, MAX_BENCHMARK_CHARS)
+            _require(
+                len(value) <= limit,
+                f"benchmark {shown!r}: its {field_name} has {len(value):,} characters; the limit is {limit}",
             )
         object.__setattr__(self, "samples", check_samples(self.samples, self.unit, what=f"values of {self.name!r}"))
         if self.direction is None:

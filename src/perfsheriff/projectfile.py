@@ -233,8 +233,25 @@ _CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _FIXED_CHANNELS = ("github", "gitlab", "email")
 
 
+#: How the tokens of known services begin (GitHub, GitLab, perfsheriff, Slack, OpenAI-style keys, AWS keys).
+_TOKEN_PREFIXES = (
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glrt-", "psf_", "xoxb-", "xoxp-",
+    "xapp-", "sk-", "AKIA",
+)  # fmt: skip
+
+
 def _check_env(value: str | None, key: str) -> None:
-    """``*_env`` keys name an environment variable: the secret itself never sits in the file."""
+    """``*_env`` keys name an environment variable: the secret itself never sits in the file.
+
+    A value that looks like a pasted token is refused without being repeated, so that neither this error
+    nor a later delivery error ("variable ... is not set") shows it.
+    """
+    if value is not None and value.startswith(_TOKEN_PREFIXES):
+        raise ConfigError(
+            "this looks like a token, not the name of an environment variable: put the token in a variable "
+            "(e.g. PERFSHERIFF_GITHUB_TOKEN) and name the variable here",
+            where=key,
+        )
     _check(value is None or _ENV_NAME.fullmatch(value) is not None, key, "expected an environment variable name")
 
 

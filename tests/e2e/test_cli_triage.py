@@ -94,3 +94,22 @@ def test_the_perf_queue_lists_the_summary_with_its_culprit_and_a_sheriff_triages
     assert_one_error_line(refused, "cannot move a summary from acknowledged to untriaged", "investigating", "fixed")
     assert_one_error_line(run_cli("triage", "999999", "--db", db, cwd=root), "no summary 999999")
     assert_one_error_line(run_cli("alerts", "--queue", "sheriff", "--db", db, cwd=root), "unknown queue")
+
+
+def test_untrusted_text_is_printed_as_text(tracked: tuple[BenchProject, str, Path]) -> None:
+    """Rich markup (``[/]``, ``[red]``) and terminal escape sequences in notes, names and error messages are
+    shown as text: no traceback, no lost brackets, no escape sequence reaching the terminal."""
+    _project, db, root = tracked
+    sid = "1"  # the one summary of the tracked project (the queue no longer lists it once acknowledged)
+    note = "seen [/] and [red]not red[/red] \x1b[31mred\x1b]0;retitled\x07 end"
+    added = run_cli("triage", sid, "--note", note, "--as", "eve [bold]\x1b[2J", "--db", db, cwd=root)
+    assert added.returncode == 0, added.stderr
+    shown = run_cli("triage", sid, "--db", db, cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    assert "seen [/] and [red]not red[/red] \ufffd[31mred\ufffd]0;retitled\ufffd end" in shown.stdout
+    assert "eve [bold]\ufffd[2J" in shown.stdout
+    assert "\x1b" not in shown.stdout
+    assert "\x07" not in shown.stdout
+    missing = run_cli("show", "[/]nope\x1b[2J", "--db", db, cwd=root)
+    assert_one_error_line(missing, "[/]nope")
+    assert "\x1b" not in missing.stderr

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +82,36 @@ class LiveServer:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the server did not answer within 30 s:\n{self.log.read_text()}")
+
+    def peak_rss_bytes(self) -> int:
+        """The server process's peak resident memory so far (VmHWM)."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
+
+    def send_chunked(self, method: str, path: str, chunks: Iterable[bytes], headers: dict[str, str]) -> int:
+        """Send a chunked body (no Content-Length) over a raw socket and return the answer's status.
+
+        The server may answer before it has read the body; a connection it closes meanwhile is no error.
+        """
+        head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "Transfer-Encoding: chunked"]
+        head += [f"{name}: {value}" for name, value in headers.items()]
+        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as sock:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+            try:
+                for chunk in chunks:
+                    sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sock.sendall(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            answer = b""
+            while b"\r\n" not in answer:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        return int(answer.split(b" ", 2)[1])
 
     def kill(self) -> None:
         """SIGKILL: the server dies at once, as in a crash."""

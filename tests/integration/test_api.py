@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from benchrepo import BenchProject
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
@@ -47,7 +48,21 @@ def test_health_metrics_and_openapi(server: LiveServer) -> None:
         assert "perfsheriff_http_requests_total" in metrics.text
         spec = http.get("/openapi.json").json()
         assert "/api/v1/runs" in spec["paths"]
-        assert http.get("/docs").status_code == 200
+        assert http.get("/docs").status_code == 404  # Swagger UI loads from a CDN: only when asked for
+
+
+def test_swagger_ui_when_asked_for_comes_from_a_pinned_release(
+    engine_url: str, tmp_path: Path, project: BenchProject
+) -> None:
+    live = start_server(engine_url, tmp_path, env={"PERFSHERIFF_API_DOCS": "true"})
+    try:
+        with live.client() as http:
+            page = http.get("/docs")
+            assert page.status_code == 200
+            assert "swagger-ui-dist@5.17.14/swagger-ui-bundle.js" in page.text
+            assert "swagger-ui-dist@5/" not in page.text
+    finally:
+        live.stop()
 
 
 def test_tokens_and_roles(server: LiveServer, project: BenchProject) -> None:
@@ -104,6 +119,32 @@ def test_upload_is_idempotent_and_exact(server: LiveServer, project: BenchProjec
         data = http.get(f"/api/v1/series/{series[0]['id']}").json()
         assert data["points"]["median"] == [11.0]
         assert data["points"]["revision"] == [project.tips[1]]
+
+
+def test_an_idempotency_key_belongs_to_its_machine(server: LiveServer, project: BenchProject) -> None:
+    box = server.token("agent", machine="box", machine_class="test-class")
+    other = server.token("agent", machine="box-2", machine_class="test-class")
+    key = {"Idempotency-Key": "job-7-attempt-1"}
+    mine = upload_body(project, project.tips[1], [10.0, 11.0])
+    theirs = dict(upload_body(project, project.tips[1], [20.0, 21.0]), machine="box-2")
+    with server.client(box) as http:
+        first = http.post("/api/v1/runs", json=mine, headers=key)
+        assert first.status_code == 201, first.text
+    with server.client(other) as http:
+        second = http.post("/api/v1/runs", json=theirs, headers=key)
+        assert second.status_code == 201, second.text  # another machine's run, not box's duplicate
+        assert second.json()["run_id"] != first.json()["run_id"]
+    with server.client(box) as http:
+        again = http.post("/api/v1/runs", json=mine, headers=key)
+        assert (again.status_code, again.json()["run_id"]) == (200, first.json()["run_id"])
+        changed = http.post("/api/v1/runs", json=upload_body(project, project.tips[1], [99.0]), headers=key)
+        assert changed.status_code == 422, changed.text
+        assert changed.json()["error"]["field"] == "Idempotency-Key"
+        elsewhere = http.post("/api/v1/runs", json=upload_body(project, project.tips[2], [10.0, 11.0]), headers=key)
+        assert elsewhere.status_code == 422
+        (series,) = http.get("/api/v1/series", params={"project": "bench-project"}).json()["series"]
+        points = http.get(f"/api/v1/series/{series['id']}").json()["points"]  # one class: both machines' runs
+        assert (points["n"], points["min"], points["max"]) == ([4], [10.0], [21.0])
 
 
 def test_bad_input_gets_a_clear_4xx(server: LiveServer, project: BenchProject) -> None:
@@ -183,6 +224,42 @@ def test_job_queue_over_http(server: LiveServer, project: BenchProject) -> None:
         assert http.post("/api/v1/jobs/claim", json={"machine": "elsewhere"}).status_code == 403
 
 
+def test_only_the_lease_holder_completes_a_job(server: LiveServer, project: BenchProject, engine: Engine) -> None:
+    sheriff, admin = server.token("sheriff"), server.token("admin")
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    job_body = {"project": "bench-project", "benchmark": "work", "machine_class": "test-class"}
+    with server.client(sheriff) as http:
+        for tip in project.tips[4:6]:
+            assert http.post("/api/v1/jobs", json={**job_body, "revision": tip}).status_code == 201
+    with server.client(agent) as http:
+        queued = http.get("/api/v1/jobs", params={"state": "queued"}).json()["jobs"]
+        never = max(queued, key=lambda j: j["id"])  # claims take the oldest first: this one stays queued
+        body = upload_body(project, never["revision"], [1.0], job={"id": never["id"], "lease": "guessed"})
+        unclaimed = http.post("/api/v1/runs", json=body)
+        assert unclaimed.status_code == 409, unclaimed.text
+        assert "not claimed" in unclaimed.json()["error"]["message"]
+        job = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
+        wrong = upload_body(project, job["revision"], [2.0], job={"id": job["id"], "lease": "not-the-lease"})
+        refused = http.post("/api/v1/runs", json=wrong)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["field"] == "job.lease"
+        override = dict(wrong, job={"id": job["id"], "override": True})
+        assert http.post("/api/v1/runs", json=override).status_code == 403  # an agent may not override
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(t.runs)).scalar() == 0
+        right = upload_body(project, job["revision"], [3.0], job={"id": job["id"], "lease": job["lease"]})
+        assert http.post("/api/v1/runs", json=right).status_code == 201
+    with server.client(admin) as http:
+        forced = upload_body(project, never["revision"], [4.0], job={"id": never["id"], "override": True})
+        assert http.post("/api/v1/runs", json=forced).status_code == 201
+        (done,) = [
+            j for j in http.get("/api/v1/jobs", params={"state": "done"}).json()["jobs"] if j["id"] == never["id"]
+        ]
+        assert "overriding the lease" in done["error"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.runs)).scalar() == 2
+
+
 def test_compare_endpoint(server: LiveServer, project: BenchProject) -> None:
     agent = server.token("agent", machine="box", machine_class="test-class")
     with server.client(agent) as http:
@@ -224,7 +301,11 @@ def test_reading_can_require_a_token(engine_url: str, tmp_path: Path, project: B
         with live.client() as http:
             assert http.get("/api/v1/projects").status_code == 401
             assert http.get("/health").status_code == 200
+            metrics = http.get("/metrics")
+            assert metrics.status_code == 401
+            assert "perfsheriff_jobs" not in metrics.text
         with live.client(reader) as http:
+            assert "perfsheriff_http_requests_total" in http.get("/metrics").text
             projects = http.get("/api/v1/projects").json()["projects"]
             assert [p["name"] for p in projects] == ["bench-project"]
     finally:

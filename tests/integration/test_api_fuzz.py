@@ -21,14 +21,19 @@ import atexit
 import json
 import shutil
 import tempfile
+import uuid
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 import sqlalchemy as sa
 from benchrepo import build_project
+from hostile import Probe, probes
 from hypothesis import HealthCheck, settings
 from liveserver import LiveServer, start_server
 from schemathesis.checks import not_a_server_error
@@ -194,3 +199,145 @@ def test_values_the_database_cannot_hold_are_refused_with_a_422(live: LiveServer
             response = http.request(method, path, json=body, headers=admin.headers())
             assert response.status_code == 422, (method, path, response.text)
             assert response.json()["error"]["code"] == "invalid"
+
+
+def long_name(chars: int) -> str:
+    """A name that does not compress (PostgreSQL compresses a repetitive one below its index limit)."""
+    return "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(chars))
+
+
+def raw_json(body: object) -> bytes:
+    """JSON as a client may send it: lone surrogates written as escapes (httpx would refuse to encode them)."""
+    return json.dumps(body).encode()
+
+
+def test_what_the_databases_would_refuse_is_a_clear_4xx_on_both(live: LiveServer, admin: Admin) -> None:
+    """Causes of a 500 (most on PostgreSQL only, so the backends disagreed): each is now the same 422 on
+    both, refused before the database sees it."""
+    upload = {"project": "bench-project", "revision": PROJECT.tips[0], "machine": "box"}
+    result = {"format": "perfsheriff", "version": 1}
+
+    def with_result(**fields: object) -> dict[str, object]:
+        entry = {"name": "w", "unit": "ms", "samples": [1.0]} | fields
+        return {**upload, "files": {"r.json": json.dumps(result | {"results": [entry]})}}
+
+    api = [
+        {**upload, "status": "failed", "error": "a\ud800b"},
+        {**upload, "configuration": {"k": "a\ud800"}, "status": "failed"},
+        with_result(metric="m" * 300),
+        with_result(name=long_name(3000)),
+        with_result(unit="u" * 300),
+        {**upload, "configuration": {f"k{i}": "v" * 20 for i in range(5000)}, "status": "failed"},
+    ]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    dashboard = [
+        ("GET", "/summaries/9223372036854775808", None),
+        ("POST", "/summaries/9223372036854775808/note", "text=x&csrf=y"),
+        ("POST", "/login", "&".join(f"f{i}=x" for i in range(60))),
+        ("GET", "/summaries?benchmark=a%00b", None),
+        ("GET", "/summaries?state=a%00b", None),
+        ("GET", "/revision/ab%00cd", None),
+        ("GET", "/compare?base=ab%00cd&head=abcd", None),
+        ("GET", "/series/abcd/data?start=9223372036854775808", None),
+        ("POST", "/login", "token=a%00b&csrf=x"),
+    ]
+    with live.client() as http:
+        for body in api:
+            headers = admin.headers() | {"Content-Type": "application/json"}
+            answer = http.post("/api/v1/runs", content=raw_json(body), headers=headers)
+            assert answer.status_code == 422, (str(body)[:200], answer.text)
+            assert answer.json()["error"]["code"] == "invalid"
+        for method, path, content in dashboard:
+            answer = http.request(method, path, content=content, headers=form if content else None)
+            assert answer.status_code == 422, (method, path, answer.text)
+            assert answer.json()["error"]["code"] == "invalid"
+
+
+@pytest.mark.parametrize("values", [[1e308, 1e308], [1e101, 1.0], [1e101], [5e-324, 1.0]])
+def test_values_beyond_the_documented_range_are_refused(live: LiveServer, admin: Admin, values: list[float]) -> None:
+    """1e308 is finite, but a median of two such values (their sum halved) overflowed to infinity."""
+    body = {"project": "bench-project", "revision": PROJECT.tips[2], "machine": "box"}
+    body["files"] = {"r.json": perfsheriff_json("range", values)}  # type: ignore[assignment]
+    with live.client() as http:
+        answer = http.post("/api/v1/runs", json=body, headers=admin.headers())
+        assert answer.status_code == 422, answer.text
+        assert "magnitude between 1e-100 and 1e+100" in answer.json()["error"]["message"]
+        at_the_ends = dict(body, files={"r.json": perfsheriff_json("range", [1e100, 1e-100, 0.0])})
+        assert http.post("/api/v1/runs", json=at_the_ends, headers=admin.headers()).status_code in {200, 201}
+
+
+@contextmanager
+def fresh_postgres(admin_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of its own (the module's server keeps the shared one)."""
+    admin_engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"perfsheriff_probe_{uuid.uuid4().hex[:10]}"
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = admin_engine.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = database.create_engine(url)
+        database.upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_engine.dispose()
+
+
+def answer_probes(server: LiveServer) -> list[int]:
+    """Send every probe in order with the token of its role; the statuses in the same order."""
+    secrets = {
+        "read": server.token("read"),
+        "sheriff": server.token("sheriff"),
+        "agent": server.token("agent", machine="box", machine_class="test-class"),
+        "admin": server.token("admin"),
+    }
+    statuses = []
+    with server.client() as http:
+        for probe in probes(PROJECT.tips[0]):
+            headers = dict(probe.headers)
+            if probe.role is not None:
+                headers["Authorization"] = f"Bearer {secrets[probe.role]}"
+            for attempt in range(2):  # a connection the server closed after a previous answer is tried again
+                try:
+                    answer = http.request(probe.method, probe.path, content=probe.body, headers=headers)
+                except httpx.TransportError:
+                    if attempt:
+                        statuses.append(-1)
+                    continue
+                statuses.append(answer.status_code)
+                break
+    return statuses
+
+
+@pytest.mark.postgres
+def test_hostile_requests_get_no_500_and_the_same_answer_on_both_databases(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """Hundreds of malformed and hostile requests (tests/integration/hostile.py) against a server on SQLite
+    and one on PostgreSQL, in the same order: no answer is a 5xx, and both servers answer each alike."""
+    from conftest import POSTGRES_ADMIN_URL
+
+    shutil.copy(sqlite_template, tmp_path / "perfsheriff.db")
+    answers: dict[str, list[int]] = {}
+    logs: list[str] = []
+    with fresh_postgres(POSTGRES_ADMIN_URL) as postgres:
+        for name, url in (("sqlite", f"sqlite:///{tmp_path / 'perfsheriff.db'}"), ("postgresql", postgres)):
+            folder = tmp_path / name
+            folder.mkdir()
+            server = start_server(url, folder, config=PROJECT.config)
+            try:
+                answers[name] = answer_probes(server)
+            finally:
+                server.stop()
+            logs.append(server.log.read_text())
+    sent: list[Probe] = list(probes(PROJECT.tips[0]))
+    assert len(sent) >= 500
+    errors = [(p.label, a) for p, a in zip(sent, answers["sqlite"], strict=True) if a >= 500 or a < 0]
+    errors += [(p.label, a) for p, a in zip(sent, answers["postgresql"], strict=True) if a >= 500 or a < 0]
+    assert not errors, errors[:20]
+    differ = [(p.label, a, b) for p, a, b in zip(sent, answers["sqlite"], answers["postgresql"], strict=True) if a != b]
+    assert not differ, differ[:20]
+    assert not any("Traceback" in log for log in logs), logs
+    print(f"{len(sent)} probes per database; statuses: {dict(sorted(Counter(answers['sqlite']).items()))}")

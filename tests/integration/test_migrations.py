@@ -99,9 +99,8 @@ def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> No
     assert tuple(note) == ("comment", None, None)
     assert tuple(alert) == (1, None, None)
 
-    database.upgrade(blank)
+    database.upgrade(blank, "0005")
     assert database.current_revision(blank) == "0005"
-    database.check_models(blank)  # the tables of schema.py are what the migrations built
     with blank.connect() as conn:  # 0005: an alert of before was never subject to confirmation
         assert conn.exec_driver_sql("SELECT confirmation FROM alerts").scalar() is None
     downgrade(blank, "0004")
@@ -126,5 +125,24 @@ def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> No
         assert "notifications" not in sa.inspect(conn).get_table_names()
         assert conn.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 1
         assert conn.exec_driver_sql("SELECT summary_id FROM alerts").scalar() == 1
+    database.upgrade(blank)
+    database.check_models(blank)
+
+
+def test_0006_adds_dashboard_sessions_and_goes_back_down(blank: Engine) -> None:
+    database.upgrade(blank)
+    assert database.current_revision(blank) == "0006"
+    database.check_models(blank)  # the tables of schema.py are what the migrations built
+    with blank.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO tokens (id, name, role, hash, created_at) VALUES (1, '', 'sheriff', 'h', '2026-01-05')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO sessions (token_id, hash, created_at, expires_at) VALUES (1, 's', '2026-01-05', '2026-01-12')"
+        )
+    downgrade(blank, "0005")
+    with blank.connect() as conn:
+        assert "sessions" not in sa.inspect(conn).get_table_names()
+        assert conn.exec_driver_sql("SELECT count(*) FROM tokens").scalar() == 1
     database.upgrade(blank)
     database.check_models(blank)

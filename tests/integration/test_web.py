@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -255,3 +256,76 @@ def test_private_server_sends_visitors_to_login(engine_url: str, tmp_path: Path,
             assert http.get("/summaries").status_code == 200
     finally:
         live.stop()
+
+
+def test_dashboard_forms_refuse_what_the_api_refuses(server: LiveServer, data: Populated) -> None:
+    sheriff = server.token("sheriff")
+    with server.client() as http:
+        sid = summary_id(http)
+        assert login(http, sheriff).status_code == 303
+        csrf = csrf_of(http.get(f"/summaries/{sid}").text)
+        long_note = http.post(f"/summaries/{sid}/note", data={"text": "n" * 10_001, "csrf": csrf})
+        assert long_note.status_code == 422
+        assert "at most 10,000 characters" in long_note.text
+        nul = http.post(f"/summaries/{sid}/note", data={"text": "a\x00b", "csrf": csrf})
+        assert nul.status_code == 422
+        owner = http.post(f"/summaries/{sid}/assign", data={"owner": "o" * 201, "csrf": csrf})
+        assert owner.status_code == 422
+        state = {"to_state": "investigating", "text": "t" * 10_001, "csrf": csrf}
+        assert http.post(f"/summaries/{sid}/state", data=state).status_code == 422
+        huge = http.post(f"/summaries/{sid}/note", data={"text": "n" * 1_000_000, "csrf": csrf})
+        assert huge.status_code == 413
+        journal = http.get(f"/api/v1/summaries/{sid}").json()["notes"]
+        assert all(len(note["text"]) <= 10_000 and "\x00" not in note["text"] for note in journal)
+        assert http.get(f"/api/v1/summaries/{sid}").json()["state"] == "untriaged"
+
+
+def test_a_login_is_a_server_side_session_that_logging_out_revokes(server: LiveServer, data: Populated) -> None:
+    sheriff = server.token("sheriff")
+    with server.client() as http:
+        sid = summary_id(http)
+        answer = login(http, sheriff)
+        assert answer.status_code == 303
+        cookie = http.cookies["psf_session"]
+        assert sheriff not in answer.headers["set-cookie"]  # the token itself never becomes the cookie
+        assert not cookie.startswith("psf_")
+        page = http.get(f"/summaries/{sid}").text
+        assert "Change state" in page
+        assert http.post("/logout", data={"csrf": csrf_of(page)}).status_code == 303
+    with server.client() as stolen:  # a copy of the cookie, taken before the logout
+        stolen.cookies.set("psf_session", cookie)
+        page = stolen.get(f"/summaries/{sid}").text
+        assert "Change state" not in page
+        csrf = hashlib.sha256(f"perfsheriff-csrf:{cookie}".encode()).hexdigest()  # what the cookie's holder can compute
+        answer = stolen.post(f"/summaries/{sid}/note", data={"text": "still here?", "csrf": csrf})
+        assert answer.status_code == 403
+    with server.client(sheriff) as api:  # the token itself still works for the API
+        assert api.get("/api/v1/projects").status_code == 200
+
+
+def test_revoking_a_token_ends_its_sessions(server: LiveServer, data: Populated) -> None:
+    admin = server.token("admin")
+    with server.client() as http:
+        sid = summary_id(http)
+        assert login(http, admin).status_code == 303
+        assert "Change state" in http.get(f"/summaries/{sid}").text
+        with server.client(admin) as api:
+            (me,) = [t for t in api.get("/api/v1/tokens").json()["tokens"] if t["role"] == "admin"]
+            assert api.delete(f"/api/v1/tokens/{me['id']}").status_code == 200
+        assert "Change state" not in http.get(f"/summaries/{sid}").text
+
+
+def test_cookies_are_secure_behind_a_proxy_that_says_https(server: LiveServer, data: Populated) -> None:
+    sheriff = server.token("sheriff")
+    with server.client() as http:
+        https = {"X-Forwarded-Proto": "https"}
+        form = http.get("/login", headers=https)
+        assert "secure" in form.headers["set-cookie"].lower()
+        # a browser sends a Secure cookie back over HTTPS; this client talks HTTP to the proxy's side
+        back = https | {"Cookie": f"psf_csrf={form.cookies['psf_csrf']}"}
+        answer = http.post("/login", data={"token": sheriff, "csrf": csrf_of(form.text)}, headers=back)
+        assert answer.status_code == 303
+        assert "secure" in answer.headers["set-cookie"].lower()
+    with server.client() as http:  # plain HTTP: a Secure cookie would never come back
+        assert login(http, sheriff).status_code == 303
+        assert "secure" not in http.get("/login").headers.get("set-cookie", "").lower()

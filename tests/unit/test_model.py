@@ -32,7 +32,10 @@ def test_series_id_is_pinned() -> None:
     assert key.id == "c5d536e395c1f325"
 
 
-@given(st.dictionaries(st.text(alphabet="abcxyz_", min_size=1, max_size=5), st.text(max_size=5), max_size=6))
+STORABLE = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")  # what a configuration may hold
+
+
+@given(st.dictionaries(st.text(alphabet="abcxyz_", min_size=1, max_size=5), st.text(STORABLE, max_size=5), max_size=6))
 def test_series_id_ignores_configuration_order(items: dict[str, str]) -> None:
     forward = Configuration(tuple(items.items()))
     backward = Configuration(tuple(reversed(items.items())))
@@ -142,3 +145,19 @@ def test_text_no_database_can_store_is_refused_by_name(text: str) -> None:
     with pytest.raises(InputError, match="context holds"):
         ResultSet("perfsheriff", (BenchmarkResult("parse", "ms", (1.0,)),), (("host", text),))
     assert storable_text("ünïcode ✓ and tabs\t")
+
+
+def test_names_and_configurations_are_bounded_alike_for_every_database() -> None:
+    with pytest.raises(InputError, match="metric has 201 characters"):
+        BenchmarkResult("w", "ms", (1.0,), metric="m" * 201)
+    with pytest.raises(InputError, match="name has 501 characters"):
+        BenchmarkResult("b" * 501, "ms", (1.0,))
+    with pytest.raises(InputError, match="unit has 101 characters"):
+        BenchmarkResult("w", "u" * 101, (1.0,))
+    with pytest.raises(InputError, match="at most 2,000 bytes"):
+        Configuration.of({f"k{i}": "v" * 20 for i in range(5000)})
+    with pytest.raises(InputError, match="NUL character"):
+        Configuration.of({"k": "a\x00"})
+    with pytest.raises(InputError, match="at most 200 characters"):
+        Machine("m" * 201)
+    assert BenchmarkResult("b" * 500, "ms", (1.0,), metric="m" * 200).name == "b" * 500

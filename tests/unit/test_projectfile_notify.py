@@ -179,3 +179,19 @@ def test_the_example_in_the_triage_docs_loads() -> None:
 def test_values_built_in_code_are_checked_too() -> None:
     with pytest.raises(ConfigError, match="min_confidence"):
         projectfile.Notify(min_confidence=-0.1)
+
+
+@pytest.mark.parametrize(
+    ("table", "value"),
+    [
+        ('[notify.github]\nowner = "o"\nrepo = "r"\ntoken_env', "ghp_" + "a1B2" * 9),
+        ('[notify.github]\nowner = "o"\nrepo = "r"\ntoken_env', "github_pat_11AAAA_bbbb"),
+        ('[notify.gitlab]\nurl = "https://gitlab.example"\nproject = "a/b"\ntoken_env', "glpat-abcdefghij0123456789"),
+        ('[[notify.webhooks]]\nname = "chat"\nurl_env = "X"\ntoken_env', "psf_" + "c" * 43),
+        ('[[notify.webhooks]]\nname = "chat"\nurl_env', "xoxb-1234-abcd"),
+    ],
+)
+def test_a_pasted_token_in_an_env_key_is_refused_without_showing_it(table: str, value: str) -> None:
+    refused = error_of(f'{table} = "{value}"\n')
+    assert "looks like a token" in refused
+    assert value not in refused

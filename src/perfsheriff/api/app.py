@@ -1,4 +1,4 @@
-"""The FastAPI application: JSON under /api/v1, OpenAPI at /docs, /health, /metrics, and the dashboard at /.
+"""The FastAPI application: JSON under /api/v1, OpenAPI at /openapi.json, /health, /metrics, and the dashboard at /.
 
 ``create_app`` takes the engine, settings and (optionally) the project
 configuration, so tests and ``perfsheriff serve`` build the same app.
@@ -37,7 +37,7 @@ def create_app(engine: Engine, settings: Settings, project_file: ProjectFile | N
         title="perfsheriff",
         version=__version__,
         description="Benchmark results, alerts, comparisons and the job queue of perfsheriff.",
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI only when the api_docs setting asks for it, from a pinned version
         redoc_url=None,
         lifespan=_lifespan,
     )
@@ -51,6 +51,8 @@ def create_app(engine: Engine, settings: Settings, project_file: ProjectFile | N
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
     app.include_router(routes_triage.router)
+    if settings.api_docs:
+        routes_health.add_api_docs(app)
     web_pages.mount(app)  # the dashboard at /
     app.add_middleware(RequestGuard, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

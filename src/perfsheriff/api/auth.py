@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -85,35 +85,45 @@ async def current_token(request: Request) -> TokenInfo | None:
     return token
 
 
-def require(role: Role) -> Callable[[Request], Awaitable[TokenInfo | None]]:
-    """A dependency admitting tokens of ``role`` or above (and anyone for reading, if public)."""
+class Guard:
+    """A route's authentication and authorisation, as a FastAPI dependency.
 
-    async def dependency(request: Request) -> TokenInfo | None:
+    Routes built by :class:`perfsheriff.api.limits.GuardedRoute` run their guards before the body is
+    read, so that an anonymous or unauthorised request costs the server no body at all; the answer is
+    kept on the request, so that the dependency FastAPI runs afterwards does not check twice.
+    """
+
+    def __init__(self, roles: tuple[Role, ...], *, exact: bool) -> None:
+        self.roles = roles
+        self.exact = exact  # exactly these roles (uploads, claims), else ``roles[0]`` or above
+        self.names = " or ".join(r.value for r in roles)
+
+    async def __call__(self, request: Request) -> TokenInfo | None:
+        checked: dict[int, TokenInfo | None] = request.scope.setdefault("perfsheriff.guards", {})
+        if id(self) not in checked:
+            checked[id(self)] = await self._check(request)
+        return checked[id(self)]
+
+    async def _check(self, request: Request) -> TokenInfo | None:
         token = await current_token(request)
         if token is None:
-            if role is Role.READ and request.app.state.settings.public_read:
+            if not self.exact and self.roles[0] is Role.READ and request.app.state.settings.public_read:
                 return None
-            raise ApiError(401, f"this needs a token with the {role.value} role", headers=_CHALLENGE)
-        if not token.role.allows(role):
-            raise ApiError(403, f"this needs the {role.value} role; the token has the {token.role.value} role")
+            raise ApiError(401, f"this needs a token with the {self.names} role", headers=_CHALLENGE)
+        allowed = token.role in self.roles if self.exact else token.role.allows(self.roles[0])
+        if not allowed:
+            raise ApiError(403, f"this needs the {self.names} role; the token has the {token.role.value} role")
         return token
 
-    return dependency
+
+def require(role: Role) -> Guard:
+    """A dependency admitting tokens of ``role`` or above (and anyone for reading, if public)."""
+    return Guard((role,), exact=False)
 
 
-def require_one_of(*roles: Role) -> Callable[[Request], Awaitable[TokenInfo]]:
+def require_one_of(*roles: Role) -> Guard:
     """A dependency admitting exactly these roles: uploads and job claims are for agents and admins."""
-    names = " or ".join(r.value for r in roles)
-
-    async def dependency(request: Request) -> TokenInfo:
-        token = await current_token(request)
-        if token is None:
-            raise ApiError(401, f"this needs a token with the {names} role", headers=_CHALLENGE)
-        if token.role not in roles:
-            raise ApiError(403, f"this needs the {names} role; the token has the {token.role.value} role")
-        return token
-
-    return dependency
+    return Guard(roles, exact=True)
 
 
 def check_machine(token: TokenInfo | None, machine: str) -> None:

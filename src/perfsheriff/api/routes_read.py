@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
-from perfsheriff.api.schemas import MAX_POSITION, IdPath, refuse_nul_parameters
+from perfsheriff.api.limits import GuardedRoute
+from perfsheriff.api.schemas import IdPath, refuse_nul_parameters
+from perfsheriff.model import MAX_POSITION
 from perfsheriff.service import catalog, dashboard
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service.tokens import Role, TokenInfo
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute)
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 

@@ -15,12 +15,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, StringConstraints
 
 from perfsheriff.api.auth import require
-from perfsheriff.api.schemas import MAX_ID, IdPath, Strict, refuse_nul_parameters
+from perfsheriff.api.limits import GuardedRoute
+from perfsheriff.api.schemas import IdPath, Strict, refuse_nul_parameters
+from perfsheriff.model import MAX_ID
 from perfsheriff.service import summaries
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.tokens import Role, TokenInfo
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute)
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
 

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from perfsheriff.api.auth import check_machine, require, require_one_of
 from perfsheriff.api.errors import ApiError
+from perfsheriff.api.limits import LARGE_BODY, GuardedRoute
 from perfsheriff.api.schemas import (
     ClaimRequest,
     FailRequest,
     IdPath,
     JobCreate,
+    JobRef,
     ReleaseRequest,
     RenewRequest,
     RunUpload,
@@ -26,7 +28,7 @@ from perfsheriff.model import Configuration, Machine, RunStatus
 from perfsheriff.service import jobs, tokens, uploads
 from perfsheriff.service.tokens import Role, TokenInfo
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute)
 
 Uploader = Annotated[TokenInfo, Depends(require_one_of(Role.AGENT, Role.ADMIN))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
@@ -42,6 +44,7 @@ def _now() -> datetime:
     "/runs",
     status_code=201,
     summary="Upload one run",
+    dependencies=[LARGE_BODY],
     responses={200: {"description": "already stored (same Idempotency-Key or same bytes)"}},
 )
 def upload_run(
@@ -57,6 +60,8 @@ def upload_run(
     With ``job``, the run answers that job and completes it in the same transaction.
     """
     check_machine(token, body.machine)
+    if body.job is not None and body.job.override and token.role is not Role.ADMIN:
+        raise ApiError(403, "only an admin may complete a job overriding its lease", field="job.override")
     stored = uploads.upload(
         request.app.state.engine,
         uploads.Upload(
@@ -73,7 +78,7 @@ def upload_run(
             status=RunStatus(body.status),
             error=body.error,
             log_tail=body.log_tail,
-            job=uploads.JobAnswer(body.job.id, body.job.lease) if body.job else None,
+            job=_job_answer(body.job, token),
             idempotency_key=idempotency_key,
         ),
         limit=request.app.state.settings.max_request_bytes,
@@ -90,6 +95,13 @@ def upload_run(
         "samples": stored.samples,
         "job_id": stored.job_id,
     }
+
+
+def _job_answer(job: JobRef | None, token: TokenInfo) -> uploads.JobAnswer | None:
+    if job is None:
+        return None
+    who = f"admin {token.name!r}" if token.name else f"admin token {token.id}"
+    return uploads.JobAnswer(job.id, job.lease, override_by=who if job.override else None)
 
 
 @router.post(

@@ -12,14 +12,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from perfsheriff.api.errors import ApiError
+from perfsheriff.model import MAX_ID
 
 # Ids are 64-bit and branch positions 32-bit in the database: a larger number is refused here, as a 422,
 # rather than by the database driver (SQLite) or the server (PostgreSQL), which would make it a 500.
-MAX_ID = 2**63 - 1
-MAX_POSITION = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -57,7 +56,16 @@ class Strict(BaseModel):
 
 class JobRef(Strict):
     id: int = Field(ge=1, le=MAX_ID)
-    lease: Lease
+    lease: Lease | None = Field(default=None, description="the lease the job was claimed under")
+    override: bool = Field(
+        default=False, description="an admin completes the job whatever its lease (recorded on the job)"
+    )
+
+    @model_validator(mode="after")
+    def _lease_or_override(self) -> JobRef:
+        if self.lease is None and not self.override:
+            raise ValueError("job.lease is required (or override, for an admin)")
+        return self
 
 
 class RunUpload(Strict):

@@ -17,7 +17,7 @@ from rich.table import Table
 from perfsheriff import projectfile
 from perfsheriff.cli import compare_report
 from perfsheriff.cli import triage as triage_cli
-from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, printable, user_errors
+from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, plain, unmarked, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import format_value
@@ -114,14 +114,13 @@ def _detect_file(path: str, settings: DetectionSettings, *, jsonl: bool) -> None
     for item in detect_jsonl.detect_lines(_lines(path), settings):
         if isinstance(item, InputError):
             failures += 1
-            message = printable(str(item.located(path)))
-            err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {plain(item.located(path))}", highlight=False, soft_wrap=True)
             continue
         if jsonl:
             out.write(json.dumps(item) + "\n")
         else:
             line = f"{item['id']}: {item['verdict']}, change points {item['change_points']}"
-            console.print(printable(line), highlight=False)
+            console.print(plain(line), highlight=False)
     if failures:
         raise typer.Exit(1)
 
@@ -143,9 +142,9 @@ def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
         table.add_row(
             str(a.id),
             f"[{colour}]{a.kind}[/]",
-            a.benchmark,
-            a.machine_class,
-            a.configuration,
+            plain(a.benchmark),
+            plain(a.machine_class),
+            plain(a.configuration),
             f"[{colour}]{a.relative_change:+.1%}[/]",
             f"{a.confidence:.4f}",
             f"{a.last_good[:10]}..{a.first_bad[:10]} ({a.first_bad_position - a.last_good_position} commits)",
@@ -213,7 +212,7 @@ def compare(
         _print_comparison(result)
     if result.fired:
         for line in compare_report.firing_lines(result):
-            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+            err_console.print(unmarked(line), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(GATE_FAILED)
 
 
@@ -231,7 +230,7 @@ def _print_comparison(result: compare_service.RevisionComparison) -> None:
     where = ""
     if len(places) == 1:
         machine, configuration = next(iter(places))
-        where = f" on {machine} ({configuration})" if configuration else f" on {machine}"
+        where = f" on {plain(machine)} ({plain(configuration)})" if configuration else f" on {plain(machine)}"
     table = Table(title=f"{result.head[:10]} against {result.base[:10]}{where}")
     table.add_column("benchmark", overflow="fold")
     if not where:
@@ -243,9 +242,9 @@ def _print_comparison(result: compare_service.RevisionComparison) -> None:
     for r in result.rows:
         c = r.comparison
         verdict = c.verdict.value.replace("_", " ") + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
-        place = [] if where else [f"{r.series.machine_class}, {r.series.configuration}"]
+        place = [] if where else [plain(f"{r.series.machine_class}, {r.series.configuration}")]
         table.add_row(
-            r.series.benchmark,
+            plain(r.series.benchmark),
             *place,
             format_value(c.median_base, r.series.unit) if c.median_base is not None else "-",
             format_value(c.median_head, r.series.unit) if c.median_head is not None else "-",
@@ -255,4 +254,4 @@ def _print_comparison(result: compare_service.RevisionComparison) -> None:
         )
     console.print(table)
     for group in result.suites:
-        console.print(compare_report.suite_line(group), markup=False, highlight=False, soft_wrap=True)
+        console.print(unmarked(compare_report.suite_line(group)), markup=False, highlight=False, soft_wrap=True)

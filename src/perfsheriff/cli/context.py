@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich import markup
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import Engine
 
 from perfsheriff.config import Settings, load_settings
@@ -25,11 +26,27 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 console = Console()
 err_console = Console(stderr=True)
+# Terminal control characters (C0 but tab and newline, DEL, C1): an escape sequence in a commit subject, an
+# author's name or a note must not reach the terminal, where it could recolour, retitle or rewrite the screen.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def printable(text: str) -> str:
-    """User-supplied text made safe to print with Rich: no markup, nothing the terminal cannot encode."""
-    return markup.escape(text.encode("utf-8", errors="backslashreplace").decode("utf-8"))
+def plain(text: object) -> str:
+    """Untrusted text made safe to print: control characters shown as U+FFFD, Rich markup escaped.
+
+    Commit subjects, authors, notes, benchmark names and error messages come from other people: ``[/]`` or
+    ``[red]`` in them is text, never markup, and an escape sequence is never sent to the terminal.
+    """
+    return escape(unmarked(text))
+
+
+def unmarked(text: object) -> str:
+    """Untrusted text for a print with ``markup=False``: control characters shown as U+FFFD.
+
+    A lone surrogate (from a JSON escape) cannot be encoded for the terminal: it is shown as its escape.
+    """
+    text = str(text).encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return _CONTROL.sub("\ufffd", text)
 
 
 @contextlib.contextmanager
@@ -38,7 +55,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except PerfsheriffError as exc:
-        err_console.print(f"[bold red]error:[/] {printable(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {plain(exc)}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

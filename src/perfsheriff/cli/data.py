@@ -12,7 +12,16 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, settings, user_errors
+from perfsheriff.cli.context import (
+    DbOption,
+    JsonOption,
+    console,
+    err_console,
+    open_store,
+    plain,
+    settings,
+    user_errors,
+)
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine, format_value
 from perfsheriff.service import ingest as ingest_service
@@ -70,7 +79,7 @@ def ingest(
     else:
         _print_ingested(target, outcome.ingested)
     for error in outcome.errors:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {plain(error)}", highlight=False, soft_wrap=True)
     if outcome.errors:
         raise typer.Exit(1)
 
@@ -78,12 +87,12 @@ def ingest(
 def _print_ingested(target: ingest_service.Target, items: list[ingest_service.Ingested]) -> None:
     if not items:
         return
-    table = Table(title=f"{target.project} {target.branch} @ {target.revision[:12]} on {target.machine.name}")
+    table = Table(title=plain(f"{target.project} {target.branch} @ {target.revision[:12]} on {target.machine.name}"))
     for column in ("file", "format", "series", "samples", "stored"):
         table.add_column(column)
     for item in items:
         stored = "already stored" if item.duplicate else f"run {item.run_id}"
-        table.add_row(item.source, item.format, str(item.series), str(item.samples), stored)
+        table.add_row(plain(item.source), item.format, str(item.series), str(item.samples), stored)
     console.print(table)
 
 
@@ -117,12 +126,8 @@ def print_series_table(rows: list[series_service.SeriesRow]) -> None:
     for row in rows:
         table.add_row(
             row.id,
-            row.benchmark,
-            row.metric,
-            row.unit,
-            row.machine_class,
-            row.configuration,
-            row.branch,
+            *(plain(text) for text in (row.benchmark, row.metric, row.unit, row.machine_class, row.configuration)),
+            plain(row.branch),
             str(row.n_revisions),
         )
     console.print(table)
@@ -152,7 +157,7 @@ def show(
 def print_series_detail(detail: series_service.SeriesDetail) -> None:
     row = detail.series
     direction = row.direction.replace("_", " ")
-    table = Table(title=f"{row.benchmark} ({row.metric}, {direction}) on {row.machine_class} [{row.id}]")
+    table = Table(title=plain(f"{row.benchmark} ({row.metric}, {direction}) on {row.machine_class} [{row.id}]"))
     table.add_column("revision", no_wrap=True)
     table.add_column("author", no_wrap=True, max_width=16, overflow="ellipsis")
     table.add_column("subject", no_wrap=True, max_width=36, overflow="ellipsis")
@@ -161,8 +166,8 @@ def print_series_detail(detail: series_service.SeriesDetail) -> None:
     for p in detail.points:
         table.add_row(
             p.revision[:10],
-            p.author,
-            p.subject,
+            plain(p.author),
+            plain(p.subject),
             str(p.n_samples),
             format_value(p.median, row.unit),
             format_value(p.mad, row.unit),

@@ -35,7 +35,7 @@ def serve(
         int, typer.Option(min=1, max=64, help="Server processes; more than one needs a machine with cores to spare.")
     ] = 1,
 ) -> None:
-    """Serve the HTTP API (JSON under /api/v1, OpenAPI at /docs, /health, /metrics) and the dashboard."""
+    """Serve the HTTP API (JSON under /api/v1, OpenAPI at /openapi.json, /health, /metrics) and the dashboard."""
     # Imported here: the web stack is not loaded by every other command.
     import uvicorn
 
@@ -46,7 +46,9 @@ def serve(
         project_file = projectfile.load(config) if config is not None else None
         if project_file is not None:
             register_project(engine, project_file, open_repository(project_file, workdir.absolute()))
-        console.print(f"perfsheriff serving on http://{host}:{port} (API docs at /docs)", highlight=False)
+        console.print(
+            f"perfsheriff serving on http://{host}:{port} (API description at /openapi.json)", highlight=False
+        )
         if workers == 1:
             app = create_app(engine, settings(db), project_file)
             uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

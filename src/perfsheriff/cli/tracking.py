@@ -18,7 +18,7 @@ from rich.table import Table
 from perfsheriff import projectfile
 from perfsheriff.bisect import BisectSettings, RunRequest
 from perfsheriff.cli.analysis import print_alerts
-from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, user_errors
+from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, plain, user_errors
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Direction
 from perfsheriff.runner import Runner
@@ -160,15 +160,16 @@ def print_bisection(report: BisectReport) -> None:
     )
     for revision in report.culprits:
         console.print(
-            f"  [bold]{revision.sha[:12]}[/]  {revision.author} <{revision.author_email}>  {revision.subject}"
+            f"  [bold]{revision.sha[:12]}[/]  {plain(revision.author)} <{plain(revision.author_email)}>  "
+            f"{plain(revision.subject)}"
         )
     if outcome.kind.value in ("undecided", "not_reproduced"):
-        console.print(f"  {outcome.reason}")
+        console.print(f"  {plain(outcome.reason)}")
     table = Table(title="probes", show_edge=False)
     for column in ("commit", "verdict", "samples", "why"):
         table.add_column(column)
     for probe in outcome.probes:
-        table.add_row(probe.commit[:10], probe.verdict.value, str(probe.n_samples), probe.reason)
+        table.add_row(probe.commit[:10], probe.verdict.value, str(probe.n_samples), plain(probe.reason))
     if outcome.probes:
         console.print(table)
 

@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, user_errors
+from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, plain, unmarked, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.service import summaries
 from perfsheriff.service import triage as triage_service
@@ -25,8 +24,8 @@ def _alert_line(alert: dict[str, Any]) -> str:
     colour = _colour(alert)
     culprit = f", culprit {alert['culprit'][:10]}" if alert["culprit"] else ""
     return (
-        f"{alert['id']}: [{colour}]{alert['kind']} {alert['relative_change']:+.1%}[/] {escape(alert['benchmark'])} "
-        f"on {escape(place)}{culprit}"
+        f"{alert['id']}: [{colour}]{alert['kind']} {alert['relative_change']:+.1%}[/] {plain(alert['benchmark'])} "
+        f"on {plain(place)}{plain(culprit)}"
     )
 
 
@@ -68,9 +67,9 @@ def print_queue(
     count = f"{len(found)} summar{'y' if len(found) == 1 else 'ies'}"
     console.print(f"[bold]{which} queue[/]: {count}, most severe first", highlight=False)
     for s in found:
-        culprit = f"  culprit {escape(_culprit_line(s))}" if s["culprit"] else ""
+        culprit = f"  culprit {plain(_culprit_line(s))}" if s["culprit"] else ""
         console.print(
-            f"[bold]#{s['id']}[/]  {s['state']}  severity {s['severity']:.3f}  {escape(s['branch'])}  "
+            f"[bold]#{s['id']}[/]  {s['state']}  severity {s['severity']:.3f}  {plain(s['branch'])}  "
             f"{_range(s)}{culprit}",
             highlight=False,
             soft_wrap=True,
@@ -82,12 +81,13 @@ def print_queue(
 def print_summary(detail: dict[str, Any]) -> None:
     queue = f", {detail['queue']} queue" if detail["queue"] else ""
     console.print(
-        f"[bold]summary {detail['id']}[/] · {detail['project']}/{detail['branch']} · [bold]{detail['state']}[/]"
+        f"[bold]summary {detail['id']}[/] · {plain(detail['project'])}/{plain(detail['branch'])} · "
+        f"[bold]{detail['state']}[/]"
         f"{queue} · severity {detail['severity']:.3f}",
         highlight=False,
     )
     console.print(
-        f"suspect range {_range(detail)}; culprit {_culprit_line(detail)}",
+        unmarked(f"suspect range {_range(detail)}; culprit {_culprit_line(detail)}"),
         highlight=False,
         markup=False,
         soft_wrap=True,
@@ -102,14 +102,14 @@ def print_summary(detail: dict[str, Any]) -> None:
         else "",
     ]
     if any(extras):
-        console.print("; ".join(e for e in extras if e), highlight=False, markup=False, soft_wrap=True)
+        console.print(unmarked("; ".join(e for e in extras if e)), highlight=False, markup=False, soft_wrap=True)
     for alert in detail["alerts"]:
         console.print("  " + _alert_line(alert), highlight=False, soft_wrap=True)
     console.print("[bold]journal[/]")
     for note in detail["notes"]:
         change = f"{note['from_state']} -> {note['to_state']}" if note["kind"] == "transition" else note["kind"]
         line = f"  {note['when'][:16]} {note['who']} [{change}] {note['text']}"
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
+        console.print(unmarked(line), highlight=False, markup=False, soft_wrap=True)
 
 
 def triage(

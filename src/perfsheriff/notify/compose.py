@@ -170,8 +170,28 @@ def reproduce_commands(evidence: Evidence) -> tuple[str, ...]:
             words += ["--metric", change.metric]
         if change.kind != "drift" and (change.kind == "regression") == (change.relative_change < 0):
             words.append("--higher-is-better")  # a fall that is a regression, or a rise that is an improvement
-        commands.append(shlex.join(words))
+        commands.append(" ".join(_shell_word(word) for word in words))
     return tuple(commands)
+
+
+def _shell_word(word: str) -> str:
+    """``word`` quoted for a POSIX shell, on one line: control characters (a newline in a benchmark's name)
+    are written as bash's ``$'\\n'`` escapes, so that a command never spans lines of a message."""
+    if not _CONTROL.search(word):
+        return shlex.quote(word)
+    escaped = word.encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    return f"$'{escaped}'"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _code(text: str) -> str:
+    """An inline code span holding ``text`` as it is: delimited by more backticks than it contains."""
+    text = _one_line(text)
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
 
 
 def _distinct_series(changes: tuple[Change, ...]) -> list[Change]:
@@ -224,7 +244,7 @@ def _markdown(
         f"### perfsheriff: this commit changed the performance of {_md(evidence.project)}",
         "",
         f"Commit `{culprit.sha[:12]}` ({_md(culprit.subject)}) by {_md(culprit.author)} is the likely cause "
-        f"(confidence {culprit.confidence:.0%}) of these changes on `{_md(evidence.branch)}`:",
+        f"(confidence {culprit.confidence:.0%}) of these changes on {_code(evidence.branch)}:",
         "",
         "| benchmark | machine | configuration | change | confidence |",
         "|---|---|---|---:|---:|",
@@ -239,7 +259,9 @@ def _markdown(
         lines.append(f"\n… and {len(changes) - max_rows} more.")
     where = f"[Graphs and the full summary #{evidence.summary_id}]({graph})" if graph else _no_link(evidence)
     lines += ["", where, "", "Reproduce locally:", ""]
-    lines += ["```console", *commands, "```", ""]
+    # The fence is longer than any run of backticks in the commands: nothing in them can close it early.
+    fence = "`" * max(3, _longest_backtick_run("\n".join(commands)) + 1)
+    lines += [f"{fence}console", *commands, fence, ""]
     return "\n".join(lines)
 
 

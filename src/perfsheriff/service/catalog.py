@@ -10,6 +10,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
+from perfsheriff.model import redact_url
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
@@ -30,7 +31,7 @@ def projects(conn: sa.Connection) -> list[dict[str, Any]]:
     )
     out: dict[str, dict[str, Any]] = {}
     for name, repository, branch in rows:
-        entry = out.setdefault(name, {"name": name, "repository": repository, "branches": []})
+        entry = out.setdefault(name, {"name": name, "repository": redact_url(repository), "branches": []})
         if branch is not None:
             entry["branches"].append(branch)
     return list(out.values())

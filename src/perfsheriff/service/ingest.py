@@ -44,8 +44,29 @@ class ResultFile:
 
     def parse(self, fmt: str | None) -> ResultSet:
         if self.is_tree:
-            return formats.parse_tree(self.source, self.files, fmt)
-        return formats.parse(self.source, next(iter(self.files.values())), fmt)
+            parsed = formats.parse_tree(self.source, self.files, fmt)
+        else:
+            parsed = formats.parse(self.source, next(iter(self.files.values())), fmt)
+        check_value_range(parsed, self.source)
+        return parsed
+
+
+#: Stored samples are 0 or of a magnitude in this range: far beyond any measurement, and small enough that the
+#: statistics over them (a median of two is their sum halved, a change is a ratio of two values) cannot overflow.
+MAX_MAGNITUDE = 1e100
+MIN_MAGNITUDE = 1e-100
+
+
+def check_value_range(results: ResultSet, source: str) -> None:
+    """Refuse a result whose values are beyond the documented range (``docs/formats.md``)."""
+    for result in results.results:
+        for value in result.samples:
+            if value != 0 and not MIN_MAGNITUDE <= abs(value) <= MAX_MAGNITUDE:
+                raise InputError(
+                    f"values of {result.name[:60]!r} must be 0 or of a magnitude between {MIN_MAGNITUDE:g} and "
+                    f"{MAX_MAGNITUDE:g}, got {value!r}",
+                    source=source,
+                )
 
 
 def read_result_file(path: Path, limit: int) -> ResultFile:
@@ -141,6 +162,7 @@ def store_result_set(
     ``environment`` (CPU, kernel, Python of the machine) joins what the result file says of itself;
     ``idempotency_key`` is an upload's key, unique among runs.
     """
+    check_value_range(results, source)
     existing = (
         None
         if content_hash is None

@@ -15,13 +15,15 @@ before a backfill before a routine run). The queue lives in the database:
   the job back in the queue; after ``max_attempts`` claims it is marked failed.
   Expired leases of a class are swept at each claim of that class.
 - **complete**: the run that answers a job is stored in the same transaction
-  that marks the job done, so a result is never counted twice: the first
-  finisher wins, a later one gets a conflict.
+  that marks the job done, so a result is never counted twice. Only the
+  holder of the job's current lease may complete it (or an admin who says
+  so, recorded on the job); any other upload is a conflict and stores nothing.
 """
 
 from __future__ import annotations
 
 import enum
+import hmac
 import secrets
 import threading
 import weakref
@@ -35,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
-from perfsheriff.model import Configuration
+from perfsheriff.model import Configuration, redact_url
 from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.store import records
 from perfsheriff.store import schema as t
@@ -133,10 +135,12 @@ class Job:
     finished_at: datetime | None
 
     def as_json(self, *, with_lease: bool = False) -> dict[str, Any]:
+        """The job's JSON; ``with_lease`` for the agent that claimed it, who alone sees the lease and the
+        repository as configured (it clones it), everyone else sees the repository's URL without credentials."""
         data: dict[str, Any] = {
             "id": self.id,
             "project": self.project,
-            "repository": self.repository,
+            "repository": self.repository if with_lease else redact_url(self.repository),
             "branch": self.branch,
             "revision": self.revision,
             "benchmark": self.benchmark,
@@ -359,11 +363,19 @@ class JobTarget:
     benchmark: str
 
 
-def lock_for_completion(conn: sa.Connection, job_id: int) -> JobTarget:
-    """Lock a job that a run is about to answer; a conflict when it is already done."""
+def lock_for_completion(
+    conn: sa.Connection, job_id: int, lease: str | None, *, override_by: str | None = None
+) -> JobTarget:
+    """Lock a job that a run is about to answer, for the holder of its current lease.
+
+    A job already done, one never claimed, or one whose lease is not ``lease`` (it expired and another
+    attempt holds it now) is a conflict, and nothing is stored. ``override_by`` (an admin's name)
+    completes a job that is not done whatever its lease; the job's ``error`` records who did it.
+    """
     row = conn.execute(
         sa.select(
             t.jobs.c.state,
+            t.jobs.c.lease,
             t.jobs.c.revision_id,
             t.jobs.c.machine_class,
             t.jobs.c.configuration_id,
@@ -373,9 +385,24 @@ def lock_for_completion(conn: sa.Connection, job_id: int) -> JobTarget:
         .with_for_update()
     ).first()
     if row is None:
-        raise NotFoundError(f"no job {job_id}")
+        raise NotFoundError(f"no job {job_id}").about("job.id")
     if row.state == JobState.DONE.value:
-        raise ConflictError(f"job {job_id} is already done: another attempt finished it first")
+        raise ConflictError(f"job {job_id} is already done: another attempt finished it first").about("job.id")
+    if override_by is not None:
+        conn.execute(
+            t.jobs.update()
+            .where(t.jobs.c.id == job_id)
+            .values(error=f"completed by {override_by}, overriding the lease (job was {row.state})")
+        )
+    elif row.state != JobState.RUNNING.value or row.lease is None:
+        raise ConflictError(
+            f"job {job_id} is {row.state}, not claimed: only the agent holding its lease may complete it"
+        ).about("job.lease")
+    elif lease is None or not hmac.compare_digest(str(row.lease).encode(), lease.encode()):
+        raise ConflictError(
+            f"the lease given for job {job_id} is not the one it is held under: "
+            "it expired and another attempt holds the job, or it was never this job's"
+        ).about("job.lease")
     return JobTarget(
         job_id, int(row.revision_id), str(row.machine_class), int(row.configuration_id), str(row.benchmark)
     )

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -160,3 +160,52 @@ def revoke_token(engine: Engine, token_id: int, now: datetime) -> TokenInfo:
 def _aware(value: datetime) -> datetime:
     """SQLite returns naive datetimes for timezone-aware columns; they were written in UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# -- dashboard sessions ------------------------------------------------------------------------------------------
+
+#: How long a dashboard login lasts (a session ends sooner when its token is revoked or expires).
+SESSION_DAYS = 7
+SESSION_PREFIX = "pss_"
+
+
+def start_session(engine: Engine, token: TokenInfo, *, now: datetime) -> str:
+    """A new session for ``token``: its secret (for the browser's cookie), of which only a SHA-256 is kept."""
+    secret = SESSION_PREFIX + secrets.token_urlsafe(32)
+    expires = now + timedelta(days=SESSION_DAYS)
+    if token.expires_at is not None:
+        expires = min(expires, _aware(token.expires_at))
+    with engine.begin() as conn:
+        conn.execute(
+            t.sessions.insert().values(token_id=token.id, hash=digest(secret), created_at=now, expires_at=expires)
+        )
+    return secret
+
+
+def session_user(conn: sa.Connection, secret: str, now: datetime) -> TokenInfo | None:
+    """The token behind an active session, else None (unknown, ended, expired, or its token no longer active)."""
+    if not secret.startswith(SESSION_PREFIX) or len(secret) > 200:
+        return None
+    wanted = digest(secret)
+    row = conn.execute(
+        _select()
+        .add_columns(t.sessions.c.hash.label("session_hash"), t.sessions.c.expires_at.label("session_expires"))
+        .join(t.sessions, t.sessions.c.token_id == t.tokens.c.id)
+        .where(t.sessions.c.hash == wanted, t.sessions.c.revoked_at.is_(None))
+    ).first()
+    if row is None or not hmac.compare_digest(str(row._mapping["session_hash"]), wanted):
+        return None
+    if _aware(row._mapping["session_expires"]) <= now:
+        return None
+    info = _info(row)
+    return info if info.active(now) else None
+
+
+def end_session(engine: Engine, secret: str, *, now: datetime) -> None:
+    """Revoke a session (logging out): its cookie is worth nothing from now on, whoever holds it."""
+    with engine.begin() as conn:
+        conn.execute(
+            t.sessions.update()
+            .where(t.sessions.c.hash == digest(secret), t.sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
+from perfsheriff.model import storable_text
 from perfsheriff.service import sensitivity
 from perfsheriff.store import triage as store
 from perfsheriff.triage import (
@@ -300,6 +301,27 @@ def _journal_sensitivity(
 # -- sheriffs' actions ---------------------------------------------------------------------------------------------
 
 
+#: What a sheriff may write, through the API or the dashboard alike.
+MAX_NOTE_CHARS = 10_000
+MAX_OWNER_CHARS = 200
+MAX_BUG_URL_CHARS = 2000
+
+
+def _check_text(value: str | None, limit: int, field: str) -> None:
+    if value is None:
+        return
+    if not storable_text(value):
+        raise InputError("must not contain NUL characters or lone surrogates", where=field).about(field)
+    if len(value) > limit:
+        raise InputError(f"at most {limit:,} characters, got {len(value):,}", where=field).about(field)
+
+
+def _check_sheriff_input(text: str | None, owner: str | None = None, bug_url: str | None = None) -> None:
+    _check_text(text, MAX_NOTE_CHARS, "text")
+    _check_text(owner, MAX_OWNER_CHARS, "owner")
+    _check_text(bug_url, MAX_BUG_URL_CHARS, "bug_url")
+
+
 def transition(
     engine: Engine,
     summary_id: int,
@@ -319,6 +341,7 @@ def transition(
     so. A move the rules forbid is an :class:`~perfsheriff.triage.InvalidTransition`
     naming the allowed targets.
     """
+    _check_sheriff_input(text, owner, bug_url)
     target = parse_state(to_state)
     with engine.begin() as conn:
         current = _current(conn, summary_id)
@@ -341,6 +364,7 @@ def assign(
     engine: Engine, summary_id: int, *, who: str, owner: str | None = None, bug_url: str | None = None, now: datetime
 ) -> None:
     """Set a summary's owner and/or bug link without changing its state ("" clears one); journaled."""
+    _check_sheriff_input(None, owner, bug_url)
     with engine.begin() as conn:
         _current(conn, summary_id)
         _owner_and_bug(conn, summary_id, who=who, owner=owner, bug_url=bug_url, now=now)
@@ -376,6 +400,7 @@ def _validated(who: str, now: datetime, text: str, kind: NoteKind) -> Note:
 
 def add_note(engine: Engine, summary_id: int, *, who: str, text: str, now: datetime) -> int:
     """Append a comment to a summary's journal (a hand-over, a finding); returns the note's id."""
+    _check_sheriff_input(text)
     note = _validated(who, now, text, NoteKind.COMMENT)
     with engine.begin() as conn:
         _current(conn, summary_id)
@@ -384,6 +409,7 @@ def add_note(engine: Engine, summary_id: int, *, who: str, text: str, now: datet
 
 def reassign_alert(engine: Engine, alert_id: int, summary_id: int, *, who: str, text: str = "", now: datetime) -> None:
     """Move an alert to another summary of its branch, journaled on both; an emptied open summary is ``reassigned``."""
+    _check_sheriff_input(text)
     with engine.begin() as conn:
         found = store.alert_facts(conn, ids=[alert_id])
         if not found:

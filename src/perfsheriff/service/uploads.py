@@ -6,7 +6,10 @@ machine) before anything is written, and then the run, its samples and, for a
 job, the job's completion are written together. A retried upload carries the
 same ``Idempotency-Key`` and finds the run of its first attempt instead of
 adding one; two attempts racing each other meet at the key's unique index, and
-the loser returns the winner's run.
+the loser returns the winner's run. A key belongs to the project and machine it
+was used for (another machine's agent may use the same key for its own run), and
+the same key with a different run (revision, configuration, status, files or
+job) is an input error rather than a silent duplicate.
 
 Projects, machines and configurations are never renamed or deleted, so their
 ids are remembered per engine once seen committed (as ``records`` does for
@@ -16,6 +19,7 @@ statements.
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +44,8 @@ from perfsheriff.store import schema as t
 @dataclass(frozen=True, slots=True)
 class JobAnswer:
     id: int
-    lease: str
+    lease: str | None
+    override_by: str | None = None  # an admin completing the job whatever its lease: who, for the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +85,56 @@ def upload(engine: Engine, request: Upload, *, limit: int, now: datetime) -> Sto
     results = _parse(request)
     try:
         with engine.begin() as conn:
-            seen = None if request.idempotency_key is None else _by_key(conn, request.idempotency_key)
+            target = _resolve(conn, request)
+            seen = _replay(conn, request, target)
             if seen is not None:
                 return seen
-            target = _resolve(conn, request)
             stored = _store(conn, target, request, results, now)
     except IntegrityError:
         if request.idempotency_key is None:
             raise
-        with engine.connect() as conn:
-            seen = _by_key(conn, request.idempotency_key)
+        with engine.begin() as conn:
+            seen = _replay(conn, request, _resolve(conn, request))
         if seen is None:
             raise
         return seen
     _remember_configuration(engine, target)
     return stored
+
+
+def scoped_key(request: Upload) -> str | None:
+    """The key as stored: the client's ``Idempotency-Key`` within its project and machine."""
+    if request.idempotency_key is None:
+        return None
+    scope = f"{request.project}\0{request.machine}\0{request.idempotency_key}"
+    return "k1:" + hashlib.sha256(scope.encode()).hexdigest()
+
+
+def _replay(conn: sa.Connection, request: Upload, target: Target) -> Stored | None:
+    """The run an earlier attempt with this key stored, if any; an error when it was a different run."""
+    key = scoped_key(request)
+    seen = None if key is None else _by_key(conn, key)
+    if seen is None:
+        return None
+    run = conn.execute(
+        sa.select(t.runs.c.revision_id, t.runs.c.configuration_id, t.runs.c.status, t.runs.c.content_hash).where(
+            t.runs.c.id == seen.run_id
+        )
+    ).one()
+    same = (
+        run.revision_id == target.revision_id
+        and run.configuration_id == target.configuration_id
+        and run.status == request.status.value
+        and seen.job_id == (request.job.id if request.job else None)
+        and (request.job is not None or not request.files or run.content_hash == _hash(request))
+    )
+    if not same:
+        raise InputError(
+            f"this Idempotency-Key was used for another run (run {seen.run_id}): a retry must send the same "
+            "upload, and a new upload a new key",
+            where="Idempotency-Key",
+        ).about("Idempotency-Key")
+    return seen
 
 
 def _parse(request: Upload) -> ResultSet | None:
@@ -118,7 +158,9 @@ def _store(conn: sa.Connection, target: Target, request: Upload, results: Result
     source = request.source or (next(iter(request.files)) if request.files else "upload")
     content_hash = _hash(request) if request.files else None
     if request.job is not None:
-        answered = jobs.lock_for_completion(conn, request.job.id)
+        answered = jobs.lock_for_completion(
+            conn, request.job.id, request.job.lease, override_by=request.job.override_by
+        )
         _check_job(conn, answered, target)
         job_id = answered.job_id
         # Like the track loop's own runs: named by benchmark, and a rerun is a retrigger, not a duplicate.
@@ -132,7 +174,7 @@ def _store(conn: sa.Connection, target: Target, request: Upload, results: Result
             content_hash=content_hash,
             now=now,
             environment=request.environment,
-            idempotency_key=request.idempotency_key,
+            idempotency_key=scoped_key(request),
         )
         run_id, duplicate, fmt, n_series, n_samples = (
             stored.run_id,
@@ -151,7 +193,7 @@ def _store(conn: sa.Connection, target: Target, request: Upload, results: Result
             source=source,
             environment=request.environment,
             error=error,
-            idempotency_key=request.idempotency_key,
+            idempotency_key=scoped_key(request),
         )
         duplicate, fmt, n_series, n_samples = False, None, 0, 0
     if job_id is not None:

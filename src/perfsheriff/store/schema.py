@@ -339,6 +339,19 @@ tokens = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
 
+# Dashboard sessions (migration 0006): a login keeps a random session secret in its cookie, never the
+# token itself; only its SHA-256 is stored. Logging out revokes the session; revoking the token ends it too.
+sessions = Table(
+    "sessions",
+    metadata,
+    _id(),
+    Column("token_id", ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
 # Tags of a project (migration 0004): read from git with the history, the tags merged into a tracked
 # branch. A tag moved to another commit is updated in place.
 tags = Table(

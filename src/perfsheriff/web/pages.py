@@ -17,10 +17,12 @@ from urllib.parse import parse_qs
 import jinja2
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError, PerfsheriffError
+from perfsheriff.model import MAX_ID, MAX_POSITION, storable_text
 from perfsheriff.service import dashboard, summaries, triage
 from perfsheriff.service.tokens import TokenInfo, authenticate
 from perfsheriff.web import session
@@ -31,7 +33,18 @@ templates = jinja2.Environment(
     autoescape=True,  # every template, whatever its name: commit messages and notes are never markup
     undefined=jinja2.StrictUndefined,
 )
-router = APIRouter(include_in_schema=False)
+
+
+async def _refuse_unstorable_parameters(request: Request) -> None:
+    """No path or query parameter may hold a NUL character (PostgreSQL cannot compare it): a 422, as in the API."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if isinstance(value, str) and not storable_text(value):
+            raise InputError("must not contain NUL characters", where=name).about(name)
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_refuse_unstorable_parameters)])
+SummaryId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+MAX_FORM_FIELDS = 50
 Loader = Callable[[sa.Connection], dict[str, Any]]
 _STATUS = {NotFoundError: 404, ConflictError: 409, InputError: 422}
 #: Defence in depth beside escaping: only this site's scripts run, no page frames the dashboard (clickjacking).
@@ -91,8 +104,8 @@ def series_json(
     series_id: str,
     request: Request,
     max_points: Annotated[int, Query(ge=4, le=100_000)] = dashboard.DEFAULT_POINTS,
-    start: Annotated[int | None, Query(ge=0)] = None,
-    end: Annotated[int | None, Query(ge=0)] = None,
+    start: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> Response:
     """The graph's data: ``GET /api/v1/series/{id}`` plus author, subject and alerts, for a session's reader."""
     if not session.may_read(request, session.current_user(request)):
@@ -131,7 +144,7 @@ def summaries_page(
 
 
 @router.get("/summaries/{summary_id}")
-def summary_page(summary_id: int, request: Request) -> Response:
+def summary_page(summary_id: SummaryId, request: Request) -> Response:
     def load(conn: sa.Connection) -> dict[str, Any]:
         detail = summaries.summary_detail(conn, summary_id)
         targets = dashboard.allowed_targets(detail["state"])
@@ -159,15 +172,23 @@ async def form_fields(request: Request) -> dict[str, str]:
     """A URL-encoded form's fields (the last value of each); anything else has none."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return {}
-    parsed = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
-    return {name: values[-1] for name, values in parsed.items()}
+    text = (await request.body()).decode("utf-8", "replace")
+    try:
+        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise InputError(f"a form has at most {MAX_FORM_FIELDS} fields") from None
+    fields = {name: values[-1] for name, values in parsed.items()}
+    for name, value in fields.items():
+        if not storable_text(name) or not storable_text(value):
+            raise InputError("must not contain NUL characters", where=name).about(name)
+    return fields
 
 
 Fields = Annotated[dict[str, str], Depends(form_fields)]
 
 
 @router.post("/summaries/{summary_id}/state")
-def summary_state(summary_id: int, request: Request, fields: Fields) -> Response:
+def summary_state(summary_id: SummaryId, request: Request, fields: Fields) -> Response:
     def act(who: str) -> object:
         engine = request.app.state.engine
         to_state, from_state = fields.get("to_state", ""), fields.get("from_state") or None
@@ -178,7 +199,7 @@ def summary_state(summary_id: int, request: Request, fields: Fields) -> Response
 
 
 @router.post("/summaries/{summary_id}/note")
-def summary_note(summary_id: int, request: Request, fields: Fields) -> Response:
+def summary_note(summary_id: SummaryId, request: Request, fields: Fields) -> Response:
     def act(who: str) -> object:
         text = fields.get("text", "")
         return triage.add_note(request.app.state.engine, summary_id, who=who, text=text, now=datetime.now(UTC))
@@ -187,7 +208,7 @@ def summary_note(summary_id: int, request: Request, fields: Fields) -> Response:
 
 
 @router.post("/summaries/{summary_id}/assign")
-def summary_assign(summary_id: int, request: Request, fields: Fields) -> Response:
+def summary_assign(summary_id: SummaryId, request: Request, fields: Fields) -> Response:
     def act(who: str) -> None:
         owner, bug_url = fields.get("owner", ""), fields.get("bug_url", "")
         engine = request.app.state.engine
@@ -236,7 +257,7 @@ def login(request: Request, fields: Fields) -> Response:
         context = {"next": _local(next_path), "message": "that token is unknown, revoked or expired"}
         return render(request, "login.html", context, status=401)
     response = RedirectResponse(_local(next_path), status_code=303)
-    session.log_in(response, token.strip())
+    session.log_in(request, response, user)
     return response
 
 
@@ -245,7 +266,7 @@ def logout(request: Request, fields: Fields) -> Response:
     if not session.csrf_valid(request, fields.get(session.CSRF_FIELD)):
         return render(request, "error.html", {"message": "the form's CSRF token is missing or wrong"}, status=403)
     response = RedirectResponse("/", status_code=303)
-    session.log_out(response)
+    session.log_out(request, response)
     return response
 
 

@@ -1,11 +1,16 @@
 """Who is looking at the dashboard, and forms that only the dashboard itself can submit.
 
-A sheriff logs in by pasting an API token; it is kept in an ``HttpOnly``,
-``SameSite=Strict`` cookie (scripts cannot read it, other sites cannot send
-it). Every form carries a CSRF token bound to that cookie: for a logged-in
-user it is a SHA-256 of the session token (a forged page cannot compute it
-without the token, which it cannot read); before login, a random value
-double-submitted in its own cookie and in the form. Both are compared in
+A sheriff logs in by pasting an API token. The token itself never becomes the
+cookie: the server starts a session bound to it (``perfsheriff.service.tokens``)
+and the browser keeps only the session's random secret, in an ``HttpOnly``,
+``SameSite=Strict`` cookie (scripts cannot read it, other sites cannot send it),
+``Secure`` when the page was served over HTTPS (directly, or behind a proxy whose
+``X-Forwarded-Proto`` uvicorn trusts). Logging out revokes the session on the
+server, so a copy of the cookie is worth nothing afterwards; revoking the token
+ends its sessions too. Every form carries a CSRF token bound to that cookie: for
+a logged-in user it is a SHA-256 of the session secret (a forged page cannot
+compute it without the secret, which it cannot read); before login, a random
+value double-submitted in its own cookie and in the form. Both are compared in
 constant time on the server.
 """
 
@@ -18,7 +23,7 @@ from datetime import UTC, datetime
 
 from fastapi import Request, Response
 
-from perfsheriff.service.tokens import Role, TokenInfo, authenticate
+from perfsheriff.service.tokens import Role, TokenInfo, end_session, session_user, start_session
 
 SESSION_COOKIE = "psf_session"
 CSRF_COOKIE = "psf_csrf"
@@ -31,12 +36,17 @@ def session_secret(request: Request) -> str | None:
 
 
 def current_user(request: Request) -> TokenInfo | None:
-    """The token behind the session cookie, when it is still valid."""
+    """The token behind the session cookie, when the session and its token are still valid."""
     secret = session_secret(request)
     if secret is None:
         return None
     with request.app.state.engine.connect() as conn:
-        return authenticate(conn, secret, datetime.now(UTC))
+        return session_user(conn, secret, datetime.now(UTC))
+
+
+def _secure(request: Request) -> bool:
+    """Whether the page was served over HTTPS (uvicorn sets the scheme from a trusted proxy's header)."""
+    return request.url.scheme == "https"
 
 
 def may_read(request: Request, user: TokenInfo | None) -> bool:
@@ -80,13 +90,19 @@ def finish(request: Request, response: Response) -> Response:
     """Set the double-submit cookie if this response handed out a new one."""
     new = getattr(request.state, "new_csrf", None)
     if new is not None:
-        response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", path="/")
+        response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", path="/", secure=_secure(request))
     return response
 
 
-def log_in(response: Response, secret: str) -> None:
-    response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/")
+def log_in(request: Request, response: Response, user: TokenInfo) -> None:
+    """Start a server-side session for ``user`` and hand the browser its secret."""
+    secret = start_session(request.app.state.engine, user, now=datetime.now(UTC))
+    response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/", secure=_secure(request))
 
 
-def log_out(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+def log_out(request: Request, response: Response) -> None:
+    """Revoke the session on the server and drop its cookie."""
+    secret = session_secret(request)
+    if secret is not None:
+        end_session(request.app.state.engine, secret, now=datetime.now(UTC))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))

@@ -98,3 +98,38 @@ def test_long_lists_are_cut_with_a_count() -> None:
 def test_bad_evidence(make: object) -> None:
     with pytest.raises(InputError):
         make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "parse\n```\n![t](https://evil.example/t.png) @everyone [click](https://evil.example)\n```",
+        "parse ```` ![t](https://evil.example/t.png)",
+        "parse\r\n\r\n# heading @everyone",
+    ],
+)
+def test_a_benchmark_name_cannot_break_out_of_the_reproduce_block(name: str) -> None:
+    hostile = evidence(Change(name, "x86", "", "regression", 0.1, 0.9))
+    commands = reproduce_commands(hostile)
+    lines = compose(hostile, base_url="https://p").markdown.splitlines()
+    opening = next(i for i, line in enumerate(lines) if line.startswith("```") and line.endswith("console"))
+    fence = lines[opening].removesuffix("console")
+    closing = lines.index(fence, opening + 1)
+    assert lines[opening + 1 : closing] == list(commands)  # one line each, all inside the block
+    assert lines[closing + 1 :] == []
+    outside = "\n".join(lines[:opening])
+    assert "![t](" not in outside
+    assert "[click](" not in outside
+    assert "\n# heading" not in outside
+
+
+def test_a_name_with_a_newline_gives_a_shell_command_of_the_same_name() -> None:
+    (_, bisect) = reproduce_commands(evidence(Change("a\nb'c", "x86", "", "regression", 0.1, 0.9)))
+    assert bisect.endswith("--benchmark $'a\\nb\\'c'")
+
+
+def test_the_branch_is_a_code_span_that_backticks_cannot_close() -> None:
+    culprit = CulpritCommit(SHA, "Ada", "ada@example.org", "s", 0.9, parent=PARENT)
+    change = Change("T1", "x86", "", "regression", 0.1, 0.9)
+    message = compose(Evidence(7, "ghc", "a`b ![x](y)", culprit, GOOD, BAD, (change,)), base_url="https://p")
+    assert "on ``a`b ![x](y)``:" in message.markdown
