@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.markup import escape
 
 from perfsheriff.agent import Agent, AgentOptions, Backoff
-from perfsheriff.cli.context import console, err_console, user_errors
+from perfsheriff.cli.context import console, err_console, plain, unmarked, user_errors
 from perfsheriff.client import (
     MAX_UPLOAD_BYTES,
     ApiError,
@@ -205,7 +204,7 @@ def upload(
                         _file_error(path, str(err))
                     failed += 1
                     continue
-                console.print(f"{path}: {_describe(result)}", highlight=False, markup=False, soft_wrap=True)
+                console.print(unmarked(f"{path}: {_describe(result)}"), highlight=False, markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -266,13 +265,16 @@ def _describe(result: UploadResult) -> str:
 def _file_error(path: Path, message: str) -> None:
     """``error: FILE: message``, or ``error: FILE, place: message`` when the server located the problem."""
     located = message if message.startswith(", ") else f": {message}"
-    err_console.print(f"[bold red]error:[/] {escape(f'{path}{located}')}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {plain(f'{path}{located}')}", highlight=False, soft_wrap=True)
 
 
 def _log(message: str) -> None:
     """One line on stderr with the time: what an agent's service log keeps."""
     err_console.print(
-        f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {message}", highlight=False, markup=False, soft_wrap=True
+        f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {unmarked(message)}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
 
 
