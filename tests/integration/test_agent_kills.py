@@ -26,6 +26,7 @@ import pytest
 from benchrepo import build_project
 from faultproxy import FaultProxy
 from liveserver import start_server
+from procfs import alive, live_members, process_group, stat_fields
 from test_agent import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
 
 HELD_SAMPLES = 3
@@ -105,34 +106,6 @@ def kills(engine_url: str, tmp_path: Path) -> Iterator[Kills]:
     finally:
         proxy.close()
         server.stop()
-
-
-def process_group(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[2])
-    except (OSError, ValueError):
-        return None
-
-
-def live_members(groups: set[int]) -> list[int]:
-    """The processes (zombies aside: a container's PID 1 may never reap them) of the given process groups."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if fields[0] != "Z" and int(fields[2]) in groups:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def kill_agent_at(kills: Kills, moment: str, agent: subprocess.Popen[str]) -> set[int]:
@@ -248,7 +221,7 @@ def test_a_restarted_agent_kills_what_survived_its_predecessor_and_its_outputs(k
         (shell,) = kills.pids("held-started")
         group = process_group(shell)
         assert group is not None
-        supervisor = int(Path(f"/proc/{shell}/stat").read_text().rpartition(")")[2].split()[1])
+        supervisor = int(stat_fields(shell)[1])
         os.kill(supervisor, signal.SIGSTOP)
         first.send_signal(signal.SIGKILL)
         first.wait(10)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from gitfixtures import Repo
+from procfs import alive, live_members, process_group, stat_fields
 
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import RunStatus
@@ -95,15 +96,6 @@ def runner(project: tuple[Repo, list[str]], config_dir: Path, tmp_path: Path) ->
 
 def spec(command: str, **options: object) -> BenchmarkSpec:
     return BenchmarkSpec(name="parse", command=command.replace("python3", PYTHON), **options)  # type: ignore[arg-type]
-
-
-def alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie (in a container, PID 1 may never reap orphans)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def wait_dead(pid: int, seconds: float = 2.0) -> bool:
@@ -348,24 +340,6 @@ Runner(GitRepo(repo), Path(work), Path(config)).run(BenchmarkSpec(name="parse", 
 """
 
 
-def group_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[2])
-
-
-def group_members(pgid: int) -> list[int]:
-    """The live (non-zombie) processes of process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
-
-
 def wait_until(condition: object, seconds: float = 10.0) -> bool:
     assert callable(condition)
     deadline = time.monotonic() + seconds
@@ -386,10 +360,11 @@ def test_a_killed_runner_takes_its_benchmark_and_children_with_it(
     )
     try:
         assert wait_until(lambda: child_pid.exists() and child_pid.read_text().strip()), "the benchmark did not start"
-        group = group_of(int(shell_pid.read_text()))
+        group = process_group(int(shell_pid.read_text()))
+        assert group is not None
         runner.kill()  # SIGKILL: no handler, no finally block runs in the runner
         runner.wait(10)
-        assert wait_until(lambda: not group_members(group)), f"left running: {group_members(group)}"
+        assert wait_until(lambda: not live_members({group})), f"left running: {live_members({group})}"
         assert list((tmp_path / "work" / "groups").iterdir()) != []  # the record a restarted runner reaps
     finally:
         for pid in (shell_pid, child_pid):
@@ -417,7 +392,7 @@ def test_an_escaped_process_of_an_earlier_attempt_cannot_write_into_a_later_one(
         outcome = runner.run(second, project[1][1])
     finally:
         with contextlib.suppress(ValueError, OSError):
-            os.killpg(group_of(int(orphan_pid.read_text())), signal.SIGKILL)
+            os.killpg(int(stat_fields(int(orphan_pid.read_text()))[2]), signal.SIGKILL)
     assert outcome.status is RunStatus.OK, outcome.error
     assert outcome.results is not None
     assert [r.name for r in outcome.results.results] == ["second"]
@@ -431,7 +406,7 @@ def test_process_groups_left_by_a_dead_runner_are_reaped_and_no_other(tmp_path: 
     gone = subprocess.Popen(["true"], start_new_session=True)
     gone.wait()
     try:
-        start_time = Path(f"/proc/{ours.pid}/stat").read_text().rpartition(")")[2].split()[19]
+        start_time = stat_fields(ours.pid)[19]
         (registry / str(ours.pid)).write_text(start_time)
         (registry / str(reused.pid)).write_text("1")  # the id of a group that is not the recorded one
         (registry / str(gone.pid)).write_text("1")

@@ -1,0 +1,40 @@
+"""What /proc says about processes: their group and whether they still run (for kill tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name: state, ppid, pgrp, …; OSError when gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def process_group(pid: int) -> int | None:
+    """The process group of ``pid``, or None when it has gone."""
+    try:
+        return int(stat_fields(pid)[2])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: a container's PID 1 may never reap it)."""
+    try:
+        return stat_fields(pid)[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def live_members(groups: set[int]) -> list[int]:
+    """The running (non-zombie) processes of the given process groups."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = stat_fields(int(entry.name))
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) in groups:
+                found.append(int(entry.name))
+    return found
