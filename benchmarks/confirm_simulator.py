@@ -1,6 +1,6 @@
 """How many false candidates die in confirmation, how many true ones survive, and what it costs in runs.
 
-Usage: ``.venv/bin/python benchmarks/confirm_simulator.py [--series N] [--seed S]``
+Usage: ``.venv/bin/python benchmarks/confirm_simulator.py [--series N] [--seed S] [--rank-test]``
 
 Each simulated series has 60 revisions, one run each; a run is five samples
 ``100 · exp(0.02 · (level + run noise + 0.3 · repetition noise))``: 2 % run-to-run
@@ -20,7 +20,9 @@ candidates; each is confirmed as ``perfsheriff track`` does, by the same
 ``triage.confirmation.ConfirmationPlanner`` (the ends retriggered to four runs
 each and compared; if that does not confirm, a second round with eight runs an
 end, or at the place of the window, two push tips either side, where the runs
-show the change most clearly; budget 15 runs). Fresh runs are drawn at the
+show the change most clearly; budget 15 runs), starting from the detector's
+calibrated probability, its change and the series' noise as the prior
+(``--rank-test``: the rank test alone, without it). Fresh runs are drawn at the
 revisions' true levels: the busy machine is over. For comparison, each
 candidate is also judged by running the detector again on the series with the
 new runs merged in (it survives if a change of the same kind is found within two
@@ -42,7 +44,7 @@ import numpy as np
 from perfsheriff.bisect.synthetic import NoiseKind, draw_noise
 from perfsheriff.model import Direction
 from perfsheriff.stats.changepoints import ChangePoint, detect
-from perfsheriff.triage.confirmation import NEIGHBOURS, ConfirmationPlanner, Decision, Outcome
+from perfsheriff.triage.confirmation import NEIGHBOURS, ConfirmationPlanner, Decision, Outcome, Prior
 
 REVISIONS = 60
 SAMPLES = 5
@@ -88,15 +90,18 @@ def run(level: float, kind: NoiseKind, rng: np.random.Generator, slow: float = 1
     return list(slow * 100.0 * np.exp(NOISE * (level + run_noise + repetitions)))
 
 
-def simulate(condition: Condition, rng: np.random.Generator) -> None:
+def simulate(condition: Condition, rng: np.random.Generator, *, with_prior: bool = True) -> None:
     step = int(rng.integers(15, 50)) if condition.effect else REVISIONS
     busy_from = REVISIONS - int(rng.integers(5, 9)) if condition.busy_tail else REVISIONS
     levels = [condition.effect if i >= step else 0.0 for i in range(REVISIONS)]
     series = [run(levels[i], condition.noise, rng, BUSY if i >= busy_from else 1.0) for i in range(REVISIONS)]
-    for cp in detect(series, direction=LOWER).change_points:
+    result = detect(series, direction=LOWER)
+    for cp in result.change_points:
         good, bad = suspect_ends(cp)
         true = bool(condition.effect) and good - 2 < step <= bad + 2 and cp.is_regression
-        confirm(cp, series, levels, condition, tally=condition.true if true else condition.false, rng=rng, step=step)
+        prior = Prior(cp.probability, cp.relative_change, result.noise / abs(cp.before)) if with_prior else None
+        tally = condition.true if true else condition.false
+        confirm(cp, series, levels, condition, tally=tally, rng=rng, step=step, prior=prior)
 
 
 def confirm(
@@ -108,13 +113,19 @@ def confirm(
     tally: Tally,
     rng: np.random.Generator,
     step: int,
+    prior: Prior | None,
 ) -> None:
     """Confirm as the service does, round by round, with fresh runs (the machine is not busy now); and
     judge by a detector re-run for comparison."""
     good, bad = suspect_ends(cp)
     window = [*range(max(good - NEIGHBOURS, 0), good + 1), *range(bad, min(bad + 1 + NEIGHBOURS, REVISIONS))]
     planner = ConfirmationPlanner(
-        [str(i) for i in window], window.index(bad), budget=BUDGET, direction=LOWER, regression=cp.is_regression
+        [str(i) for i in window],
+        window.index(bad),
+        budget=BUDGET,
+        direction=LOWER,
+        regression=cp.is_regression,
+        prior=prior,
     )
     runs: dict[int, list[list[float]]] = {i: [series[i]] for i in range(REVISIONS)}
     while True:
@@ -155,12 +166,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--series", type=int, default=300, help="series per condition (300)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rank-test", action="store_true", help="judge by the rank test alone, without the prior")
     args = parser.parse_args()
     grid = conditions()
     for index, condition in enumerate(grid):
         rng = np.random.default_rng([args.seed, index])
         for _ in range(args.series):
-            simulate(condition, rng)
+            simulate(condition, rng, with_prior=not args.rank_test)
     print(f"{args.series} series of {REVISIONS} revisions per condition, seed {args.seed}")
     print(
         "candidates; share kept (published) by confirmation, and kept with the change placed at the true step; "

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.service.execute import Executor
@@ -45,7 +46,7 @@ from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries, records, runsinfo
 from perfsheriff.store import triage as triage_store
 from perfsheriff.triage import State
-from perfsheriff.triage.confirmation import DEFAULT_POINTS, NEIGHBOURS, ConfirmationPlanner, Decision, Outcome
+from perfsheriff.triage.confirmation import DEFAULT_POINTS, NEIGHBOURS, ConfirmationPlanner, Decision, Outcome, Prior
 from perfsheriff.triage.confirmation import describe as describe_judgement
 
 #: The share of an alert's run budget (``[budgets] runs_per_alert``) confirmation may spend; bisection has the rest.
@@ -122,6 +123,7 @@ class Confirmer:
             regression=regression,
             min_magnitude=self.min_magnitude,
             points=self.points,
+            prior=prior_of(alert),
         )
         while not isinstance(step := planner.next_step(self._runs(alert.series_id, window)), Decision):
             self.executor.measure(self.target, spec, step.plan.revisions, reason=JobReason.CONFIRM)
@@ -184,7 +186,7 @@ class Confirmer:
     ) -> int | None:
         """The alert goes on as alerts do: into a summary (the queues see it now), then bisection."""
         with self.engine.begin() as conn:
-            alert_store.set_confirmation(conn, alert.id, outcome.value, record)
+            alert_store.set_confirmation(conn, alert.id, outcome.value, record, confidence=record.get("probability"))
         summarize(self.engine, [alert.id], now)
         with self.engine.begin() as conn:
             (fact,) = triage_store.alert_facts(conn, ids=[alert.id])
@@ -199,7 +201,9 @@ class Confirmer:
     def _close(self, alert: alert_store.AlertRow, record: dict[str, Any], text: str, now: datetime) -> int:
         """A summary of its own, closed at once, so the journal keeps the data and the reason; nobody is told."""
         with self.engine.begin() as conn:
-            alert_store.set_confirmation(conn, alert.id, Outcome.NOT_REPRODUCED.value, record)
+            alert_store.set_confirmation(
+                conn, alert.id, Outcome.NOT_REPRODUCED.value, record, confidence=record.get("probability")
+            )
             (fact,) = triage_store.alert_facts(conn, ids=[alert.id])
             summary_id = triage_store.insert_summary(
                 conn,
@@ -220,6 +224,21 @@ class Confirmer:
         return summary_id
 
 
+def prior_of(alert: alert_store.AlertRow) -> Prior | None:
+    """What detection said of the candidate (its calibrated probability, change and the series' noise),
+    or None for an alert that lacks it (then the rank test alone judges the runs)."""
+    details = alert.details
+    if details.get("method") != "changepoints":
+        return None
+    noise, before = details.get("noise"), details.get("before")
+    if not isinstance(noise, int | float) or not isinstance(before, int | float) or before == 0:
+        return None
+    try:
+        return Prior(float(alert.confidence), float(alert.relative_change), float(noise) / abs(float(before)))
+    except InputError:
+        return None
+
+
 def _record(decision: Decision | None, outcome: Outcome, reason: str) -> dict[str, Any]:
     """What is kept on the alert (``details["confirmation"]``) and in the journal note's details."""
     plans = decision.plans if decision is not None else ()
@@ -237,6 +256,12 @@ def _record(decision: Decision | None, outcome: Outcome, reason: str) -> dict[st
         "trimmed_by_budget": plans[-1].trimmed if plans else 0,
         "method": "Hodges-Lehmann shift and Mann-Whitney test of the runs at the two ends (stats.compare)",
     }
+    if decision is not None and decision.judgement.posterior is not None:
+        record["method"] = (
+            "Bayes factor of the runs' Hodges-Lehmann shift at the two ends, from the detector's probability"
+            " (triage.confirmation.posterior)"
+        )
+        record |= {"probability_before": decision.judgement.prior, "probability": decision.judgement.posterior}
     if decision is not None:
         c = decision.judgement.comparison
         record |= {

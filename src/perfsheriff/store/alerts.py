@@ -147,10 +147,16 @@ def update_details(conn: sa.Connection, alert_id: int, patch: Mapping[str, Any])
     conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(details={**current, **patch}))
 
 
-def set_confirmation(conn: sa.Connection, alert_id: int, status: str, record: Mapping[str, Any]) -> None:
-    """Store a confirmation's outcome on the alert: its status, and the record in ``details["confirmation"]``."""
+def set_confirmation(
+    conn: sa.Connection, alert_id: int, status: str, record: Mapping[str, Any], *, confidence: float | None = None
+) -> None:
+    """Store a confirmation's outcome on the alert: its status, the record in ``details["confirmation"]``,
+    and, when the runs gave one, the probability that the change is real as its new ``confidence``."""
     update_details(conn, alert_id, {"confirmation": dict(record)})
-    conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(confirmation=status))
+    values: dict[str, Any] = {"confirmation": status}
+    if confidence is not None:
+        values["confidence"] = confidence
+    conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(**values))
 
 
 def first_parent_neighbours(

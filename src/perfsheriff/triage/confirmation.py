@@ -11,7 +11,9 @@ itself, within the alert's run budget:
   then one backfill run at each of the up to two revisions either side that has
   no data; the most useful runs first when the budget cannot pay for all.
 - :func:`judge` re-tests the candidate on the runs then at hand at the two ends
-  (see its docstring for the method and why it is this one).
+  (see its docstring for the method and why it is this one); given the
+  detector's :class:`Prior` it weighs the new runs against what detection
+  already said (:func:`posterior`), and stops as soon as that settles it.
 - :class:`ConfirmationPlanner` plays at most two rounds over the *window* (the
   range's two ends and their neighbours): the first at the claimed place; when
   it does not confirm, a second one where the runs show the change most clearly
@@ -31,8 +33,9 @@ Pure code: revisions are names, runs are numbers; the service layer reads and st
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
@@ -42,6 +45,18 @@ from perfsheriff.stats.compare import CompareSettings, Comparison, Verdict, comp
 DEFAULT_POINTS = 4
 #: Revisions either side of the range whose data the re-test uses, and that are backfilled when unmeasured.
 NEIGHBOURS = 2
+#: A candidate is confirmed as soon as its posterior probability reaches this, closed when it falls to
+#: ``REJECT_AT``; a round in between asks for more runs, and after the last one ``DECIDE_AT`` decides.
+CONFIRM_AT = 0.95
+REJECT_AT = 0.05
+DECIDE_AT = 0.5
+#: The detector's probability is clipped to this distance from 0 and 1 before it serves as the prior:
+#: whatever detection said, the new runs must be able to overturn it.
+PRIOR_CLIP = 0.05
+#: Standard deviation of a real change's size around the detected one, as a share of it (see :func:`posterior`).
+EFFECT_SPREAD = 0.25
+#: Asymptotic variance of the Hodges-Lehmann shift over that of the difference of means (normal data): π/3.
+HL_VARIANCE_FACTOR = math.pi / 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +127,61 @@ def plan_confirmation(
     return ConfirmationPlan(retrigger, backfill, trimmed)
 
 
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What detection said of a candidate, the starting point of its confirmation.
+
+    ``probability``: the calibrated probability that the change is real
+    (:mod:`perfsheriff.stats.alert_probability`); ``shift``: the detected relative
+    change (after / before - 1); ``noise``: the relative standard deviation of one
+    run's value (the series' noise sigma over the level before the change).
+    """
+
+    probability: float
+    shift: float
+    noise: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise InputError(f"a prior probability must lie in [0, 1], got {self.probability}", where="probability")
+        if not (math.isfinite(self.shift) and self.shift > -1.0 and self.shift != 0.0):
+            raise InputError(f"a detected change must be finite, > -100 % and not 0, got {self.shift}", where="shift")
+        if not (math.isfinite(self.noise) and self.noise > 0.0):
+            raise InputError(f"a run's relative noise must be finite and > 0, got {self.noise}", where="noise")
+
+
+def posterior(prior: Prior, comparison: Comparison) -> float | None:
+    """The probability that the candidate's change is real, given detection's prior and the new runs.
+
+    Method: a Bayes factor on the Hodges-Lehmann shift ``d`` of the log values at
+    the two ends (``comparison``). With ``s`` its standard error (the run noise,
+    or the runs' own pooled spread if larger, times ``sqrt(π/3 · (1/m + 1/n))``),
+    ``d ~ N(0, s²)`` when nothing changed, and ``d ~ N(δ, s² + (δ/4)²)`` when the
+    change is real: centred on the detected log change ``δ`` but allowing it to be
+    half or one and a half times that (two standard deviations of ``EFFECT_SPREAD``
+    δ), since a detector's estimate of a change it
+    just selected is biased away from zero. The prior odds are the detector's
+    probability, clipped to [``PRIOR_CLIP``, 1 - ``PRIOR_CLIP``].
+    Why: a rank test of four runs against four confirms any complete separation
+    (p = 0.029), however small, and cannot confirm a one-sigma step more often
+    than about a time in four; the known noise of the series and what detection
+    already weighed say far more. Assumptions: runs are independent, their log
+    values have the series' noise about their revision's level, the change is a
+    multiplicative shift. ``None`` when the comparison has no estimate.
+    Reference: Kass & Raftery (1995), *Bayes factors*, JASA 90(430), 773-795.
+    """
+    if comparison.relative_change is None or comparison.relative_change <= -1.0:
+        return None
+    noise = max(prior.noise, comparison.noise or 0.0)
+    variance = noise**2 * HL_VARIANCE_FACTOR * (1.0 / comparison.n_base + 1.0 / comparison.n_head)
+    d, delta = math.log1p(comparison.relative_change), math.log1p(prior.shift)
+    spread = variance + (delta * EFFECT_SPREAD) ** 2
+    log_factor = -0.5 * (math.log(spread / variance) + (d - delta) ** 2 / spread - d**2 / variance)
+    p = min(max(prior.probability, PRIOR_CLIP), 1.0 - PRIOR_CLIP)
+    log_odds = math.log(p / (1.0 - p)) + log_factor
+    return 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700.0 else 0.0
+
+
 class Outcome(enum.StrEnum):
     CONFIRMED = "confirmed"  # the new data shows the change, in the alert's direction
     NOT_REPRODUCED = "not-reproduced"  # it does not: the candidate is closed, nobody is told
@@ -123,6 +193,8 @@ class Judgement:
     outcome: Outcome
     comparison: Comparison
     reason: str
+    posterior: float | None = None  # with a prior: the probability that the change is real, given the runs
+    prior: float | None = None  # the detector's probability it started from
 
 
 def judge(
@@ -134,8 +206,15 @@ def judge(
     min_magnitude: float = 0.01,
     alpha: float = 0.05,
     complete: bool = True,
+    prior: Prior | None = None,
 ) -> Judgement:
     """Whether the runs at the two ends of a candidate's range still show its change.
+
+    With the detector's ``prior``, the outcome follows the :func:`posterior`:
+    confirmed at ``CONFIRM_AT`` or more, not reproduced at ``REJECT_AT`` or less,
+    and in between (:func:`settled` says more runs may tell) by ``DECIDE_AT``;
+    a change the runs show the other way, or smaller than ``min_magnitude``, is
+    never confirmed. Without a prior, the rank test below decides alone.
 
     Method: :func:`perfsheriff.stats.compare.compare` (Hodges-Lehmann shift of the
     log values with its distribution-free interval, two-sided Mann-Whitney test)
@@ -169,6 +248,16 @@ def judge(
     if comparison.verdict is Verdict.INSUFFICIENT_DATA:
         reason = f"too few data points ({comparison.n_base} before, {comparison.n_head} after)"
         return Judgement(Outcome.UNCONFIRMED, comparison, reason)
+    chance = None if prior is None else posterior(prior, comparison)
+    if prior is not None and chance is not None:
+        return _weighed(
+            comparison,
+            chance,
+            prior.probability,
+            regression=regression,
+            direction=direction,
+            min_magnitude=min_magnitude,
+        )
     if comparison.verdict is expected:
         return Judgement(Outcome.CONFIRMED, comparison, f"the new data shows the {expected.value}")
     if comparison.verdict is Verdict.INCONCLUSIVE and not complete:
@@ -183,10 +272,41 @@ def judge(
     return Judgement(Outcome.NOT_REPRODUCED, comparison, f"the new data shows {shown}")
 
 
+def _weighed(
+    comparison: Comparison,
+    chance: float,
+    prior: float,
+    *,
+    regression: bool,
+    direction: Direction,
+    min_magnitude: float,
+) -> Judgement:
+    """The judgement by the posterior probability ``chance`` (see :func:`judge`)."""
+    change = comparison.relative_change or 0.0
+    kind = "regression" if regression else "improvement"
+    large = abs(change) >= min_magnitude
+    same_way = direction.is_regression(change) == regression
+    if large and same_way and chance >= DECIDE_AT:
+        return Judgement(Outcome.CONFIRMED, comparison, f"the new data shows the {kind}", chance, prior)
+    seen = "no change" if not large else (f"too little of the {kind}" if same_way else "a change the other way")
+    return Judgement(Outcome.NOT_REPRODUCED, comparison, f"the new data shows {seen}", chance, prior)
+
+
 def settled(judgement: Judgement) -> bool:
     """Whether more runs at the same place could change the outcome: not when the change showed, nor when
-    the data rules it out (``no_change``) or is missing; only an inconclusive comparison asks for more."""
+    the data rules it out (``no_change``) or is missing; only an inconclusive comparison asks for more.
+    With a posterior: only when it lies outside (``REJECT_AT``, ``CONFIRM_AT``)."""
+    if judgement.posterior is not None:
+        return not REJECT_AT < judgement.posterior < CONFIRM_AT
     return judgement.comparison.verdict is not Verdict.INCONCLUSIVE or judgement.outcome is Outcome.CONFIRMED
+
+
+def _decisive(judgement: Judgement) -> bool:
+    """Whether a round's judgement ends the confirmation at once: a confirmation (by the posterior, a settled
+    one). A change ruled out at the claimed place may still show a push or two off: the second round looks."""
+    if judgement.posterior is not None:
+        return judgement.posterior >= CONFIRM_AT and judgement.outcome is Outcome.CONFIRMED
+    return judgement.outcome is Outcome.CONFIRMED
 
 
 def _missing(judgement: Judgement) -> bool:
@@ -194,13 +314,17 @@ def _missing(judgement: Judgement) -> bool:
 
 
 def describe(judgement: Judgement) -> str:
-    """``+29.8%, CI +28.1% .. +31.0%, p = 0.00216, 6 v 6 runs``: the evidence in one line."""
+    """``+29.8%, CI +28.1% .. +31.0%, p = 0.00216, 6 v 6 runs, probability 0.62 -> 1.00``: the evidence in
+    one line (the probability that the change is real before and after these runs, when a prior was given)."""
     c = judgement.comparison
     if c.relative_change is None or c.ci_low is None or c.ci_high is None or c.p_value is None:
         return f"{c.n_base} v {c.n_head} runs"
+    odds = ""
+    if judgement.posterior is not None and judgement.prior is not None:
+        odds = f", probability {judgement.prior:.2f} -> {judgement.posterior:.2f}"
     return (
         f"{c.relative_change:+.1%}, CI {c.ci_low - 1:+.1%} .. {c.ci_high - 1:+.1%}, "
-        f"p = {c.p_value:.3g}, {c.n_base} v {c.n_head} runs"
+        f"p = {c.p_value:.3g}, {c.n_base} v {c.n_head} runs{odds}"
     )
 
 
@@ -270,6 +394,7 @@ class ConfirmationPlanner:
         regression: bool,
         min_magnitude: float = 0.01,
         points: int = DEFAULT_POINTS,
+        prior: Prior | None = None,
     ) -> None:
         if not 0 < split < len(window):
             raise InputError(f"the change must lie inside the window, got split {split} of {len(window)}")
@@ -280,6 +405,7 @@ class ConfirmationPlanner:
         self.regression = regression
         self.min_magnitude = min_magnitude
         self.points = points
+        self.prior = prior
         self.rounds: list[WindowPlan] = []
 
     def next_step(self, runs: Mapping[str, Sequence[float]]) -> WindowPlan | Decision:
@@ -291,7 +417,7 @@ class ConfirmationPlanner:
                 last = self.rounds[-1]
                 judgement = self._judge(values, last.split, last.points)
                 final = len(self.rounds) == 2 or self._spent() >= self.budget
-                if final or judgement.outcome is Outcome.CONFIRMED or _missing(judgement):
+                if final or _decisive(judgement) or _missing(judgement):
                     return self._decision(judgement, last.split)
                 split, points = self._second_round(values, last.split)
                 if split == last.split and settled(judgement):
@@ -330,7 +456,15 @@ class ConfirmationPlanner:
             regression=self.regression,
             min_magnitude=self.min_magnitude,
             complete=complete,
+            prior=self._prior_at(split),
         )
+
+    def _prior_at(self, split: int) -> Prior | None:
+        """The detector's prior at its own place; a place the window's runs point to instead was never
+        claimed by it, so there the prior is at most even (``DECIDE_AT``)."""
+        if self.prior is None or split == self.split:
+            return self.prior
+        return replace(self.prior, probability=min(self.prior.probability, DECIDE_AT))
 
     def _spent(self) -> int:
         return sum(r.plan.runs for r in self.rounds)

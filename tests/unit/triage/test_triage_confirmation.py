@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -10,15 +11,21 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
+from perfsheriff.stats.compare import compare
 from perfsheriff.triage.confirmation import (
+    CONFIRM_AT,
+    REJECT_AT,
     ConfirmationPlanner,
     Decision,
     Measured,
     Outcome,
+    Prior,
     WindowPlan,
     describe,
     judge,
     plan_confirmation,
+    posterior,
+    settled,
 )
 
 LOWER = Direction.LOWER_IS_BETTER
@@ -192,3 +199,111 @@ def test_swapping_the_ends_turns_a_regression_into_an_improvement(seed: int, fac
     backward = judge(bad, good, direction=LOWER, regression=False)
     assert forward.outcome is backward.outcome
     assert forward.comparison.p_value == pytest.approx(backward.comparison.p_value)
+
+
+# -- the detector's probability as the prior --------------------------------------------------------------------
+
+
+def _ends(shift: float, n: int, *, noise: float = 0.02, seed: int = 0) -> tuple[list[float], list[float]]:
+    """``n`` runs at each end: 2 % Gaussian noise on the log scale, the bad end moved by ``shift`` (relative)."""
+    rng = random.Random(seed)
+    good = [100.0 * math.exp(rng.gauss(0.0, noise)) for _ in range(n)]
+    bad = [100.0 * (1.0 + shift) * math.exp(rng.gauss(0.0, noise)) for _ in range(n)]
+    return good, bad
+
+
+def test_four_runs_apart_by_a_sliver_do_not_confirm_a_large_claimed_step() -> None:
+    # The runs are completely separated, so the rank test alone calls a regression (p = 0.029) ...
+    good, bad = [100.0, 100.1, 100.2, 100.3], [100.6, 100.7, 100.8, 100.9]
+    alone = judge(good, bad, direction=LOWER, regression=True, min_magnitude=0.001)
+    assert alone.outcome is Outcome.CONFIRMED
+    # ... but the detector claimed +15 % on a 2 %-noise series: +0.6 % is no sign of it.
+    prior = Prior(probability=0.9, shift=0.15, noise=0.02)
+    weighed = judge(good, bad, direction=LOWER, regression=True, min_magnitude=0.001, prior=prior)
+    assert weighed.outcome is Outcome.NOT_REPRODUCED
+    assert weighed.posterior is not None
+    assert weighed.posterior <= REJECT_AT
+    assert settled(weighed)
+    assert "probability 0.90 -> 0.01" in describe(weighed)
+
+
+def test_runs_that_show_the_claimed_step_raise_its_probability_to_near_certainty() -> None:
+    good, bad = _ends(0.06, 4)
+    judgement = judge(good, bad, direction=LOWER, regression=True, prior=Prior(0.5, 0.06, 0.02))
+    assert judgement.outcome is Outcome.CONFIRMED
+    assert judgement.posterior is not None
+    assert judgement.posterior >= CONFIRM_AT
+    assert judgement.prior == 0.5
+
+
+def test_a_step_the_runs_show_the_other_way_is_never_confirmed() -> None:
+    good, bad = _ends(-0.06, 4)
+    judgement = judge(good, bad, direction=LOWER, regression=True, prior=Prior(0.95, 0.06, 0.02))
+    assert judgement.outcome is Outcome.NOT_REPRODUCED
+    assert "the other way" in judgement.reason
+
+
+def test_a_prior_of_certainty_can_still_be_overturned_and_of_none_still_confirmed() -> None:
+    good, bad = _ends(0.0, 8, seed=3)
+    sure = judge(good, bad, direction=LOWER, regression=True, prior=Prior(1.0, 0.08, 0.02))
+    assert sure.outcome is Outcome.NOT_REPRODUCED
+    good, bad = _ends(0.08, 8, seed=3)
+    doubted = judge(good, bad, direction=LOWER, regression=True, prior=Prior(0.0, 0.08, 0.02))
+    assert doubted.outcome is Outcome.CONFIRMED
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    shift=st.floats(-0.3, 0.3).filter(lambda s: abs(s) > 1e-3),
+    low=st.floats(0.0, 1.0),
+    high=st.floats(0.0, 1.0),
+    scale=st.floats(1e-3, 1e6),
+)
+def test_the_posterior_grows_with_the_prior_and_ignores_the_unit(
+    seed: int, shift: float, low: float, high: float, scale: float
+) -> None:
+    low, high = sorted((low, high))
+    good, bad = _ends(shift / 2, 4, seed=seed)
+    a = posterior(Prior(low, shift, 0.02), compare(good, bad, LOWER))
+    b = posterior(Prior(high, shift, 0.02), compare(good, bad, LOWER))
+    assert a is not None
+    assert b is not None
+    assert 0.0 <= a <= b <= 1.0
+    scaled = posterior(Prior(high, shift, 0.02), compare([v * scale for v in good], [v * scale for v in bad], LOWER))
+    assert scaled == pytest.approx(b, abs=1e-6)
+
+
+@pytest.mark.parametrize("effect", [0.0, 0.04])
+def test_more_runs_move_the_posterior_towards_the_truth(effect: float) -> None:
+    """With 2 % noise and a claimed +4 % (two sigmas), 16 runs an end tell on average more than 4 (40 draws)."""
+    prior = Prior(0.5, 0.04, 0.02)
+    few = [posterior(prior, compare(*_ends(effect, 4, seed=i), LOWER)) or 0.0 for i in range(40)]
+    many = [posterior(prior, compare(*_ends(effect, 16, seed=i), LOWER)) or 0.0 for i in range(40)]
+    if effect:
+        assert sum(few) / 40 < 0.95 < sum(many) / 40
+    else:
+        assert sum(few) / 40 > 0.1 > sum(many) / 40
+
+
+def test_a_prior_out_of_range_is_refused_with_the_field() -> None:
+    for bad in ({"probability": 1.5}, {"shift": 0.0}, {"shift": -1.0}, {"noise": 0.0}, {"noise": math.nan}):
+        fields = {"probability": 0.5, "shift": 0.1, "noise": 0.02} | bad
+        with pytest.raises(InputError) as info:
+            Prior(**fields)
+        assert info.value.where == next(iter(bad))
+
+
+def test_a_planner_with_a_prior_confirms_a_clear_step_in_one_round_and_rules_out_a_slow_period() -> None:
+    window = ["g2", "g1", "g", "b", "b1", "b2"]
+    prior = Prior(0.7, 0.10, 0.02)
+    planner = ConfirmationPlanner(window, 3, budget=15, direction=LOWER, regression=True, prior=prior)
+    runs = {rev: [100.0 if i < 3 else 110.0] for i, rev in enumerate(window)}
+    step = planner.next_step(runs)
+    assert isinstance(step, WindowPlan)
+    rng = random.Random(5)
+    for rev in step.plan.revisions:
+        runs[rev].append((100.0 if window.index(rev) < 3 else 110.0) * math.exp(rng.gauss(0.0, 0.02)))
+    decision = planner.next_step(runs)
+    assert isinstance(decision, Decision)
+    assert decision.judgement.outcome is Outcome.CONFIRMED
+    assert len(decision.plans) == 1
