@@ -288,8 +288,13 @@ def _weighed(
     same_way = direction.is_regression(change) == regression
     if large and same_way and chance >= DECIDE_AT:
         return Judgement(Outcome.CONFIRMED, comparison, f"the new data shows the {kind}", chance, prior)
-    seen = "no change" if not large else (f"too little of the {kind}" if same_way else "a change the other way")
-    return Judgement(Outcome.NOT_REPRODUCED, comparison, f"the new data shows {seen}", chance, prior)
+    if not large:
+        reason = "the new data shows no change"
+    elif same_way:
+        reason = f"the new data does not make the {kind} likely"
+    else:
+        reason = "the new data shows a change the other way"
+    return Judgement(Outcome.NOT_REPRODUCED, comparison, reason, chance, prior)
 
 
 def settled(judgement: Judgement) -> bool:
