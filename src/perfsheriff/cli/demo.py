@@ -39,6 +39,7 @@ def demo(
             with t.engine.connect() as conn:
                 alerts = {a.id: a for a in alert_store.list_alerts(conn, ids=report.new_alert_ids)}
     console.print("\n[bold]For the sheriff[/]")
+    _confirmations(report)
     _unbisected(report, alerts)
     for alert_id, bisected in report.bisections.items():
         alert = alerts[alert_id]
@@ -69,6 +70,18 @@ def demo(
         f"  {prog} compare --base {good} --head {bad} --repo {workdir / 'textkit'} --db {db}",
         soft_wrap=True,
     )
+
+
+def _confirmations(report: TrackReport) -> None:
+    """``confirmation: 3 candidates measured again in 21 runs: 2 confirmed, 1 not reproduced (nobody told)``."""
+    outcomes = [c.outcome.value for c in report.confirmations.values()]
+    if not outcomes:
+        return
+    runs = sum(c.runs for c in report.confirmations.values())
+    counts = ", ".join(f"{outcomes.count(o)} {o.replace('-', ' ')}" for o in sorted(set(outcomes)))
+    closed = " (nobody told)" if "not-reproduced" in outcomes else ""
+    line = f"confirmation: {len(outcomes)} candidates measured again in {runs} runs: {counts}{closed}"
+    console.print(line, highlight=False)
 
 
 def _unbisected(report: TrackReport, alerts: dict[int, alert_store.AlertRow]) -> None:
