@@ -47,6 +47,7 @@ class AlertFacts:
     culprit_confidence: float | None
     details: dict[str, Any]
     created_at: datetime
+    created_by: str | None = None  # who made it by hand; None: perfsheriff found it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,7 @@ def alert_facts(
             a.c.culprit_confidence,
             a.c.details,
             a.c.created_at,
+            a.c.created_by,
         )
         .join(s, s.c.id == a.c.series_id)
         .join(t.benchmarks, t.benchmarks.c.id == s.c.benchmark_id)
