@@ -80,11 +80,16 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(config, revision)
 
 
-def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> None:
+def with_legacy_rows(blank: Engine) -> None:
+    """Migrate to 0002 and store :data:`LEGACY_ROWS`."""
     database.upgrade(blank, "0002")
     with blank.begin() as conn:
         for statement in LEGACY_ROWS:
             conn.exec_driver_sql(statement)
+
+
+def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> None:
+    with_legacy_rows(blank)
     database.upgrade(blank, "0003")
     assert database.current_revision(blank) == "0003"
     with blank.connect() as conn:
@@ -148,11 +153,7 @@ def test_0006_adds_dashboard_sessions_and_goes_back_down(blank: Engine) -> None:
 
 
 def test_0007_records_who_made_an_alert_by_hand_and_goes_back_down(blank: Engine) -> None:
-    database.upgrade(blank, "0002")
-    with blank.begin() as conn:
-        for statement in LEGACY_ROWS:
-            conn.exec_driver_sql(statement)
-    database.upgrade(blank, "0006")
+    with_legacy_rows(blank)
     database.upgrade(blank)
     assert database.current_revision(blank) == "0007"
     database.check_models(blank)  # the tables of schema.py are what the migrations built
