@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchrepo import build_project
-from dashdata import EVIL_SUBJECT, populate
+from dashdata import EVIL_SUBJECT, populate, run_body
 from liveserver import start_server
 from test_cli_ingest import run_cli
 
-from perfsheriff.store import database
+from perfsheriff.service import handmade
+from perfsheriff.store import database, queries
 
 
 def test_report_html_and_markdown_with_git_commit(tmp_path: Path, sqlite_template: Path) -> None:
@@ -22,7 +24,14 @@ def test_report_html_and_markdown_with_git_commit(tmp_path: Path, sqlite_templat
     server = start_server(db, tmp_path, config=project.config)
     engine = database.create_engine(db)
     try:
-        populate(server, project, engine)
+        data = populate(server, project, engine)
+        agent = server.token("agent", machine="box", machine_class="test-class")
+        with server.client(agent) as http:  # the newest commit slower again: a sheriff makes that alert by hand
+            assert http.post("/api/v1/runs", json=run_body(data.evil_commit, 140.0, 99)).status_code == 201
+        with engine.connect() as conn:
+            (work,) = queries.list_series(conn, benchmark="work")
+        asked = handmade.Request(work.id, data.evil_commit)
+        handmade.create_alert(engine, asked, who="ada", now=datetime.now(UTC))
     finally:
         server.stop()
         engine.dispose()
@@ -35,6 +44,7 @@ def test_report_html_and_markdown_with_git_commit(tmp_path: Path, sqlite_templat
     assert "<script>window.pwned" not in html
     assert "&lt;script&gt;window.pwned = &#34;benchmark&#34;&lt;/script&gt;parse" in html
     assert html.count("<tr><td>1</td><td>regression</td>") == 1
+    assert html.count("<tr><td>2 (created by ada)</td><td>regression</td>") == 1
     graphs = sorted((out / "graphs").glob("*.svg"))
     assert len(graphs) == 2
     for graph in graphs:
@@ -49,6 +59,7 @@ def test_report_html_and_markdown_with_git_commit(tmp_path: Path, sqlite_templat
     assert '&lt;script&gt;window.pwned = "benchmark"&lt;/script&gt;parse' in markdown
     assert "<script>" not in markdown
     assert "![graph of " in markdown
+    assert "| 2 (created by ada) | regression |" in markdown
     assert EVIL_SUBJECT not in markdown  # commit subjects appear only escaped, if at all
     log = subprocess.run(["git", "-C", str(out), "log", "--format=%s"], capture_output=True, text=True, check=True)
     assert len(log.stdout.splitlines()) == 2

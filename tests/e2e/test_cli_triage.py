@@ -12,6 +12,9 @@ from test_cli_track import assert_one_error_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from benchrepo import BenchProject, build_project
+from test_sensitivity_service import Project
+
+from perfsheriff.store import database
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +116,68 @@ def test_untrusted_text_is_printed_as_text(tracked: tuple[BenchProject, str, Pat
     missing = run_cli("show", "[/]nope\x1b[2J", "--db", db, cwd=root)
     assert_one_error_line(missing, "[/]nope")
     assert "\x1b" not in missing.stderr
+
+
+def test_a_sheriff_makes_an_alert_by_hand_from_the_command_line(tmp_path: Path) -> None:
+    """Two small steps (3 %, then 2.9 %) that detection at its defaults did not report, made alerts by hand."""
+    db = f"sqlite:///{tmp_path / 'hand.db'}"
+    engine = database.create_engine(db)
+    database.upgrade(engine)
+    project = Project(engine, tmp_path / "project")  # parse and render at every commit, stored as ingest does
+    project.measure(20, parse=100.0, render=100.0)
+    first = project.measure(20, parse=103.0, render=100.0)
+    second = project.measure(20, parse=106.0, render=100.0)
+    engine.dispose()
+    (series,) = json.loads(run_cli("series", "--benchmark", "parse", "--json", "--db", db, cwd=tmp_path).stdout)
+    parse = series["id"]
+
+    args = ("alert", "create", parse[:6], "--revision", first[0][:10], "--as", "ada", "--db", db)
+    made = run_cli(*args, "--note", "steps up [here]", "--json", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    alert, summary = json.loads(made.stdout)["alert"], json.loads(made.stdout)["summary"]
+    assert (alert["kind"], alert["created_by"], alert["first_bad"]) == ("regression", "ada", first[0])
+    assert (summary["notes"][0]["who"], summary["alerts"][0]["created_by"]) == ("ada", "ada")
+    assert summary["notes"][0]["text"].endswith(": steps up [here]")
+
+    text = run_cli(
+        "alert",
+        "create",
+        parse,
+        "--revision",
+        second[0],
+        "--kind",
+        "regression",
+        "--as",
+        "ada",
+        "--db",
+        db,
+        cwd=tmp_path,
+    )
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("alert 2 created by ada: regression +")
+    assert "% of parse on box" in text.stdout.splitlines()[0]
+    assert "ada [data] created by hand: alert 2 (regression of parse on box: +" in text.stdout
+    assert "perfsheriff [comment] sensitivity learnt from triage" in text.stdout
+    listed = run_cli("alerts", "--db", db, cwd=tmp_path)
+    assert listed.stdout.count("created by ada") == 2
+    assert [a["created_by"] for a in json.loads(run_cli("alerts", "--json", "--db", db, cwd=tmp_path).stdout)] == [
+        "ada",
+        "ada",
+    ]
+    shown = run_cli("triage", str(summary["id"]), "--db", db, cwd=tmp_path)
+    assert f"{alert['id']}: regression {alert['relative_change']:+.1%} parse on box, created by ada" in shown.stdout
+    series_shown = run_cli("show", parse, "--db", db, cwd=tmp_path)
+    assert "(0 invalid, 2 valid triaged alerts, 2 of them made by hand)" in series_shown.stdout
+
+    covered = f"alert {alert['id']} (regression {alert['relative_change']:+.1%}"
+    assert_one_error_line(run_cli(*args, cwd=tmp_path), covered, "covers this change")
+    refusals = [
+        (("alert", "create", "ffff", "--revision", first[0]), "no series with id 'ffff'"),
+        (("alert", "create", parse, "--revision", "nothex"), "expected a commit sha"),
+        (("alert", "create", parse, "--revision", "deadbeef"), "no commit 'deadbeef' on branch"),
+        (("alert", "create", parse, "--revision", first[5], "--kind", "improvement"), "the data shows a regression"),
+        (("alert", "create", parse, "--revision", second[5], "--previous", second[9]), "does not come before"),
+        (("alert", "create", parse, "--revision", first[5], "--kind", "faster"), "expected regression or improvement"),
+    ]
+    for command, words in refusals:
+        assert_one_error_line(run_cli(*command, "--db", db, cwd=tmp_path), words)

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
 from liveserver import LiveServer
 from sqlalchemy.engine import Engine
@@ -137,3 +138,56 @@ def test_a_sheriff_triages_a_summary_over_http(server: LiveServer, project: Benc
         assert http.get("/api/v1/summaries", params={"queue": "code"}).json()["summaries"] == []
         listed = http.get("/api/v1/summaries", params={"state": "acknowledged"}).json()["summaries"]
         assert [s["id"] for s in listed] == [sid]
+
+
+def test_a_sheriff_makes_an_alert_by_hand_over_http(server: LiveServer, project: BenchProject) -> None:
+    """No detection ran: the roll-up's step is an alert only once a sheriff makes it, measured from the data."""
+    upload_history(server, project)
+    reader, sheriff = server.token("read"), sheriff_token(server, "EU sheriffs")
+    with server.client(reader) as http:
+        (series,) = http.get("/api/v1/series").json()["series"]
+        body = {"series_id": series["id"][:8], "revision": project.rollup[:10], "note": "steps up at the roll-up"}
+        assert error_of(http.post("/api/v1/alerts", json=body))["status"] == 403  # reading is not triaging
+    with server.client() as http:
+        assert error_of(http.post("/api/v1/alerts", json=body))["status"] == 401
+
+    with server.client(sheriff) as http:
+
+        def refused(fields: dict[str, object], status: int, field: str, words: str) -> None:
+            answer = http.post("/api/v1/alerts", json={**body, **fields})
+            error = error_of(answer)
+            assert (error["status"], error["field"]) == (status, field), (fields, error)
+            assert words in str(error["message"]), (fields, error)
+
+        refused({"kind": "improvement"}, 422, "kind", "the data shows a regression at")  # nothing is stored
+        made = http.post("/api/v1/alerts", json=body)
+        assert made.status_code == 201, made.text
+        alert, summary = made.json()["alert"], made.json()["summary"]
+        assert (alert["kind"], alert["created_by"], alert["confirmation"]) == ("regression", "EU sheriffs", None)
+        assert (alert["last_good"], alert["first_bad"]) == (project.last_good, project.rollup)
+        assert alert["relative_change"] == pytest.approx(0.30, abs=0.01)
+        assert [(a["id"], a["created_by"]) for a in summary["alerts"]] == [(alert["id"], "EU sheriffs")]
+        note = summary["notes"][0]
+        assert (note["who"], note["kind"]) == ("EU sheriffs", "data")
+        assert note["text"].endswith("+30.0%): steps up at the roll-up")
+        assert "is now more sensitive" in summary["notes"][-1]["text"]
+
+        refused({}, 409, "revision", f"alert {alert['id']} (regression +30.0%")  # the same change again
+        refused({"series_id": "ffffffffffffffff"}, 404, "series_id", "no series with id")
+        refused({"series_id": "not hex"}, 422, "series_id", "pattern")
+        refused({"revision": "deadbeef"}, 404, "revision", "no commit 'deadbeef' on branch 'main'")
+        refused({"revision": "xyz!"}, 422, "revision", "pattern")
+        refused({"revision": project.culprit}, 422, "revision", "has no data in series")  # a roll-up member
+        refused({"revision": project.tips[0]}, 422, "revision", "has no data before")
+        refused({"revision": project.tips[-1], "previous": project.tips[-1]}, 422, "previous", "does not come before")
+        refused({"revision": project.tips[-1]}, 422, "revision", "the data shows no change at")
+        refused({"kind": "faster"}, 422, "kind", "regression")
+        refused({"because": "x"}, 422, "because", "Extra inputs")
+        refused({"note": "a\x00b"}, 422, "note", "NUL")
+        too_large = http.post("/api/v1/alerts", json={**body, "note": "x" * 300_000})
+        assert error_of(too_large)["status"] == 413
+    with server.client(reader) as http:
+        listed = http.get("/api/v1/alerts").json()["alerts"]
+        assert [(a["id"], a["created_by"]) for a in listed] == [(alert["id"], "EU sheriffs")]
+        graph = http.get(f"/api/v1/series/{series['id']}").json()
+        assert [a["created_by"] for a in graph["alerts"]] == ["EU sheriffs"]

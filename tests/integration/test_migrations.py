@@ -80,11 +80,16 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(config, revision)
 
 
-def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> None:
+def with_legacy_rows(blank: Engine) -> None:
+    """Migrate to 0002 and store :data:`LEGACY_ROWS`."""
     database.upgrade(blank, "0002")
     with blank.begin() as conn:
         for statement in LEGACY_ROWS:
             conn.exec_driver_sql(statement)
+
+
+def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> None:
+    with_legacy_rows(blank)
     database.upgrade(blank, "0003")
     assert database.current_revision(blank) == "0003"
     with blank.connect() as conn:
@@ -130,9 +135,8 @@ def test_0003_to_0005_carry_0002_data_over_and_go_back_down(blank: Engine) -> No
 
 
 def test_0006_adds_dashboard_sessions_and_goes_back_down(blank: Engine) -> None:
-    database.upgrade(blank)
+    database.upgrade(blank, "0006")
     assert database.current_revision(blank) == "0006"
-    database.check_models(blank)  # the tables of schema.py are what the migrations built
     with blank.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO tokens (id, name, role, hash, created_at) VALUES (1, '', 'sheriff', 'h', '2026-01-05')"
@@ -144,5 +148,26 @@ def test_0006_adds_dashboard_sessions_and_goes_back_down(blank: Engine) -> None:
     with blank.connect() as conn:
         assert "sessions" not in sa.inspect(conn).get_table_names()
         assert conn.exec_driver_sql("SELECT count(*) FROM tokens").scalar() == 1
+    database.upgrade(blank)
+    database.check_models(blank)
+
+
+def test_0007_records_who_made_an_alert_by_hand_and_goes_back_down(blank: Engine) -> None:
+    with_legacy_rows(blank)
+    database.upgrade(blank)
+    assert database.current_revision(blank) == "0007"
+    database.check_models(blank)  # the tables of schema.py are what the migrations built
+    with blank.begin() as conn:  # an alert of before was found by perfsheriff: nobody made it by hand
+        assert conn.exec_driver_sql("SELECT created_by FROM alerts").scalar() is None
+        conn.exec_driver_sql(
+            "INSERT INTO alerts (id, series_id, last_good_revision_id, first_bad_revision_id, kind, "
+            "relative_change, confidence, details, created_at, created_by) "
+            "VALUES (2, 's1', 1, 2, 'improvement', -0.1, 0.9, '{}', '2026-01-05 00:00:00+00:00', 'ada')"
+        )
+    downgrade(blank, "0006")
+    with blank.connect() as conn:
+        assert "created_by" not in {c["name"] for c in sa.inspect(conn).get_columns("alerts")}
+        assert conn.exec_driver_sql("SELECT count(*) FROM alerts").scalar() == 2
+        assert conn.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 1  # nothing cascaded away
     database.upgrade(blank)
     database.check_models(blank)

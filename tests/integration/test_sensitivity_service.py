@@ -38,9 +38,12 @@ class Project:
         self.engine, self.repo = engine, Repo.init(path)
         self.rng = np.random.default_rng(11)
 
-    def measure(self, count: int, *, parse: float, render: float) -> None:
+    def measure(self, count: int, *, parse: float, render: float) -> list[str]:
+        """Commit and measure ``count`` revisions at these levels; returns their shas."""
+        shas = []
         for _ in range(count):
             sha = self.repo.commit(f"change {self.rng.integers(1 << 30)}")
+            shas.append(sha)
             target = ingest.prepare_target(
                 self.engine,
                 GitRepo(self.repo.path),
@@ -56,6 +59,7 @@ class Project:
                 ingest.store_result_set(
                     conn, target, ResultSet("perfsheriff", results), source="t", content_hash=sha, now=NOW
                 )
+        return shas
 
     def detect(self, policy: DetectionPolicy = POLICY) -> list[alert_store.AlertRow]:
         new = detect_stored(self.engine, policy, now=NOW).new_alert_ids
@@ -92,7 +96,7 @@ def test_an_invalid_alert_stops_a_change_of_its_size_alerting_again_on_its_serie
     assert "is now less sensitive" in note["text"]
     assert "(1 invalid, 0 valid triaged alerts)" in note["text"]
     (moved,) = note["details"]["sensitivity"]
-    assert moved["old"] == {"factor": 1.0, "at_least": 0.0, "invalid": 0, "valid": 0}
+    assert moved["old"] == {"factor": 1.0, "at_least": 0.0, "invalid": 0, "valid": 0, "at_most": None, "handmade": 0}
     assert moved["new"]["at_least"] == pytest.approx(MARGIN * abs(rejected.relative_change))
 
     project.measure(30, parse=107.0 * 1.07, render=107.0)  # the same +7 % on both series

@@ -14,6 +14,7 @@ from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
 from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
+from perfsheriff.service import tokens
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import alerts as alert_store
 
@@ -329,3 +330,26 @@ def test_cookies_are_secure_behind_a_proxy_that_says_https(server: LiveServer, d
     with server.client() as http:  # plain HTTP: a Secure cookie would never come back
         assert login(http, sheriff).status_code == 303
         assert "secure" not in http.get("/login").headers.get("set-cookie", "").lower()
+
+
+def test_a_handmade_alert_says_who_made_it_on_every_alert_view(
+    server: LiveServer, data: Populated, engine: Engine
+) -> None:
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    with server.client(agent) as http:  # the newest commit measures slower again: a step nobody was told of
+        assert http.post("/api/v1/runs", json=run_body(data.evil_commit, 140.0, 99)).status_code == 201
+    who = '<script>window.pwned = "sheriff"</script>ada'
+    sheriff = tokens.create_token(engine, tokens.Role.SHERIFF, now=datetime.now(UTC), name=who).secret
+    with server.client(sheriff) as http:
+        work = series_ids(http)["work"]
+        made = http.post("/api/v1/alerts", json={"series_id": work, "revision": data.evil_commit})
+        assert made.status_code == 201, made.text
+        alert_id, summary = made.json()["alert"]["id"], made.json()["summary"]["id"]
+    shown = "created by &lt;script&gt;window.pwned = &#34;sheriff&#34;&lt;/script&gt;ada"
+    with server.client() as http:
+        for path in ("/", f"/revision/{data.evil_commit}", f"/summaries/{summary}"):
+            page = http.get(path).text
+            assert shown in page, path
+            assert_inert(page)
+        marks = http.get(f"/series/{work}/data").json()["alerts"]
+        assert {a["id"]: a["created_by"] for a in marks} == {data.alert_id: None, alert_id: who}

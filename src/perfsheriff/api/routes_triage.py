@@ -1,4 +1,5 @@
-"""Triage over HTTP: the summaries and queues (read), and sheriffs' decisions, notes and reassignments.
+"""Triage over HTTP: the summaries and queues (read), and sheriffs' decisions, notes, reassignments and
+hand-made alerts.
 
 Every write needs the sheriff role; the journal records the token's name (or
 ``token <id>`` for an unnamed one) as who did it. A move the state table
@@ -16,9 +17,9 @@ from pydantic import Field, StringConstraints
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.limits import GuardedRoute
-from perfsheriff.api.schemas import IdPath, Strict, refuse_nul_parameters
+from perfsheriff.api.schemas import AlertCreate, IdPath, Strict, refuse_nul_parameters
 from perfsheriff.model import MAX_ID
-from perfsheriff.service import summaries
+from perfsheriff.service import catalog, handmade, summaries
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.tokens import Role, TokenInfo
 
@@ -123,3 +124,16 @@ def reassign(alert_id: IdPath, body: ReassignBody, request: Request, token: Sher
     triage_service.reassign_alert(engine, alert_id, body.summary_id, who=_who(token), text=body.note, now=_now())
     with engine.connect() as conn:
         return summaries.summary_detail(conn, body.summary_id)
+
+
+@router.post("/alerts", status_code=201, summary="Make an alert by hand for a change the detector did not report")
+def create_alert(body: AlertCreate, request: Request, token: Sheriff) -> dict[str, Any]:
+    """The change is measured from the stored data; the alert joins or forms a summary, journaled as the token's."""
+    engine = request.app.state.engine
+    asked = handmade.Request(body.series_id, body.revision, body.previous, body.kind, body.note)
+    created = handmade.create_alert(engine, asked, who=_who(token), now=_now())
+    with engine.connect() as conn:
+        return {
+            "alert": catalog.alert(conn, created.alert_id),
+            "summary": summaries.summary_detail(conn, created.summary_id),
+        }

@@ -125,3 +125,22 @@ class TokenCreate(Strict):
     machine: Name | None = None
     machine_class: Name | None = None
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+
+
+Sha = Annotated[str, StringConstraints(min_length=4, max_length=40, pattern="^[0-9a-fA-F]+$", strip_whitespace=True)]
+
+
+class AlertCreate(Strict):
+    """A sheriff's hand-made alert: a change on one series that the detector did not report."""
+
+    series_id: Annotated[str, StringConstraints(min_length=1, max_length=16, pattern="^[0-9a-fA-F]+$")] = Field(
+        description="the series (GET /api/v1/series), or a unique prefix of its id"
+    )
+    revision: Sha = Field(description="the first revision of the new level: a measured revision of the series")
+    previous: Sha | None = Field(
+        default=None, description="the last revision of the old level (default: the measured one before revision)"
+    )
+    kind: Literal["regression", "improvement"] | None = Field(
+        default=None, description="what you saw; null: what the data shows (a mismatch is a 422)"
+    )
+    note: Annotated[str, StringConstraints(max_length=10_000)] = ""

@@ -148,7 +148,8 @@ def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
             f"[{colour}]{a.relative_change:+.1%}[/]",
             f"{a.confidence:.4f}",
             f"{a.last_good[:10]}..{a.first_bad[:10]} ({a.first_bad_position - a.last_good_position} commits)",
-            a.confirmation or "",  # confirming: measured again before it reaches a summary
+            # confirming: measured again before it reaches a summary; a hand-made alert names its maker
+            a.confirmation or plain(f"created by {a.created_by}" if a.created_by else ""),
         )
     console.print(table)
 

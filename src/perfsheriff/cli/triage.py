@@ -1,4 +1,4 @@
-"""Commands of the sheriffs: ``triage SUMMARY`` and the queues behind ``alerts --queue``."""
+"""Commands of the sheriffs: ``triage SUMMARY``, ``alert create`` and the queues behind ``alerts --queue``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import typer
 
 from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, plain, unmarked, user_errors
 from perfsheriff.errors import InputError
-from perfsheriff.service import summaries
+from perfsheriff.service import catalog, handmade, summaries
 from perfsheriff.service import triage as triage_service
+
+AsOption = Annotated[str | None, typer.Option("--as", help="Who you are, for the journal (default: $USER).")]
+alert_app = typer.Typer(help="Alerts made by hand: a change the detector did not report.", no_args_is_help=True)
 
 
 def _colour(alert: dict[str, Any]) -> str:
@@ -23,9 +26,10 @@ def _alert_line(alert: dict[str, Any]) -> str:
     place = alert["machine_class"] + (f" ({alert['configuration']})" if alert["configuration"] else "")
     colour = _colour(alert)
     culprit = f", culprit {alert['culprit'][:10]}" if alert["culprit"] else ""
+    made = f", created by {alert['created_by']}" if alert.get("created_by") else ""
     return (
         f"{alert['id']}: [{colour}]{alert['kind']} {alert['relative_change']:+.1%}[/] {plain(alert['benchmark'])} "
-        f"on {plain(place)}{plain(culprit)}"
+        f"on {plain(place)}{plain(culprit)}{plain(made)}"
     )
 
 
@@ -118,7 +122,7 @@ def triage(
     note: Annotated[str | None, typer.Option(help="Why (with --state), or a note to add to its journal.")] = None,
     owner: Annotated[str | None, typer.Option(help="Who looks after it ('' clears).")] = None,
     bug: Annotated[str | None, typer.Option(help="The bug that tracks it, an http(s) URL ('' clears).")] = None,
-    who: Annotated[str | None, typer.Option("--as", help="Who you are, for the journal (default: $USER).")] = None,
+    who: AsOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -143,5 +147,47 @@ def triage(
         print_summary(detail)
 
 
+@alert_app.command("create")
+def alert_create(
+    series_id: Annotated[
+        str, typer.Argument(metavar="SERIES", help="The series (`perfsheriff series`), or a unique prefix of its id.")
+    ],
+    revision: Annotated[
+        str, typer.Option(help="The first revision of the new level: a revision with data in the series.")
+    ],
+    previous: Annotated[
+        str | None,
+        typer.Option(help="The last revision of the old level (default: the measured one before --revision)."),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="regression or improvement: what you saw (default: what the data shows; else an error)."),
+    ] = None,
+    note: Annotated[str, typer.Option(help="What you saw, for the summary's journal.")] = "",
+    who: AsOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make an alert by hand for a change the detector did not report; perfsheriff measures it from the data."""
+    with user_errors(), open_store(db) as engine:
+        author = who or _user()
+        asked = handmade.Request(series_id, revision, previous, kind, note)
+        created = handmade.create_alert(engine, asked, who=author, now=datetime.now(UTC))
+        with engine.connect() as conn:
+            alert = catalog.alert(conn, created.alert_id)
+            detail = summaries.summary_detail(conn, created.summary_id)
+    if as_json:
+        console.print_json(json.dumps({"alert": alert, "summary": detail}))
+        return
+    line = (
+        f"alert {alert['id']} created by {alert['created_by']}: {alert['kind']} {alert['relative_change']:+.1%} "
+        f"of {alert['benchmark']} on {alert['machine_class']}, {alert['last_good'][:10]}..{alert['first_bad'][:10]}, "
+        f"in summary {detail['id']}"
+    )
+    console.print(unmarked(line), highlight=False, markup=False, soft_wrap=True)
+    print_summary(detail)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(triage)
+    app.add_typer(alert_app, name="alert")

@@ -91,8 +91,9 @@ def _markdown(data: dict[str, Any], generated: str) -> str:
     for a in data["alerts"]:
         change = f"{a['relative_change']:+.1%}"
         span = f"{a['last_good'][:10]}..{a['first_bad'][:10]}"
+        made = f" (created by {_md(a['created_by'])})" if a.get("created_by") else ""
         lines.append(
-            f"| {a['id']} | {a['kind']} | {_md(a['benchmark'])} | {_md(a['machine_class'])} | {change} | {span} |"
+            f"| {a['id']}{made} | {a['kind']} | {_md(a['benchmark'])} | {_md(a['machine_class'])} | {change} | {span} |"
         )
     lines += ["", "## Summaries", "", "| Summary | State | Benchmarks | Culprit | Owner |", "|---|---|---|---|---|"]
     for s in data["summaries"]:

@@ -70,6 +70,7 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
             bad.c.position,
             t.series.c.branch_id,
             a.c.details,
+            a.c.created_by,
         )
         .join(t.series, t.series.c.id == a.c.series_id)
         .join(good, sa.and_(good.c.revision_id == a.c.last_good_revision_id, good.c.branch_id == t.series.c.branch_id))
@@ -108,6 +109,7 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
                 "first_bad_position": int(r[6]),
                 "probes": probes,
                 "culprits": culprits,
+                "created_by": r[9],  # who made it by hand; None: perfsheriff found it
             }
         )
     return found

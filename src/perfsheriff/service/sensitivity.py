@@ -1,8 +1,8 @@
 """Sensitivity learnt from triage, per series: loaded for each detection pass, journaled when it changes.
 
-The rule is :mod:`perfsheriff.triage.sensitivity` (pure); this module reads the triaged step alerts of
-the series, applies the rule's result over the configured thresholds, and says in words what a
-sheriff's decision changed, for the summary's journal.
+The rule is :mod:`perfsheriff.triage.sensitivity` (pure); this module reads the triaged and hand-made step
+alerts of the series, applies the rule's result over the configured thresholds, and says in words what a
+sheriff's decision (or hand-made alert) changed, for the summary's journal.
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import triage as store
 from perfsheriff.triage import State
 from perfsheriff.triage.sensitivity import CONFIRMED, REJECTED, Judged, Sensitivity, judged, learn
+from perfsheriff.triage.states import OPEN_STATES
 
-_DECIDING = sorted(s.value for s in CONFIRMED | REJECTED)
+# Open summaries count for their hand-made alerts only (judged() says which alerts a state decides).
+_COUNTING = sorted(s.value for s in CONFIRMED | REJECTED | OPEN_STATES)
 
 
 def learnt(conn: sa.Connection, series_ids: Sequence[str] | None = None) -> dict[str, Sensitivity]:
-    """The learnt sensitivity of each series with a triaged step alert (of ``series_ids``, or all)."""
+    """The learnt sensitivity of each series with a triaged or hand-made step alert (of ``series_ids``, or all)."""
     history: dict[str, list[Judged]] = defaultdict(list)
-    for series_id, state, change in store.triaged_step_alerts(conn, _DECIDING, series_ids=series_ids):
-        verdict = judged(State(state), change)
+    for series_id, state, change, handmade in store.triaged_step_alerts(conn, _COUNTING, series_ids=series_ids):
+        verdict = judged(State(state), change, handmade=handmade)
         if verdict is not None:
             history[series_id].append(verdict)
     return {series_id: learn(alerts) for series_id, alerts in history.items()}
@@ -49,8 +51,7 @@ class Change:
     new: Sensitivity
 
     def sentence(self) -> str:
-        # Factor and floor move together (both grow with the net count of rejections).
-        direction = "less" if (self.new.factor, self.new.at_least) > (self.old.factor, self.old.at_least) else "more"
+        direction = "less" if self.new.key > self.old.key else "more"
         return (
             f"series {self.series_id} ({self.label}) is now {direction} sensitive: it alerts on changes beyond "
             f"{self.new.describe()}; before: {self.old.describe()}"
@@ -65,7 +66,7 @@ def changes(
     moved = []
     for series_id in sorted(before):
         old, new = before[series_id], after.get(series_id, Sensitivity())
-        if (old.factor, old.at_least) != (new.factor, new.at_least):
+        if old.key != new.key:
             moved.append(Change(series_id, labels.get(series_id, ""), old, new))
     if not moved:
         return None

@@ -42,16 +42,16 @@ class SeriesDetail:
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
 
 
-def resolve_series(conn: sa.Connection, prefix: str) -> SeriesRow:
-    """The one series whose id starts with ``prefix``."""
+def resolve_series(conn: sa.Connection, prefix: str, *, field: str = "SERIES") -> SeriesRow:
+    """The one series whose id starts with ``prefix`` (``field``: what the errors name it)."""
     if not prefix or len(prefix) > 16:
-        raise InputError(f"expected a series id (up to 16 hex digits), got {prefix!r}", where="SERIES")
+        raise InputError(f"expected a series id (up to 16 hex digits), got {prefix!r}", where=field).about(field)
     found = queries.find_series(conn, prefix.lower())
     if not found:
-        raise NotFoundError(f"no series with id {prefix!r}: `perfsheriff series` lists them")
+        raise NotFoundError(f"no series with id {prefix!r}: `perfsheriff series` lists them").about(field)
     if len(found) > 1:
         ids = ", ".join(row.id for row in found[:5])
-        raise InputError(f"series id {prefix!r} is ambiguous ({ids}...): give more digits", where="SERIES")
+        raise InputError(f"series id {prefix!r} is ambiguous ({ids}...): give more digits", where=field).about(field)
     return found[0]
 
 

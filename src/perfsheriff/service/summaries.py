@@ -71,6 +71,7 @@ def _alert_json(fact: store.AlertFacts) -> dict[str, Any]:
         "culprit_confidence": fact.culprit_confidence,
         "bisection": bisection.get("kind"),
         "created_at": _iso(fact.created_at),
+        "created_by": fact.created_by,  # who made it by hand; None: perfsheriff found it
     }
 
 

@@ -103,25 +103,54 @@ def summarize(engine: Engine, alert_ids: Sequence[int] | None, now: datetime) ->
     """
     if alert_ids is not None and not alert_ids:
         return Summarized()
+    with engine.begin() as conn:
+        return place(conn, alert_ids, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who placed new alerts in summaries, as the journal says it: detection (perfsheriff), or a sheriff who
+    made an alert by hand, with their note."""
+
+    who: str = SYSTEM
+    created: str = "created by detection"
+    added: str = "detection added"
+    note: str = ""
+
+    def says(self, text: str) -> str:
+        return f"{text}: {self.note}" if self.note.strip() else text
+
+
+DETECTION = Origin()
+
+
+def by_hand(who: str, note: str) -> Origin:
+    """The origin of an alert a sheriff made by hand: the journal names them and gives their note."""
+    return Origin(who, "created by hand", "added by hand", note)
+
+
+def place(
+    conn: sa.Connection, alert_ids: Sequence[int] | None, now: datetime, origin: Origin = DETECTION
+) -> Summarized:
+    """:func:`summarize` inside the caller's transaction (``origin``: who the journal says placed them)."""
     created: list[int] = []
     joins: dict[int, int] = {}
     merges: dict[int, int] = {}
-    with engine.begin() as conn:
-        store.lock_summaries(conn)
-        lanes: dict[tuple[int, int], list[store.AlertFacts]] = {}
-        for fact in store.alert_facts(conn, ids=alert_ids, unsummarized=True):
-            lanes.setdefault((fact.project_id, fact.branch_id), []).append(fact)
-        for (project_id, branch_id), facts in sorted(lanes.items()):
-            originals = open_summaries(conn, branch_id)
-            grouping = group(originals, [to_alert(f) for f in facts])
-            new = {f.id: f for f in facts}
-            made = apply_grouping(
-                conn, grouping, originals, project_id=project_id, branch_id=branch_id, new=new, now=now
-            )
-            created += made
-            joins.update(grouping.joins)
-            joins.update({a: sid for sid, n in zip(made, grouping.created, strict=True) for a in n.alert_ids})
-            merges.update(grouping.merges)
+    store.lock_summaries(conn)
+    lanes: dict[tuple[int, int], list[store.AlertFacts]] = {}
+    for fact in store.alert_facts(conn, ids=alert_ids, unsummarized=True):
+        lanes.setdefault((fact.project_id, fact.branch_id), []).append(fact)
+    for (project_id, branch_id), facts in sorted(lanes.items()):
+        originals = open_summaries(conn, branch_id)
+        grouping = group(originals, [to_alert(f) for f in facts])
+        new = {f.id: f for f in facts}
+        made = apply_grouping(
+            conn, grouping, originals, project_id=project_id, branch_id=branch_id, new=new, now=now, origin=origin
+        )
+        created += made
+        joins.update(grouping.joins)
+        joins.update({a: sid for sid, n in zip(made, grouping.created, strict=True) for a in n.alert_ids})
+        merges.update(grouping.merges)
     return Summarized(tuple(created), joins, merges)
 
 
@@ -149,6 +178,7 @@ def apply_grouping(
     branch_id: int,
     new: Mapping[int, store.AlertFacts],
     now: datetime,
+    origin: Origin = DETECTION,
 ) -> list[int]:
     """Store a grouping: merges first (the oldest summary absorbs), then joins, then new summaries."""
     before = {s.id: s for s in originals}
@@ -162,8 +192,8 @@ def apply_grouping(
         joined.setdefault(summary_id, []).append(alert_id)
     for summary_id, ids in joined.items():
         store.move_alerts(conn, to_summary=summary_id, alert_ids=ids)
-        text = "detection added " + "; ".join(describe(new[i]) for i in ids)
-        store.insert_note(conn, summary_id, who=SYSTEM, when=now, kind="data", text=text, details={"alerts": ids})
+        text = origin.says(f"{origin.added} " + "; ".join(describe(new[i]) for i in ids))
+        store.insert_note(conn, summary_id, who=origin.who, when=now, kind="data", text=text, details={"alerts": ids})
     created = []
     for made in grouping.created:
         suspect = made.suspect
@@ -177,9 +207,9 @@ def apply_grouping(
             now=now,
         )
         store.move_alerts(conn, to_summary=summary_id, alert_ids=made.alert_ids)
-        text = "created by detection: " + "; ".join(describe(new[i]) for i in made.alert_ids)
+        text = origin.says(f"{origin.created}: " + "; ".join(describe(new[i]) for i in made.alert_ids))
         details = {"alerts": list(made.alert_ids)}
-        store.insert_note(conn, summary_id, who=SYSTEM, when=now, kind="data", text=text, details=details)
+        store.insert_note(conn, summary_id, who=origin.who, when=now, kind="data", text=text, details=details)
         created.append(summary_id)
     for summary_id in {*grouping.merges.values(), *joined, *after, *created}:
         refresh(conn, summary_id, now)
@@ -242,7 +272,7 @@ def system_transition(
     if not store.compare_and_set_state(conn, summary_id, current.value, to.value, now):
         raise _conflict(conn, summary_id, current)
     _write(conn, summary_id, note, details)
-    _journal_sensitivity(conn, summary_id, before, now)
+    journal_sensitivity(conn, summary_id, before, now)
     return True
 
 
@@ -276,10 +306,10 @@ def _write(conn: sa.Connection, summary_id: int, note: Note, details: Mapping[st
 
 def _sensitivity_before(conn: sa.Connection, summary_id: int) -> tuple[dict[str, Sensitivity], dict[str, str]]:
     """The learnt sensitivity of the summary's step series before a change of state, and their labels."""
-    return _sensitivity_of(conn, store.alert_facts(conn, summary_ids=[summary_id]))
+    return sensitivity_of(conn, store.alert_facts(conn, summary_ids=[summary_id]))
 
 
-def _sensitivity_of(
+def sensitivity_of(
     conn: sa.Connection, facts: Sequence[store.AlertFacts]
 ) -> tuple[dict[str, Sensitivity], dict[str, str]]:
     """The learnt sensitivity of the series of these alerts (drift ones left out), and their labels."""
@@ -288,10 +318,11 @@ def _sensitivity_of(
     return {series_id: known.get(series_id, Sensitivity()) for series_id in labels}, labels
 
 
-def _journal_sensitivity(
+def journal_sensitivity(
     conn: sa.Connection, summary_id: int, before: tuple[dict[str, Sensitivity], dict[str, str]], now: datetime
 ) -> None:
-    """A note, by perfsheriff, naming each series whose sensitivity the change of state moved (none: no note)."""
+    """A note, by perfsheriff, naming each series whose sensitivity the change of state (or a new hand-made alert)
+    moved since ``before`` (none: no note)."""
     found = sensitivity.changes(conn, *before)
     if found is not None:
         text, details = found
@@ -307,7 +338,8 @@ MAX_OWNER_CHARS = 200
 MAX_BUG_URL_CHARS = 2000
 
 
-def _check_text(value: str | None, limit: int, field: str) -> None:
+def check_text(value: str | None, limit: int, field: str) -> None:
+    """A sheriff's text fits the database: no NUL or lone surrogate, at most ``limit`` characters."""
     if value is None:
         return
     if not storable_text(value):
@@ -317,9 +349,9 @@ def _check_text(value: str | None, limit: int, field: str) -> None:
 
 
 def _check_sheriff_input(text: str | None, owner: str | None = None, bug_url: str | None = None) -> None:
-    _check_text(text, MAX_NOTE_CHARS, "text")
-    _check_text(owner, MAX_OWNER_CHARS, "owner")
-    _check_text(bug_url, MAX_BUG_URL_CHARS, "bug_url")
+    check_text(text, MAX_NOTE_CHARS, "text")
+    check_text(owner, MAX_OWNER_CHARS, "owner")
+    check_text(bug_url, MAX_BUG_URL_CHARS, "bug_url")
 
 
 def transition(
@@ -356,7 +388,7 @@ def transition(
             raise _conflict(conn, summary_id, current)
         _write(conn, summary_id, note)
         _owner_and_bug(conn, summary_id, who=who, owner=owner, bug_url=bug_url, now=now)
-        _journal_sensitivity(conn, summary_id, before, now)
+        journal_sensitivity(conn, summary_id, before, now)
     return target
 
 
@@ -427,12 +459,12 @@ def reassign_alert(engine: Engine, alert_id: int, summary_id: int, *, who: str, 
             raise InputError(f"alert {alert_id} is in summary {summary_id} already", where="summary_id")
         reason = f": {text}" if text.strip() else ""
         source = alert.summary_id
-        before = _sensitivity_of(conn, [alert])
+        before = sensitivity_of(conn, [alert])
         store.move_alerts(conn, to_summary=summary_id, alert_ids=[alert_id])
         came = f"{describe(alert)} moved here" + (f" from summary {source}" if source else "") + reason
         details = {"alert": alert_id, "from": source, "to": summary_id}
         _write(conn, summary_id, _validated(who, now, came, NoteKind.REASSIGN), details)
-        _journal_sensitivity(conn, summary_id, before, now)  # the alert now counts with this summary's state
+        journal_sensitivity(conn, summary_id, before, now)  # the alert now counts with this summary's state
         refresh(conn, summary_id, now)
         if source is None:
             return

@@ -202,6 +202,38 @@ def detect_prepared(prep: PreparedSeries, *, direction: Direction, settings: Det
     return DetectionResult(Verdict.ANALYSED, tuple(steps), n, prep.dropped, sigma, tuple(drifts))
 
 
+@dataclass(frozen=True, slots=True)
+class MeasuredStep:
+    """A change at a place someone named, as :func:`measure_step` measured it; ``noise`` is the series' sigma."""
+
+    point: ChangePoint
+    noise: float
+
+
+def measure_step(
+    points: Points, at: int, *, direction: Direction, settings: DetectionSettings | None = None
+) -> MeasuredStep | None:
+    """The change from ``points[:at]`` to ``points[at:]``, measured as :func:`detect` measures the changes it finds.
+
+    For a change a person saw and the detector did not report (a sheriff's hand-made alert): the same
+    levels (medians of up to ``settings.window`` revisions a side), Mann-Whitney test on the raw samples,
+    relative change, calibrated probability and credible interval over the position as a detected
+    change point carries (:func:`_test`, :func:`_describe`), but no threshold is applied: ``passed``
+    does not matter, the person's judgement replaces it. ``points`` should hold only the stretch between
+    the neighbouring changes, as the detector's windows stop at them. Indices refer to ``points``.
+    Returns None when either side has no finite sample (nothing to measure).
+    """
+    settings = settings or DetectionSettings()
+    prep = prepare(points)
+    split = int(np.searchsorted(prep.index, at))
+    if split == 0 or split == len(prep.values):
+        return None
+    sigma = noise_scale(prep.values)
+    smooth = winsorize(prep.values, sigma, width=settings.winsor_width, limit=settings.winsor_limit)
+    test = _test(prep, smooth, (0, split, len(prep.values)), sigma, direction=direction, settings=settings)
+    return MeasuredStep(_describe(prep, smooth, [split], test, sigma=sigma, settings=settings), sigma)
+
+
 def separate_drifts(
     prep: PreparedSeries,
     smooth: npt.NDArray[np.float64],

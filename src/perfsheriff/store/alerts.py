@@ -33,6 +33,8 @@ class AlertRow:
     created_at: datetime
     # None: never subject to confirmation (uploads, ingest); else confirming | confirmed | not-reproduced | unconfirmed.
     confirmation: str | None = None
+    # Who made the alert by hand (a change the detector did not report); None: perfsheriff found it.
+    created_by: str | None = None
 
 
 def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False) -> list[tuple[str, int, int]]:
@@ -65,6 +67,7 @@ def list_alerts(
     conn: sa.Connection,
     *,
     ids: Sequence[int] | None = None,
+    series_id: str | None = None,
     benchmark: str | None = None,
     kind: str | None = None,
     machine: str | None = None,
@@ -97,6 +100,7 @@ def list_alerts(
             t.alerts.c.details,
             t.alerts.c.created_at,
             t.alerts.c.confirmation,
+            t.alerts.c.created_by,
         )
         .join(t.series, t.series.c.id == t.alerts.c.series_id)
         .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
@@ -110,6 +114,8 @@ def list_alerts(
     )
     if ids is not None:
         query = query.where(t.alerts.c.id.in_(list(ids)))
+    if series_id is not None:
+        query = query.where(t.alerts.c.series_id == series_id)
     if benchmark:
         query = query.where(t.benchmarks.c.name.contains(benchmark, autoescape=True))
     if kind:

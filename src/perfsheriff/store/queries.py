@@ -234,6 +234,23 @@ def revisions_by_prefix(conn: sa.Connection, prefix: str, limit: int = 5) -> lis
     return [(int(row[0]), row[1]) for row in conn.execute(query)]
 
 
+def branch_revisions_by_prefix(
+    conn: sa.Connection, branch_id: int, prefix: str, limit: int = 5
+) -> list[tuple[int, str, int]]:
+    """(id, sha, position) of the branch's commits whose sha starts with ``prefix``, in branch order."""
+    query = (
+        sa.select(t.revisions.c.id, t.revisions.c.sha, t.branch_revisions.c.position)
+        .join(t.branch_revisions, t.branch_revisions.c.revision_id == t.revisions.c.id)
+        .where(
+            t.branch_revisions.c.branch_id == branch_id,
+            t.revisions.c.sha.startswith(prefix.lower(), autoescape=True),
+        )
+        .order_by(t.branch_revisions.c.position)
+        .limit(limit)
+    )
+    return [(int(row[0]), str(row[1]), int(row[2])) for row in conn.execute(query)]
+
+
 def samples_at_revision(conn: sa.Connection, revision_id: int) -> dict[str, FloatArray]:
     """Every series' repetitions at one revision (all runs merged), by series id."""
     query = (

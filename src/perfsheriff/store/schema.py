@@ -15,6 +15,8 @@ Schema history (each step is an Alembic migration under ``migrations/versions``)
    culprits on alerts; patch ids of revisions; the notification log.
 4. ``0004`` tags of tracked branches; each series' drift since its newest release tag.
 5. ``0005`` alerts' confirmation status (candidates perfsheriff re-measures before anyone sees them).
+6. ``0006`` dashboard sessions (a server-side session per login, revocable).
+7. ``0007`` who created an alert by hand (``alerts.created_by``; NULL for alerts perfsheriff found).
 """
 
 from __future__ import annotations
@@ -257,6 +259,9 @@ alerts = Table(
     # Confirmation (migration 0005): NULL for alerts nobody re-measures (uploads, ingest); else
     # ``confirming`` (a candidate, in no summary, seen by no one yet), ``confirmed`` or ``not-reproduced``.
     Column("confirmation", String(20), nullable=True),
+    # Hand-made alerts (migration 0007): who created the alert for a change the detector did not report;
+    # NULL for every alert perfsheriff found itself.
+    Column("created_by", Text, nullable=True),
     UniqueConstraint("series_id", "first_bad_revision_id", "kind"),
 )
 

@@ -47,6 +47,7 @@ class AlertFacts:
     culprit_confidence: float | None
     details: dict[str, Any]
     created_at: datetime
+    created_by: str | None = None  # who made it by hand; None: perfsheriff found it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,7 @@ def alert_facts(
             a.c.culprit_confidence,
             a.c.details,
             a.c.created_at,
+            a.c.created_by,
         )
         .join(s, s.c.id == a.c.series_id)
         .join(t.benchmarks, t.benchmarks.c.id == s.c.benchmark_id)
@@ -416,18 +418,22 @@ def shas_at(conn: sa.Connection, branch_id: int, positions: Iterable[int]) -> di
 
 def triaged_step_alerts(
     conn: sa.Connection, states: Sequence[str], *, series_ids: Sequence[str] | None = None
-) -> list[tuple[str, str, float]]:
-    """(series id, summary state, relative change) of every step alert in a summary in one of ``states``.
+) -> list[tuple[str, str, float, bool]]:
+    """(series id, summary state, relative change, made by hand) of every step alert in a summary in one of
+    ``states``.
 
     Drift alerts are left out: they come from another test with its own threshold. Ordered by alert id.
     """
     a, s = t.alerts, t.alert_summaries
     query = (
-        sa.select(a.c.series_id, s.c.state, a.c.relative_change)
+        sa.select(a.c.series_id, s.c.state, a.c.relative_change, a.c.created_by.is_not(None))
         .join(s, s.c.id == a.c.summary_id)
         .where(a.c.kind != "drift", s.c.state.in_(list(states)))
         .order_by(a.c.id)
     )
     if series_ids is not None:
         query = query.where(a.c.series_id.in_(list(series_ids)))
-    return [(str(series_id), str(state), float(change)) for series_id, state, change in conn.execute(query)]
+    return [
+        (str(series_id), str(state), float(change), bool(handmade))
+        for series_id, state, change, handmade in conn.execute(query)
+    ]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import ConfigError
 from perfsheriff.model import Direction
-from perfsheriff.stats.changepoints import DetectionSettings, Verdict, detect, plateau_burst_p
+from perfsheriff.stats.changepoints import DetectionSettings, Verdict, detect, measure_step, plateau_burst_p
 from perfsheriff.stats.segmentation import refine, seeded_intervals
 
 REPO = Path(__file__).resolve().parents[3]
@@ -313,3 +313,48 @@ def test_empty_or_nan_input_is_a_typed_result(n: int, data: list[float]) -> None
     assert detect([math.nan] * n, direction=LOWER).verdict is Verdict.INSUFFICIENT_DATA
     result = detect(data, direction=HIGHER)
     assert isinstance(result.verdict, Verdict)
+
+
+# -- a change at a named place (hand-made alerts) -------------------------------------------------------------------
+
+
+def test_a_named_change_is_measured_exactly_as_detection_measures_the_change_it_finds() -> None:
+    values = steps([(80, 100.0), (80, 108.0)])
+    (found,) = detect(values, direction=LOWER).change_points
+    measured = measure_step(values, found.index, direction=LOWER)
+    assert measured is not None
+    assert measured.point == found
+    assert measured.noise == pytest.approx(1.0, rel=0.3)
+
+
+def test_a_change_too_small_to_alert_is_still_measured_at_the_named_place() -> None:
+    values = steps([(40, 100.0), (40, 100.6)], noise=0.005)
+    assert detect(values, direction=LOWER, settings=DetectionSettings(min_relative_change=0.01)).change_points == ()
+    measured = measure_step(values, 40, direction=HIGHER)
+    assert measured is not None
+    point = measured.point
+    assert point.relative_change == pytest.approx(0.006, abs=0.003)
+    assert not point.is_regression  # higher is better: a rise is an improvement
+    assert (point.index, point.last_before, point.n_before, point.n_after) == (40, 39, 40, 40)
+    assert 0.0 <= point.probability <= 1.0
+
+
+def test_a_side_without_data_is_a_typed_outcome() -> None:
+    assert measure_step([[1.0, 1.1], [2.0]], 0, direction=LOWER) is None
+    assert measure_step([[1.0, 1.1], [2.0]], 2, direction=LOWER) is None
+    assert measure_step([[1.0], [math.nan]], 1, direction=LOWER) is None
+    one_each = measure_step([[1.0, 1.1], [2.0]], 1, direction=LOWER)
+    assert one_each is not None
+    assert one_each.point.relative_change == pytest.approx(2.0 / 1.05 - 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), at=st.integers(1, 59), factor=st.floats(1e-3, 1e3))
+def test_a_named_change_does_not_depend_on_the_unit(seed: int, at: int, factor: float) -> None:
+    rng = np.random.default_rng(seed)
+    values = 100 + rng.normal(0, 2, 60) + np.r_[np.zeros(at), np.full(60 - at, 5.0)]
+    plain, scaled = (measure_step(v, at, direction=LOWER) for v in (values, values * factor))
+    assert plain is not None
+    assert scaled is not None
+    assert scaled.point.relative_change == pytest.approx(plain.point.relative_change, rel=1e-9, abs=1e-12)
+    assert scaled.point.is_regression == plain.point.is_regression

@@ -1,4 +1,5 @@
-"""The sensitivity rule: identity without history, monotone in rejections and confirmations, bounded."""
+"""The sensitivity rule: identity without history, monotone in rejections, confirmations and hand-made alerts,
+bounded."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from perfsheriff.triage import State
 from perfsheriff.triage.sensitivity import CEILING, FLOOR, MARGIN, Judged, Sensitivity, judged, learn
 
 changes = st.floats(-0.9, 5.0, allow_nan=False) | st.sampled_from([float("inf"), float("nan"), 0.0])
-histories = st.lists(st.builds(Judged, st.booleans(), changes), max_size=40)
+judgements = st.builds(Judged, st.booleans(), changes) | st.builds(Judged, st.just(True), changes, st.just(True))
+histories = st.lists(judgements, max_size=40)
 thresholds = st.floats(0.0, 1.0)
 
 
@@ -45,6 +47,31 @@ def test_one_more_confirmation_never_makes_a_series_less_sensitive(
     assert threshold([*history, Judged(True, change)], configured) <= threshold(history, configured)
 
 
+@given(history=histories, change=changes, configured=thresholds)
+def test_one_more_handmade_alert_never_makes_a_series_less_sensitive(
+    history: list[Judged], change: float, configured: float
+) -> None:
+    assert threshold([*history, Judged(True, change, handmade=True)], configured) <= threshold(history, configured)
+
+
+@given(history=histories, change=changes, configured=thresholds)
+def test_a_handmade_alert_weighs_at_least_as_much_as_a_confirmation(
+    history: list[Judged], change: float, configured: float
+) -> None:
+    made = threshold([*history, Judged(True, change, handmade=True)], configured)
+    assert made <= threshold([*history, Judged(True, change)], configured)
+
+
+@given(history=histories, change=st.floats(1e-6, 5.0) | st.floats(-0.9, -1e-6), configured=thresholds)
+def test_while_rejections_do_not_dominate_a_handmade_change_alerts_next_time_unless_below_the_floor(
+    history: list[Judged], change: float, configured: float
+) -> None:
+    after = [*history, Judged(True, change, handmade=True)]
+    learnt = learn(after)
+    if learnt.invalid <= learnt.valid:
+        assert learnt.apply(configured) <= max(abs(change) / MARGIN, FLOOR * configured) * (1 + 1e-12)
+
+
 @given(history=histories, configured=thresholds)
 def test_order_does_not_matter(history: list[Judged], configured: float) -> None:
     assert threshold(history[::-1], configured) == threshold(history, configured)
@@ -73,11 +100,44 @@ def test_which_states_decide() -> None:
     assert all(judged(s, 0.1) is None for s in (State.UNTRIAGED, State.INVESTIGATING, State.REASSIGNED))
 
 
+def test_a_handmade_alert_counts_from_the_moment_it_is_made_until_it_is_rejected() -> None:
+    made = Judged(True, 0.1, handmade=True)
+    assert all(judged(s, 0.1, handmade=True) == made for s in (State.UNTRIAGED, State.INVESTIGATING))
+    assert judged(State.ACKNOWLEDGED, 0.1, handmade=True) == made
+    assert judged(State.INVALID, 0.1, handmade=True) == Judged(False, 0.1)  # the sheriffs changed their minds
+    assert judged(State.REASSIGNED, 0.1, handmade=True) is None
+    with pytest.raises(InputError, match="rejection"):
+        Judged(False, 0.1, handmade=True)
+
+
+def test_a_handmade_alert_lowers_the_threshold_just_below_its_change_but_never_below_the_floor() -> None:
+    learnt = learn([Judged(True, -0.017, handmade=True)])
+    assert (learnt.valid, learnt.handmade, learnt.at_most) == (1, 1, pytest.approx(0.017 / MARGIN))
+    assert learnt.apply(0.02) == pytest.approx(0.02 * FLOOR)  # one confirmation's step already reaches below it
+    even = learn([Judged(False, 0.03), Judged(True, 0.017, handmade=True)])  # net 0: the factor stays 1
+    assert even.apply(0.019) == pytest.approx(0.017 / MARGIN)
+    assert learnt.apply(0.05) == pytest.approx(0.05 * FLOOR)  # a change far below the threshold: the floor holds
+    assert learn([Judged(True, 0.3, handmade=True)]).apply(0.05) == pytest.approx(0.05 * FLOOR)  # a large one
+    assert learn([Judged(True, 0.0, handmade=True)]).at_most is None  # no size to learn from
+
+
+def test_rejections_that_come_to_outnumber_the_confirmations_lift_the_handmade_cap() -> None:
+    made = Judged(True, 0.017, handmade=True)
+    rejected = [Judged(False, 0.03), Judged(False, 0.025)]
+    learnt = learn([made, *rejected])
+    assert learnt.at_most is None
+    assert learnt.apply(0.02) == pytest.approx(0.03 * MARGIN)
+
+
 def test_an_impossible_sensitivity_is_refused() -> None:
     with pytest.raises(InputError, match="factor"):
         Sensitivity(factor=3.0)
     with pytest.raises(InputError, match="at_least"):
         Sensitivity(at_least=float("nan"))
+    with pytest.raises(InputError, match="at_most"):
+        Sensitivity(at_most=float("inf"))
+    with pytest.raises(InputError, match="hand-made"):
+        Sensitivity(valid=1, handmade=2)
 
 
 def test_describe_names_the_rule_and_the_counts() -> None:
@@ -87,3 +147,8 @@ def test_describe_names_the_rule_and_the_counts() -> None:
         == "max(1.26 x the configured min_relative_change, 7.70%), at most 2 x it (1 invalid, 0 valid triaged alerts)"
     )
     assert Sensitivity().describe().startswith("the configured min_relative_change")
+    made = learn([Judged(True, 0.033, handmade=True)]).describe()
+    assert made == (
+        "min(0.79 x the configured min_relative_change, 3.00%), at least 0.79 x it, at most 2 x it "
+        "(0 invalid, 1 valid triaged alerts, 1 of them made by hand)"
+    )

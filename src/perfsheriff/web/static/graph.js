@@ -138,6 +138,7 @@
         item(m.kind + " at #" + m.position + ": " + m.machine + " (" + what.join(", ") + ")").className = "mark-machine";
       }
       for (const a of p.alerts) {
+        if (a.created_by) item("alert " + a.id + " (" + a.kind + ") created by " + a.created_by + ", by hand").className = "mark-created-by";
         for (const c of a.culprits || []) item("culprit of alert " + a.id + ": " + c.commit.slice(0, 12), "/revision/" + encodeURIComponent(c.commit)).className = "mark-culprit";
         const probes = (a.probes || []).map((q) => q.commit.slice(0, 8) + " " + q.verdict + " (n=" + q.n_samples + ")");
         if (probes.length) item("bisection of alert " + a.id + ": " + probes.join(", ")).className = "mark-probes";
