@@ -1,4 +1,4 @@
-"""What /proc says about processes: their group and whether they still run (for kill tests)."""
+"""What /proc says about processes: their group, their parents and whether they still run (for kill tests)."""
 
 from __future__ import annotations
 
@@ -37,4 +37,25 @@ def live_members(groups: set[int]) -> list[int]:
                 continue
             if fields[0] != "Z" and int(fields[2]) in groups:
                 found.append(int(entry.name))
+    return found
+
+
+def command_line(pid: int) -> str:
+    """The command line of ``pid``, its arguments joined by spaces ("" when it has gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def ancestors(pid: int, until: int) -> list[int]:
+    """``pid`` and its parents, nearest first, up to but not including ``until`` (or the first that has gone)."""
+    found = []
+    while pid not in (until, 0, 1):
+        try:
+            parent = int(stat_fields(pid)[1])
+        except (OSError, ValueError, IndexError):
+            break
+        found.append(pid)
+        pid = parent
     return found
