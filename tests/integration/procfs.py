@@ -1,7 +1,10 @@
-"""What /proc says about processes: their group, their parents and whether they still run (for kill tests)."""
+"""What /proc says about processes (their group, their parents, whether they still run), for kill tests."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 
@@ -59,3 +62,20 @@ def ancestors(pid: int, until: int) -> list[int]:
         found.append(pid)
         pid = parent
     return found
+
+
+def kill_with_supervisor(parent: subprocess.Popen[str] | subprocess.Popen[bytes], shell: int) -> int:
+    """SIGKILL ``parent`` and the supervisor of its benchmark's ``shell``, which survives; return the shell's group.
+
+    The supervisor is frozen first, so that it cannot kill the group when
+    ``parent`` dies: what a machine that kills both leaves behind.
+    """
+    group = process_group(shell)
+    assert group is not None
+    supervisor = int(stat_fields(shell)[1])
+    os.kill(supervisor, signal.SIGSTOP)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    os.kill(supervisor, signal.SIGKILL)
+    assert alive(shell)  # nothing took the benchmark down this time
+    return group

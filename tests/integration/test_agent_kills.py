@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -26,10 +25,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchrepo import build_project
+from benchrepo import build_project, held_benchmark
 from faultproxy import FaultProxy
 from liveserver import start_server
-from procfs import alive, ancestors, command_line, live_members, process_group, stat_fields
+from procfs import alive, ancestors, command_line, kill_with_supervisor, live_members, process_group
 from test_agent import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
 
 HELD_SAMPLES = 3
@@ -62,18 +61,6 @@ GIT_CONFIG = """\
 [filter "hold"]
 \tsmudge = {hook} cat
 """
-
-
-def held_benchmark(root: Path) -> str:
-    result = {"name": "held", "unit": "ms", "samples": [1.0, 2.0, 3.0]}
-    document = json.dumps({"format": "perfsheriff", "version": 1, "results": [result]})
-    command = (
-        f"echo $$ >> {root / 'held-started'}; while [ -e {root / 'hold'} ]; do sleep 0.05; done; "
-        f"echo {shlex.quote(document)} > {{output}}; echo $$ >> {root / 'held-finished'}"
-    )
-    return (
-        f'\n[[benchmarks]]\nname = "held"\ncommand = {json.dumps(command)}\nformat = "perfsheriff"\ntimeout = "60s"\n'
-    )
 
 
 class Kills(Setup):
@@ -305,14 +292,7 @@ def test_a_restarted_agent_kills_what_survived_its_predecessor_and_its_outputs(k
     try:
         wait_for(kills.marker.exists, "the held benchmark to start")
         (shell,) = kills.pids("held-started")
-        group = process_group(shell)
-        assert group is not None
-        supervisor = int(stat_fields(shell)[1])
-        os.kill(supervisor, signal.SIGSTOP)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        os.kill(supervisor, signal.SIGKILL)
-        assert alive(shell)  # nothing took the benchmark down this time
+        group = kill_with_supervisor(first, shell)
     finally:
         first.kill()
         first.wait(10)

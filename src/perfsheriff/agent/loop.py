@@ -18,7 +18,6 @@ waits of the loop are short sleeps that look at those flags.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.runner import RunOutcome
 from perfsheriff.runner.sandbox import SANDBOXES, sandbox_wrapper
+from perfsheriff.runner.workdir import exclusive
 
 #: 401 and 403 say the agent's token is wrong, not the result: stop, and keep the spool for a fixed token.
 _AUTH_STATUSES = frozenset({401, 403})
@@ -110,7 +110,7 @@ class Agent:
         Raises ApiError when the server refuses the agent itself (bad token,
         unknown machine): no later try would succeed.
         """
-        with _workdir_lock(self.options.workdir), self._signals():
+        with exclusive(self.options.workdir), self._signals():
             self._wrapper = self._sandbox()
             for stale in self.spool.discard_temporary():
                 self.log(f"removed {stale}, left by an interrupted write")
@@ -314,20 +314,3 @@ def _stored(result: UploadResult) -> str:
     if result.duplicate:
         return f"already uploaded (run {result.run_id})"
     return f"run {result.run_id}, {result.series} series, {result.samples} samples"
-
-
-@contextlib.contextmanager
-def _workdir_lock(workdir: Path) -> Iterator[None]:
-    """Hold ``workdir/agent.lock``: two agents sharing a spool and a worktree would corrupt both."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    with (workdir / "agent.lock").open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(
-                "another agent is using this folder; give each agent its own --workdir", source=str(workdir)
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

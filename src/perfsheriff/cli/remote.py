@@ -74,7 +74,10 @@ def agent(
         ),
     ] = None,
     workdir: Annotated[
-        Path, typer.Option(help="Folder for repository mirrors, worktrees and the spool of undelivered results.")
+        Path,
+        typer.Option(
+            help="Folder for repository mirrors, worktrees and the spool of undelivered results; one agent at a time."
+        ),
     ] = Path(".perfsheriff/agent"),
     once: Annotated[bool, typer.Option("--once", help="Handle at most one job, then exit.")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between claims while no job is queued.")] = 2.0,
