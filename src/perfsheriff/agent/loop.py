@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 
 from perfsheriff.agent.backoff import Backoff
-from perfsheriff.agent.job import GROUPS, LeaseKeeper, clean_up_after_crash, job_upload, run_job
+from perfsheriff.agent.job import GROUPS, TMP, WORK, LeaseKeeper, clean_up_after_crash, job_upload, run_job
 from perfsheriff.agent.spool import Spool, SpooledUpload
 from perfsheriff.client import ApiError, Client, Job, ServerUnavailable, UploadResult
 from perfsheriff.errors import InputError, PerfsheriffError
@@ -111,11 +111,11 @@ class Agent:
         unknown machine): no later try would succeed.
         """
         with exclusive(self.options.workdir), self._signals():
-            self._wrapper = self._sandbox()
             for stale in self.spool.discard_temporary():
                 self.log(f"removed {stale}, left by an interrupted write")
             for cleaned in clean_up_after_crash(self.options.workdir):
                 self.log(cleaned)
+            self._wrapper = self._sandbox()  # after the clean-up, which empties the benchmarks' TMPDIR
             while not self._stopping:
                 if not self._drain_spool():
                     break
@@ -134,12 +134,17 @@ class Agent:
         return 0
 
     def _sandbox(self) -> tuple[str, ...]:
-        """The sandbox's command line, checked to work here; the folders it masks exist first."""
-        private = [self.options.workdir / "spool", self.options.workdir / GROUPS]
+        """The sandbox's command line, checked to work here; the folders it masks or lets write in exist first.
+
+        Benchmarks may write only in the worktrees and outputs (``work/``) and
+        in their ``TMPDIR`` (``tmp/``), where a sandbox confines writes.
+        """
+        workdir = self.options.workdir
+        private, writable, tmpdir = [workdir / "spool", workdir / GROUPS], [workdir / WORK], workdir / TMP
         if self.options.sandbox != "none":
-            for folder in private:
+            for folder in [*private, *writable, tmpdir]:
                 folder.mkdir(parents=True, exist_ok=True)
-        return sandbox_wrapper(self.options.sandbox, [*private, *self.options.masked])
+        return sandbox_wrapper(self.options.sandbox, [*private, *self.options.masked], writable, tmpdir)
 
     # -- the spool -------------------------------------------------------------------------
 

@@ -98,7 +98,8 @@ def agent(
         str,
         typer.Option(
             help="Run benchmarks in a sandbox: unshare or bwrap (new user, mount and PID namespaces; the token file "
-            "and the spool hidden), or none. Fails at start-up when this machine cannot provide it.",
+            "and the spool hidden; bwrap also lets them write only in the work folder and their TMPDIR), or none. "
+            "Fails at start-up when this machine cannot provide it.",
         ),
     ] = "none",
     timeout: TimeoutOption = 30.0,

@@ -12,9 +12,14 @@ the agent's API token. Two layers:
   command line or environment) and the given paths (the token file, the
   spool) are masked. ``unshare`` (util-linux) or ``bwrap`` (bubblewrap) does it;
   asking for one that this machine cannot provide is an error, said at
-  start-up, never a silent run without it. Files, network and the user id
-  are otherwise those of the agent: this protects the token, not the
-  machine (for that, run the agent as a dedicated user on a dedicated machine).
+  start-up, never a silent run without it. ``bwrap`` also confines writes:
+  the whole file system is read-only but for the folders given as writable
+  (the agent's worktrees and outputs) and ``TMPDIR``, with a private ``/dev``
+  (no GPUs or other devices) and no capabilities, even for root (bwrap keeps
+  root's capabilities unless told otherwise, and with them the benchmark
+  could unmount the masks). Under ``unshare`` files, network and the user id
+  are those of the agent: it protects the token, not the machine (for that,
+  run the agent as a dedicated user on a dedicated machine).
 """
 
 from __future__ import annotations
@@ -55,12 +60,16 @@ def benchmark_environment(environ: Mapping[str, str], extra: Iterable[str] = ())
     }
 
 
-def sandbox_wrapper(kind: str, masked: Sequence[Path]) -> tuple[str, ...]:
+def sandbox_wrapper(
+    kind: str, masked: Sequence[Path], writable: Sequence[Path] = (), tmpdir: Path | None = None
+) -> tuple[str, ...]:
     """The command line that runs a benchmark's shell in sandbox ``kind``, with ``masked`` paths hidden.
 
-    ``()`` for ``none``. Checks that the tool exists and works here (one
-    trial run): raises InputError saying why not, so that an agent asked for
-    a sandbox never runs a benchmark without it.
+    ``()`` for ``none``. With ``bwrap``, ``writable`` folders and ``tmpdir``
+    (the benchmark's ``TMPDIR``), which must exist, are the only places the
+    benchmark may write; ``unshare`` does not confine writes. Checks that the
+    tool exists and works here (one trial run): raises InputError saying why
+    not, so that an agent asked for a sandbox never runs a benchmark without it.
     """
     if kind not in SANDBOXES:
         raise InputError(f"expected one of {', '.join(SANDBOXES)}, got {kind!r}", where="--sandbox")
@@ -90,7 +99,12 @@ def sandbox_wrapper(kind: str, masked: Sequence[Path]) -> tuple[str, ...]:
             "--",
         )
     else:
-        wrapper = (tool, "--dev-bind", "/", "/", "--unshare-pid", "--unshare-user-try", "--proc", "/proc")
+        wrapper = (tool, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
+        for folder in [*writable, *([tmpdir] if tmpdir else [])]:
+            wrapper += ("--bind", str(folder.absolute()), str(folder.absolute()))
+        if tmpdir is not None:
+            wrapper += ("--setenv", "TMPDIR", str(tmpdir.absolute()))
+        wrapper += ("--unshare-pid", "--unshare-ipc", "--unshare-user-try", "--cap-drop", "ALL")
         for path in hidden:
             wrapper += ("--tmpfs", path) if Path(path).is_dir() else ("--ro-bind", "/dev/null", path)
         wrapper += ("--die-with-parent", "--")
