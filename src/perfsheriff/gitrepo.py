@@ -367,7 +367,9 @@ class GitRepo:
         for entry in sorted(root.absolute().iterdir()):
             if not _SLOT_NAME.fullmatch(entry.name) or not entry.is_dir() or entry.is_symlink():
                 continue
-            if entry.resolve() in registered and _clear_index_lock(entry):
+            admin = self._admin_folder(entry) if entry.resolve() in registered else None
+            if admin is not None:
+                (admin / "index.lock").unlink(missing_ok=True)
                 continue
             self._discard_worktree(entry)
             removed.append(entry)
@@ -383,13 +385,40 @@ class GitRepo:
 
     def _refresh_worktree(self, path: Path, sha: str) -> None:
         """Move a registered worktree to ``sha`` and make it pristine."""
-        tree = GitRepo(path)
-        top = Path(tree._run(["rev-parse", "--show-toplevel"]).decode().strip())
-        if top.resolve() != path.resolve():  # never let checkout/clean reach an enclosing repository
-            raise GitError(f"{path} is not the top of a worktree")
-        (tree.git_dir / "index.lock").unlink(missing_ok=True)
-        tree._run(["checkout", "--quiet", "--detach", "--force", sha], writes=True)
-        tree._run(["clean", "--quiet", "-ffdx"], writes=True)
+        admin = self._admin_folder(path)
+        if admin is None:
+            raise GitError(f"{path} is not linked to {self.path} as git registered it")
+        (admin / "index.lock").unlink(missing_ok=True)
+        # The work tree is named, so checkout and clean never reach an enclosing repository either.
+        tree = ["-C", str(path), f"--git-dir={admin}", f"--work-tree={path}"]
+        for args in (["checkout", "--quiet", "--detach", "--force", sha], ["clean", "--quiet", "-ffdx"]):
+            result = _git([*tree, *args], env=self._env, writes=True)
+            if result.returncode != 0:
+                raise GitError(f"git {args[0]} failed in {path}: {_first_line(result.stderr)}")
+
+    def _admin_folder(self, path: Path) -> Path | None:
+        """The folder this repository keeps for its linked worktree at ``path``; None when ``path/.git`` is not
+        the link git wrote there.
+
+        A benchmark can write in its worktree: it may replace the ``.git``
+        file by a repository of its own, or make it name one, whose
+        configuration (hooks, an fsmonitor) git would run for the next
+        command there, outside any sandbox. So git runs in a slot only with
+        the administrative folder named explicitly, and only when ``.git`` is
+        a file naming a folder under this repository's ``worktrees/`` that
+        names ``path`` back.
+        """
+        link = path / ".git"
+        try:
+            if link.is_symlink() or not link.is_file():
+                return None
+            named = link.read_text(errors="replace").strip().removeprefix("gitdir: ")
+            admin = (path / named).resolve()  # an absolute path stays itself
+            back = (admin / (admin / "gitdir").read_text(errors="replace").strip()).resolve()
+        except OSError:
+            return None
+        ours = admin.parent == (self.git_dir / "worktrees").resolve()
+        return admin if ours and back == link.resolve() else None
 
     def _discard_worktree(self, path: Path) -> None:
         """Delete whatever occupies a slot, registered worktree or stray directory."""
@@ -525,16 +554,6 @@ def _git_environment() -> dict[str, str]:
 def _first_line(stderr: bytes) -> str:
     lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     return redact_url(lines[0].removeprefix("fatal: ").removeprefix("error: ")) if lines else "no error message"
-
-
-def _clear_index_lock(path: Path) -> bool:
-    """Remove a worktree's stale ``index.lock``; ``False`` when the worktree is too damaged to open."""
-    try:
-        tree = GitRepo(path)
-    except GitError:
-        return False
-    (tree.git_dir / "index.lock").unlink(missing_ok=True)
-    return True
 
 
 def _remove_tree(path: Path) -> None:
