@@ -10,16 +10,17 @@ the agent's API token. Two layers:
 - a sandbox (optional, ``--sandbox``): the benchmark runs in new user, mount
   and PID namespaces, where it sees a ``/proc`` of its own (not the agent's
   command line or environment) and the given paths (the token file, the
-  spool) are masked. ``unshare`` (util-linux) or ``bwrap`` (bubblewrap) does it;
-  asking for one that this machine cannot provide is an error, said at
-  start-up, never a silent run without it. ``bwrap`` also confines writes:
-  the whole file system is read-only but for the folders given as writable
-  (the agent's worktrees and outputs) and ``TMPDIR``, with a private ``/dev``
-  (no GPUs or other devices) and no capabilities, even for root (bwrap keeps
-  root's capabilities unless told otherwise, and with them the benchmark
-  could unmount the masks). Under ``unshare`` files, network and the user id
-  are those of the agent: it protects the token, not the machine (for that,
-  run the agent as a dedicated user on a dedicated machine).
+  spool) are masked. It keeps no capability, whoever runs the agent: with
+  one (root's are kept by default by both tools) it could unmount the masks.
+  ``unshare`` (util-linux, with ``setpriv`` to drop the capabilities) or
+  ``bwrap`` (bubblewrap) does it; asking for one that this machine cannot
+  provide is an error, said at start-up, never a silent run without it.
+  ``bwrap`` also confines writes: the whole file system is read-only but for
+  the folders given as writable (the agent's worktrees and outputs) and
+  ``TMPDIR``, with a private ``/dev`` (no GPUs or other devices). Under
+  ``unshare`` files, network and the user id are those of the agent: it
+  protects the token, not the machine (for that, run the agent as a
+  dedicated user on a dedicated machine).
 """
 
 from __future__ import annotations
@@ -81,9 +82,15 @@ def sandbox_wrapper(
         raise InputError(f"{kind} is not installed (install {package}), or choose another sandbox", where="--sandbox")
     hidden = [str(path.absolute()) for path in masked if path.exists()]
     if kind == "unshare":
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            raise InputError("unshare needs setpriv (install util-linux), or choose another sandbox", where="--sandbox")
+        # The masking shell keeps the namespace's capabilities (--keep-caps: an unprivileged user's shell would
+        # lose them on exec and could not mount); the benchmark gets none, so it cannot unmount a mask.
         wrapper: tuple[str, ...] = (
             tool,
             "--map-current-user",
+            "--keep-caps",
             "--mount",
             "--pid",
             "--fork",
@@ -96,6 +103,12 @@ def sandbox_wrapper(
             _MASK,
             "mask",
             *hidden,
+            "--",
+            setpriv,
+            "--inh-caps=-all",
+            "--ambient-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
             "--",
         )
     else:
