@@ -2,7 +2,14 @@
 
 Every call is ``git -C <path> ...`` with an argument list (never a shell), in the
 C locale and with prompts off, so output is parseable and a missing credential
-fails instead of hanging. Bulk reads use one ``git log`` with a NUL-separated
+fails instead of hanging. Commands that write (clone, fetch, checkout, clean,
+worktrees, commits) run behind a supervisor (:mod:`perfsheriff.supervision`),
+in a process group that dies with this process however it ends, SIGKILL
+included: ``git worktree add`` runs ``git reset --hard`` and smudge filters,
+``git clone`` runs ``upload-pack`` or a remote helper, and none of them may go
+on writing a worktree or a mirror that the next run uses. Queries run
+directly (a supervisor would cost more than they take); they write nothing
+and end when their output has nowhere to go. Bulk reads use one ``git log`` with a NUL-separated
 format, parsed here: importing 50,000 commits must stay a matter of seconds,
 which rules out one process per commit or per push.
 
@@ -25,6 +32,7 @@ from pathlib import Path
 
 from perfsheriff.errors import GitError, NotFoundError
 from perfsheriff.model import Push, Revision, redact_url
+from perfsheriff.supervision import supervised
 
 # Fields of one commit in ``git log`` output; the message goes last.
 _LOG_FORMAT = "--format=tformat:%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
@@ -93,8 +101,8 @@ class GitRepo:
         target.mkdir(parents=True, exist_ok=True)
         _git_outside(["init", "--quiet", "--initial-branch", branch, str(target)], f"git init failed in {target}")
         repo = cls(target)
-        repo._run(["fast-import", "--quiet", "--done"], fast_import)
-        repo._run(["checkout", "--quiet", "--force", branch])
+        repo._run(["fast-import", "--quiet", "--done"], fast_import, writes=True)
+        repo._run(["checkout", "--quiet", "--force", branch], writes=True)
         return repo
 
     @classmethod
@@ -107,10 +115,11 @@ class GitRepo:
         target = Path(path)
         if target.exists():
             repo = cls(target)
-            repo._run(["fetch", "--prune", "--quiet", "origin"])
+            repo._run(["fetch", "--prune", "--quiet", "origin"], writes=True)
             return repo
         target.parent.mkdir(parents=True, exist_ok=True)
-        _git_outside(["clone", "--mirror", "--quiet", "--", url, str(target)], f"git clone of {redact_url(url)} failed")
+        clone = ["clone", "--mirror", "--quiet", "--", url, str(target)]
+        _git_outside(clone, f"git clone of {redact_url(url)} failed", writes=True)
         return cls(target)
 
     def __repr__(self) -> str:
@@ -127,46 +136,32 @@ class GitRepo:
         if cls._run_outside_quiet(["-C", str(folder), "rev-parse", "--git-dir"]) != 0:
             _git_outside(["init", "--quiet", str(folder)], f"git init failed in {folder}")
         repo = cls(folder)
-        repo._run(["add", "--all", "--", "."])
+        repo._run(["add", "--all", "--", "."], writes=True)
         if repo._run_raw(["diff", "--cached", "--quiet", "--", "."]).returncode == 0:
             return None
         identity: list[str] = []
         if repo._run_raw(["config", "user.email"]).returncode != 0:
             identity = ["-c", "user.name=perfsheriff", "-c", "user.email=perfsheriff@localhost"]
-        done = subprocess.run(
-            ["git", "-C", str(folder), *identity, "commit", "--quiet", "--no-verify", "-m", message, "--", "."],
-            capture_output=True,
-            env=repo._env,
-            check=False,
-        )
+        args = ["-C", str(folder), *identity, "commit", "--quiet", "--no-verify", "-m", message, "--", "."]
+        done = _git(args, env=repo._env, writes=True)
         if done.returncode != 0:
             raise GitError(f"git commit failed in {folder}: {_first_line(done.stderr)}")
         return repo.resolve("HEAD")
 
     @staticmethod
     def _run_outside_quiet(args: Sequence[str]) -> int:
-        try:
-            return subprocess.run(["git", *args], capture_output=True, env=_git_environment(), check=False).returncode
-        except FileNotFoundError:
-            raise GitError("git is not installed or not on PATH") from None
+        return _git(args, env=_git_environment()).returncode
 
     # -- running git ---------------------------------------------------------
 
-    def _run_raw(self, args: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(self.path), *args],
-                input=stdin,
-                capture_output=True,
-                env=self._env,
-                check=False,
-            )
-        except FileNotFoundError:
-            raise GitError("git is not installed or not on PATH") from None
+    def _run_raw(
+        self, args: Sequence[str], stdin: bytes | None = None, *, writes: bool = False
+    ) -> subprocess.CompletedProcess[bytes]:
+        return _git(["-C", str(self.path), *args], env=self._env, stdin=stdin, writes=writes)
 
-    def _run(self, args: Sequence[str], stdin: bytes | None = None) -> bytes:
+    def _run(self, args: Sequence[str], stdin: bytes | None = None, *, writes: bool = False) -> bytes:
         """Run git and return its output; a failure becomes a one-line GitError."""
-        result = self._run_raw(args, stdin)
+        result = self._run_raw(args, stdin, writes=writes)
         if result.returncode != 0:
             raise GitError(f"git {args[0]} failed in {self.path}: {_first_line(result.stderr)}")
         return result.stdout
@@ -331,7 +326,7 @@ class GitRepo:
         path.parent.mkdir(parents=True, exist_ok=True)
         # --force twice: the slot may still be registered (even locked) by a run killed during "add".
         args = ["worktree", "add", "--quiet", "--detach", "--force", "--force", str(path), sha]
-        result = self._run_raw(args)
+        result = self._run_raw(args, writes=True)
         if result.returncode != 0:
             raise GitError(f"cannot create a worktree for {sha[:12]} at {path}: {_first_line(result.stderr)}")
         return path
@@ -346,7 +341,7 @@ class GitRepo:
         target = Path(path).absolute()
         self._refuse_repository_path(target)
         if target.resolve() in self._worktree_paths() and target.exists():
-            result = self._run_raw(["worktree", "remove", "--force", "--force", str(target)])
+            result = self._run_raw(["worktree", "remove", "--force", "--force", str(target)], writes=True)
             if result.returncode != 0:
                 raise GitError(f"cannot remove the worktree {target}: {_first_line(result.stderr)}")
         elif target.exists():
@@ -372,7 +367,9 @@ class GitRepo:
         for entry in sorted(root.absolute().iterdir()):
             if not _SLOT_NAME.fullmatch(entry.name) or not entry.is_dir() or entry.is_symlink():
                 continue
-            if entry.resolve() in registered and _clear_index_lock(entry):
+            admin = self._admin_folder(entry) if entry.resolve() in registered else None
+            if admin is not None:
+                (admin / "index.lock").unlink(missing_ok=True)
                 continue
             self._discard_worktree(entry)
             removed.append(entry)
@@ -388,18 +385,45 @@ class GitRepo:
 
     def _refresh_worktree(self, path: Path, sha: str) -> None:
         """Move a registered worktree to ``sha`` and make it pristine."""
-        tree = GitRepo(path)
-        top = Path(tree._run(["rev-parse", "--show-toplevel"]).decode().strip())
-        if top.resolve() != path.resolve():  # never let checkout/clean reach an enclosing repository
-            raise GitError(f"{path} is not the top of a worktree")
-        (tree.git_dir / "index.lock").unlink(missing_ok=True)
-        tree._run(["checkout", "--quiet", "--detach", "--force", sha])
-        tree._run(["clean", "--quiet", "-ffdx"])
+        admin = self._admin_folder(path)
+        if admin is None:
+            raise GitError(f"{path} is not linked to {self.path} as git registered it")
+        (admin / "index.lock").unlink(missing_ok=True)
+        # The work tree is named, so checkout and clean never reach an enclosing repository either.
+        tree = ["-C", str(path), f"--git-dir={admin}", f"--work-tree={path}"]
+        for args in (["checkout", "--quiet", "--detach", "--force", sha], ["clean", "--quiet", "-ffdx"]):
+            result = _git([*tree, *args], env=self._env, writes=True)
+            if result.returncode != 0:
+                raise GitError(f"git {args[0]} failed in {path}: {_first_line(result.stderr)}")
+
+    def _admin_folder(self, path: Path) -> Path | None:
+        """The folder this repository keeps for its linked worktree at ``path``; None when ``path/.git`` is not
+        the link git wrote there.
+
+        A benchmark can write in its worktree: it may replace the ``.git``
+        file by a repository of its own, or make it name one, whose
+        configuration (hooks, an fsmonitor) git would run for the next
+        command there, outside any sandbox. So git runs in a slot only with
+        the administrative folder named explicitly, and only when ``.git`` is
+        a file naming a folder under this repository's ``worktrees/`` that
+        names ``path`` back.
+        """
+        link = path / ".git"
+        try:
+            if link.is_symlink() or not link.is_file():
+                return None
+            named = link.read_text(errors="replace").strip().removeprefix("gitdir: ")
+            admin = (path / named).resolve()  # an absolute path stays itself
+            back = (admin / (admin / "gitdir").read_text(errors="replace").strip()).resolve()
+        except OSError:
+            return None
+        ours = admin.parent == (self.git_dir / "worktrees").resolve()
+        return admin if ours and back == link.resolve() else None
 
     def _discard_worktree(self, path: Path) -> None:
         """Delete whatever occupies a slot, registered worktree or stray directory."""
         if path.resolve() in self._worktree_paths():
-            self._run_raw(["worktree", "remove", "--force", "--force", str(path)])
+            self._run_raw(["worktree", "remove", "--force", "--force", str(path)], writes=True)
         if path.exists() or path.is_symlink():
             try:
                 _remove_tree(path)
@@ -493,12 +517,29 @@ def _parse_log(output: bytes) -> list[Revision]:
     return revisions
 
 
-def _git_outside(args: Sequence[str], failure: str) -> None:
+def _git(
+    args: Sequence[str], *, env: Mapping[str, str], stdin: bytes | None = None, writes: bool = False
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git args`` and capture its output; with ``writes``, in a process group that dies with us.
+
+    ``git`` is looked up on the ``PATH`` of ``env``; a missing one is a GitError.
+    """
+    git = shutil.which("git", path=env.get("PATH", os.defpath))
+    if git is None:
+        raise GitError("git is not installed or not on PATH")
+    argv = [git, *args]
+    if not writes:
+        return subprocess.run(argv, input=stdin, capture_output=True, env=env, check=False)
+    pipe = subprocess.PIPE
+    given = subprocess.DEVNULL if stdin is None else pipe
+    with supervised(argv, env=env, stdin=given, stdout=pipe, stderr=pipe) as child:
+        stdout, stderr = child.process.communicate(stdin)
+    return subprocess.CompletedProcess(argv, child.process.returncode, stdout, stderr)
+
+
+def _git_outside(args: Sequence[str], failure: str, *, writes: bool = False) -> None:
     """Run git where no repository exists yet (init, clone); a failure becomes ``failure: <git's line>``."""
-    try:
-        done = subprocess.run(["git", *args], capture_output=True, env=_git_environment(), check=False)
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
+    done = _git(args, env=_git_environment(), writes=writes)
     if done.returncode != 0:
         raise GitError(f"{failure}: {_first_line(done.stderr)}")
 
@@ -513,16 +554,6 @@ def _git_environment() -> dict[str, str]:
 def _first_line(stderr: bytes) -> str:
     lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     return redact_url(lines[0].removeprefix("fatal: ").removeprefix("error: ")) if lines else "no error message"
-
-
-def _clear_index_lock(path: Path) -> bool:
-    """Remove a worktree's stale ``index.lock``; ``False`` when the worktree is too damaged to open."""
-    try:
-        tree = GitRepo(path)
-    except GitError:
-        return False
-    (tree.git_dir / "index.lock").unlink(missing_ok=True)
-    return True
 
 
 def _remove_tree(path: Path) -> None:

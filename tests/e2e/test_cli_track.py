@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,9 @@ from test_cli_ingest import run_cli
 from perfsheriff import projectfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from benchrepo import BASE_LEVEL, BenchProject, build_project, write_config
+from benchrepo import BASE_LEVEL, BenchProject, build_project, held_benchmark, write_config
+from procfs import kill_with_supervisor, live_members
+from test_agent import wait_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,76 @@ def test_a_second_track_pass_runs_nothing(tracked: Tracked) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert "0 runs ok, 0 failed, 0 new alerts" in again.stdout
+
+
+# -- one track per workdir -------------------------------------------------------------------------------------
+
+
+def track_args(project: BenchProject, root: Path) -> list[str]:
+    """``track --once`` of the newest push only, in ``root/work``."""
+    return [
+        *("track", "--once", "--backfill", "1", "--config", str(project.config)),
+        *("--db", f"sqlite:///{root / 'track.db'}", "--workdir", str(root / "work")),
+    ]
+
+
+def start_track(project: BenchProject, root: Path) -> subprocess.Popen[bytes]:
+    """A ``track`` in a child process that waits in its held benchmark; its output goes to ``root/first.log``."""
+    (root / "hold").touch()
+    with (root / "first.log").open("wb") as log:
+        track = subprocess.Popen(
+            [sys.executable, "-c", "from perfsheriff.cli.main import main; main()", *track_args(project, root)],
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for((root / "held-started").exists, "the held benchmark to start")
+    return track
+
+
+def test_a_second_track_in_the_same_workdir_is_refused_naming_the_first(tmp_path: Path) -> None:
+    project = build_project(tmp_path / "project", extra_config=held_benchmark(tmp_path, first_run_only=True))
+    first = start_track(project, tmp_path)
+    try:
+        second = run_cli(*track_args(project, tmp_path), cwd=tmp_path)
+        assert_one_error_line(second, str(tmp_path / "work"), f"pid {first.pid}")
+        bisect = run_cli(
+            "bisect",
+            "--good",
+            project.last_good,
+            "--bad",
+            project.rollup,
+            "--benchmark",
+            "work",
+            *track_args(project, tmp_path)[4:],
+            cwd=tmp_path,
+        )
+        assert_one_error_line(bisect, f"pid {first.pid}")
+        (tmp_path / "hold").unlink()
+        assert first.wait(120) == 0, (tmp_path / "first.log").read_text()
+    finally:
+        (tmp_path / "hold").unlink(missing_ok=True)
+        first.kill()
+        first.wait(10)
+    again = run_cli(*track_args(project, tmp_path), cwd=tmp_path)  # the lock went with its holder
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_track_kills_what_a_killed_predecessor_left_running(tmp_path: Path) -> None:
+    """The first ``track`` and the benchmark's supervisor die (the supervisor frozen first, so that it cannot act)."""
+    project = build_project(tmp_path / "project", extra_config=held_benchmark(tmp_path, first_run_only=True))
+    first = start_track(project, tmp_path)
+    try:
+        group = kill_with_supervisor(first, int((tmp_path / "held-started").read_text().split()[0]))
+        second = run_cli(*track_args(project, tmp_path), cwd=tmp_path)  # later runs of the benchmark do not wait
+        assert second.returncode == 0, second.stderr
+        assert f"killed process group {group}, left running by a previous track" in second.stderr
+        assert live_members({group}) == []
+        assert "Traceback" not in second.stderr
+    finally:
+        (tmp_path / "hold").unlink(missing_ok=True)
+        first.kill()
+        first.wait(10)
 
 
 # -- bisect --------------------------------------------------------------------------------------------------------

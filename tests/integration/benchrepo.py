@@ -170,3 +170,21 @@ def build_project(
 def busy_machine(config: Path, invocations: range) -> None:
     """Make the benchmark's ``invocations`` (counted from 0 across runs) 30 % slow: a noisy neighbour."""
     (config.parent / "invocations.busy").write_text(" ".join(map(str, invocations)) + "\n")
+
+
+def held_benchmark(root: Path, *, first_run_only: bool = False) -> str:
+    """Configuration of a ``held`` benchmark, to act while a benchmark runs: it appends its shell's pid to
+    ``root/held-started``, waits while ``root/hold`` exists (only in its first run, with ``first_run_only``),
+    then stores three samples of its own series and appends its pid to ``root/held-finished``."""
+    result = {"name": "held", "unit": "ms", "samples": [1.0, 2.0, 3.0]}
+    document = json.dumps({"format": "perfsheriff", "version": 1, "results": [result]})
+    wait = f"while [ -e {root / 'hold'} ]; do sleep 0.05; done"
+    if first_run_only:
+        wait = f"if mkdir {root / 'held-first'} 2>/dev/null; then {wait}; fi"
+    command = (
+        f"echo $$ >> {root / 'held-started'}; {wait}; "
+        f"echo {shlex.quote(document)} > {{output}}; echo $$ >> {root / 'held-finished'}"
+    )
+    return (
+        f'\n[[benchmarks]]\nname = "held"\ncommand = {json.dumps(command)}\nformat = "perfsheriff"\ntimeout = "60s"\n'
+    )

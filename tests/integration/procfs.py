@@ -1,7 +1,10 @@
-"""What /proc says about processes: their group and whether they still run (for kill tests)."""
+"""What /proc says about processes (their group, their parents, whether they still run), for kill tests."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 
@@ -38,3 +41,41 @@ def live_members(groups: set[int]) -> list[int]:
             if fields[0] != "Z" and int(fields[2]) in groups:
                 found.append(int(entry.name))
     return found
+
+
+def command_line(pid: int) -> str:
+    """The command line of ``pid``, its arguments joined by spaces ("" when it has gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def ancestors(pid: int, until: int) -> list[int]:
+    """``pid`` and its parents, nearest first, up to but not including ``until`` (or the first that has gone)."""
+    found = []
+    while pid not in (until, 0, 1):
+        try:
+            parent = int(stat_fields(pid)[1])
+        except (OSError, ValueError, IndexError):
+            break
+        found.append(pid)
+        pid = parent
+    return found
+
+
+def kill_with_supervisor(parent: subprocess.Popen[str] | subprocess.Popen[bytes], shell: int) -> int:
+    """SIGKILL ``parent`` and the supervisor of its benchmark's ``shell``, which survives; return the shell's group.
+
+    The supervisor is frozen first, so that it cannot kill the group when
+    ``parent`` dies: what a machine that kills both leaves behind.
+    """
+    group = process_group(shell)
+    assert group is not None
+    supervisor = int(stat_fields(shell)[1])
+    os.kill(supervisor, signal.SIGSTOP)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    os.kill(supervisor, signal.SIGKILL)
+    assert alive(shell)  # nothing took the benchmark down this time
+    return group

@@ -230,6 +230,24 @@ def test_a_job_asking_for_another_configuration_is_left_to_other_machines(setup:
     assert [j["id"] for j in setup.jobs("done")] == [job_id]
 
 
+def test_a_second_agent_in_the_same_workdir_is_refused_naming_the_first(setup: Setup) -> None:
+    job_id = setup.enqueue(setup.project.tips[4], benchmark="slow")
+    first = setup.start_agent()
+    try:
+        wait_for(setup.marker.exists, "the slow benchmark to start")
+        second = setup.run_agent()
+        assert second.returncode == 1
+        assert "Traceback" not in second.stderr
+        assert second.stderr.strip().splitlines()[-1] == (
+            f"error: {setup.root / 'agent'}: another perfsheriff process (pid {first.pid}) is using this folder; "
+            "wait for it to end, or give each its own --workdir"
+        )
+        wait_for(lambda: [j["id"] for j in setup.jobs("done")] == [job_id], "the first agent's job to be done")
+    finally:
+        assert stop(first) == 0
+    assert setup.samples_at(setup.project.tips[4], "work") == [SAMPLES_PER_INVOCATION]
+
+
 def test_sigterm_lets_the_running_job_finish_and_upload(setup: Setup) -> None:
     revision = setup.project.tips[4]
     job_id = setup.enqueue(revision, benchmark="slow")

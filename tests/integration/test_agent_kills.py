@@ -8,14 +8,16 @@ while it runs; it stores a series of its own (``held``, three samples), and
 revision shows. After each kill a second job (``work`` at another revision)
 is queued for the restarted agent, which uses the same folder, worktree slot
 included: the situation in which a killed agent's leftovers once wrote their
-output into another job's result.
+output into another job's result. The agent's git may be held too, in a real
+clone or checkout: a hook between git and a program it starts (``pack-objects``
+for a clone, a smudge filter for a checkout) waits while ``hold-git`` exists.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -23,10 +25,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchrepo import build_project
+from benchrepo import build_project, held_benchmark
 from faultproxy import FaultProxy
 from liveserver import start_server
-from procfs import alive, live_members, process_group, stat_fields
+from procfs import alive, ancestors, command_line, kill_with_supervisor, live_members, process_group
 from test_agent import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
 
 HELD_SAMPLES = 3
@@ -44,17 +46,21 @@ esac
 exec {git} "$@"
 """
 
+GIT_HOLD = """\
+#!/bin/sh
+# Stands between git and a program it starts; holds it while {hold} exists, so that a test can kill the agent then.
+echo $$ >> {marker}
+while [ -e {hold} ]; do sleep 0.05; done
+exec "$@"
+"""
 
-def held_benchmark(root: Path) -> str:
-    result = {"name": "held", "unit": "ms", "samples": [1.0, 2.0, 3.0]}
-    document = json.dumps({"format": "perfsheriff", "version": 1, "results": [result]})
-    command = (
-        f"echo $$ >> {root / 'held-started'}; while [ -e {root / 'hold'} ]; do sleep 0.05; done; "
-        f"echo {shlex.quote(document)} > {{output}}; echo $$ >> {root / 'held-finished'}"
-    )
-    return (
-        f'\n[[benchmarks]]\nname = "held"\ncommand = {json.dumps(command)}\nformat = "perfsheriff"\ntimeout = "60s"\n'
-    )
+# The agent's global git configuration: every clone's pack-objects and every smudge filter named "hold" pass the hook.
+GIT_CONFIG = """\
+[uploadpack]
+\tpackObjectsHook = {hook}
+[filter "hold"]
+\tsmudge = {hook} cat
+"""
 
 
 class Kills(Setup):
@@ -64,7 +70,7 @@ class Kills(Setup):
     @property
     def env(self) -> dict[str, str]:
         env = super().env
-        return {**env, "PATH": f"{self.shim}:{env['PATH']}"}
+        return {**env, "PATH": f"{self.shim}:{env['PATH']}", "GIT_CONFIG_GLOBAL": str(self.root / "gitconfig")}
 
     def agent_args(self, workdir: str = "agent", *extra: str) -> list[str]:
         args = super().agent_args(workdir, "--lease", "3", *extra)
@@ -79,9 +85,10 @@ class Kills(Setup):
         return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
-@pytest.fixture
-def kills(engine_url: str, tmp_path: Path) -> Iterator[Kills]:
-    project = build_project(tmp_path / "project", extra_config=held_benchmark(tmp_path))
+@contextlib.contextmanager
+def killable(engine_url: str, tmp_path: Path, *, url: bool = False) -> Iterator[Kills]:
+    """A project (``url``: named by a ``file://`` URL, which the agent clones), its server behind a relay, git shims."""
+    project = build_project(tmp_path / "project", url=url, extra_config=held_benchmark(tmp_path))
     server = start_server(engine_url, tmp_path, config=project.config)
     proxy = FaultProxy(server.port)
     shim = tmp_path / "bin"
@@ -92,6 +99,10 @@ def kills(engine_url: str, tmp_path: Path) -> Iterator[Kills]:
         GIT_SHIM.format(hold=tmp_path / "hold-checkout", marker=tmp_path / "checkout-started", git=git)
     )
     (shim / "git").chmod(0o755)
+    hook = tmp_path / "git-hold"
+    hook.write_text(GIT_HOLD.format(hold=tmp_path / "hold-git", marker=tmp_path / "git-held"))
+    hook.chmod(0o755)
+    (tmp_path / "gitconfig").write_text(GIT_CONFIG.format(hook=hook))
     try:
         made = Kills(
             project=project,
@@ -106,6 +117,18 @@ def kills(engine_url: str, tmp_path: Path) -> Iterator[Kills]:
     finally:
         proxy.close()
         server.stop()
+
+
+@pytest.fixture
+def kills(engine_url: str, tmp_path: Path) -> Iterator[Kills]:
+    with killable(engine_url, tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def url_kills(engine_url: str, tmp_path: Path) -> Iterator[Kills]:
+    with killable(engine_url, tmp_path, url=True) as made:
+        yield made
 
 
 def kill_agent_at(kills: Kills, moment: str, agent: subprocess.Popen[str]) -> set[int]:
@@ -149,11 +172,12 @@ def test_an_agent_killed_at_any_moment_leaves_each_result_stored_once_in_its_pla
         first.kill()
         first.wait(10)
     assert wait_for_quietly(lambda: not live_members(groups)), f"left running: {live_members(groups)}"
+    held_git = kills.pids("checkout-started")
+    assert wait_for_quietly(lambda: not any(alive(pid) for pid in held_git)), "the killed agent's git is running"
     work = kills.enqueue(work_at, benchmark="work")
     kills.file("hold").unlink(missing_ok=True)
-    kills.file("hold-checkout").unlink(missing_ok=True)  # a git command of the killed agent ends on its own
+    kills.file("hold-checkout").unlink(missing_ok=True)
     kills.proxy.release.set()
-    wait_for(lambda: not any(alive(pid) for pid in kills.pids("checkout-started")), "the killed agent's git to end")
     restarted = kills.start_agent(workdir="agent")
     try:
         wait_for(lambda: {j["id"] for j in kills.jobs("done")} == {held, work}, "both jobs to be done")
@@ -175,6 +199,55 @@ def wait_for_quietly(condition: object, timeout: float = 10.0) -> bool:
     except AssertionError:
         return False
     return True
+
+
+def kill_during_git(kills: Kills, revision: str) -> None:
+    """Hold the agent's git in the middle of a real operation and SIGKILL the agent: nothing git started survives.
+
+    Every process between the agent and the hook (git, the programs git
+    started, the hook itself) must end with the agent; a restarted agent then
+    does the job, and its result is stored once.
+    """
+    kills.file("hold-git").touch()
+    job = kills.enqueue(revision, benchmark="work")
+    first = kills.start_agent(workdir="agent")
+    try:
+        wait_for(kills.file("git-held").exists, "git to reach the hook")
+        chain = ancestors(kills.pids("git-held")[0], until=first.pid)
+        started = {pid: command_line(pid) for pid in chain}
+        assert any(Path(line.split()[0]).name.startswith("git") for line in started.values() if line), started
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        first.kill()
+        first.wait(10)
+
+    def left() -> list[str]:
+        return [started[pid] for pid in chain if alive(pid)]
+
+    assert wait_for_quietly(lambda: not left()), f"left running: {left()}"
+    kills.file("hold-git").unlink()
+    restarted = kills.start_agent(workdir="agent")
+    try:
+        wait_for(lambda: [j["id"] for j in kills.jobs("done")] == [job], "the job to be done")
+    finally:
+        assert stop(restarted) == 0
+    assert kills.jobs("failed") == []
+    assert kills.samples_at(revision, "work") == [SAMPLES_PER_INVOCATION]
+
+
+@pytest.mark.slow
+def test_an_agent_killed_while_git_clones_leaves_no_git_process(url_kills: Kills) -> None:
+    """The clone of a URL repository (over git's own protocol, through ``upload-pack``) is held in ``pack-objects``."""
+    kill_during_git(url_kills, url_kills.project.tips[2])
+
+
+@pytest.mark.slow
+def test_an_agent_killed_while_git_checks_out_leaves_no_git_process(kills: Kills) -> None:
+    """``git worktree add`` runs ``git reset --hard`` as a child, which runs the smudge filter that is held."""
+    (kills.project.repo.path / ".git" / "info").mkdir(exist_ok=True)
+    (kills.project.repo.path / ".git" / "info" / "attributes").write_text("* filter=hold\n")
+    kill_during_git(kills, kills.project.tips[3])
 
 
 @pytest.mark.parametrize("fault", ["cut-mid-body", "cut-after-answer"])
@@ -219,14 +292,7 @@ def test_a_restarted_agent_kills_what_survived_its_predecessor_and_its_outputs(k
     try:
         wait_for(kills.marker.exists, "the held benchmark to start")
         (shell,) = kills.pids("held-started")
-        group = process_group(shell)
-        assert group is not None
-        supervisor = int(stat_fields(shell)[1])
-        os.kill(supervisor, signal.SIGSTOP)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        os.kill(supervisor, signal.SIGKILL)
-        assert alive(shell)  # nothing took the benchmark down this time
+        group = kill_with_supervisor(first, shell)
     finally:
         first.kill()
         first.wait(10)

@@ -118,6 +118,54 @@ def test_a_worktree_with_a_broken_link_to_the_repository_is_replaced(git: GitRep
     assert registered(repo) == [str(path.resolve())]
 
 
+TRAP = """\
+#!/bin/sh
+echo "$0" >> {trap}
+"""
+
+
+def plant_repository(path: Path, repo: Repo, trap: Path, *, how: str) -> None:
+    """What a benchmark may do in the worktree it can write: point ``.git`` at a repository of its own.
+
+    That repository borrows the real objects (so checkouts succeed there) and
+    names hooks and an fsmonitor, which git runs for whoever works in the
+    worktree next: the agent, outside any sandbox, with its credentials.
+    ``how``: ``directory`` replaces the ``.git`` file by that repository,
+    ``file`` makes the ``.git`` file name it.
+    """
+    own = path / ".git" if how == "directory" else path.parent / "elsewhere.git"
+    (path / ".git").unlink()
+    Repo.init(own.parent if how == "directory" else own)
+    git_dir = own if how == "directory" else own / ".git"
+    if how == "file":
+        (path / ".git").write_text(f"gitdir: {git_dir}\n")
+    (git_dir / "objects" / "info" / "alternates").write_text(f"{repo.path / '.git' / 'objects'}\n")
+    hooks = path.parent / "planted-hooks"
+    hooks.mkdir()
+    for name in ("post-checkout", "fsmonitor"):
+        (hooks / name).write_text(TRAP.format(trap=trap))
+        (hooks / name).chmod(0o755)
+    git = Repo(path)
+    git.git("config", "core.hooksPath", str(hooks))
+    git.git("config", "core.fsmonitor", str(hooks / "fsmonitor"))
+    git.git("update-ref", "HEAD", repo.rev("HEAD~1"))
+
+
+@pytest.mark.parametrize("how", ["directory", "file"])
+def test_a_worktree_whose_git_link_was_replaced_is_recreated_and_runs_none_of_its_hooks(
+    git: GitRepo, repo: Repo, root: Path, tmp_path: Path, how: str
+) -> None:
+    path = git.worktree("HEAD~1", root)
+    trap = tmp_path / "ran"
+    plant_repository(path, repo, trap, how=how)
+    assert head(git.worktree("HEAD", root)) == repo.rev("HEAD")
+    assert git.prune_worktrees(root) == []
+    assert head(git.worktree("HEAD~1", root)) == repo.rev("HEAD~1")
+    assert not trap.exists(), trap.read_text()
+    assert registered(repo) == [str(path.resolve())]
+    assert (path / ".git").read_text() == f"gitdir: {repo.path.resolve() / '.git' / 'worktrees' / 'slot-0'}\n"
+
+
 def test_a_pool_inside_the_repository_never_touches_the_clone(git: GitRepo, repo: Repo) -> None:
     """Without its own .git, a slot would let ``git -C slot clean`` act on the enclosing clone."""
     root = repo.path / ".perfsheriff" / "worktrees"

@@ -28,6 +28,7 @@ from perfsheriff.runner import Runner, RunOutcome, describe_environment, reap_gr
 RESULT_FILE = "result.json"
 GROUPS = "groups"  # under the workdir: the process groups of running benchmarks (runner.reap_groups)
 WORK = "work"  # under the workdir: per repository, its worktree pool and its attempts' outputs
+TMP = "tmp"  # under the workdir: the TMPDIR of sandboxed benchmarks, emptied at start-up
 
 
 class _Unrunnable(Exception):
@@ -86,14 +87,15 @@ def clean_up_after_crash(workdir: Path) -> list[str]:
     Called at start-up, under the workdir's lock, so nothing else here runs:
     benchmark process groups still running are killed (normally their
     supervisor has already done it when the agent died) and said so, and
-    earlier attempts' outputs and logs are deleted. Worktree slots are
+    earlier attempts' outputs and logs are deleted, and so is what
+    sandboxed benchmarks left in their ``TMPDIR``. Worktree slots are
     repaired when next used (``GitRepo.worktree`` removes stale locks and
     replaces damaged slots).
     """
     done = [f"killed process group {pgid}, left running by a previous agent" for pgid in reap_groups(workdir / GROUPS)]
-    for outputs in sorted((workdir / WORK).glob("*/outputs")):
-        if outputs.is_dir() and not outputs.is_symlink():
-            shutil.rmtree(outputs)
+    for scratch in [*sorted((workdir / WORK).glob("*/outputs")), workdir / TMP]:
+        if scratch.is_dir() and not scratch.is_symlink():
+            shutil.rmtree(scratch)
     return done
 
 

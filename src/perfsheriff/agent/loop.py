@@ -18,7 +18,6 @@ waits of the loop are short sleeps that look at those flags.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -28,13 +27,14 @@ from pathlib import Path
 from types import FrameType
 
 from perfsheriff.agent.backoff import Backoff
-from perfsheriff.agent.job import GROUPS, LeaseKeeper, clean_up_after_crash, job_upload, run_job
+from perfsheriff.agent.job import GROUPS, TMP, WORK, LeaseKeeper, clean_up_after_crash, job_upload, run_job
 from perfsheriff.agent.spool import Spool, SpooledUpload
 from perfsheriff.client import ApiError, Client, Job, ServerUnavailable, UploadResult
 from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.runner import RunOutcome
 from perfsheriff.runner.sandbox import SANDBOXES, sandbox_wrapper
+from perfsheriff.runner.workdir import exclusive
 
 #: 401 and 403 say the agent's token is wrong, not the result: stop, and keep the spool for a fixed token.
 _AUTH_STATUSES = frozenset({401, 403})
@@ -110,12 +110,12 @@ class Agent:
         Raises ApiError when the server refuses the agent itself (bad token,
         unknown machine): no later try would succeed.
         """
-        with _workdir_lock(self.options.workdir), self._signals():
-            self._wrapper = self._sandbox()
+        with exclusive(self.options.workdir), self._signals():
             for stale in self.spool.discard_temporary():
                 self.log(f"removed {stale}, left by an interrupted write")
             for cleaned in clean_up_after_crash(self.options.workdir):
                 self.log(cleaned)
+            self._wrapper = self._sandbox()  # after the clean-up, which empties the benchmarks' TMPDIR
             while not self._stopping:
                 if not self._drain_spool():
                     break
@@ -134,12 +134,17 @@ class Agent:
         return 0
 
     def _sandbox(self) -> tuple[str, ...]:
-        """The sandbox's command line, checked to work here; the folders it masks exist first."""
-        private = [self.options.workdir / "spool", self.options.workdir / GROUPS]
+        """The sandbox's command line, checked to work here; the folders it masks or lets write in exist first.
+
+        Benchmarks may write only in the worktrees and outputs (``work/``) and
+        in their ``TMPDIR`` (``tmp/``), where a sandbox confines writes.
+        """
+        workdir = self.options.workdir
+        private, writable, tmpdir = [workdir / "spool", workdir / GROUPS], [workdir / WORK], workdir / TMP
         if self.options.sandbox != "none":
-            for folder in private:
+            for folder in [*private, *writable, tmpdir]:
                 folder.mkdir(parents=True, exist_ok=True)
-        return sandbox_wrapper(self.options.sandbox, [*private, *self.options.masked])
+        return sandbox_wrapper(self.options.sandbox, [*private, *self.options.masked], writable, tmpdir)
 
     # -- the spool -------------------------------------------------------------------------
 
@@ -314,20 +319,3 @@ def _stored(result: UploadResult) -> str:
     if result.duplicate:
         return f"already uploaded (run {result.run_id})"
     return f"run {result.run_id}, {result.series} series, {result.samples} samples"
-
-
-@contextlib.contextmanager
-def _workdir_lock(workdir: Path) -> Iterator[None]:
-    """Hold ``workdir/agent.lock``: two agents sharing a spool and a worktree would corrupt both."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    with (workdir / "agent.lock").open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(
-                "another agent is using this folder; give each agent its own --workdir", source=str(workdir)
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -74,7 +74,10 @@ def agent(
         ),
     ] = None,
     workdir: Annotated[
-        Path, typer.Option(help="Folder for repository mirrors, worktrees and the spool of undelivered results.")
+        Path,
+        typer.Option(
+            help="Folder for repository mirrors, worktrees and the spool of undelivered results; one agent at a time."
+        ),
     ] = Path(".perfsheriff/agent"),
     once: Annotated[bool, typer.Option("--once", help="Handle at most one job, then exit.")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between claims while no job is queued.")] = 2.0,
@@ -95,7 +98,8 @@ def agent(
         str,
         typer.Option(
             help="Run benchmarks in a sandbox: unshare or bwrap (new user, mount and PID namespaces; the token file "
-            "and the spool hidden), or none. Fails at start-up when this machine cannot provide it.",
+            "and the spool hidden; bwrap also lets them write only in the work folder and their TMPDIR), or none. "
+            "Fails at start-up when this machine cannot provide it.",
         ),
     ] = "none",
     timeout: TimeoutOption = 30.0,

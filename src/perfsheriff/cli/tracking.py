@@ -21,7 +21,8 @@ from perfsheriff.cli.analysis import print_alerts
 from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, plain, user_errors
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Direction
-from perfsheriff.runner import Runner
+from perfsheriff.runner import Runner, reap_groups
+from perfsheriff.runner.workdir import exclusive
 from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
 from perfsheriff.service.execute import Measured, QueueExecutor
 from perfsheriff.service.track import Tracker, TrackEvents, TrackReport, choose_machine, open_repository
@@ -29,7 +30,10 @@ from perfsheriff.store import alerts as alert_store
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="The perfsheriff.toml to use.")]
 MachineOption = Annotated[str | None, typer.Option(help="Which configured machine this is (default: the first).")]
-WorkdirOption = Annotated[Path, typer.Option(help="Where worktrees, outputs and mirrors of URL repositories live.")]
+WorkdirOption = Annotated[
+    Path,
+    typer.Option(help="Where worktrees, outputs and mirrors of URL repositories live; one track or bisect at a time."),
+]
 
 
 def init(
@@ -65,24 +69,32 @@ def tracker(
     queue: bool = False,
     wait: str = "6h",
 ) -> Iterator[Tracker]:
+    """The tracker of ``track`` and ``bisect``, holding ``workdir`` (one at a time) cleaned of a killed predecessor's
+    benchmarks."""
     project_file = projectfile.load(config)
     spec = choose_machine(project_file, machine, socket.gethostname())
-    repo = open_repository(project_file, workdir.absolute())
     timeout_s = projectfile.parse_duration(wait)
-    runner = (
-        None
-        if queue
-        else Runner(
-            repo,
-            workdir.absolute() / "runner",
-            project_file.config_dir,
-            spec.name,
-            infra_retries=project_file.budgets.infra_retries,
+    workroot = workdir.absolute()
+    groups = workroot / "runner" / "groups"
+    with exclusive(workroot):
+        for pgid in reap_groups(groups):
+            err_console.print(f"killed process group {pgid}, left running by a previous track or bisect")
+        repo = open_repository(project_file, workroot)
+        runner = (
+            None
+            if queue
+            else Runner(
+                repo,
+                workroot / "runner",
+                project_file.config_dir,
+                spec.name,
+                infra_retries=project_file.budgets.infra_retries,
+                groups=groups,
+            )
         )
-    )
-    with open_store(db) as engine:
-        executor = QueueExecutor(engine, project_file.config_dir, timeout_s=timeout_s) if queue else None
-        yield Tracker(engine, project_file, repo, runner, spec, backfill=backfill, executor=executor)
+        with open_store(db) as engine:
+            executor = QueueExecutor(engine, project_file.config_dir, timeout_s=timeout_s) if queue else None
+            yield Tracker(engine, project_file, repo, runner, spec, backfill=backfill, executor=executor)
 
 
 def _progress() -> Progress:

@@ -8,9 +8,9 @@ grace period; after a normal exit SIGKILL to whatever the command left running
 in the background.
 
 The group outlives neither the command's end nor its runner: a small
-supervisor process (``supervisor.py``) starts the command, tells the runner
-its group, and kills that group when the runner's process ends in any way,
-SIGKILL included. Each group is also
+supervisor process (:mod:`perfsheriff.supervision`) starts the command, tells
+the runner its group, and kills that group when the runner's process ends in
+any way, SIGKILL included. Each group is also
 recorded in a registry folder while it runs (a file named after its id,
 holding its leader's start time), so that the next runner on this machine
 can kill what a crashed predecessor left (:func:`reap_groups`), without ever
@@ -27,14 +27,14 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from perfsheriff.supervision import signal_group, supervised
+
 SHELL = "/bin/sh"
-SUPERVISOR = Path(__file__).with_name("supervisor.py")
 _PROC = Path("/proc")
 
 
@@ -72,47 +72,27 @@ def run_shell(
     Raises OSError when the command cannot be started at all (missing
     directory, no memory, disk full): the machine's fault, not the code's.
     """
-    report_read, report_write = os.pipe()  # close-on-exec, like every descriptor not passed on
-    watch_read, watch_write = os.pipe()
-    try:
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            started = time.monotonic()
-            supervisor = [sys.executable, "-I", "-S", str(SUPERVISOR), str(report_write), str(watch_read)]
-            process = subprocess.Popen(
-                [*supervisor, *wrapper, SHELL, "-c", command],
+    returncode: int | None = None
+    record: Path | None = None
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        started = time.monotonic()
+        try:
+            with supervised(
+                [*wrapper, SHELL, "-c", command],
                 cwd=cwd,
-                env=dict(env),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                start_new_session=True,
-                pass_fds=(report_write, watch_read),
-            )
-            for fd in (report_write, watch_read):
-                os.close(fd)
-            report_write = watch_read = -1
-            returncode: int | None = None
-            record: Path | None = None
-            pgid: int | None = None
-            try:
-                pgid = _read_pid(report_read)  # the command's pid and group id; None if it never started
-                record = _register(registry, pgid)
-                returncode = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _terminate(process, pgid, grace)
-            finally:
-                if pgid is not None:
-                    _signal_group(pgid, signal.SIGKILL)  # stragglers; also on KeyboardInterrupt
-                # Interrupted before the group was known, the supervisor kills it on seeing the pipe close.
-                os.close(watch_write)
-                watch_write = -1
-                process.wait()
-                if record is not None:
-                    record.unlink(missing_ok=True)
-    finally:
-        for fd in (report_read, report_write, watch_read, watch_write):
-            if fd >= 0:
-                os.close(fd)
+            ) as child:
+                record = _register(registry, child.pgid)
+                try:
+                    returncode = child.process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    _terminate(child.process, child.pgid, grace)
+        finally:
+            if record is not None:  # the group is gone: leaving the block killed what was left of it
+                record.unlink(missing_ok=True)
     return Execution(returncode, stdout, stderr, time.monotonic() - started)
 
 
@@ -141,18 +121,10 @@ def reap_groups(registry: Path) -> list[int]:
         if _exists(pgid, group=True) and (
             not _exists(pgid, group=False) or (recorded and _start_time(pgid) == recorded)
         ):
-            _signal_group(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
             killed.append(pgid)
         record.unlink(missing_ok=True)
     return killed
-
-
-def _read_pid(fd: int) -> int | None:
-    """The pid the supervisor reports on pipe ``fd`` (None when it could not start the command)."""
-    data = b""
-    while chunk := os.read(fd, 64):
-        data += chunk
-    return int(data) if data.strip() else None
 
 
 def _register(registry: Path | None, pid: int | None) -> Path | None:
@@ -190,21 +162,11 @@ def _terminate(process: subprocess.Popen[bytes], pgid: int | None, grace: float)
     """SIGTERM the command's group, give it ``grace`` seconds to clean up, then SIGKILL it."""
     if pgid is None:
         return
-    _signal_group(pgid, signal.SIGTERM)
+    signal_group(pgid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
     # Children may ignore SIGTERM even when the shell is gone: the group gets SIGKILL regardless.
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    """Signal a process group; a group that has already gone is fine.
-
-    The id stays reserved while any member lives (POSIX never reuses the id
-    of an existing process group), so this cannot reach an unrelated process.
-    """
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
+    signal_group(pgid, signal.SIGKILL)
 
 
 def tail(path: Path, lines: int = 20, limit: int = 4000) -> str:

@@ -10,11 +10,17 @@ the agent's API token. Two layers:
 - a sandbox (optional, ``--sandbox``): the benchmark runs in new user, mount
   and PID namespaces, where it sees a ``/proc`` of its own (not the agent's
   command line or environment) and the given paths (the token file, the
-  spool) are masked. ``unshare`` (util-linux) or ``bwrap`` (bubblewrap) does it;
-  asking for one that this machine cannot provide is an error, said at
-  start-up, never a silent run without it. Files, network and the user id
-  are otherwise those of the agent: this protects the token, not the
-  machine (for that, run the agent as a dedicated user on a dedicated machine).
+  spool) are masked. It keeps no capability, whoever runs the agent: with
+  one (root's are kept by default by both tools) it could unmount the masks.
+  ``unshare`` (util-linux, with ``setpriv`` to drop the capabilities) or
+  ``bwrap`` (bubblewrap) does it; asking for one that this machine cannot
+  provide is an error, said at start-up, never a silent run without it.
+  ``bwrap`` also confines writes: the whole file system is read-only but for
+  the folders given as writable (the agent's worktrees and outputs) and
+  ``TMPDIR``, with a private ``/dev`` (no GPUs or other devices). Under
+  ``unshare`` files, network and the user id are those of the agent: it
+  protects the token, not the machine (for that, run the agent as a
+  dedicated user on a dedicated machine).
 """
 
 from __future__ import annotations
@@ -55,12 +61,16 @@ def benchmark_environment(environ: Mapping[str, str], extra: Iterable[str] = ())
     }
 
 
-def sandbox_wrapper(kind: str, masked: Sequence[Path]) -> tuple[str, ...]:
+def sandbox_wrapper(
+    kind: str, masked: Sequence[Path], writable: Sequence[Path] = (), tmpdir: Path | None = None
+) -> tuple[str, ...]:
     """The command line that runs a benchmark's shell in sandbox ``kind``, with ``masked`` paths hidden.
 
-    ``()`` for ``none``. Checks that the tool exists and works here (one
-    trial run): raises InputError saying why not, so that an agent asked for
-    a sandbox never runs a benchmark without it.
+    ``()`` for ``none``. With ``bwrap``, ``writable`` folders and ``tmpdir``
+    (the benchmark's ``TMPDIR``), which must exist, are the only places the
+    benchmark may write; ``unshare`` does not confine writes. Checks that the
+    tool exists and works here (one trial run): raises InputError saying why
+    not, so that an agent asked for a sandbox never runs a benchmark without it.
     """
     if kind not in SANDBOXES:
         raise InputError(f"expected one of {', '.join(SANDBOXES)}, got {kind!r}", where="--sandbox")
@@ -72,9 +82,15 @@ def sandbox_wrapper(kind: str, masked: Sequence[Path]) -> tuple[str, ...]:
         raise InputError(f"{kind} is not installed (install {package}), or choose another sandbox", where="--sandbox")
     hidden = [str(path.absolute()) for path in masked if path.exists()]
     if kind == "unshare":
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            raise InputError("unshare needs setpriv (install util-linux), or choose another sandbox", where="--sandbox")
+        # The masking shell keeps the namespace's capabilities (--keep-caps: an unprivileged user's shell would
+        # lose them on exec and could not mount); the benchmark gets none, so it cannot unmount a mask.
         wrapper: tuple[str, ...] = (
             tool,
             "--map-current-user",
+            "--keep-caps",
             "--mount",
             "--pid",
             "--fork",
@@ -88,9 +104,20 @@ def sandbox_wrapper(kind: str, masked: Sequence[Path]) -> tuple[str, ...]:
             "mask",
             *hidden,
             "--",
+            setpriv,
+            "--inh-caps=-all",
+            "--ambient-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
         )
     else:
-        wrapper = (tool, "--dev-bind", "/", "/", "--unshare-pid", "--unshare-user-try", "--proc", "/proc")
+        wrapper = (tool, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
+        for folder in [*writable, *([tmpdir] if tmpdir else [])]:
+            wrapper += ("--bind", str(folder.absolute()), str(folder.absolute()))
+        if tmpdir is not None:
+            wrapper += ("--setenv", "TMPDIR", str(tmpdir.absolute()))
+        wrapper += ("--unshare-pid", "--unshare-ipc", "--unshare-user-try", "--cap-drop", "ALL")
         for path in hidden:
             wrapper += ("--tmpfs", path) if Path(path).is_dir() else ("--ro-bind", "/dev/null", path)
         wrapper += ("--die-with-parent", "--")

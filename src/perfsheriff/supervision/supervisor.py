@@ -1,25 +1,30 @@
-"""Stands between a runner and its benchmark command: when the runner dies, the command's process group dies too.
+"""Stands between a parent and its command: when the parent dies, the command's process group dies too.
 
-``run_shell`` starts this file as a script, ``python -I -S supervisor.py
-REPORT WATCH COMMAND...``, in a session of its own. It starts the command in
-a new session too (so the command leads a new process group that all its
-children join), writes the command's pid, which is the group's id, to the
-pipe ``REPORT`` and closes it, and waits for the command. ``WATCH`` is the
-read end of a pipe whose only write end the runner holds. The kernel closes
-that end when the runner exits for any reason, SIGKILL and crashes included,
-and the read here then returns end-of-file: the supervisor SIGKILLs the
-command's group, reaps the command and exits. Without it, a benchmark of a
-killed agent would go on running (holding the machine and skewing the next
-measurement) and could write its results where a later run reads them.
+:func:`perfsheriff.supervision.supervised` starts this file as a script,
+``python -I -S supervisor.py REPORT WATCH COMMAND...``, in a session of its
+own. It starts the command in a new session too (so the command leads a new
+process group that all its children join), writes the command's pid, which
+is the group's id, to the pipe ``REPORT`` and closes it, and waits for the
+command. ``WATCH`` is the read end of a pipe whose only write end the parent
+holds. The kernel closes that end when the parent exits for any reason,
+SIGKILL and crashes included, and the read here then returns end-of-file:
+the supervisor SIGKILLs the command's group, reaps the command and exits.
+Without it, a benchmark of a killed agent would go on running (holding the
+machine and skewing the next measurement) and could write its results where
+a later run reads them, and a killed agent's ``git`` would go on writing a
+worktree that the next agent checks out again.
 
 Otherwise it is transparent: it ends as the command ended (its exit status,
-or the same signal), and the runner signals the command's group itself on a
-timeout. Being outside that group, the supervisor survives those signals and
-reaps the command, so no zombie is left to an ``init`` that may not reap.
+or the same signal), and the parent signals the command's group itself (on a
+timeout, say). Being outside that group, the supervisor survives those
+signals and reaps the command, so no zombie is left to an ``init`` that may
+not reap.
 
-A pipe rather than ``PR_SET_PDEATHSIG``: the death signal fires when the
-*thread* that started the child ends, and it is Linux-only; the pipe says
-"the runner process is gone" on every POSIX system. Processes that leave the
+A pipe rather than ``PR_SET_PDEATHSIG``: the death signal reaches only the
+child itself, not what it started (``git worktree add`` runs ``git reset
+--hard``, which runs the smudge filters; ``git clone`` runs ``upload-pack``),
+it fires when the *thread* that started the child ends, and it is
+Linux-only; the pipe says "the parent process is gone" on every POSIX system. Processes that leave the
 group (``setsid``) are out of its reach, as they are out of a timeout's.
 
 Standard library only, and no import of perfsheriff: it runs with ``-I -S``
