@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 POSTGRES_ADMIN_URL = os.environ.get("PERFSHERIFF_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-# Helpers shared by integration and end-to-end tests (git repositories, the live server).
-sys.path.insert(0, str(Path(__file__).resolve().parent / "integration"))
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +89,7 @@ def engine_url(engine: Engine) -> str:
 @pytest.fixture
 def project(tmp_path: Path) -> Any:
     """A project repository with a known culprit inside a roll-up, and its perfsheriff.toml (benchrepo)."""
-    from benchrepo import build_project
+    from support.benchrepo import build_project
 
     return build_project(tmp_path / "project")
 
@@ -100,7 +97,7 @@ def project(tmp_path: Path) -> Any:
 @pytest.fixture
 def server(engine_url: str, tmp_path: Path, project: Any) -> Iterator[Any]:
     """A real ``perfsheriff serve`` process over the test's database, registered with ``project``."""
-    from liveserver import start_server
+    from support.liveserver import start_server
 
     live = start_server(engine_url, tmp_path, config=project.config)
     yield live

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from test_cli_ingest import run_cli
 
 from perfsheriff.store import database
+from support.cli import run_cli
 
 
 @pytest.fixture

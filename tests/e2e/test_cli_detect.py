@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli_ingest import run_cli
+
+from support.cli import run_cli
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

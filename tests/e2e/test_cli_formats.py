@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli_ingest import Repo, invoke
+
+from support.cli import invoke
+from support.gitfixtures import Repo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 CASES = {

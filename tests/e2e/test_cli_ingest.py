@@ -12,19 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from typer.testing import CliRunner
 
-from perfsheriff.cli.main import app
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from gitfixtures import Repo
-
-runner = CliRunner()
-
-
-def perfsheriff_json(results: dict[str, list[float]], unit: str = "ms") -> str:
-    items = [{"name": name, "unit": unit, "samples": samples} for name, samples in results.items()]
-    return json.dumps({"format": "perfsheriff", "version": 1, "results": items})
+from support.cli import invoke, run_cli
+from support.gitfixtures import Repo
+from support.uploads import perfsheriff_json
 
 
 @pytest.fixture
@@ -33,13 +24,6 @@ def repo(tmp_path: Path) -> Repo:
     made.commits(["one", "two"])
     made.rollup("r1", ["three", "four"])
     return made
-
-
-def invoke(*args: str, db: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, [*args, "--db", db])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def count(engine: Engine, table: str) -> int:
@@ -193,15 +177,6 @@ def test_show_unknown_series(engine_url: str) -> None:
     code, _, err = invoke("show", "abcdef", db=engine_url)
     assert code == 1
     assert "no series with id 'abcdef'" in err
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The installed console script in a child process, as a user runs it."""
-    command = [sys.executable, "-c", "from perfsheriff.cli.main import main; main()", *args]
-    environment = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=environment, input=stdin, check=False)
 
 
 def test_default_database_and_size_limit_in_a_real_process(repo: Repo, tmp_path: Path) -> None:

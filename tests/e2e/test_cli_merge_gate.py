@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from gitfixtures import Repo
-from test_cli_ingest import run_cli
+
+from support.cli import run_cli
+from support.gitfixtures import Repo
 
 WEIRD = "parse|`json`"  # a name that would break a Markdown table, and start code, unescaped
 

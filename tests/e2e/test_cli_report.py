@@ -7,13 +7,12 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchrepo import build_project
-from dashdata import EVIL_SUBJECT, populate, run_body
-from liveserver import start_server
-from test_cli_ingest import run_cli
-
 from perfsheriff.service import handmade
 from perfsheriff.store import database, queries
+from support.benchrepo import build_project
+from support.cli import run_cli
+from support.dashdata import EVIL_SUBJECT, populate, run_body
+from support.liveserver import start_server
 
 
 def test_report_html_and_markdown_with_git_commit(tmp_path: Path, sqlite_template: Path) -> None:

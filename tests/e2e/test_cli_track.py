@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_cli_ingest import run_cli
 
 from perfsheriff import projectfile
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from benchrepo import BASE_LEVEL, BenchProject, build_project, held_benchmark, write_config
-from procfs import kill_with_supervisor, live_members
-from test_agent import wait_for
+from support.agents import wait_for
+from support.benchrepo import BASE_LEVEL, BenchProject, build_project, held_benchmark, write_config
+from support.cli import assert_one_error_line, run_cli
+from support.procfs import kill_with_supervisor, live_members
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,18 +27,6 @@ class Tracked:
     stdout: str
     stderr: str
     returncode: int
-
-
-def assert_one_error_line(result: object, *fragments: str) -> None:
-    """Exit status 1 and one line on stderr: ``error: ...`` naming every fragment, never a traceback."""
-    assert getattr(result, "returncode", None) == 1, result
-    stderr = str(getattr(result, "stderr", ""))
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error:"), stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.fixture(scope="module")

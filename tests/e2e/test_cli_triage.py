@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-from test_cli_ingest import run_cli
-from test_cli_track import assert_one_error_line
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from benchrepo import BenchProject, build_project
-from test_sensitivity_service import Project
 
 from perfsheriff.store import database
+from support.benchrepo import BenchProject, build_project
+from support.cli import assert_one_error_line, run_cli
+from support.measured import Project
 
 
 @pytest.fixture(scope="module")

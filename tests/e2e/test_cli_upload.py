@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from benchrepo import BenchProject
-from liveserver import LiveServer, free_port
+from support.benchrepo import BenchProject
+from support.liveserver import LiveServer, free_port
 
 CLI = "from perfsheriff.cli.main import main; main()"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"

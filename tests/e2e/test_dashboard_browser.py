@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchrepo import BenchProject, build_project
-from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate
-from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import database
+from support.benchrepo import BenchProject, build_project
+from support.dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate
+from support.liveserver import LiveServer, start_server
 
 CHROMIUM = Path(os.environ.get("PERFSHERIFF_CHROMIUM", "/usr/bin/chromium"))
 

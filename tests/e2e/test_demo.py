@@ -6,9 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from test_cli_ingest import run_cli
-
 from perfsheriff.service.demo import CULPRIT, IMPROVEMENT
+from support.cli import run_cli
 
 
 def subject(repo: Path, sha: str) -> str:

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
-from benchrepo import build_project
-from liveserver import start_server
-from test_cli_ingest import run_cli
 
 from perfsheriff.store import database
 from perfsheriff.store import schema as t
+from support.benchrepo import build_project
+from support.cli import run_cli
+from support.liveserver import start_server
 
 CLI = "from perfsheriff.cli.main import main; main()"
 

@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchrepo import build_project, held_benchmark
-from faultproxy import FaultProxy
-from liveserver import start_server
-from procfs import alive, ancestors, command_line, kill_with_supervisor, live_members, process_group
-from test_agent import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
+
+from support.agents import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
+from support.benchrepo import build_project, held_benchmark
+from support.faultproxy import FaultProxy
+from support.liveserver import start_server
+from support.procfs import alive, ancestors, command_line, kill_with_supervisor, live_members, process_group
 
 HELD_SAMPLES = 3
 MOMENTS = ["checkout", "benchmark", "before-upload", "upload", "before-ack"]

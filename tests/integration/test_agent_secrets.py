@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchrepo import build_project
-from liveserver import start_server
-from test_agent import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
+
+from support.agents import SAMPLES_PER_INVOCATION, Setup, stop, wait_for
+from support.benchrepo import build_project
+from support.liveserver import start_server
 
 PROBE = """\
 env > {seen}/seen-env

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,17 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from benchrepo import BenchProject
-from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
 from perfsheriff.service import tokens
 from perfsheriff.store import schema as t
-
-
-def perfsheriff_json(samples: dict[str, list[float]]) -> str:
-    results = [{"name": name, "unit": "ms", "samples": values} for name, values in samples.items()]
-    return json.dumps({"format": "perfsheriff", "version": 1, "results": results})
+from support.benchrepo import BenchProject
+from support.liveserver import LiveServer, start_server
+from support.uploads import upload_body
 
 
 @pytest.fixture
@@ -28,16 +23,6 @@ def server(engine_url: str, tmp_path: Path, project: BenchProject) -> Iterator[L
     live = start_server(engine_url, tmp_path, config=project.config, env={"PERFSHERIFF_MAX_REQUEST_BYTES": "200000"})
     yield live
     live.stop()
-
-
-def upload_body(project: BenchProject, revision: str, values: list[float], **extra: object) -> dict[str, object]:
-    return {
-        "project": "bench-project",
-        "revision": revision,
-        "machine": "box",
-        "files": {"result.json": perfsheriff_json({"work": values})},
-        **extra,
-    }
 
 
 def test_health_metrics_and_openapi(server: LiveServer) -> None:

@@ -6,12 +6,12 @@ import threading
 
 import httpx
 import sqlalchemy as sa
-from benchrepo import BenchProject
-from liveserver import LiveServer
 from sqlalchemy.engine import Engine
-from test_api import upload_body
 
 from perfsheriff.store import schema as t
+from support.benchrepo import BenchProject
+from support.liveserver import LiveServer
+from support.uploads import upload_body
 
 
 def test_server_killed_during_uploads_then_retries_land_exactly_once(

@@ -32,16 +32,16 @@ import httpx
 import pytest
 import schemathesis
 import sqlalchemy as sa
-from benchrepo import build_project
-from hostile import Probe, probes
 from hypothesis import HealthCheck, settings
-from liveserver import LiveServer, start_server
 from schemathesis.checks import not_a_server_error
 
 from perfsheriff.api.app import create_app
 from perfsheriff.config import Settings
 from perfsheriff.store import database
 from perfsheriff.store.schema import metadata
+from support.benchrepo import build_project
+from support.hostile import Probe, probes
+from support.liveserver import LiveServer, start_server
 
 EXAMPLES_PER_OPERATION = 50
 

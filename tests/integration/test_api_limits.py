@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchrepo import BenchProject
-from liveserver import LiveServer, start_server
+
+from support.benchrepo import BenchProject
+from support.liveserver import LiveServer, start_server
 
 LIMIT = 32 * 1024 * 1024
 MIB = 1024 * 1024

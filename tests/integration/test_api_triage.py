@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
-from liveserver import LiveServer
 from sqlalchemy.engine import Engine
 
 from perfsheriff.service import tokens
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import database
+from support.benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
+from support.liveserver import LiveServer
 
 
 def upload_history(server: LiveServer, project: BenchProject) -> None:

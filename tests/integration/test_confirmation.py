@@ -15,10 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from benchrepo import BASE_LEVEL, build_project, busy_machine
-from fakeservers import FakeService, Reply
 from sqlalchemy.engine import Engine
-from test_track import NOW, count_runs, make_tracker, runs_by_revision, stored_alerts
 
 from perfsheriff.service import dashboard, summaries
 from perfsheriff.service.detection import detect_stored
@@ -28,6 +25,9 @@ from perfsheriff.service.track import TrackEvents, TrackReport
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import records
 from perfsheriff.store import schema as t
+from support.benchrepo import BASE_LEVEL, build_project, busy_machine
+from support.fakeservers import FakeService, Reply
+from support.tracking import NOW, count_runs, make_tracker, runs_by_revision, stored_alerts
 
 WEBHOOK = """
 [notify]

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from benchrepo import BenchProject
-from liveserver import LiveServer
 
 from perfsheriff.errors import GitError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.store import schema as t
+from support.benchrepo import BenchProject
+from support.liveserver import LiveServer
 
 SECRET_URL = "https://perf-bot:s3cret-token@127.0.0.1:9/private/x.git"
 

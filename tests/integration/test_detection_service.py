@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gitfixtures import Repo
 from sqlalchemy.engine import Engine
 
 from perfsheriff.gitrepo import GitRepo
@@ -18,6 +17,7 @@ from perfsheriff.service.detection import DetectionPolicy, detect_stored, drift_
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.stats.compare import Verdict
 from perfsheriff.store import alerts as alert_store
+from support.gitfixtures import Repo
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitfixtures import Repo
 
 from perfsheriff.errors import NotFoundError
 from perfsheriff.gitrepo import GitRepo
+from support.gitfixtures import Repo
 
 
 def test_a_cherry_pick_keeps_the_patch_id_and_other_changes_differ(tmp_path: Path) -> None:

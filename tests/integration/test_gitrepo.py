@@ -7,11 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gitfixtures import EPOCH, Repo, merge_bot_history
 
 from perfsheriff.errors import GitError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Push
+from support.gitfixtures import EPOCH, Repo, merge_bot_history
 
 FIRST_PARENT = ["root", "c1", "m1", "f1", "f2", "m2", "c2", "m3", "c3"]
 PUSHES = {

@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from gitfixtures import Repo
-
 from perfsheriff.gitrepo import GitRepo
+from support.gitfixtures import Repo
 
 
 def subjects(path: Path) -> list[str]:

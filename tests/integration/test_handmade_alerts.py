@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from test_sensitivity_service import NOW, POLICY, Project
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError, PerfsheriffError
 from perfsheriff.service import catalog, summaries
@@ -21,6 +20,7 @@ from perfsheriff.service import triage as triage_service
 from perfsheriff.service.handmade import Created, Request, create_alert
 from perfsheriff.store import queries
 from perfsheriff.triage.sensitivity import FLOOR, MARGIN
+from support.measured import NOW, POLICY, Project
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from fakeservers import culprit_message
 
 from perfsheriff.notify import DeliveryError, EmailChannel, Outcome, RetryPolicy, dispatch
+from support.fakeservers import culprit_message
 
 PASSWORD = "smtp-pa55word-secret"
 

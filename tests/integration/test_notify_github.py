@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from fakeservers import FakeService, Reply, culprit_message
 
 from perfsheriff.errors import ConfigError
 from perfsheriff.notify import DeliveryError, GitHubChannel, Outcome, RetryPolicy, dispatch
+from support.fakeservers import FakeService, Reply, culprit_message
 
 TOKEN = "ghp_s3cr3t-token-value"
 SHA = "c" * 40

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from fakeservers import FakeService, Reply, culprit_message
 
 from perfsheriff.notify import DeliveryError, GitLabChannel, Outcome, RetryPolicy, dispatch
+from support.fakeservers import FakeService, Reply, culprit_message
 
 TOKEN = "glpat-s3cr3t-token-value"
 SHA = "c" * 40

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from fakeservers import FakeService, Reply, culprit_message
 
 from perfsheriff.notify import DeliveryError, WebhookChannel
+from support.fakeservers import FakeService, Reply, culprit_message
 
 HOOK = "/services/T000/B000/XXXXhooksecret"
 TOKEN = "hook-bearer-token"

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from benchrepo import BenchProject, build_project
-from fakeservers import FakeService, Reply
 from sqlalchemy.engine import Engine
-from test_track import make_tracker
 
 from perfsheriff import projectfile
 from perfsheriff.service import notifying, summaries
 from perfsheriff.store import schema as t
+from support.benchrepo import BenchProject, build_project
+from support.fakeservers import FakeService, Reply
+from support.tracking import make_tracker
 
 TOKEN = "ghp_n0tify-s3cret-token"
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from gitfixtures import Repo
-from procfs import alive, live_members, process_group, stat_fields
 
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import RunStatus
 from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.runner import OUTPUT_VARIABLE, Runner, expand_placeholders, reap_groups
 from perfsheriff.runner.environment import cpu_model_from_cpuinfo, describe_environment
+from support.gitfixtures import Repo
+from support.procfs import alive, live_members, process_group, stat_fields
 
 PYTHON = shlex.quote(sys.executable)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from gitfixtures import Repo, merge_bot_history
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import StoreError
@@ -19,6 +18,7 @@ from perfsheriff.service import ingest, series
 from perfsheriff.service.history import import_history
 from perfsheriff.store import database, queries, records
 from perfsheriff.store import schema as t
+from support.gitfixtures import Repo, merge_bot_history
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from gitfixtures import Repo
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
@@ -29,6 +28,7 @@ from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import notifications, queries, records
 from perfsheriff.store import schema as t
 from perfsheriff.triage import InvalidTransition
+from support.gitfixtures import Repo
 
 NOW = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 BENCHMARKS = ("parse", "render", "load")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from benchrepo import BenchProject
-from dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
-from liveserver import LiveServer, start_server
 from sqlalchemy.engine import Engine
 
 from perfsheriff.service import tokens
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import alerts as alert_store
+from support.benchrepo import BenchProject
+from support.dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
+from support.liveserver import LiveServer, start_server
 
 
 @pytest.fixture

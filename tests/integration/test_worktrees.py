@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitfixtures import Repo
 
 from perfsheriff.errors import GitError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
+from support.gitfixtures import Repo
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import gzip
 import json
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from perfsheriff.stats.segmentation import refine, seeded_intervals
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = REPO.parent / "shared" / "data"
-sys.path.insert(0, str(REPO / "benchmarks"))
 from scoring import Totals, fold_of, score_record  # noqa: E402
 
 LOWER = Direction.LOWER_IS_BETTER

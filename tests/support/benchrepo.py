@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitfixtures import Repo
+from support.gitfixtures import Repo
 
 BENCH_SCRIPT = '''\
 """A benchmark whose result is whatever level.txt says, with ~1 % seeded noise."""

@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
-from liveserver import LiveServer
 from sqlalchemy.engine import Engine
 
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from support.benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
+from support.liveserver import LiveServer
 
 EVIL_SUBJECT = '<script>window.pwned = "subject"</script><img src=x onerror="window.pwned=1"> tidy up'
 EVIL_BENCHMARK = '<script>window.pwned = "benchmark"</script>parse'
