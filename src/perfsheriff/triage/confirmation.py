@@ -28,6 +28,9 @@ A data point is one run (its median of the series): the repetitions of one run
 share that run's machine state, so they are not independent evidence.
 
 Pure code: revisions are names, runs are numbers; the service layer reads and stores them.
+
+Why one module of about 480 lines: the plan, the judgement and the two-round planner share one
+vocabulary (the window, its ends, a data point) and one set of thresholds, which read best together.
 """
 
 from __future__ import annotations
