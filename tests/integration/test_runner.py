@@ -14,15 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from perfsheriff import formats
 from perfsheriff.gitrepo import GitRepo
-from perfsheriff.model import RunStatus
+from perfsheriff.model import BenchmarkResult, RunStatus
 from perfsheriff.projectfile import BenchmarkSpec
+from perfsheriff.resultfiles import read_result_bytes
 from perfsheriff.runner import OUTPUT_VARIABLE, Runner, expand_placeholders, reap_groups
 from perfsheriff.runner.environment import cpu_model_from_cpuinfo, describe_environment
 from support.gitfixtures import Repo
 from support.procfs import alive, live_members, process_group, stat_fields
 
 PYTHON = shlex.quote(sys.executable)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 # Reads the checked-out code's "factor" and prints BMF: the measurement depends on the revision.
 BMF_BENCH = """\
@@ -193,6 +196,34 @@ def test_a_failing_setup_marks_the_commit_unusable(runner: Runner, project: tupl
     assert (outcome.results, outcome.attempts) == (None, 1)
 
 
+def test_a_result_folder_at_output_is_read_as_one_tree_for_each_repetition(
+    runner: Runner, project: tuple[Repo, list[str]]
+) -> None:
+    """Criterion writes a folder (target/criterion); a command copying it to {output} gives its results."""
+    criterion = shlex.quote(str(FIXTURES / "formats" / "criterion" / "target" / "criterion"))
+    bench = spec(f"cp -R {criterion} {{output}}", format="criterion", timeout=30, repetitions=2)
+    outcome = runner.run(bench, project[1][0])
+    assert outcome.status is RunStatus.OK, outcome.error
+    assert outcome.results is not None
+    by_name = {(r.name, r.metric): r for r in outcome.results.results}
+    assert ("fib/20", "time") in by_name
+    single = parse_tree_of(FIXTURES / "formats" / "criterion")
+    # the second repetition found no folder left by the first (cp -R into an existing folder nests it)
+    assert len(by_name["fib/20", "time"].samples) == 2 * len(single["fib/20", "time"].samples)
+
+
+def parse_tree_of(folder: Path) -> dict[tuple[str, str], BenchmarkResult]:
+    tree = read_result_bytes(folder, 1 << 26)
+    return {(r.name, r.metric): r for r in formats.parse_tree(str(folder), dict(tree.files), "criterion").results}
+
+
+def test_an_empty_result_folder_fails_saying_so(runner: Runner, project: tuple[Repo, list[str]]) -> None:
+    outcome = runner.run(spec("mkdir {output}", format="criterion", timeout=30), project[1][0])
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error is not None
+    assert "holds no *.json result files" in outcome.error
+
+
 def test_a_non_zero_exit_fails_with_the_end_of_stderr(runner: Runner, project: tuple[Repo, list[str]]) -> None:
     lines = "; ".join(f"echo line{i} >&2" for i in range(40))
     outcome = runner.run(spec(f"{lines}; exit 2"), project[1][0])
@@ -332,6 +363,7 @@ def test_the_runner_imports_no_server_module() -> None:
 RUNNER_CHILD = """\
 import sys
 from pathlib import Path
+from perfsheriff import formats
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.runner import Runner

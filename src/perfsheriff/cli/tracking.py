@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from perfsheriff import projectfile
+from perfsheriff import discovery, projectfile
 from perfsheriff.bisect import BisectSettings, RunRequest
 from perfsheriff.cli.analysis import print_alerts
 from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, plain, user_errors
@@ -39,13 +39,47 @@ WorkdirOption = Annotated[
 def init(
     path: Annotated[Path, typer.Argument(help="File to write.")] = Path(projectfile.DEFAULT_FILE_NAME),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    scan: Annotated[
+        bool,
+        typer.Option(help="Look in the file's folder for the project's benchmarks (asv, pytest-benchmark, ...)."),
+    ] = True,
 ) -> None:
-    """Write a commented example perfsheriff.toml to start from."""
+    """Write a perfsheriff.toml with the benchmarks found in the project, or a commented example to start from."""
+    from perfsheriff.projectfile.example import example_other_sections
+
     with user_errors():
         if path.exists() and not force:
             raise InputError("the file exists already; pass --force to overwrite it", source=str(path))
-        path.write_text(projectfile.example_config())
-    console.print(f"wrote {path}: edit [project] and [[benchmarks]], then run `perfsheriff track --once`")
+        found = discovery.discover(path.absolute().parent) if scan else None
+        if found is not None and found.proposals:
+            text = discovery.as_config(found, rest=example_other_sections())
+            projectfile.loads(text, source=str(path), config_dir=path.absolute().parent)  # what we write must load
+        else:
+            text = projectfile.example_config()
+        path.write_text(text)
+    if found is not None:
+        _explain(found)
+    what = "check the [[benchmarks]] entries" if found and found.ready else "edit [project] and [[benchmarks]]"
+    console.print(f"wrote {path}: {what}, then run `perfsheriff track --once`", markup=False, highlight=False)
+
+
+def _explain(found: discovery.Discovery) -> None:
+    """What init found (one row per proposed entry), what it left for a person to finish, and what it skipped."""
+    if not found.proposals:
+        console.print(
+            f"found no benchmarks in {found.scanned} files (asv, pytest-benchmark, pyperf, go test -bench, "
+            "Criterion, Google Benchmark, hyperfine): the file holds a commented example",
+            markup=False,
+        )
+    else:
+        table = Table("benchmark", "tool", "found in", "state", title="benchmarks found")
+        for proposal in found.proposals:
+            where = ", ".join(proposal.evidence[:3]) + (" ..." if len(proposal.evidence) > 3 else "")
+            state = "ready" if proposal.ready else "commented out: " + proposal.todo
+            table.add_row(*(plain(text) for text in (proposal.name, proposal.tool, where, state)))
+        console.print(table)
+    for note in found.notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False)
 
 
 QueueOption = Annotated[

@@ -8,7 +8,12 @@ def example_config() -> str:
     return _EXAMPLE
 
 
-_EXAMPLE = """\
+def example_other_sections() -> str:
+    """The example's sections after ``[[benchmarks]]`` (machines, thresholds, budgets, schedule, notify)."""
+    return _OTHER_SECTIONS
+
+
+_BENCHMARKS = """\
 # perfsheriff.toml: what perfsheriff measures, where, and how often.
 # Every key is described in perfsheriff's docs/configuration.md. Unknown keys are errors.
 
@@ -47,6 +52,8 @@ tags = ["real-world"]
 [benchmarks.env]
 PYTHONHASHSEED = "0"
 
+"""
+_OTHER_SECTIONS = """\
 # Where benchmarks run. Results are compared only within one machine class and config.
 [[machines]]
 name = "bench-1"
@@ -83,3 +90,4 @@ mode = "push"
 # repo = "my-project"
 # token_env = "PERFSHERIFF_GITHUB_TOKEN"
 """
+_EXAMPLE = _BENCHMARKS + _OTHER_SECTIONS

@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from perfsheriff import formats
-from perfsheriff.errors import FormatError
+from perfsheriff.errors import FormatError, InputError
 from perfsheriff.model import BenchmarkResult, ResultSet
+from perfsheriff.resultfiles import read_result_bytes
 
 STDOUT = "standard output"
+#: The most a result folder at ``{output}`` may hold (Criterion's tree of small JSON files).
+FOLDER_LIMIT = 256 << 20
 
 
 def read_results(output: Path, stdout: Path, fmt: str | None) -> ResultSet:
@@ -18,8 +21,16 @@ def read_results(output: Path, stdout: Path, fmt: str | None) -> ResultSet:
 
     Many tools can only print (``go test -bench``), others write a file and
     print progress; an empty file means "nothing written here". ``fmt=None``
-    detects the format. Raises FormatError (and OSError if reading fails).
+    detects the format. A folder at ``{output}`` (Criterion's ``target/criterion``, copied there) is read
+    as one result tree, by the rules of :mod:`perfsheriff.resultfiles`. Raises FormatError (and OSError
+    if reading fails).
     """
+    if output.is_dir() and not output.is_symlink():
+        try:
+            tree = read_result_bytes(output, FOLDER_LIMIT, limit_name="a result folder's limit")
+        except InputError as err:
+            raise FormatError(err.reason, source=err.source or str(output)) from None
+        return formats.parse_tree(str(output), dict(tree.files), fmt)
     data = output.read_bytes() if output.is_file() else b""
     source = str(output)
     if not data.strip():

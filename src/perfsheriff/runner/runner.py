@@ -172,7 +172,7 @@ class Runner:
             self._execute(step, "setup", benchmark.setup)
         sets, execution = [], None
         for repetition in range(1, benchmark.repetitions + 1):
-            output.unlink(missing_ok=True)
+            _remove(output)
             name = f"command (repetition {repetition})" if benchmark.repetitions > 1 else "command"
             execution = self._execute(step, name, benchmark.command)
             sets.append(self._parse(output, execution, benchmark))
@@ -265,3 +265,11 @@ def _exit_message(step: str, returncode: int, log_tail: str) -> str:
     if returncode < 0:
         return f"{step} was killed by signal {signal.Signals(-returncode).name}"
     return f"{step} exited with status {returncode}" + (f": {last_line}" if last_line else "")
+
+
+def _remove(output: Path) -> None:
+    """Clear what the previous repetition left at ``{output}``: a file, or a folder of results."""
+    if output.is_dir() and not output.is_symlink():
+        shutil.rmtree(output)
+    else:
+        output.unlink(missing_ok=True)
