@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -268,6 +269,39 @@ def test_bisect_a_result_the_benchmark_does_not_produce(project: BenchProject, t
     args = [*_bisect(project, tmp_path, project.tips[2], project.tips[-1]), "--result", "nope"]
     result = run_cli(*args, cwd=tmp_path)
     assert_one_error_line(result, "benchmark 'work' produced no result named 'nope'", "--result")
+
+
+# Turns the project's perfsheriff JSON into Bencher's format: one result, named as a Rust bench would be, "latency".
+TO_BMF = """\
+import json, statistics, sys
+samples = json.load(sys.stdin)["results"][0]["samples"]
+print(json.dumps({"bench_parse": {"latency": {"value": statistics.median(samples)}}}))
+"""
+
+
+def bmf_project(tmp_path: Path) -> BenchProject:
+    converter = tmp_path / "to_bmf.py"
+    converter.write_text(TO_BMF)
+    python = shlex.quote(sys.executable)
+    command = f"{python} {{worktree}}/bench.py {{config_dir}}/invocations | {python} {shlex.quote(str(converter))}"
+    extra = f'\n[[benchmarks]]\nname = "parse"\ncommand = {json.dumps(command)}\nformat = "bmf"\ntimeout = "60s"\n'
+    return build_project(tmp_path / "bmf", extra_config=extra)
+
+
+def test_bisect_follows_the_only_result_the_tool_named_itself(tmp_path: Path) -> None:
+    project = bmf_project(tmp_path)
+    result = run_cli(*_bisect(project, tmp_path, project.last_good, project.rollup, "parse"), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["kind"], report["culprit"]) == ("culprit", project.culprit)
+
+
+def test_bisect_of_a_result_by_the_wrong_name_lists_what_the_output_has(tmp_path: Path) -> None:
+    project = bmf_project(tmp_path)
+    args = [*_bisect(project, tmp_path, project.last_good, project.rollup, "parse"), "--metric", "time"]
+    result = run_cli(*args, cwd=tmp_path)
+    choice = "bench_parse (latency): --result bench_parse --metric latency"
+    assert_one_error_line(result, "produced no result named 'parse' (time)", choice)
 
 
 def test_missing_configuration_file(tmp_path: Path) -> None:

@@ -246,7 +246,9 @@ def bisect(
     result: Annotated[
         str | None, typer.Option(help="Which result of its output to follow (default: its name).")
     ] = None,
-    metric: Annotated[str, typer.Option(help="The metric of that result.")] = "time",
+    metric: Annotated[
+        str | None, typer.Option(help="The metric of that result (default: time, or the only one the output has).")
+    ] = None,
     higher_is_better: Annotated[bool, typer.Option(help="The result's direction, for a range given by hand.")] = False,
     config: ConfigOption = Path(projectfile.DEFAULT_FILE_NAME),
     machine: MachineOption = None,
@@ -288,7 +290,7 @@ def _bisect_range(
     bad: str,
     benchmark: str,
     result: str | None,
-    metric: str,
+    metric: str | None,
     higher_is_better: bool,
     progress: Progress,
     task: TaskID,
@@ -300,7 +302,10 @@ def _bisect_range(
         raise ConfigError(f"{bad} is not on the tracked branch {branch!r}", where="--bad")
     target = t.target(branch)
     direction = Direction.HIGHER_IS_BETTER if higher_is_better else Direction.LOWER_IS_BETTER
-    job = BisectJob(good_sha, bad_sha, spec, result or spec.name, metric, direction)
+    job = BisectJob(
+        good_sha, bad_sha, spec, result or spec.name, metric or "time", direction,
+        follow_output=result is None and metric is None,
+    )  # fmt: skip
     settings = BisectSettings(max_runs=t.project_file.budgets.runs_per_alert)
 
     def step(request: RunRequest, measured: list[Measured]) -> None:

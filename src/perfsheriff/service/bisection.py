@@ -9,6 +9,7 @@ one sample per run: the run's median of the bisected series.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -39,6 +40,9 @@ class BisectJob:
     # For an alert: how many measured revisions just outside the range (before good, after bad) vouch
     # for the two levels, as the detector saw them. 0 for a range given by hand.
     level_window: int = 0
+    # True when nobody named the result or metric (a range by hand with defaults): the only result and metric
+    # the benchmark's output has is then followed, whatever the tool called it.
+    follow_output: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +118,41 @@ def run_bisection(
     """Bisect ``job`` on ``target``'s machine class and configuration until the planner decides.
 
     Each step's runs go through ``executor``: here, or as jobs for agents (bisection comes first in their queue).
+    When the benchmark's output has no result of the job's name and metric, nobody named them
+    (``follow_output``) and the output has exactly one result and metric, that one is followed (tools name
+    their own results: ``latency`` in Bencher's format, ``BM_parse/64``); otherwise the error lists what the
+    output has, with the options that select each. The runs already made are kept and reused.
     """
+    try:
+        return _bisect(engine, repo, executor, target, job, settings=settings, on_step=on_step)
+    except _OtherResults as other:
+        produced = _describe(engine, other.series)
+        if len(produced) != 1 or not job.follow_output:
+            raise InputError(_which_result(job, produced)) from None
+        (row,) = produced
+        direction = Direction.HIGHER_IS_BETTER if row.direction == "higher_is_better" else Direction.LOWER_IS_BETTER
+        adopted = replace(job, result=row.benchmark, metric=row.metric, direction=direction)
+        return _bisect(engine, repo, executor, target, adopted, settings=settings, on_step=on_step)
+
+
+class _OtherResults(Exception):
+    """The benchmark ran but gave none of its samples to the bisected series."""
+
+    def __init__(self, series: frozenset[str]) -> None:
+        super().__init__("the benchmark produced other results")
+        self.series = series
+
+
+def _bisect(
+    engine: Engine,
+    repo: GitRepo,
+    executor: Executor,
+    target: Target,
+    job: BisectJob,
+    *,
+    settings: BisectSettings,
+    on_step: Callable[[RunRequest, list[Measured]], None] | None,
+) -> BisectReport:
     key = SeriesKey(
         target.project, target.branch, job.result, job.metric, target.machine.machine_class, target.configuration
     )
@@ -131,7 +169,26 @@ def run_bisection(
         if on_step is not None:
             on_step(step, measured)
         if all(m.ok and key.id not in m.series for m in measured):
-            raise InputError(
-                f"benchmark {job.benchmark.name!r} produced no result named {job.result!r} ({job.metric}); "
-                "pick one with --result"
-            )
+            raise _OtherResults(frozenset().union(*(m.series for m in measured)))
+
+
+def _describe(engine: Engine, series_ids: frozenset[str]) -> list[queries.SeriesRow]:
+    if not series_ids:
+        return []
+    with engine.connect() as conn:
+        return queries.list_series(conn, ids=sorted(series_ids))
+
+
+def _which_result(job: BisectJob, produced: list[queries.SeriesRow]) -> str:
+    wanted = f"benchmark {job.benchmark.name!r} produced no result named {job.result!r} ({job.metric})"
+    if not produced:
+        return f"{wanted}, and no result at all"
+    choices = "; ".join(
+        f"{row.benchmark} ({row.metric}): --result {shlex.quote(row.benchmark)} --metric {shlex.quote(row.metric)}"
+        for row in sorted(produced, key=lambda r: (r.benchmark, r.metric))[:_LISTED]
+    )
+    more = f"; and {len(produced) - _LISTED} more" if len(produced) > _LISTED else ""
+    return f"{wanted}; it produced {len(produced)}, pick one: {choices}{more}"
+
+
+_LISTED = 10
