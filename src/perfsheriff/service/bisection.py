@@ -123,36 +123,6 @@ def run_bisection(
     their own results: ``latency`` in Bencher's format, ``BM_parse/64``); otherwise the error lists what the
     output has, with the options that select each. The runs already made are kept and reused.
     """
-    try:
-        return _bisect(engine, repo, executor, target, job, settings=settings, on_step=on_step)
-    except _OtherResults as other:
-        produced = _describe(engine, other.series)
-        if len(produced) != 1 or not job.follow_output:
-            raise InputError(_which_result(job, produced)) from None
-        (row,) = produced
-        direction = Direction.HIGHER_IS_BETTER if row.direction == "higher_is_better" else Direction.LOWER_IS_BETTER
-        adopted = replace(job, result=row.benchmark, metric=row.metric, direction=direction)
-        return _bisect(engine, repo, executor, target, adopted, settings=settings, on_step=on_step)
-
-
-class _OtherResults(Exception):
-    """The benchmark ran but gave none of its samples to the bisected series."""
-
-    def __init__(self, series: frozenset[str]) -> None:
-        super().__init__("the benchmark produced other results")
-        self.series = series
-
-
-def _bisect(
-    engine: Engine,
-    repo: GitRepo,
-    executor: Executor,
-    target: Target,
-    job: BisectJob,
-    *,
-    settings: BisectSettings,
-    on_step: Callable[[RunRequest, list[Measured]], None] | None,
-) -> BisectReport:
     key = SeriesKey(
         target.project, target.branch, job.result, job.metric, target.machine.machine_class, target.configuration
     )
@@ -169,7 +139,19 @@ def _bisect(
         if on_step is not None:
             on_step(step, measured)
         if all(m.ok and key.id not in m.series for m in measured):
-            raise _OtherResults(frozenset().union(*(m.series for m in measured)))
+            produced = frozenset().union(*(m.series for m in measured))
+            adopted = _the_only_result(engine, job, produced)  # follow_output is off in it: this recurses once
+            return run_bisection(engine, repo, executor, target, adopted, settings=settings, on_step=on_step)
+
+
+def _the_only_result(engine: Engine, job: BisectJob, series_ids: frozenset[str]) -> BisectJob:
+    """``job`` on the only series the benchmark's output gave samples to; else an InputError listing them."""
+    produced = _describe(engine, series_ids)
+    if len(produced) != 1 or not job.follow_output:
+        raise InputError(_which_result(job, produced))
+    (row,) = produced
+    direction = Direction.HIGHER_IS_BETTER if row.direction == "higher_is_better" else Direction.LOWER_IS_BETTER
+    return replace(job, result=row.benchmark, metric=row.metric, direction=direction, follow_output=False)
 
 
 def _describe(engine: Engine, series_ids: frozenset[str]) -> list[queries.SeriesRow]:
