@@ -101,7 +101,7 @@ def _handler_for(service: FakeService) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = _handle
+        do_GET = do_POST = do_PATCH = do_PUT = _handle
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the recorded requests are what tests look at."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from perfsheriff.cli import data, db, remote, report, server, tracking, triage
+from perfsheriff.cli import data, db, remote, report, review, server, tracking, triage
 
 app = typer.Typer(
     name="perfsheriff",
@@ -21,6 +21,7 @@ remote.register(app)
 server.register(app)
 triage.register(app)
 report.register(app)
+review.register(app)
 
 
 def main() -> None:

@@ -16,11 +16,15 @@ from perfsheriff.notify.compose import Message
 
 
 class DeliveryError(PerfsheriffError):
-    """A message was not delivered. ``retryable``: the failure may pass (5xx, 429, timeout, lost connection)."""
+    """A message was not delivered. ``retryable``: the failure may pass (5xx, 429, timeout, lost connection).
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    ``status`` is the HTTP status the service answered, when it answered one.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.status = status
 
 
 class Channel(Protocol):

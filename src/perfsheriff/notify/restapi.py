@@ -95,7 +95,7 @@ def call(
     if status >= 300:
         retryable = status in _RETRYABLE or status >= 500
         text = f"{channel}: {what} answered {status} {response.reason_phrase}{_detail(response)}"
-        raise DeliveryError(redact(text, secrets), retryable=retryable)
+        raise DeliveryError(redact(text, secrets), retryable=retryable, status=status)
     if not response.content:
         return None
     try:
