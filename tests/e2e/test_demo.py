@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def test_demo_tracks_detects_and_bisects_to_the_culprits(tmp_path: Path) -> None
         (culprit,) = bisection["culprits"]
         assert subject(repo, culprit) == expected, (bisection, result.stdout)
         assert f"culprit {culprit[:10]}" in result.stdout
-    assert "Next:" in result.stdout
+    # The next steps are commands that run as printed.
+    assert f"serve --db {db} --config " in result.stdout
+    assert "then open http://127.0.0.1:8321/" in result.stdout
+    steps = [line.split(None, 1)[1] for line in result.stdout.splitlines() if line.startswith("    perfsheriff ")]
+    triage = [shlex.split(step) for step in steps if step.startswith("triage ")]
+    assert [command[:2] for command in triage] == [["triage", triage[0][1]]] * 2
+    for command in (*triage, *(shlex.split(step) for step in steps if step.startswith("report "))):
+        done = run_cli(*command, cwd=tmp_path)
+        assert done.returncode == 0, (command, done.stderr)
+    assert (tmp_path / ".perfsheriff" / "demo" / "report" / "index.html").is_file()
+    decided = json.loads(run_cli("triage", triage[0][1], "--db", db, "--json", cwd=tmp_path).stdout)
+    assert decided["state"] == "acknowledged"
     again = run_cli("demo", cwd=tmp_path)  # a second run replaces the first
     assert again.returncode == 0, again.stderr

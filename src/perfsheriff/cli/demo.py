@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from perfsheriff.cli.context import console, user_errors
+from perfsheriff.cli.context import console, open_store, user_errors
 from perfsheriff.cli.tracking import track_pass, tracker
+from perfsheriff.service import summaries
 from perfsheriff.service.demo import prepare_demo
 from perfsheriff.service.track import TrackReport
 from perfsheriff.store import alerts as alert_store
@@ -58,18 +59,32 @@ def demo(
         else:
             line += f" -> {outcome.kind.value}: {outcome.reason}"
         console.print(line, highlight=False)
-    prog = _program()
-    first = next(iter(alerts.values()), None)
-    series_id, good, bad = (
-        (first.series_id, first.last_good[:10], first.first_bad[:10]) if first else ("SERIES", "GOOD", "BAD")
-    )
-    console.print(
-        "\nNext: tell the culprit's author, with the evidence:\n"
-        f"  {prog} alerts --db {db}\n"
-        f"  {prog} show {series_id} --db {db}\n"
-        f"  {prog} compare --base {good} --head {bad} --repo {workdir / 'textkit'} --db {db}",
-        soft_wrap=True,
-    )
+    with open_store(db) as engine, engine.connect() as conn:
+        waiting = summaries.queue(conn, "perf")  # data in (culprit named), a decision due; most severe first
+    regressions = [s for s in waiting if any(a["kind"] == "regression" for a in s["alerts"])]
+    chosen = regressions or waiting
+    _next_steps(_program(), db, config, workdir, int(chosen[0]["id"]) if chosen else None)
+
+
+def _next_steps(prog: str, db: str, config: Path, workdir: Path, summary_id: int | None) -> None:
+    """What a sheriff does next, as commands that run as printed: look, decide, publish."""
+    console.print("\n[bold]Next[/]")
+    lines = [
+        "  look at it in the dashboard (graphs, the summary, the compare view):",
+        f"    {prog} serve --db {db} --config {config}",
+        "    then open http://127.0.0.1:8321/",
+    ]
+    if summary_id is not None:
+        lines += [
+            "  decide on the regression's summary, waiting in the perf sheriffs' queue (its journal keeps the note):",
+            f"    {prog} triage {summary_id} --db {db}",
+            f'    {prog} triage {summary_id} --state acknowledged --note "real: see the culprit" --db {db}',
+        ]
+    lines += [
+        "  publish a static report (HTML, graphs included):",
+        f"    {prog} report --out {workdir / 'report'} --db {db}",
+    ]
+    console.print("\n".join(lines), soft_wrap=True, highlight=False, markup=False)
 
 
 def _confirmations(report: TrackReport) -> None:
