@@ -39,6 +39,14 @@ _PYPERF_RUNNER = re.compile(r"\bpyperf\.Runner\s*\(|^\s*from\s+pyperf\s+import\s
 _GO_BENCHMARK = re.compile(r"^func\s+Benchmark\w*\s*\(\s*\w+\s+\*testing\.B\s*\)", re.MULTILINE)
 _GOOGLE_BENCHMARK = re.compile(r"#\s*include\s*[<\"]benchmark/benchmark\.h[>\"]")
 _HYPERFINE = re.compile(r"^\s*(?:[^#\n]*\s)?hyperfine\s", re.MULTILINE)
+# Scripts that write a format perfsheriff reads, recognised by what they print: Bencher Metric Format's measures,
+# Perfherder's log marker, perfsheriff's own format name.
+_EMITTED = (
+    ("bmf", "Bencher Metric Format", re.compile(r"""["'](?:latency|throughput)["']\s*:\s*\{\s*["']value["']""")),
+    ("perfherder", "Perfherder data", re.compile(r"PERFHERDER_DATA")),
+    ("perfsheriff", "perfsheriff's format", re.compile(r"""["']format["']\s*:\s*["']perfsheriff["']""")),
+)
+_INTERPRETERS = {".py": "python3", ".sh": "sh", ".bash": "bash", ".js": "node", ".mjs": "node", ".rb": "ruby"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _JSON_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
 
@@ -104,6 +112,7 @@ def discover(root: Path) -> Discovery:
         *_criterion(scan, notes),
         *_google_benchmark(scan),
         *_hyperfine(scan),
+        *_emitting_scripts(scan),
     ]
     if scan.truncated:
         notes.append(f"stopped after {MAX_FILES} files: benchmarks in the rest of the tree were not looked for")
@@ -300,6 +309,26 @@ def _hyperfine(scan: _Scan) -> Iterator[Proposal]:
             ready=writes_output,
             todo="" if writes_output else 'make hyperfine write its results with --export-json "$PERFSHERIFF_OUTPUT"',
         )
+
+
+def _emitting_scripts(scan: _Scan) -> Iterator[Proposal]:
+    """Scripts that print results in Bencher's, Perfherder's or perfsheriff's format (standard output is read)."""
+    for script in scan.named(*_INTERPRETERS):
+        if script.name.startswith("test") or script.name.endswith("_test.py"):
+            continue  # test suites are pytest-benchmark's, not scripts to run
+        text = _text(script)
+        for fmt, what, pattern in _EMITTED:
+            if pattern.search(text):
+                relative = scan.relative(script)
+                yield Proposal(
+                    name=_name(script.stem),
+                    tool=f"a script printing {what}",
+                    command=f"{_INTERPRETERS[script.suffix]} {shlex.quote(relative)}",
+                    format=fmt,
+                    timeout="30m",
+                    evidence=(relative,),
+                )
+                break
 
 
 def _quoted(words: Iterable[str]) -> str:

@@ -6,10 +6,12 @@ import shlex
 import string
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfsheriff import discovery, projectfile
+from perfsheriff.formats import FORMAT_NAMES
 from perfsheriff.projectfile.example import example_other_sections
 
 PYTEST_BENCHMARK_TEST = "def test_sort(benchmark):\n    benchmark(sorted, [3, 2, 1])\n"
@@ -185,3 +187,31 @@ def test_whatever_the_names_the_file_loads_and_the_commands_quote_them(
     pyperf = next(p for p in found.proposals if p.tool == "pyperf")
     assert shlex.split(commands[pyperf.name])[1] == f"{script}/bench_{script}.py"  # one word, as written
     assert shlex.split(commands["pytest-benchmark"])[3] == f"tests/test_{script}.py"
+
+
+# One usual project layout per format perfsheriff reads: (files, the proposal's format, whether it is ready to run).
+LAYOUTS = {
+    "pyperf": ({"benchmarks/bm_parse.py": PYPERF_SCRIPT}, True),
+    "pytest-benchmark": ({"tests/benchmarks/test_parse.py": PYTEST_BENCHMARK_TEST}, True),
+    "asv": ({"asv.conf.json": '{"version": 1, "benchmark_dir": "benchmarks"}', "benchmarks/bench.py": "x = 1\n"}, True),
+    "google-benchmark": ({"bench/parse_bench.cpp": '#include "benchmark/benchmark.h"\n'}, False),
+    "hyperfine": ({"scripts/bench.sh": 'hyperfine --export-json "$PERFSHERIFF_OUTPUT" ./app\n'}, True),
+    "criterion": ({"Cargo.toml": CARGO}, True),
+    "go": ({"go.mod": "module example.com/codec\n", "codec/codec_test.go": GO_BENCH}, True),
+    "bmf": ({"bench/run.py": 'import json\nprint(json.dumps({"parse": {"latency": {"value": 1.0}}}))\n'}, True),
+    "perfherder": ({"tools/perf.js": 'console.log("PERFHERDER_DATA: " + JSON.stringify(data))\n'}, True),
+    "perfsheriff": ({"bench.sh": 'echo \'{"format": "perfsheriff", "version": 1, "results": []}\'\n'}, True),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(LAYOUTS))
+def test_each_formats_usual_layout_is_recognised(tmp_path: Path, fmt: str) -> None:
+    files, ready = LAYOUTS[fmt]
+    found = discovery.discover(write(tmp_path / "project", files))
+    assert [(p.format, p.ready) for p in found.proposals][:1] == [(fmt, ready)]
+    config = loaded(found, tmp_path / "project")
+    assert [b.format for b in config.benchmarks] == [p.format for p in found.proposals if p.ready]
+
+
+def test_the_layouts_cover_every_format_perfsheriff_reads() -> None:
+    assert set(LAYOUTS) == set(FORMAT_NAMES)
