@@ -182,7 +182,7 @@ def test_whatever_the_names_the_file_loads_and_the_commands_quote_them(
     (root / ".git" / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
     found = discovery.discover(root)
     config = loaded(found, root)
-    assert config.project.branches == (branch.strip(),)
+    assert config.project.branches == (branch.rstrip(),)  # .git/HEAD is one line: its end is whitespace
     commands = {b.name: b.command for b in config.benchmarks}
     pyperf = next(p for p in found.proposals if p.tool == "pyperf")
     assert shlex.split(commands[pyperf.name])[1] == f"{script}/bench_{script}.py"  # one word, as written
