@@ -55,7 +55,6 @@ from perfsheriff.notify import (
     dispatch,
 )
 from perfsheriff.projectfile import Notify, ProjectFile
-from perfsheriff.service.triage import aware
 from perfsheriff.store import notifications as log
 from perfsheriff.store import runsinfo
 from perfsheriff.store import schema as t
@@ -275,7 +274,7 @@ def deliveries(conn: sa.Connection, summary_id: int) -> list[dict[str, object]]:
         .order_by(n.c.channel)
     )
     return [
-        {"channel": c, "outcome": o, "attempts": int(a), "reason": r, "when": aware(w).isoformat()}
+        {"channel": c, "outcome": o, "attempts": int(a), "reason": r, "when": w.isoformat()}
         for c, o, a, r, w in conn.execute(query)
     ]
 
@@ -370,8 +369,7 @@ def _buckets(conn: sa.Connection, project_id: int, limit: RateLimit, now: dateti
         .order_by(n.c.created_at, n.c.id)
     )
     buckets: dict[str, TokenBucket] = {}
-    for channel, when in conn.execute(query):
-        moment = aware(when)
+    for channel, moment in conn.execute(query):
         bucket = buckets.get(channel) or TokenBucket.full(limit, start)
         taken = bucket.take(moment)
         buckets[channel] = taken or dataclasses.replace(bucket.refilled(moment), tokens=0.0)
