@@ -19,13 +19,12 @@ import sqlalchemy as sa
 from perfsheriff.errors import NotFoundError
 from perfsheriff.model import JobReason, JobState
 from perfsheriff.store import schema as t
+from perfsheriff.store import targets
 from perfsheriff.store.caches import PerEngine
 
 _OPEN = [JobState.QUEUED.value, JobState.RUNNING.value]
 
-# Per engine: machine name -> (id, class), and machine class -> when its leases were last swept.
-# Machines are never renamed, deleted or moved to another class, so their ids can be remembered.
-_machines: PerEngine[dict[str, tuple[int, str]]] = PerEngine(dict)
+# Per engine: machine class -> when its leases were last swept.
 _swept: PerEngine[dict[str, datetime]] = PerEngine(dict)
 _lock = threading.Lock()
 
@@ -257,6 +256,12 @@ def finished_jobs(conn: sa.Connection, ids: Sequence[int]) -> list[sa.RowMapping
     return [row._mapping for row in rows]
 
 
+def job_of_run(conn: sa.Connection, run_id: int) -> int | None:
+    """The job a run answered, if any."""
+    found = conn.execute(sa.select(t.jobs.c.id).where(t.jobs.c.run_id == run_id)).scalar()
+    return None if found is None else int(found)
+
+
 def counts(conn: sa.Connection) -> dict[tuple[str, str], int]:
     """Jobs per (machine class, state), for the metrics endpoint and the overview."""
     rows = conn.execute(
@@ -323,19 +328,10 @@ def machine_of_class(conn: sa.Connection, machine_class: str) -> str | None:
 
 
 def _known_machine(conn: sa.Connection, name: str) -> tuple[int, str]:
-    known_here = _machines(conn.engine)
-    with _lock:
-        known = known_here.get(name)
-    if known is None:
-        row = conn.execute(
-            sa.select(t.machines.c.id, t.machines.c.machine_class).where(t.machines.c.name == name)
-        ).first()
-        if row is None:
-            raise NotFoundError(f"no machine {name!r}: machines are registered by `perfsheriff token create --machine`")
-        known = (int(row.id), str(row.machine_class))
-        with _lock:
-            known_here[name] = known
-    return known
+    found = targets.machine(conn, name)
+    if found is None:
+        raise NotFoundError(f"no machine {name!r}: machines are registered by `perfsheriff token create --machine`")
+    return found
 
 
 def _sweep_due(engine: sa.Engine, machine_class: str, now: datetime, every: timedelta) -> bool:

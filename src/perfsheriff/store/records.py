@@ -250,6 +250,35 @@ def find_run(conn: sa.Connection, *, revision: int, machine: int, configuration:
     return None if found is None else int(found)
 
 
+def run_by_key(conn: sa.Connection, key: str) -> tuple[int, str | None] | None:
+    """(id, format) of the run stored under an upload's idempotency key, if any."""
+    row = conn.execute(sa.select(t.runs.c.id, t.runs.c.format).where(t.runs.c.idempotency_key == key)).first()
+    return None if row is None else (int(row.id), row.format)
+
+
+def run_identity(conn: sa.Connection, run_id: int) -> sa.RowMapping:
+    """What makes a run the run it is: its ``revision_id``, ``configuration_id``, ``status`` and ``content_hash``."""
+    return (
+        conn.execute(
+            sa.select(t.runs.c.revision_id, t.runs.c.configuration_id, t.runs.c.status, t.runs.c.content_hash).where(
+                t.runs.c.id == run_id
+            )
+        )
+        .one()
+        ._mapping
+    )
+
+
+def run_counts(conn: sa.Connection, run_id: int) -> tuple[int, int]:
+    """(series, samples) a stored run gave samples to and has."""
+    count, total = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.samples.c.n), 0)).where(
+            t.samples.c.run_id == run_id, t.samples.c.part == 0
+        )
+    ).one()
+    return int(count), int(total)
+
+
 def insert_run(
     conn: sa.Connection,
     *,
