@@ -46,6 +46,9 @@ BAD_REV = t.revisions.alias("bad_rev")
 
 _S = TypeVar("_S", bound=sa.Select[Any])
 
+#: Alerts someone may see: a candidate still being confirmed is shown to no one, nor joins a summary.
+SHOWN = sa.or_(t.alerts.c.confirmation.is_(None), t.alerts.c.confirmation != "confirming")
+
 
 def with_range(query: _S) -> _S:
     """``query`` over ``alerts`` joined to each alert's series and the branch positions of its range (GOOD, BAD)."""
@@ -80,6 +83,45 @@ def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False
     not_reproduced = t.alerts.c.confirmation == "not-reproduced"
     query = query.where(not_reproduced if closed else sa.or_(t.alerts.c.confirmation.is_(None), ~not_reproduced))
     return [(row[0], int(row[1]), int(row[2])) for row in conn.execute(query)]
+
+
+def shown_on_series(conn: sa.Connection, series_id: str) -> list[tuple[Any, ...]]:
+    """The series' alerts that are shown (a candidate still being confirmed is not), oldest first: rows of
+    (id, kind, relative change, confidence, summary id, last good position, first bad position, branch id,
+    details, created by)."""
+    a = t.alerts
+    query = (
+        with_range(
+            sa.select(
+                a.c.id,
+                a.c.kind,
+                a.c.relative_change,
+                a.c.confidence,
+                a.c.summary_id,
+                GOOD.c.position,
+                BAD.c.position,
+                t.series.c.branch_id,
+                a.c.details,
+                a.c.created_by,
+            )
+        )
+        .where(a.c.series_id == series_id)
+        .where(SHOWN)
+        .order_by(a.c.id)
+    )
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def blaming(conn: sa.Connection, revision_id: int) -> set[int]:
+    """Ids of the alerts that name this revision their culprit."""
+    query = sa.select(t.alerts.c.id).where(t.alerts.c.culprit_revision_id == revision_id)
+    return {int(i) for i in conn.execute(query).scalars()}
+
+
+def kind_counts(conn: sa.Connection) -> dict[str, int]:
+    """Alerts per kind."""
+    query = sa.select(t.alerts.c.kind, sa.func.count()).group_by(t.alerts.c.kind)
+    return {str(kind): int(n) for kind, n in conn.execute(query)}
 
 
 def insert_alerts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:

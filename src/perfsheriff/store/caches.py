@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -56,3 +56,27 @@ class Recent(Generic[K, V]):
             self._items[key] = value
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+class Versioned(Generic[K, V]):
+    """Per engine, the last ``size`` values read, each with the version of the data it was read from: a value is
+    read again when its data's version changed (see ``seriesinfo.series_version``)."""
+
+    def __init__(self, size: int) -> None:
+        self._recent: PerEngine[Recent[K, tuple[object, V]]] = PerEngine(lambda: Recent(size))
+
+    def get(self, engine: Engine, key: K, version: object, read: Callable[[], V]) -> V:
+        recent = self._recent(engine)
+        found = recent.get(key)
+        if found is not None and found[0] == version:
+            return found[1]
+        value = read()
+        recent.put(key, (version, value))
+        return value
+
+
+#: The dashboard's graphs: the last few series read whole (zooming and panning asks for the same series again
+#: and again), and the last few comparisons of two revisions (sorted and reloaded while thousands of series are
+#: compared). Their values are the service's views, hence ``Any``.
+series_reads: Versioned[str, Any] = Versioned(8)
+comparisons: Versioned[tuple[int, int], Any] = Versioned(16)

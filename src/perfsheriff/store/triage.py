@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from perfsheriff.store import schema as t
-from perfsheriff.store.alerts import BAD, BAD_REV, GOOD, GOOD_REV, with_names
+from perfsheriff.store.alerts import BAD, BAD_REV, GOOD, GOOD_REV, SHOWN, with_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +171,7 @@ def alert_facts(
     if summary_ids is not None:
         query = query.where(a.c.summary_id.in_(list(summary_ids)))
     if unsummarized:  # a candidate still being confirmed joins no summary: nobody sees it yet
-        query = query.where(
-            a.c.summary_id.is_(None), sa.or_(a.c.confirmation.is_(None), a.c.confirmation != "confirming")
-        )
+        query = query.where(a.c.summary_id.is_(None), SHOWN)
     return [AlertFacts(*list(row)) for row in conn.execute(query)]
 
 
