@@ -1,5 +1,7 @@
 """SQLAlchemy tables of perfsheriff. Plain tables: no logic, no formatting.
 
+(Past 400 lines on purpose: the whole schema, each table with what its columns mean, reads as one page.)
+
 Volume design: a project like Firefox has tens of thousands of series and
 millions of samples a month. Samples are therefore stored as one row per
 (run, series) in ``samples``, holding every repetition as a packed
