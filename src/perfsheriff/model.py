@@ -68,6 +68,28 @@ class RunStatus(enum.StrEnum):
     INFRA = "infra"  # the machine failed, not the code: retried, kept apart
 
 
+class JobState(enum.StrEnum):
+    """Where a queued benchmark run is: waiting, held under a lease by an agent, answered, or given up."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobReason(enum.StrEnum):
+    """Why a job exists; the order here is the order agents take them in."""
+
+    BISECT = "bisect"
+    CONFIRM = "confirm"  # retriggers and backfills that confirm a candidate alert before anyone sees it
+    BACKFILL = "backfill"
+    ROUTINE = "routine"
+
+    @property
+    def priority(self) -> int:
+        return {JobReason.BISECT: 30, JobReason.CONFIRM: 25, JobReason.BACKFILL: 20, JobReason.ROUTINE: 10}[self]
+
+
 class Dimension(enum.StrEnum):
     TIME = "time"
     SIZE = "size"

@@ -13,8 +13,8 @@ from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import redact_url
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
-from perfsheriff.store import queries
-from perfsheriff.store import schema as t
+from perfsheriff.store import queries, targets
+from perfsheriff.store import revisions as stored_revisions
 from perfsheriff.store.queries import SeriesRow, list_series
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -24,13 +24,8 @@ __all__ = ["SeriesData", "alert", "alerts", "list_series", "projects", "revision
 
 
 def projects(conn: sa.Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        sa.select(t.projects.c.name, t.projects.c.repository, t.branches.c.name.label("branch"))
-        .outerjoin(t.branches, t.branches.c.project_id == t.projects.c.id)
-        .order_by(t.projects.c.name, t.branches.c.name)
-    )
     out: dict[str, dict[str, Any]] = {}
-    for name, repository, branch in rows:
+    for name, repository, branch in targets.projects_with_branches(conn):
         entry = out.setdefault(name, {"name": name, "repository": redact_url(repository), "branches": []})
         if branch is not None:
             entry["branches"].append(branch)
@@ -41,35 +36,23 @@ def revisions(
     conn: sa.Connection, project: str, branch: str | None, *, limit: int, before: int | None
 ) -> dict[str, Any]:
     """A page of a branch's revisions, newest first; ``before`` continues from a position."""
-    project_id = conn.execute(sa.select(t.projects.c.id).where(t.projects.c.name == project)).scalar()
-    if project_id is None:
+    found = targets.project(conn, project)
+    if found is None:
         raise NotFoundError(f"no project {project!r}").about("project")
-    branches = dict(
-        conn.execute(sa.select(t.branches.c.name, t.branches.c.id).where(t.branches.c.project_id == project_id)).all()
-    )
+    branches = targets.branches(conn, found[0])
     name = branch or ("main" if "main" in branches else next(iter(sorted(branches)), None))
     if name is None or name not in branches:
         raise NotFoundError(f"no branch {branch!r} in project {project!r}").about("branch")
-    br, rv = t.branch_revisions, t.revisions
-    query = (
-        sa.select(br.c.position, br.c.first_parent, rv.c.sha, rv.c.author, rv.c.time, rv.c.message)
-        .join(rv, rv.c.id == br.c.revision_id)
-        .where(br.c.branch_id == branches[name])
-        .order_by(br.c.position.desc())
-        .limit(limit)
-    )
-    if before is not None:
-        query = query.where(br.c.position < before)
     items = [
         {
-            "position": int(r.position),
-            "sha": r.sha,
-            "first_parent": bool(r.first_parent),
-            "author": r.author,
-            "time": r.time.isoformat(),
-            "subject": r.message.split("\n", 1)[0],
+            "position": int(r["position"]),
+            "sha": r["sha"],
+            "first_parent": bool(r["first_parent"]),
+            "author": r["author"],
+            "time": r["time"].isoformat(),
+            "subject": r["message"].split("\n", 1)[0],
         }
-        for r in conn.execute(query)
+        for r in stored_revisions.page(conn, branches[name], limit=limit, before=before)
     ]
     return {"project": project, "branch": name, "revisions": items}
 
@@ -94,16 +77,15 @@ def _series_fields(conn: sa.Connection, series_id: str) -> dict[str, Any]:
         raise InputError(f"expected a series id (up to 16 hex digits), got {series_id!r}", where="series_id").about(
             "series_id"
         )
-    query = queries.series_fields().where(t.series.c.id.startswith(prefix)).limit(6)
-    found = conn.execute(query).all()
+    found = queries.series_fields_by_prefix(conn, prefix, limit=6)
     if not found:
         raise NotFoundError(f"no series with id {series_id!r}").about("series_id")
     if len(found) > 1:
-        ids = ", ".join(str(row.id) for row in found[:5])
+        ids = ", ".join(str(row["id"]) for row in found[:5])
         raise InputError(f"series id {series_id!r} is ambiguous ({ids}...): give more digits", where="series_id").about(
             "series_id"
         )
-    return dict(found[0]._mapping)
+    return found[0]
 
 
 def _medians(values: FloatArray, offsets: IntArray, sizes: IntArray) -> FloatArray:

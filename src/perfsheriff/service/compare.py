@@ -22,8 +22,7 @@ from perfsheriff.model import Direction
 from perfsheriff.stats.compare import CompareSettings, Comparison, compare
 from perfsheriff.stats.gate import Firing, Rule, RuleKind, evaluate
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, summarize_suite
-from perfsheriff.store import queries
-from perfsheriff.store import schema as t
+from perfsheriff.store import queries, seriesinfo
 from perfsheriff.store.queries import SeriesRow
 
 
@@ -139,7 +138,7 @@ def compare_revisions(
             f"no series was measured at both {base_sha[:12]} and {head_sha[:12]}: the gate has nothing to judge"
         )
     rows = queries.list_series(conn, ids=common, count_revisions=False)
-    weights = _weights(conn, [row.id for row in rows])
+    weights = seriesinfo.weights(conn, [row.id for row in rows])
     compared = [
         SeriesComparison(
             row,
@@ -161,16 +160,3 @@ def _group_summaries(rows: list[SeriesComparison], settings: CompareSettings | N
         GroupSummary(*key, summarize_suite([r.entry for r in members], settings))
         for key, members in sorted(groups.items())
     ]
-
-
-def _weights(conn: sa.Connection, series_ids: list[str]) -> dict[str, float]:
-    """Each series' benchmark weight (``benchmarks.weight``)."""
-    found: dict[str, float] = {}
-    for start in range(0, len(series_ids), 5000):
-        query = (
-            sa.select(t.series.c.id, t.benchmarks.c.weight)
-            .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
-            .where(t.series.c.id.in_(series_ids[start : start + 5000]))
-        )
-        found.update({series_id: float(weight) for series_id, weight in conn.execute(query)})
-    return found

@@ -21,7 +21,6 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.service.triage import (
     SYSTEM,
     apply_grouping,
-    aware,
     describe,
     open_summaries,
     refresh,
@@ -206,8 +205,8 @@ def summary_facts(
     out = {}
     for row in rows:
         times = store.landing_times(conn, row.branch_id, [row.last_good_position, row.first_bad_position])
-        start = aware(times.get(row.last_good_position, row.created_at))
-        end = aware(times.get(row.first_bad_position, row.created_at))
+        start = times.get(row.last_good_position, row.created_at)
+        end = times.get(row.first_bad_position, row.created_at)
         culprits = tuple(Culprit(sha, patch_ids.get(rid)) for s, rid, sha in pairs if s == row.id)
         out[row.id] = SummaryFacts(
             row.id,

@@ -38,8 +38,7 @@ from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
-from perfsheriff.store import queries, runsinfo
-from perfsheriff.store import schema as t
+from perfsheriff.store import drifts, queries, runsinfo
 from perfsheriff.store.queries import SeriesPoints, SeriesRow
 from perfsheriff.triage.sensitivity import Sensitivity
 
@@ -238,8 +237,7 @@ def _store_release_drift(
         "points": int(measured),
         "computed_at": now,
     }
-    conn.execute(sa.delete(t.release_drifts).where(t.release_drifts.c.series_id == row.id))
-    conn.execute(sa.insert(t.release_drifts), values)
+    drifts.replace_release_drift(conn, row.id, values)
 
 
 def _finite_or_none(value: float | None) -> float | None:

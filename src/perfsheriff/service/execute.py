@@ -32,8 +32,8 @@ from perfsheriff.runner import Runner, RunOutcome
 from perfsheriff.service import jobs
 from perfsheriff.service.ingest import Target
 from perfsheriff.service.runs import record_outcome, target_at
+from perfsheriff.store import jobs as queue
 from perfsheriff.store import records, runsinfo
-from perfsheriff.store import schema as t
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +173,7 @@ class QueueExecutor:
     ) -> dict[int, list[int]]:
         """Confirmation jobs a pass queued and stopped waiting for (it timed out): they are waited for again,
         not queued twice, since the pass that takes the candidate up again counts only the runs done."""
-        return jobs.open_jobs(
+        return queue.open_jobs(
             conn,
             sorted(set(revision_ids)),
             benchmark=spec.name,
@@ -183,29 +183,14 @@ class QueueExecutor:
         )
 
     def _finished(self, conn: sa.Connection, ids: list[int]) -> dict[int, Measured]:
-        rows = conn.execute(
-            sa.select(
-                t.jobs.c.id,
-                t.jobs.c.state,
-                t.jobs.c.error,
-                t.jobs.c.run_id,
-                t.revisions.c.sha,
-                t.runs.c.status,
-                t.runs.c.error.label("run_error"),
-            )
-            .join(t.revisions, t.revisions.c.id == t.jobs.c.revision_id)
-            .outerjoin(t.runs, t.runs.c.id == t.jobs.c.run_id)
-            .where(
-                t.jobs.c.id.in_(ids),
-                t.jobs.c.state.in_([jobs.JobState.DONE.value, jobs.JobState.FAILED.value]),
-            )
-        ).all()
+        rows = queue.finished_jobs(conn, ids)
         out = {}
         for row in rows:
-            if row.run_id is None:
-                out[int(row.id)] = Measured(str(row.sha), RunStatus.INFRA, None, row.error, frozenset())
+            if row["run_id"] is None:
+                out[int(row["id"])] = Measured(str(row["sha"]), RunStatus.INFRA, None, row["error"], frozenset())
                 continue
-            run_id = int(row.run_id)
+            run_id = int(row["run_id"])
             series = runsinfo.series_of_run(conn, run_id)
-            out[int(row.id)] = Measured(str(row.sha), RunStatus(row.status), run_id, row.run_error, series)
+            measured = Measured(str(row["sha"]), RunStatus(row["status"]), run_id, row["run_error"], series)
+            out[int(row["id"])] = measured
         return out

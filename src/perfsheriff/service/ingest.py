@@ -24,7 +24,6 @@ from perfsheriff.model import Configuration, Machine, ResultSet, RunStatus, Seri
 from perfsheriff.resultfiles import read_result_bytes
 from perfsheriff.service.history import import_history
 from perfsheriff.store import records
-from perfsheriff.store import schema as t
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +174,8 @@ def store_result_set(
         )
     )
     if existing is not None:
-        count = conn.execute(
-            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.samples.c.n), 0)).where(
-                t.samples.c.run_id == existing, t.samples.c.part == 0
-            )
-        ).one()
-        return Ingested(source, existing, results.format, int(count[0]), int(count[1]), duplicate=True)
+        n_series, n_samples = records.run_counts(conn, existing)
+        return Ingested(source, existing, results.format, n_series, n_samples, duplicate=True)
     bench_ids = records.benchmark_ids(conn, target.project_id, {r.name: r.suite for r in results.results})
     per_series: dict[str, tuple[float, ...]] = {}
     series_rows = []

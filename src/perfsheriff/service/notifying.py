@@ -55,10 +55,8 @@ from perfsheriff.notify import (
     dispatch,
 )
 from perfsheriff.projectfile import Notify, ProjectFile
-from perfsheriff.service.triage import aware
 from perfsheriff.store import notifications as log
-from perfsheriff.store import runsinfo
-from perfsheriff.store import schema as t
+from perfsheriff.store import revisions, runsinfo, seriesinfo
 from perfsheriff.store import triage as triage_store
 
 logger = logging.getLogger(__name__)
@@ -176,7 +174,7 @@ class _Sender:
         problem = None
         with self.engine.connect() as conn:
             sent_before = log.sent_keys(conn, summary_id)
-            history = _history(conn, summary_id)
+            history = log.attempts(conn, summary_id)
             buckets = _buckets(conn, self.project_id, self.limit, now)
             try:
                 message = self.message(conn, summary_id)
@@ -268,29 +266,15 @@ def build_channels(settings: Notify, environ: Mapping[str, str]) -> tuple[list[C
 
 def deliveries(conn: sa.Connection, summary_id: int) -> list[dict[str, object]]:
     """The summary's notification log for display: each channel, its outcome, attempts, reason and when."""
-    n = t.notifications
-    query = (
-        sa.select(n.c.channel, n.c.outcome, n.c.attempts, n.c.reason, n.c.created_at)
-        .where(n.c.summary_id == summary_id)
-        .order_by(n.c.channel)
-    )
     return [
-        {"channel": c, "outcome": o, "attempts": int(a), "reason": r, "when": aware(w).isoformat()}
-        for c, o, a, r, w in conn.execute(query)
+        {"channel": c, "outcome": o, "attempts": a, "reason": r, "when": w.isoformat()}
+        for c, o, a, r, w in log.deliveries(conn, summary_id)
     ]
 
 
 def pending(conn: sa.Connection, project_id: int) -> list[int]:
     """Summaries of the project with a delivery that failed or was postponed: to try again."""
-    n, s = t.notifications, t.alert_summaries
-    query = (
-        sa.select(n.c.summary_id)
-        .distinct()
-        .join(s, s.c.id == n.c.summary_id)
-        .where(s.c.project_id == project_id, n.c.outcome.in_(["failed", "suppressed"]))
-        .order_by(n.c.summary_id)
-    )
-    return [int(sid) for sid in conn.execute(query).scalars()]
+    return log.pending(conn, project_id)
 
 
 def gather_evidence(conn: sa.Connection, summary_id: int, project_file: ProjectFile) -> Evidence | None:
@@ -315,7 +299,12 @@ def gather_evidence(conn: sa.Connection, summary_id: int, project_file: ProjectF
     if facts is None or len(ends) < 2:
         return None
     culprit = CulpritCommit(
-        sha, facts.author, facts.author_email, facts.subject, min(confidence, 1.0), _first_parent(conn, facts.id)
+        sha,
+        facts.author,
+        facts.author_email,
+        facts.subject,
+        min(confidence, 1.0),
+        revisions.first_parent(conn, facts.id),
     )
     changes = tuple(_change(conn, m, project_file) for m in members if m.culprit in (None, sha))
     last_good, first_bad = ends[row.last_good_position], ends[row.first_bad_position]
@@ -324,7 +313,7 @@ def gather_evidence(conn: sa.Connection, summary_id: int, project_file: ProjectF
 
 def _change(conn: sa.Connection, alert: triage_store.AlertFacts, project_file: ProjectFile) -> Change:
     """One alert as the message lists it; ``configured_as`` is the ``[[benchmarks]]`` entry that measured it."""
-    metric = conn.execute(sa.select(t.series.c.metric).where(t.series.c.id == alert.series_id)).scalar()
+    metric = seriesinfo.metric_of(conn, alert.series_id)
     source = runsinfo.source_of_series(conn, alert.series_id) or ""
     configured = {f"benchmark {spec.name}": spec.name for spec in project_file.benchmarks}.get(source)
     return Change(
@@ -334,23 +323,10 @@ def _change(conn: sa.Connection, alert: triage_store.AlertFacts, project_file: P
         alert.kind,
         alert.relative_change,
         min(max(alert.confidence, 0.0), 1.0),
-        metric=str(metric or "time"),
+        metric=metric or "time",
         series_id=alert.series_id,
         configured_as=configured,
     )
-
-
-def _first_parent(conn: sa.Connection, revision_id: int) -> str | None:
-    parents = conn.execute(sa.select(t.revisions.c.parents).where(t.revisions.c.id == revision_id)).scalar()
-    first = str(parents or "").split()
-    return first[0] if first else None
-
-
-def _history(conn: sa.Connection, summary_id: int) -> dict[str, tuple[str, int]]:
-    """key -> (outcome, attempts so far) of the summary's notification log."""
-    n = t.notifications
-    query = sa.select(n.c.key, n.c.outcome, n.c.attempts).where(n.c.summary_id == summary_id)
-    return {str(key): (str(outcome), int(attempts)) for key, outcome, attempts in conn.execute(query)}
 
 
 def _buckets(conn: sa.Connection, project_id: int, limit: RateLimit, now: datetime) -> dict[str, TokenBucket]:
@@ -362,16 +338,8 @@ def _buckets(conn: sa.Connection, project_id: int, limit: RateLimit, now: dateti
     """
     window = timedelta(hours=limit.burst / limit.per_hour)
     start = now - window
-    n, s = t.notifications, t.alert_summaries
-    query = (
-        sa.select(n.c.channel, n.c.created_at)
-        .join(s, s.c.id == n.c.summary_id)
-        .where(s.c.project_id == project_id, n.c.outcome.in_(["sent", "failed"]), n.c.created_at >= start)
-        .order_by(n.c.created_at, n.c.id)
-    )
     buckets: dict[str, TokenBucket] = {}
-    for channel, when in conn.execute(query):
-        moment = aware(when)
+    for channel, moment in log.deliveries_since(conn, project_id, start):
         bucket = buckets.get(channel) or TokenBucket.full(limit, start)
         taken = bucket.take(moment)
         buckets[channel] = taken or dataclasses.replace(bucket.refilled(moment), tokens=0.0)

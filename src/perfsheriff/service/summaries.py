@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from perfsheriff.errors import NotFoundError
 from perfsheriff.service import notifying
 from perfsheriff.service.culprits import ensure_patch_ids, summary_facts
-from perfsheriff.service.triage import aware, to_alert
+from perfsheriff.service.triage import to_alert
 from perfsheriff.store import triage as store
 from perfsheriff.triage import (
     Bisection,
@@ -36,7 +36,7 @@ from perfsheriff.triage import (
 
 
 def _iso(moment: Any) -> str:
-    return aware(moment).isoformat()
+    return str(moment.isoformat())
 
 
 def _entry(row: store.SummaryRow, members: Sequence[store.AlertFacts]) -> QueueEntry:
@@ -45,7 +45,7 @@ def _entry(row: store.SummaryRow, members: Sequence[store.AlertFacts]) -> QueueE
         row.id,
         parse_state(row.state),
         summary_severity(to_alert(m) for m in members),
-        aware(row.created_at),
+        row.created_at,
         Bisection.FINISHED if bisected else Bisection.NONE,
         culprit_named=any(m.culprit for m in members),
     )

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import Machine
 from perfsheriff.store import records
-from perfsheriff.store import schema as t
+from perfsheriff.store import tokens as stored
 
 PREFIX = "psf_"
 
@@ -55,7 +55,7 @@ class TokenInfo:
     revoked_at: datetime | None
 
     def active(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or _aware(self.expires_at) > now)
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,37 +87,20 @@ def create_token(
     secret = PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         machine_id = records.machine_id(conn, machine) if machine is not None else None
-        token_id = conn.execute(
-            t.tokens.insert()
-            .values(
-                name=name,
-                role=role.value,
-                machine_id=machine_id,
-                hash=digest(secret),
-                created_at=now,
-                expires_at=expires_at,
-            )
-            .returning(t.tokens.c.id)
-        ).scalar_one()
+        token_id = stored.insert_token(
+            conn,
+            name=name,
+            role=role.value,
+            machine_id=machine_id,
+            digest=digest(secret),
+            now=now,
+            expires_at=expires_at,
+        )
     info = TokenInfo(token_id, name, role, machine.name if machine else None, now, expires_at, None)
     return NewToken(info, secret)
 
 
-def _select() -> sa.Select[tuple[object, ...]]:
-    return sa.select(
-        t.tokens.c.id,
-        t.tokens.c.name,
-        t.tokens.c.role,
-        t.machines.c.name.label("machine"),
-        t.tokens.c.created_at,
-        t.tokens.c.expires_at,
-        t.tokens.c.revoked_at,
-        t.tokens.c.hash,
-    ).select_from(t.tokens.outerjoin(t.machines, t.machines.c.id == t.tokens.c.machine_id))
-
-
-def _info(row: sa.Row[tuple[object, ...]]) -> TokenInfo:
-    m = row._mapping
+def _info(m: sa.RowMapping) -> TokenInfo:
     return TokenInfo(
         int(m["id"]),
         str(m["name"]),
@@ -134,8 +117,8 @@ def authenticate(conn: sa.Connection, secret: str, now: datetime) -> TokenInfo |
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     wanted = digest(secret)
-    row = conn.execute(_select().where(t.tokens.c.hash == wanted)).first()
-    if row is None or not hmac.compare_digest(str(row._mapping["hash"]), wanted):
+    row = stored.token_by_digest(conn, wanted)
+    if row is None or not hmac.compare_digest(str(row["hash"]), wanted):
         return None
     info = _info(row)
     return info if info.active(now) else None
@@ -143,23 +126,16 @@ def authenticate(conn: sa.Connection, secret: str, now: datetime) -> TokenInfo |
 
 def list_tokens(engine: Engine) -> list[TokenInfo]:
     with engine.connect() as conn:
-        return [_info(row) for row in conn.execute(_select().order_by(t.tokens.c.id))]
+        return [_info(row) for row in stored.all_tokens(conn)]
 
 
 def revoke_token(engine: Engine, token_id: int, now: datetime) -> TokenInfo:
     with engine.begin() as conn:
-        conn.execute(
-            t.tokens.update().where(t.tokens.c.id == token_id, t.tokens.c.revoked_at.is_(None)).values(revoked_at=now)
-        )
-        row = conn.execute(_select().where(t.tokens.c.id == token_id)).first()
+        stored.revoke_token(conn, token_id, now)
+        row = stored.token_by_id(conn, token_id)
     if row is None:
         raise NotFoundError(f"no token {token_id}: `perfsheriff token list` shows them")
     return _info(row)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were written in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # -- dashboard sessions ------------------------------------------------------------------------------------------
@@ -174,11 +150,9 @@ def start_session(engine: Engine, token: TokenInfo, *, now: datetime) -> str:
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires = now + timedelta(days=SESSION_DAYS)
     if token.expires_at is not None:
-        expires = min(expires, _aware(token.expires_at))
+        expires = min(expires, token.expires_at)
     with engine.begin() as conn:
-        conn.execute(
-            t.sessions.insert().values(token_id=token.id, hash=digest(secret), created_at=now, expires_at=expires)
-        )
+        stored.insert_session(conn, token_id=token.id, digest=digest(secret), now=now, expires_at=expires)
     return secret
 
 
@@ -187,15 +161,10 @@ def session_user(conn: sa.Connection, secret: str, now: datetime) -> TokenInfo |
     if not secret.startswith(SESSION_PREFIX) or len(secret) > 200:
         return None
     wanted = digest(secret)
-    row = conn.execute(
-        _select()
-        .add_columns(t.sessions.c.hash.label("session_hash"), t.sessions.c.expires_at.label("session_expires"))
-        .join(t.sessions, t.sessions.c.token_id == t.tokens.c.id)
-        .where(t.sessions.c.hash == wanted, t.sessions.c.revoked_at.is_(None))
-    ).first()
-    if row is None or not hmac.compare_digest(str(row._mapping["session_hash"]), wanted):
+    row = stored.session_by_digest(conn, wanted)
+    if row is None or not hmac.compare_digest(str(row["session_hash"]), wanted):
         return None
-    if _aware(row._mapping["session_expires"]) <= now:
+    if row["session_expires"] <= now:
         return None
     info = _info(row)
     return info if info.active(now) else None
@@ -204,8 +173,4 @@ def session_user(conn: sa.Connection, secret: str, now: datetime) -> TokenInfo |
 def end_session(engine: Engine, secret: str, *, now: datetime) -> None:
     """Revoke a session (logging out): its cookie is worth nothing from now on, whoever holds it."""
     with engine.begin() as conn:
-        conn.execute(
-            t.sessions.update()
-            .where(t.sessions.c.hash == digest(secret), t.sessions.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        stored.revoke_session(conn, digest(secret), now)

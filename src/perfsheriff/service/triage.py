@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,11 +55,6 @@ class Summarized:
     created: tuple[int, ...] = ()
     joins: Mapping[int, int] = field(default_factory=dict)
     merges: Mapping[int, int] = field(default_factory=dict)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def to_alert(fact: store.AlertFacts) -> Alert:

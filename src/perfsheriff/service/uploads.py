@@ -12,19 +12,20 @@ the same key with a different run (revision, configuration, status, files or
 job) is an input error rather than a silent duplicate.
 
 Projects, machines and configurations are never renamed or deleted, so their
-ids are remembered per engine once seen committed (as ``records`` does for
-benchmarks and series): an upload then costs one transaction of a few
-statements.
+ids are remembered per engine once seen committed (``store.targets``): an upload
+then costs one transaction of a few statements. A revision the store lacks is
+read from the project's repository when that is a local clone, with git running
+before any transaction opens.
 """
 
 from __future__ import annotations
 
 import hashlib
-import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -35,10 +36,12 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine, ResultSet, RunStatus
 from perfsheriff.projectfile import is_url
 from perfsheriff.service import jobs
-from perfsheriff.service.history import import_history
+from perfsheriff.service.history import read_new_history, store_new_history
 from perfsheriff.service.ingest import ResultFile, Target, insert_run, store_result_set
-from perfsheriff.store import records
-from perfsheriff.store import schema as t
+from perfsheriff.store import jobs as queue
+from perfsheriff.store import records, targets
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,10 @@ def upload(engine: Engine, request: Upload, *, limit: int, now: datetime) -> Sto
     if size > limit:
         raise InputError(f"{size:,} bytes of results exceed the limit of {limit:,} bytes", where="files").about("files")
     results = _parse(request)
+    return _importing_if_needed(engine, lambda: _upload(engine, request, results, now))
+
+
+def _upload(engine: Engine, request: Upload, results: ResultSet | None, now: datetime) -> Stored:
     try:
         with engine.begin() as conn:
             target = _resolve(conn, request)
@@ -98,7 +105,7 @@ def upload(engine: Engine, request: Upload, *, limit: int, now: datetime) -> Sto
         if seen is None:
             raise
         return seen
-    _remember_configuration(engine, target)
+    targets.remember_configuration(engine, target.configuration, target.configuration_id)
     return stored
 
 
@@ -116,17 +123,13 @@ def _replay(conn: sa.Connection, request: Upload, target: Target) -> Stored | No
     seen = None if key is None else _by_key(conn, key)
     if seen is None:
         return None
-    run = conn.execute(
-        sa.select(t.runs.c.revision_id, t.runs.c.configuration_id, t.runs.c.status, t.runs.c.content_hash).where(
-            t.runs.c.id == seen.run_id
-        )
-    ).one()
+    run = records.run_identity(conn, seen.run_id)
     same = (
-        run.revision_id == target.revision_id
-        and run.configuration_id == target.configuration_id
-        and run.status == request.status.value
+        run["revision_id"] == target.revision_id
+        and run["configuration_id"] == target.configuration_id
+        and run["status"] == request.status.value
         and seen.job_id == (request.job.id if request.job else None)
-        and (request.job is not None or not request.files or run.content_hash == _hash(request))
+        and (request.job is not None or not request.files or run["content_hash"] == _hash(request))
     )
     if not same:
         raise InputError(
@@ -207,7 +210,7 @@ def _hash(request: Upload) -> str:
 
 def _check_job(conn: sa.Connection, job: jobs.JobTarget, target: Target) -> None:
     if job.revision_id != target.revision_id:
-        sha = conn.execute(sa.select(t.revisions.c.sha).where(t.revisions.c.id == job.revision_id)).scalar()
+        sha = targets.sha_of(conn, job.revision_id)
         raise InputError(f"job {job.job_id} is for revision {sha}, not {target.revision}", source="revision")
     if job.machine_class != target.machine.machine_class:
         raise InputError(
@@ -222,69 +225,73 @@ def _check_job(conn: sa.Connection, job: jobs.JobTarget, target: Target) -> None
 
 
 def _by_key(conn: sa.Connection, key: str) -> Stored | None:
-    row = conn.execute(sa.select(t.runs.c.id, t.runs.c.format).where(t.runs.c.idempotency_key == key)).first()
-    if row is None:
+    found = records.run_by_key(conn, key)
+    if found is None:
         return None
-    counted = conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.samples.c.n), 0)).where(
-            t.samples.c.run_id == row.id, t.samples.c.part == 0
-        )
-    ).one()
-    job_id = conn.execute(sa.select(t.jobs.c.id).where(t.jobs.c.run_id == row.id)).scalar()
-    return Stored(int(row.id), True, row.format, int(counted[0]), int(counted[1]), job_id)
-
-
-@dataclass(slots=True)
-class _Known:
-    """Ids seen committed: project name -> (id, repository), machine name -> (id, class), configuration -> id."""
-
-    projects: dict[str, tuple[int, str]] = field(default_factory=dict)
-    machines: dict[str, tuple[int, str]] = field(default_factory=dict)
-    configurations: dict[str, int] = field(default_factory=dict)
-
-
-_known: weakref.WeakKeyDictionary[Engine, _Known] = weakref.WeakKeyDictionary()
-
-
-def _known_of(engine: Engine) -> _Known:
-    return _known.setdefault(engine, _Known())
-
-
-def _remember_configuration(engine: Engine, target: Target) -> None:
-    """Called after the commit: a configuration inserted by a transaction that rolled back is not remembered."""
-    _known_of(engine).configurations[str(target.configuration)] = target.configuration_id
+    run_id, fmt = found
+    n_series, n_samples = records.run_counts(conn, run_id)
+    return Stored(run_id, True, fmt, n_series, n_samples, queue.job_of_run(conn, run_id))
 
 
 def resolve_target(engine: Engine, request: Upload) -> Target:
     """Project, branch, revision, machine and configuration of an upload, all known to the store."""
+
+    def resolve() -> Target:
+        with engine.begin() as conn:
+            target = _resolve(conn, request)
+        targets.remember_configuration(engine, target.configuration, target.configuration_id)
+        return target
+
+    return _importing_if_needed(engine, resolve)
+
+
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    """Where a revision the store lacks may come from: the branch of a project whose repository is a local clone."""
+
+    repository: Path
+    project_id: int
+    branch_id: int
+    branch: str
+    since: str | None  # the branch's stored tip
+
+
+class _NotImported(NotFoundError):
+    def __init__(self, message: str, missing: _Missing) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def _importing_if_needed(engine: Engine, attempt: Callable[[], T]) -> T:
+    """``attempt``, and once more after importing the branch's new history when it names a revision the store
+    lacks that the project's local repository may hold (a CI job that uploads right after a push). git runs
+    between the two, in no transaction."""
+    try:
+        return attempt()
+    except _NotImported as unknown:
+        missing = unknown.missing
+    new = read_new_history(GitRepo(missing.repository), missing.branch, missing.since)
     with engine.begin() as conn:
-        target = _resolve(conn, request)
-    _remember_configuration(engine, target)
-    return target
+        store_new_history(conn, missing.project_id, missing.branch_id, new)
+    return attempt()
 
 
 def _resolve(conn: sa.Connection, request: Upload) -> Target:
-    """:func:`resolve_target` inside the caller's transaction.
-
-    A revision that is not stored yet is looked for in the project's repository when that is
-    a local path (a CI job that uploads right after a push), by importing the branch's new history.
-    """
-    known = _known_of(conn.engine)
-    project_id, repository = _project(conn, known, request.project)
+    """:func:`resolve_target` inside the caller's transaction; runs no git (a revision not stored yet is a
+    :class:`_NotImported` when the project's repository is a local path, for the caller to import)."""
+    project_id, repository = _project(conn, request.project)
     branch_id, branch = _branch(conn, project_id, request.project, request.branch)
-    machine_id, machine_class = _machine(conn, known, request.machine)
+    machine_id, machine_class = _machine(conn, request.machine)
     found = _revision(conn, project_id, branch_id, request.revision)
-    if found is None and repository and not is_url(repository):
-        path = Path(repository)
-        if path.is_dir():
-            import_history(conn, GitRepo(path), project_id, branch)
-            found = _revision(conn, project_id, branch_id, request.revision)
     if found is None:
-        raise NotFoundError(
-            f"no revision {request.revision!r} on branch {branch!r} of project {request.project!r}"
-        ).about("revision")
+        message = f"no revision {request.revision!r} on branch {branch!r} of project {request.project!r}"
+        if repository and not is_url(repository) and Path(repository).is_dir():
+            since = records.branch_tip(conn, branch_id)
+            missing = _Missing(Path(repository), project_id, branch_id, branch, since)
+            raise _NotImported(message, missing).about("revision")
+        raise NotFoundError(message).about("revision")
     revision_id, sha, position = found
-    configuration_id = known.configurations.get(str(request.configuration))
+    configuration_id = targets.remembered_configuration(conn.engine, request.configuration)
     if configuration_id is None:
         configuration_id = records.configuration_id(conn, request.configuration)
     return Target(
@@ -302,33 +309,24 @@ def _resolve(conn: sa.Connection, request: Upload) -> Target:
     )
 
 
-def _project(conn: sa.Connection, known: _Known, name: str) -> tuple[int, str]:
-    if name not in known.projects:
-        row = conn.execute(sa.select(t.projects.c.id, t.projects.c.repository).where(t.projects.c.name == name)).first()
-        if row is None:
-            raise NotFoundError(f"no project {name!r}").about("project")
-        known.projects[name] = (int(row.id), str(row.repository))
-    return known.projects[name]
+def _project(conn: sa.Connection, name: str) -> tuple[int, str]:
+    found = targets.project(conn, name)
+    if found is None:
+        raise NotFoundError(f"no project {name!r}").about("project")
+    return found
 
 
-def _machine(conn: sa.Connection, known: _Known, name: str) -> tuple[int, str]:
-    if name not in known.machines:
-        row = conn.execute(
-            sa.select(t.machines.c.id, t.machines.c.machine_class).where(t.machines.c.name == name)
-        ).first()
-        if row is None:
-            raise NotFoundError(f"no machine {name!r}: register it with `perfsheriff token create --machine`").about(
-                "machine"
-            )
-        known.machines[name] = (int(row.id), str(row.machine_class))
-    return known.machines[name]
+def _machine(conn: sa.Connection, name: str) -> tuple[int, str]:
+    found = targets.machine(conn, name)
+    if found is None:
+        raise NotFoundError(f"no machine {name!r}: register it with `perfsheriff token create --machine`").about(
+            "machine"
+        )
+    return found
 
 
 def _branch(conn: sa.Connection, project_id: int, project: str, name: str | None) -> tuple[int, str]:
-    rows = conn.execute(
-        sa.select(t.branches.c.id, t.branches.c.name).where(t.branches.c.project_id == project_id)
-    ).all()
-    names = {str(r.name): int(r.id) for r in rows}
+    names = targets.branches(conn, project_id)
     if name is None:
         if len(names) == 1:
             only = next(iter(names))
@@ -349,13 +347,7 @@ def _revision(conn: sa.Connection, project_id: int, branch_id: int, revision: st
         raise InputError(f"expected a commit sha (7 to 40 hex digits), got {revision!r}", where="revision").about(
             "revision"
         )
-    match = t.revisions.c.sha == rev if len(rev) == 40 else t.revisions.c.sha.startswith(rev)
-    rows = conn.execute(
-        sa.select(t.revisions.c.id, t.revisions.c.sha, t.branch_revisions.c.position)
-        .join(t.branch_revisions, t.branch_revisions.c.revision_id == t.revisions.c.id)
-        .where(t.revisions.c.project_id == project_id, t.branch_revisions.c.branch_id == branch_id, match)
-        .limit(2)
-    ).all()
+    rows = targets.revisions_on_branch(conn, project_id, branch_id, rev)
     if len(rows) > 1:
         raise InputError(f"revision {revision!r} is ambiguous: give more digits", where="revision").about("revision")
-    return (int(rows[0].id), str(rows[0].sha), int(rows[0].position)) if rows else None
+    return rows[0] if rows else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -37,26 +37,91 @@ class AlertRow:
     created_by: str | None = None
 
 
+# The join chain every read of alerts shares, built here once. GOOD and BAD are the branch positions of an
+# alert's suspect range (last good, first bad) on its series' branch; GOOD_REV and BAD_REV their commits.
+GOOD = t.branch_revisions.alias("good")
+BAD = t.branch_revisions.alias("bad")
+GOOD_REV = t.revisions.alias("good_rev")
+BAD_REV = t.revisions.alias("bad_rev")
+
+_S = TypeVar("_S", bound=sa.Select[Any])
+
+#: Alerts someone may see: a candidate still being confirmed is shown to no one, nor joins a summary.
+SHOWN = sa.or_(t.alerts.c.confirmation.is_(None), t.alerts.c.confirmation != "confirming")
+
+
+def with_range(query: _S) -> _S:
+    """``query`` over ``alerts`` joined to each alert's series and the branch positions of its range (GOOD, BAD)."""
+    a, s = t.alerts, t.series
+    return (
+        query.join(s, s.c.id == a.c.series_id)
+        .join(GOOD, sa.and_(GOOD.c.revision_id == a.c.last_good_revision_id, GOOD.c.branch_id == s.c.branch_id))
+        .join(BAD, sa.and_(BAD.c.revision_id == a.c.first_bad_revision_id, BAD.c.branch_id == s.c.branch_id))
+    )
+
+
+def with_names(query: _S) -> _S:
+    """:func:`with_range`, and the names around an alert: its series' benchmark, configuration and branch, and
+    the commits of its range (GOOD_REV, BAD_REV)."""
+    a, s = t.alerts, t.series
+    return (
+        with_range(query)
+        .join(t.benchmarks, t.benchmarks.c.id == s.c.benchmark_id)
+        .join(t.configurations, t.configurations.c.id == s.c.configuration_id)
+        .join(t.branches, t.branches.c.id == s.c.branch_id)
+        .join(GOOD_REV, GOOD_REV.c.id == a.c.last_good_revision_id)
+        .join(BAD_REV, BAD_REV.c.id == a.c.first_bad_revision_id)
+    )
+
+
 def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False) -> list[tuple[str, int, int]]:
     """(kind, last good position, first bad position) of the series' alerts: those that stand, or (``closed``)
     the candidates that confirmation did not reproduce."""
-    good = t.branch_revisions.alias("good")
-    bad = t.branch_revisions.alias("bad")
-    query = (
-        sa.select(t.alerts.c.kind, good.c.position, bad.c.position)
-        .join(t.series, t.series.c.id == t.alerts.c.series_id)
-        .join(
-            good,
-            sa.and_(good.c.revision_id == t.alerts.c.last_good_revision_id, good.c.branch_id == t.series.c.branch_id),
-        )
-        .join(
-            bad, sa.and_(bad.c.revision_id == t.alerts.c.first_bad_revision_id, bad.c.branch_id == t.series.c.branch_id)
-        )
-        .where(t.alerts.c.series_id == series_id)
+    query = with_range(sa.select(t.alerts.c.kind, GOOD.c.position, BAD.c.position)).where(
+        t.alerts.c.series_id == series_id
     )
     not_reproduced = t.alerts.c.confirmation == "not-reproduced"
     query = query.where(not_reproduced if closed else sa.or_(t.alerts.c.confirmation.is_(None), ~not_reproduced))
     return [(row[0], int(row[1]), int(row[2])) for row in conn.execute(query)]
+
+
+def shown_on_series(conn: sa.Connection, series_id: str) -> list[tuple[Any, ...]]:
+    """The series' alerts that are shown (a candidate still being confirmed is not), oldest first: rows of
+    (id, kind, relative change, confidence, summary id, last good position, first bad position, branch id,
+    details, created by)."""
+    a = t.alerts
+    query = (
+        with_range(
+            sa.select(
+                a.c.id,
+                a.c.kind,
+                a.c.relative_change,
+                a.c.confidence,
+                a.c.summary_id,
+                GOOD.c.position,
+                BAD.c.position,
+                t.series.c.branch_id,
+                a.c.details,
+                a.c.created_by,
+            )
+        )
+        .where(a.c.series_id == series_id)
+        .where(SHOWN)
+        .order_by(a.c.id)
+    )
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def blaming(conn: sa.Connection, revision_id: int) -> set[int]:
+    """Ids of the alerts that name this revision their culprit."""
+    query = sa.select(t.alerts.c.id).where(t.alerts.c.culprit_revision_id == revision_id)
+    return {int(i) for i in conn.execute(query).scalars()}
+
+
+def kind_counts(conn: sa.Connection) -> dict[str, int]:
+    """Alerts per kind."""
+    query = sa.select(t.alerts.c.kind, sa.func.count()).group_by(t.alerts.c.kind)
+    return {str(kind): int(n) for kind, n in conn.execute(query)}
 
 
 def insert_alerts(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -76,11 +141,7 @@ def list_alerts(
     branch_id: int | None = None,
 ) -> list[AlertRow]:
     """Alerts in the order they were found, filtered; ``newest``: only the last that many."""
-    good_rev = t.revisions.alias("good_rev")
-    bad_rev = t.revisions.alias("bad_rev")
-    good = t.branch_revisions.alias("good")
-    bad = t.branch_revisions.alias("bad")
-    query = (
+    query = with_names(
         sa.select(
             t.alerts.c.id,
             t.alerts.c.series_id,
@@ -93,25 +154,16 @@ def list_alerts(
             t.alerts.c.kind,
             t.alerts.c.relative_change,
             t.alerts.c.confidence,
-            good_rev.c.sha,
-            bad_rev.c.sha,
-            good.c.position,
-            bad.c.position,
+            GOOD_REV.c.sha,
+            BAD_REV.c.sha,
+            GOOD.c.position,
+            BAD.c.position,
             t.alerts.c.details,
             t.alerts.c.created_at,
             t.alerts.c.confirmation,
             t.alerts.c.created_by,
         )
-        .join(t.series, t.series.c.id == t.alerts.c.series_id)
-        .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
-        .join(t.configurations, t.configurations.c.id == t.series.c.configuration_id)
-        .join(t.branches, t.branches.c.id == t.series.c.branch_id)
-        .join(good_rev, good_rev.c.id == t.alerts.c.last_good_revision_id)
-        .join(bad_rev, bad_rev.c.id == t.alerts.c.first_bad_revision_id)
-        .join(good, sa.and_(good.c.revision_id == good_rev.c.id, good.c.branch_id == t.series.c.branch_id))
-        .join(bad, sa.and_(bad.c.revision_id == bad_rev.c.id, bad.c.branch_id == t.series.c.branch_id))
-        .order_by(t.alerts.c.id)
-    )
+    ).order_by(t.alerts.c.id)
     if ids is not None:
         query = query.where(t.alerts.c.id.in_(list(ids)))
     if series_id is not None:

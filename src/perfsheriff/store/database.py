@@ -94,3 +94,13 @@ def ensure_current(engine: Engine) -> None:
             f"the database {engine.url!r} is at schema {current or 'none'}, expected {head_revision()}: "
             "run `perfsheriff db upgrade`"
         )
+
+
+def reachable(engine: Engine) -> bool:
+    """Whether the database answers a query now."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(1))
+    except sa.exc.SQLAlchemyError:
+        return False
+    return True

@@ -70,6 +70,12 @@ def series_fields() -> sa.Select[Any]:
     )
 
 
+def series_fields_by_prefix(conn: sa.Connection, prefix: str, *, limit: int) -> list[dict[str, Any]]:
+    """:func:`series_fields` of up to ``limit`` series whose id starts with ``prefix`` (lower-case hex)."""
+    query = series_fields().where(t.series.c.id.startswith(prefix)).limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
 def list_series(
     conn: sa.Connection,
     *,

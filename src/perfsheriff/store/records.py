@@ -9,7 +9,6 @@ writers (agents, CI uploads) create the same machine or series at once.
 from __future__ import annotations
 
 import struct
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,16 +16,16 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 
 from perfsheriff.model import Configuration, Machine, Push, Revision, RunStatus, SeriesKey
 from perfsheriff.store import schema as t
+from perfsheriff.store.caches import PerEngine
 
 # Benchmarks and series are never renamed or deleted one by one, so once a row is seen
 # committed its id stays valid for the engine's life. Caching what a SELECT found (never
 # what this transaction inserted, which a rollback could undo) saves two queries per file.
-_seen_benchmarks: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], int]] = weakref.WeakKeyDictionary()
-_seen_series: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+_seen_benchmarks: PerEngine[dict[tuple[int, str], int]] = PerEngine(dict)
+_seen_series: PerEngine[set[str]] = PerEngine(set)
 
 
 def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -75,7 +74,7 @@ def benchmark_id(conn: sa.Connection, project: int, name: str, suite: str = "") 
 def benchmark_ids(conn: sa.Connection, project: int, suites: Mapping[str, str]) -> dict[str, int]:
     """Ids of the named benchmarks (name -> suite), creating the missing ones in one statement."""
 
-    seen = _seen_benchmarks.setdefault(conn.engine, {})
+    seen = _seen_benchmarks(conn.engine)
 
     def known() -> dict[str, int]:
         out = {name: seen[project, name] for name in suites if (project, name) in seen}
@@ -214,7 +213,7 @@ def branch_tip(conn: sa.Connection, branch: int) -> str | None:
 
 def ensure_series(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Create series rows that do not exist yet (``rows`` carry every column)."""
-    seen = _seen_series.setdefault(conn.engine, set())
+    seen = _seen_series(conn.engine)
     ids = [row["id"] for row in rows if row["id"] not in seen]
     existing: set[str] = set()
     for start in range(0, len(ids), 5000):
@@ -249,6 +248,35 @@ def find_run(conn: sa.Connection, *, revision: int, machine: int, configuration:
     )
     found = conn.execute(query).scalar()
     return None if found is None else int(found)
+
+
+def run_by_key(conn: sa.Connection, key: str) -> tuple[int, str | None] | None:
+    """(id, format) of the run stored under an upload's idempotency key, if any."""
+    row = conn.execute(sa.select(t.runs.c.id, t.runs.c.format).where(t.runs.c.idempotency_key == key)).first()
+    return None if row is None else (int(row.id), row.format)
+
+
+def run_identity(conn: sa.Connection, run_id: int) -> sa.RowMapping:
+    """What makes a run the run it is: its ``revision_id``, ``configuration_id``, ``status`` and ``content_hash``."""
+    return (
+        conn.execute(
+            sa.select(t.runs.c.revision_id, t.runs.c.configuration_id, t.runs.c.status, t.runs.c.content_hash).where(
+                t.runs.c.id == run_id
+            )
+        )
+        .one()
+        ._mapping
+    )
+
+
+def run_counts(conn: sa.Connection, run_id: int) -> tuple[int, int]:
+    """(series, samples) a stored run gave samples to and has."""
+    count, total = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.samples.c.n), 0)).where(
+            t.samples.c.run_id == run_id, t.samples.c.part == 0
+        )
+    ).one()
+    return int(count), int(total)
 
 
 def insert_run(

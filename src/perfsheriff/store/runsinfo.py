@@ -1,4 +1,4 @@
-"""Which revisions a benchmark already ran at, and which benchmark fed a series."""
+"""Which revisions a benchmark already ran at, which benchmark fed a series, which series a run fed; runs per status."""
 
 from __future__ import annotations
 
@@ -50,3 +50,9 @@ def series_of_run(conn: sa.Connection, run_id: int) -> frozenset[str]:
     """The series a run gave samples to."""
     query = sa.select(t.samples.c.series_id).where(t.samples.c.run_id == run_id, t.samples.c.part == 0)
     return frozenset(str(s) for s in conn.execute(query).scalars())
+
+
+def status_counts(conn: sa.Connection) -> dict[str, int]:
+    """Runs per status."""
+    query = sa.select(t.runs.c.status, sa.func.count()).group_by(t.runs.c.status)
+    return {str(status): int(n) for status, n in conn.execute(query)}

@@ -1,5 +1,7 @@
 """SQLAlchemy tables of perfsheriff. Plain tables: no logic, no formatting.
 
+(Past 400 lines on purpose: the whole schema, each table with what its columns mean, reads as one page.)
+
 Volume design: a project like Firefox has tens of thousands of series and
 millions of samples a month. Samples are therefore stored as one row per
 (run, series) in ``samples``, holding every repetition as a packed
@@ -21,6 +23,9 @@ Schema history (each step is an Alembic migration under ``migrations/versions``)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -38,6 +43,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so that migrations can refer to them on every database.
 metadata = MetaData(
@@ -49,6 +56,31 @@ metadata = MetaData(
         "ck": "ck_%(table_name)s_%(constraint_name)s",
     }
 )
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, stored as ``TIMESTAMP WITH TIME ZONE`` and always read back aware, in UTC.
+
+    PostgreSQL keeps the moment and returns it in the session's time zone; SQLite keeps the text of the
+    wall-clock time it is given and returns it naive. Written in UTC and read as UTC, both give the same
+    value, so no caller has to repair naive datetimes. A naive datetime written is taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
 
 # BigInteger ids on PostgreSQL; SQLite needs INTEGER for its rowid alias.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -75,7 +107,7 @@ revisions = Table(
     Column("parents", Text, nullable=False),  # space-separated full shas, first parent first
     Column("author", Text, nullable=False),
     Column("author_email", Text, nullable=False),
-    Column("time", DateTime(timezone=True), nullable=False),
+    Column("time", UtcDateTime(), nullable=False),
     Column("message", Text, nullable=False),
     # ``git patch-id --stable`` (migration 0003), filled when triage first needs it: NULL not computed
     # yet, "" none (a merge or an empty commit). Recognises a culprit cherry-picked onto another branch.
@@ -180,7 +212,7 @@ runs = Table(
     Column("idempotency_key", String(200), nullable=True, unique=True),
     Column("environment", JSON, nullable=False, default=dict),
     Column("error", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("revision_id", "machine_id", "configuration_id", "content_hash"),
     Index(None, "revision_id", "machine_id"),
 )
@@ -229,8 +261,8 @@ alert_summaries = Table(
     Column("state", String(20), nullable=False, default="untriaged"),
     Column("owner", Text, nullable=True),
     Column("bug_url", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("drift", Boolean, nullable=False, default=False),  # drift alerts group apart from steps
     Column("last_good_position", Integer, nullable=False),
     Column("first_bad_position", Integer, nullable=False),
@@ -252,7 +284,7 @@ alerts = Table(
     Column("relative_change", Float, nullable=False),
     Column("confidence", Float, nullable=False),
     Column("details", JSON, nullable=False, default=dict),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     # What bisection named (migration 0003); the full record stays in details["bisection"].
     Column("culprit_revision_id", ForeignKey("revisions.id", ondelete="SET NULL"), nullable=True),
     Column("culprit_confidence", Float, nullable=True),
@@ -273,7 +305,7 @@ notes = Table(
     _id(),
     Column("summary_id", ForeignKey("alert_summaries.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("author", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("text", Text, nullable=False),
     Column("details", JSON, nullable=False, default=dict),
     Column("kind", String(20), nullable=False, default="comment"),  # transition | comment | data | reassign
@@ -293,7 +325,7 @@ notifications = Table(
     Column("outcome", String(20), nullable=False),  # sent | failed | suppressed
     Column("attempts", Integer, nullable=False, default=0),
     Column("reason", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # The job queue (migration 0002): one benchmark at one revision on a machine class. Agents claim the
@@ -318,13 +350,13 @@ jobs = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("max_attempts", Integer, nullable=False, default=3),
     Column("lease", String(64), nullable=True),
-    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("lease_expires_at", UtcDateTime(), nullable=True),
     Column("machine_id", ForeignKey("machines.id"), nullable=True),  # the machine of the latest claim
     Column("run_id", ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),  # the run that answered it
     Column("error", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("claimed_at", DateTime(timezone=True), nullable=True),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=True),
+    Column("finished_at", UtcDateTime(), nullable=True),
     # Claiming walks this index: queued jobs of one class, highest priority first, oldest first.
     Index("ix_jobs_claim", "machine_class", "state", _job_priority.desc(), "id"),
 )
@@ -339,9 +371,9 @@ tokens = Table(
     Column("role", String(20), nullable=False),  # read | agent | sheriff | admin
     Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=True),
     Column("hash", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=True),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
 )
 
 # Dashboard sessions (migration 0006): a login keeps a random session secret in its cookie, never the
@@ -352,9 +384,9 @@ sessions = Table(
     _id(),
     Column("token_id", ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
 )
 
 # Tags of a project (migration 0004): read from git with the history, the tags merged into a tracked
@@ -382,5 +414,5 @@ release_drifts = Table(
     Column("ci_low", Float, nullable=True),
     Column("ci_high", Float, nullable=True),
     Column("points", Integer, nullable=False),  # revisions measured since the tag
-    Column("computed_at", DateTime(timezone=True), nullable=False),
+    Column("computed_at", UtcDateTime(), nullable=False),
 )

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from perfsheriff.store import schema as t
+from perfsheriff.store.alerts import BAD, BAD_REV, GOOD, GOOD_REV, SHOWN, with_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,42 +134,35 @@ def alert_facts(
     unsummarized: bool = False,
 ) -> list[AlertFacts]:
     """Alerts by id, by summary, or (``unsummarized``) those in no summary yet; ordered by id."""
-    good_rev, bad_rev, culprit = t.revisions.alias("good_rev"), t.revisions.alias("bad_rev"), t.revisions.alias("cr")
-    good, bad = t.branch_revisions.alias("good"), t.branch_revisions.alias("bad")
+    culprit = t.revisions.alias("cr")
     a, s = t.alerts, t.series
     query = (
-        sa.select(
-            a.c.id,
-            s.c.project_id,
-            s.c.branch_id,
-            t.branches.c.name,
-            a.c.summary_id,
-            a.c.series_id,
-            t.benchmarks.c.name,
-            t.benchmarks.c.weight,
-            s.c.machine_class,
-            t.configurations.c.canonical,
-            a.c.kind,
-            a.c.relative_change,
-            a.c.confidence,
-            good.c.position,
-            bad.c.position,
-            good_rev.c.sha,
-            bad_rev.c.sha,
-            culprit.c.sha,
-            a.c.culprit_confidence,
-            a.c.details,
-            a.c.created_at,
-            a.c.created_by,
+        with_names(
+            sa.select(
+                a.c.id,
+                s.c.project_id,
+                s.c.branch_id,
+                t.branches.c.name,
+                a.c.summary_id,
+                a.c.series_id,
+                t.benchmarks.c.name,
+                t.benchmarks.c.weight,
+                s.c.machine_class,
+                t.configurations.c.canonical,
+                a.c.kind,
+                a.c.relative_change,
+                a.c.confidence,
+                GOOD.c.position,
+                BAD.c.position,
+                GOOD_REV.c.sha,
+                BAD_REV.c.sha,
+                culprit.c.sha,
+                a.c.culprit_confidence,
+                a.c.details,
+                a.c.created_at,
+                a.c.created_by,
+            )
         )
-        .join(s, s.c.id == a.c.series_id)
-        .join(t.benchmarks, t.benchmarks.c.id == s.c.benchmark_id)
-        .join(t.configurations, t.configurations.c.id == s.c.configuration_id)
-        .join(t.branches, t.branches.c.id == s.c.branch_id)
-        .join(good_rev, good_rev.c.id == a.c.last_good_revision_id)
-        .join(bad_rev, bad_rev.c.id == a.c.first_bad_revision_id)
-        .join(good, sa.and_(good.c.revision_id == good_rev.c.id, good.c.branch_id == s.c.branch_id))
-        .join(bad, sa.and_(bad.c.revision_id == bad_rev.c.id, bad.c.branch_id == s.c.branch_id))
         .outerjoin(culprit, culprit.c.id == a.c.culprit_revision_id)
         .order_by(a.c.id)
     )
@@ -177,9 +171,7 @@ def alert_facts(
     if summary_ids is not None:
         query = query.where(a.c.summary_id.in_(list(summary_ids)))
     if unsummarized:  # a candidate still being confirmed joins no summary: nobody sees it yet
-        query = query.where(
-            a.c.summary_id.is_(None), sa.or_(a.c.confirmation.is_(None), a.c.confirmation != "confirming")
-        )
+        query = query.where(a.c.summary_id.is_(None), SHOWN)
     return [AlertFacts(*list(row)) for row in conn.execute(query)]
 
 
