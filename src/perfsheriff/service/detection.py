@@ -34,7 +34,7 @@ from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
 from perfsheriff.service import sensitivity
 from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.service.triage import summarize
-from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, Verdict, detect
+from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, SeriesVerdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
@@ -191,7 +191,7 @@ def detect_series(
         release = policy.releases.get((row.project, row.branch))
         if release is not None:
             _store_release_drift(conn, row, points, release, settings=policy.drift, direction=direction, now=now)
-    return alert_store.insert_alerts(conn, rows), result.verdict is Verdict.ANALYSED
+    return alert_store.insert_alerts(conn, rows), result.verdict is SeriesVerdict.ANALYSED
 
 
 def _confirmable(conn: sa.Connection, row: SeriesRow, scope: ConfirmScope | None) -> bool:
