@@ -17,6 +17,7 @@ from benchrepo import BASE_LEVEL, build_project
 from sqlalchemy.engine import Engine
 
 from perfsheriff import projectfile
+from perfsheriff.alerts import BisectionState
 from perfsheriff.errors import ConfigError, NotFoundError
 from perfsheriff.model import Push
 from perfsheriff.projectfile import MachineSpec, ScheduleMode
@@ -113,15 +114,18 @@ def test_a_pass_measures_every_push_detects_and_bisects_into_the_rollup(engine: 
     assert {c for _, c, _ in bisect_steps} <= {project.last_good, *project.side, project.rollup}
 
     (stored,) = stored_alerts(engine)
-    recorded = stored.details["bisection"]
-    assert recorded["kind"] == "culprit"
-    assert recorded["culprits"] == [project.culprit]
-    assert recorded["runs_spent"] == outcome.runs_spent
-    assert recorded["confidence"] == pytest.approx(outcome.confidence)
-    assert recorded["range_size"] == len(project.side) + 1
-    assert [p["commit"] for p in recorded["probes"]] == [p.commit for p in outcome.probes]
-    assert {p["verdict"] for p in recorded["probes"]} <= {"good", "bad"}
-    assert any(p["commit"] == project.culprit and p["verdict"] == "bad" for p in recorded["probes"])
+    recorded = stored.bisection
+    assert recorded is not None
+    assert "bisection" not in stored.details  # the record has a table of its own
+    assert (recorded.good, recorded.bad) == (project.last_good, project.rollup)
+    assert recorded.state is BisectionState.CULPRIT
+    assert recorded.culprits == (project.culprit,)
+    assert recorded.runs_spent == outcome.runs_spent
+    assert recorded.confidence == pytest.approx(outcome.confidence)
+    assert recorded.range_size == len(project.side) + 1
+    assert [p.commit for p in recorded.probes] == [p.commit for p in outcome.probes]
+    assert {p.verdict for p in recorded.probes} <= {"good", "bad"}
+    assert any(p.commit == project.culprit and p.verdict == "bad" for p in recorded.probes)
 
     # A second pass has nothing new to run, and finds nothing new.
     again = make_tracker(engine, project.config, tmp_path / "work").run()
@@ -215,7 +219,8 @@ def test_an_improvement_is_bisected_like_a_regression(engine: Engine, tmp_path: 
     bisected = report.bisections[alert_id]
     assert bisected.outcome.kind.value == "culprit", bisected.outcome.reason
     assert [r.sha for r in bisected.culprits] == [project.culprit]
-    assert alert.details["bisection"]["culprits"] == [project.culprit]
+    assert alert.bisection is not None
+    assert alert.bisection.culprits == (project.culprit,)
     assert alert.details.get("state") != "invalid"
 
 
@@ -250,7 +255,8 @@ def test_a_bisection_stops_at_the_run_budget(engine: Engine, tmp_path: Path) -> 
     assert (report.confirmations[alert_id].runs, report.confirmations[alert_id].outcome.value) == (1, "unconfirmed")
     assert count_runs(engine) == len(project.tips) + 1 + 1
     (alert,) = stored_alerts(engine)
-    assert (alert.details["bisection"]["kind"], alert.details["bisection"]["runs_spent"]) == ("undecided", 1)
+    assert alert.bisection is not None
+    assert (alert.bisection.state, alert.bisection.runs_spent) == (BisectionState.UNDECIDED, 1)
     assert alert.details.get("state") != "invalid"
 
 

@@ -27,6 +27,7 @@ from perfsheriff.service import catalog, jobs
 from perfsheriff.service.compare import compare_revisions, resolve_stored_revision
 from perfsheriff.stats.downsample import minmax_indices
 from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import schema as t
 from perfsheriff.triage.states import State, parse_state
 from perfsheriff.triage.states import allowed_targets as _allowed_targets
@@ -81,23 +82,19 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
         .order_by(a.c.id)
     )
     rows = list(conn.execute(query))
-    records = {int(r[0]): (r[8] or {}).get("bisection") or {} for r in rows}
-    wanted = {str(p.get("commit")) for rec in records.values() for p in rec.get("probes") or []}
-    wanted |= {str(c) for rec in records.values() for c in rec.get("culprits") or []}
+    found_bisections = bisection_store.load(conn, alert_ids=[int(r[0]) for r in rows]) if rows else {}
+    records = {i: b for i, b in found_bisections.items() if b.state.decided}
+    wanted = {p.commit for rec in records.values() for p in rec.probes}
+    wanted |= {c for rec in records.values() for c in rec.culprits}
     where = _branch_positions(conn, int(rows[0][7]), sorted(wanted)) if rows and wanted else {}
     found = []
     for r in rows:
-        record = records[int(r[0])]
+        record = records.get(int(r[0]))
         probes = [
-            {
-                "commit": str(p.get("commit")),
-                "position": where.get(str(p.get("commit"))),
-                "verdict": str(p.get("verdict", "")),
-                "n_samples": int(p.get("n_samples") or 0),
-            }
-            for p in record.get("probes") or []
+            {"commit": p.commit, "position": where.get(p.commit), "verdict": p.verdict, "n_samples": p.n_samples}
+            for p in (record.probes if record else ())
         ]
-        culprits = [{"commit": str(c), "position": where.get(str(c))} for c in record.get("culprits") or []]
+        culprits = [{"commit": c, "position": where.get(c)} for c in (record.culprits if record else ())]
         found.append(
             {
                 "id": int(r[0]),

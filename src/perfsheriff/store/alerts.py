@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from perfsheriff.alerts import AlertConfirmation, AlertKind, Bisection
+from perfsheriff.store import bisections
 from perfsheriff.store import schema as t
 
 
@@ -22,7 +24,7 @@ class AlertRow:
     machine_class: str
     configuration: str
     branch: str
-    kind: str
+    kind: AlertKind
     relative_change: float
     confidence: float
     last_good: str
@@ -32,9 +34,16 @@ class AlertRow:
     details: dict[str, Any]
     created_at: datetime
     # None: never subject to confirmation (uploads, ingest); else confirming | confirmed | not-reproduced | unconfirmed.
-    confirmation: str | None = None
+    confirmation: AlertConfirmation | None = None
     # Who made the alert by hand (a change the detector did not report); None: perfsheriff found it.
     created_by: str | None = None
+    # Its bisection, running or ended (the ``bisections`` table); None: never bisected.
+    bisection: Bisection | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", AlertKind(self.kind))
+        if self.confirmation is not None:
+            object.__setattr__(self, "confirmation", AlertConfirmation(self.confirmation))
 
 
 def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False) -> list[tuple[str, int, int]]:
@@ -54,7 +63,7 @@ def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False
         )
         .where(t.alerts.c.series_id == series_id)
     )
-    not_reproduced = t.alerts.c.confirmation == "not-reproduced"
+    not_reproduced = t.alerts.c.confirmation == AlertConfirmation.NOT_REPRODUCED.value
     query = query.where(not_reproduced if closed else sa.or_(t.alerts.c.confirmation.is_(None), ~not_reproduced))
     return [(row[0], int(row[1]), int(row[2])) for row in conn.execute(query)]
 
@@ -75,7 +84,7 @@ def list_alerts(
     confirmation: str | None = None,
     branch_id: int | None = None,
 ) -> list[AlertRow]:
-    """Alerts in the order they were found, filtered; ``newest``: only the last that many."""
+    """Alerts in the order they were found, filtered, each with its bisection; ``newest``: only the last that many."""
     good_rev = t.revisions.alias("good_rev")
     bad_rev = t.revisions.alias("bad_rev")
     good = t.branch_revisions.alias("good")
@@ -128,8 +137,12 @@ def list_alerts(
         query = query.where(t.series.c.branch_id == branch_id)
     if newest is not None:
         query = query.order_by(None).order_by(t.alerts.c.id.desc()).limit(newest)
-        return [AlertRow(*list(row)) for row in reversed(conn.execute(query).all())]
-    return [AlertRow(*list(row)) for row in conn.execute(query)]
+        found = [AlertRow(*list(row)) for row in reversed(conn.execute(query).all())]
+    else:
+        found = [AlertRow(*list(row)) for row in conn.execute(query)]
+    # Many alerts: every bisection in one read rather than a parameter per alert.
+    bisected = bisections.load(conn, alert_ids=[a.id for a in found] if len(found) <= 500 else None) if found else {}
+    return [replace(a, bisection=bisected[a.id]) if a.id in bisected else a for a in found]
 
 
 def revisions_between(conn: sa.Connection, branch_id: int, after: int, through: int) -> list[tuple[str, str, str]]:
