@@ -23,8 +23,11 @@ from typing import Any, cast
 import numpy as np
 import sqlalchemy as sa
 
+from perfsheriff.alerts import AlertConfirmation
 from perfsheriff.service import catalog, jobs
+from perfsheriff.service.alert_json import alert_json
 from perfsheriff.service.compare import compare_revisions, resolve_stored_revision
+from perfsheriff.stats.compare import ComparisonVerdict
 from perfsheriff.stats.downsample import minmax_indices
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import bisections as bisection_store
@@ -78,7 +81,7 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
         .join(bad, sa.and_(bad.c.revision_id == a.c.first_bad_revision_id, bad.c.branch_id == t.series.c.branch_id))
         .where(a.c.series_id == series_id)
         # A candidate still being confirmed is shown once it is.
-        .where(sa.or_(a.c.confirmation.is_(None), a.c.confirmation != "confirming"))
+        .where(sa.or_(a.c.confirmation.is_(None), a.c.confirmation != AlertConfirmation.CONFIRMING.value))
         .order_by(a.c.id)
     )
     rows = list(conn.execute(query))
@@ -315,15 +318,12 @@ def revision_view(conn: sa.Connection, rev: str) -> dict[str, Any]:
     }
     concerned = []
     for found in alert_store.list_alerts(conn):
-        if found.confirmation == "confirming":
+        if found.confirmation == AlertConfirmation.CONFIRMING:
             continue  # a candidate is shown once confirmed
         position = positions.get(found.branch)
         inside = position is not None and found.last_good_position < position <= found.first_bad_position
         if inside or found.id in culprit_of:
-            entry = dataclasses.asdict(found)
-            entry["created_at"] = found.created_at.isoformat()
-            entry["culprit"] = found.id in culprit_of
-            concerned.append(entry)
+            concerned.append({**alert_json(found), "culprit": found.id in culprit_of})
     return {
         "sha": sha,
         "author": row.author,
@@ -407,7 +407,7 @@ def release_drifts(conn: sa.Connection, *, top: int = 10) -> list[dict[str, Any]
             rd.c.points,
         )
         .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
-        .where(rd.c.verdict.in_(["regression", "improvement"]))
+        .where(rd.c.verdict.in_([ComparisonVerdict.REGRESSION.value, ComparisonVerdict.IMPROVEMENT.value]))
         .order_by(sa.func.abs(rd.c.relative_change).desc(), t.series.c.id)
     )
     for project, branch, machine_class, series_id, benchmark, metric, verdict, change, low, high, n in conn.execute(

@@ -161,7 +161,7 @@ def revisions_between(conn: sa.Connection, branch_id: int, after: int, through: 
 
 
 def update_details(conn: sa.Connection, alert_id: int, patch: Mapping[str, Any]) -> None:
-    """Merge ``patch`` into an alert's details (bisection results, state notes)."""
+    """Merge ``patch`` into an alert's details (confirmation records, state notes)."""
     current = conn.execute(sa.select(t.alerts.c.details).where(t.alerts.c.id == alert_id)).scalar_one()
     conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(details={**current, **patch}))
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from perfsheriff.alerts import AlertConfirmation, AlertKind
 from perfsheriff.store import schema as t
 
 
@@ -178,7 +179,8 @@ def alert_facts(
         query = query.where(a.c.summary_id.in_(list(summary_ids)))
     if unsummarized:  # a candidate still being confirmed joins no summary: nobody sees it yet
         query = query.where(
-            a.c.summary_id.is_(None), sa.or_(a.c.confirmation.is_(None), a.c.confirmation != "confirming")
+            a.c.summary_id.is_(None),
+            sa.or_(a.c.confirmation.is_(None), a.c.confirmation != AlertConfirmation.CONFIRMING.value),
         )
     return [AlertFacts(*list(row)) for row in conn.execute(query)]
 
@@ -428,7 +430,7 @@ def triaged_step_alerts(
     query = (
         sa.select(a.c.series_id, s.c.state, a.c.relative_change, a.c.created_by.is_not(None))
         .join(s, s.c.id == a.c.summary_id)
-        .where(a.c.kind != "drift", s.c.state.in_(list(states)))
+        .where(a.c.kind != AlertKind.DRIFT.value, s.c.state.in_(list(states)))
         .order_by(a.c.id)
     )
     if series_ids is not None:

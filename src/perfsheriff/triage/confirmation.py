@@ -37,6 +37,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
 from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict, compare
@@ -283,7 +284,7 @@ def _weighed(
 ) -> Judgement:
     """The judgement by the posterior probability ``chance`` (see :func:`judge`)."""
     change = comparison.relative_change or 0.0
-    kind = "regression" if regression else "improvement"
+    kind = AlertKind.of_step(regression).value
     large = abs(change) >= min_magnitude
     same_way = direction.is_regression(change) == regression
     if large and same_way and chance >= DECIDE_AT:
