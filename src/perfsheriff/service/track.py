@@ -226,17 +226,30 @@ class Tracker:
         return report
 
     def resume_interrupted(self, target: Target, report: TrackReport, events: TrackEvents) -> None:
-        """Finish the bisections of this branch an earlier pass left ``running`` (it was killed meanwhile)."""
+        """Finish the bisections of this branch an earlier pass left ``running`` (it was killed meanwhile),
+        then record the alerts that share one of them."""
         with self.engine.connect() as conn:
             running = bisection_store.load(conn, state=BisectionState.RUNNING)
             found = alert_store.list_alerts(conn, ids=list(running)) if running else []
             alerts = [a for a in found if a.branch == target.branch]
             sources = {a.id: runsinfo.source_of_series(conn, a.series_id) for a in alerts}
-        for alert in alerts:
+        for alert in (a for a in alerts if running[a.id].reused_from is None):
             spec = self._spec_for(sources[alert.id])
             if spec is not None:
                 report.bisections[alert.id] = self._bisect_alert(target, alert, spec, events, running[alert.id])
-                self._record(alert, report.bisections[alert.id])
+                self._record(self._decided(alert, report.bisections[alert.id]))
+        followers = [a for a in alerts if running[a.id].reused_from is not None]
+        with self.engine.connect() as conn:
+            shared = bisection_store.load(conn, alert_ids=[running[a.id].reused_from or 0 for a in followers])
+        for alert in followers:
+            representative = shared.get(running[alert.id].reused_from or 0)
+            if representative is not None and representative.state.decided:
+                report.reused[alert.id] = representative.alert_id
+                self._record(self._shared(alert, representative))
+            elif representative is None or representative.state is BisectionState.FAILED:
+                with self.engine.begin() as conn:  # nothing to share: it stays unbisected, as its representative
+                    failed = replace(running[alert.id], state=BisectionState.FAILED, reason="nothing to share")
+                    bisection_store.save(conn, failed, now=self.now())
 
     def bisect_new(self, target: Target, alert_ids: list[int], report: TrackReport, events: TrackEvents) -> None:
         """Bisect new step alerts within the budgets; alerts sharing a representative reuse its culprit."""
@@ -260,17 +273,20 @@ class Tracker:
         ]
         plan = plan_bisections(descriptors, self.project_file.budgets.alerts_per_summary)
         specs = {i: spec for i in map(int, plan.bisect) if (spec := self._spec_for(sources.get(i))) is not None}
+        reuse = {int(f): int(r) for f, r in plan.reuse.items() if int(r) in specs}
         with self.engine.begin() as conn:  # every one planned is stored first: a killed pass leaves them to resume
-            for alert_id in specs:
-                alert = by_id[alert_id]
-                bisection_store.save(conn, Bisection(alert_id, alert.last_good, alert.first_bad), now=self.now())
+            for alert_id in [*specs, *reuse]:
+                a = by_id[alert_id]
+                planned = Bisection(alert_id, a.last_good, a.first_bad, reused_from=reuse.get(alert_id))
+                bisection_store.save(conn, planned, now=self.now())
+        decided = {}
         for alert_id, spec in specs.items():
             report.bisections[alert_id] = self._bisect_alert(target, by_id[alert_id], spec, events)
-            self._record(by_id[alert_id], report.bisections[alert_id])
-        for follower, representative in plan.reuse.items():
-            if int(representative) in report.bisections:
-                report.reused[int(follower)] = int(representative)
-                self._record(by_id[int(follower)], report.bisections[int(representative)], via=int(representative))
+            decided[alert_id] = self._decided(by_id[alert_id], report.bisections[alert_id])
+            self._record(decided[alert_id])
+        for follower, representative in reuse.items():
+            report.reused[follower] = representative
+            self._record(self._shared(by_id[follower], decided[representative]))
 
     def _spec_for(self, source: str | None) -> BenchmarkSpec | None:
         for spec in self.project_file.benchmarks:
@@ -296,7 +312,7 @@ class Tracker:
             )
         target = self.target(alert.branch)
         bisected = self._bisect_alert(target, alert, spec, events or TrackEvents())
-        self._record(alert, bisected)
+        self._record(self._decided(alert, bisected))
         return bisected
 
     def _bisect_alert(
@@ -346,21 +362,37 @@ class Tracker:
         outcome = replace(bisected.outcome, runs_spent=before + bisected.outcome.runs_spent)
         return replace(bisected, outcome=outcome)
 
-    def _record(self, alert: alert_store.AlertRow, bisected: BisectReport, via: int | None = None) -> None:
+    @staticmethod
+    def _decided(alert: alert_store.AlertRow, bisected: BisectReport) -> Bisection:
+        """The record of ``alert``'s bisection once the planner decided."""
         outcome = bisected.outcome
-        bisection = Bisection(
+        return Bisection(
             alert.id,
             alert.last_good,
             alert.first_bad,
             BisectionState(outcome.kind.value),
             bisected.range_size,
-            0 if via else outcome.runs_spent,
+            outcome.runs_spent,
             tuple(r.sha for r in bisected.culprits),
             outcome.confidence,
             outcome.reason,
             tuple(BisectionProbe(p.commit, p.verdict.value, p.n_samples, p.reason) for p in outcome.probes),
-            via,
         )
+
+    @staticmethod
+    def _shared(alert: alert_store.AlertRow, representative: Bisection) -> Bisection:
+        """``representative``'s outcome for ``alert`` (same benchmark, same range): no runs of its own."""
+        return replace(
+            representative,
+            alert_id=alert.id,
+            good=alert.last_good,
+            bad=alert.first_bad,
+            runs_spent=0,
+            reused_from=representative.alert_id,
+        )
+
+    def _record(self, bisection: Bisection) -> None:
+        """Store a decided bisection and act on it: culprit, journal, regrouping, the author told."""
         with self.engine.begin() as conn:
             bisection_store.save(conn, bisection, now=self.now())
         # The culprit goes on the alert and into its summary's journal; a change that did not reproduce
