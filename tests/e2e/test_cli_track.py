@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from perfsheriff import projectfile
+from perfsheriff.alerts import BisectionState
+from perfsheriff.service.alert_json import alert_json
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import bisections as bisection_store
+from perfsheriff.store import database
+from perfsheriff.store import schema as t
 from support.agents import wait_for
 from support.benchrepo import BASE_LEVEL, BenchProject, build_project, held_benchmark, write_config
 from support.cli import assert_one_error_line, run_cli
@@ -334,3 +342,69 @@ def test_track_with_an_unknown_machine(project: BenchProject, tmp_path: Path) ->
     args = ["track", "--config", str(project.config), "--machine", "other"]
     result = run_cli(*args, "--db", f"sqlite:///{tmp_path / 'e.db'}", cwd=tmp_path)
     assert_one_error_line(result, "no machine 'other'", "known: box")
+
+
+# -- a bisection interrupted ---------------------------------------------------------------------------------------
+
+
+#: Every run, in the order stored, with the commit it measured.
+RUNS = sa.select(t.runs.c.id, t.revisions.c.sha).join(t.revisions).order_by(t.runs.c.id)
+
+
+def test_a_bisection_a_killed_track_left_running_is_resumed_by_the_next_pass(tmp_path: Path) -> None:
+    """The benchmark kills ``track`` (SIGKILL) in the middle of the bisection; the next pass finishes it from the
+    runs already stored, and names the culprit."""
+    project = build_project(tmp_path / "project")
+    db, workdir = f"sqlite:///{tmp_path / 'track.db'}", tmp_path / "work"
+    args = ["track", "--once", "--config", str(project.config), "--db", db, "--workdir", str(workdir)]
+    first = subprocess.Popen(
+        [sys.executable, "-c", "from perfsheriff.cli.main import main; main()", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The track runs of every push and the confirmation's six runs come first, then the bisection's, in steps
+    # of two runs of one commit: the kill comes in the second run of the second step.
+    confirming = 6
+    kill_at = len(project.tips) + confirming + 3
+    (project.config.parent / "invocations.kill").write_text(f"{kill_at} {first.pid}\n")
+    output, _ = first.communicate(timeout=600)
+    assert first.returncode == -signal.SIGKILL, output
+    engine = database.create_engine(db)
+    try:
+        with engine.connect() as conn:
+            (alert,) = alert_store.list_alerts(conn)
+            interrupted = bisection_store.load(conn)[alert.id]
+            runs_before = conn.execute(RUNS).all()
+        assert interrupted.state is BisectionState.RUNNING
+        assert interrupted.runs_spent == 2  # the first step's; the second was cut short after one run
+        assert len(runs_before) == kill_at  # the killing run stored nothing
+        assert alert.bisection is not None
+        assert alert_json(alert)["details"].get("bisection") is None  # views show no bisection while it runs
+
+        second = run_cli(*args, cwd=tmp_path)
+        assert second.returncode == 0, second.stderr
+        assert "culprit: 1 commit(s)" in second.stdout
+        assert project.culprit is not None
+        assert f"{project.culprit[:12]}  Ada Lovelace <ada@example.org>  slow down work" in second.stdout
+        with engine.connect() as conn:
+            (alert,) = alert_store.list_alerts(conn)
+            runs = conn.execute(RUNS).all()
+    finally:
+        engine.dispose()
+    resumed = alert.bisection
+    assert resumed is not None
+    assert resumed.state is BisectionState.CULPRIT
+    assert resumed.culprits == (project.culprit,)
+    bisection_runs = len(runs) - len(project.tips) - confirming
+    # Every run of both attempts counts against the alert's budget (a step cut short by the kill aside).
+    assert interrupted.runs_spent <= resumed.runs_spent <= bisection_runs <= 60 - confirming
+    assert bisection_runs - resumed.runs_spent <= 1
+    # What the first attempt measured serves again: the commit of its finished step is not run again.
+    first_step = [sha for _, sha in runs_before[len(project.tips) + confirming :]][:2]
+    assert first_step[0] == first_step[1]
+    again = [sha for run_id, sha in runs if run_id > runs_before[-1].id]
+    assert first_step[0] not in again, again
+    assert len(again) < bisection_runs  # the resumed bisection did not start over
+    assert alert_json(alert)["details"]["bisection"]["culprits"] == [project.culprit]

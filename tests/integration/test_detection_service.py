@@ -15,7 +15,7 @@ from perfsheriff.service import compare as compare_service
 from perfsheriff.service import dashboard, ingest
 from perfsheriff.service.detection import DetectionPolicy, detect_stored, drift_reference
 from perfsheriff.stats.changepoints import DetectionSettings
-from perfsheriff.stats.compare import Verdict
+from perfsheriff.stats.compare import ComparisonVerdict
 from perfsheriff.store import alerts as alert_store
 from support.gitfixtures import Repo
 
@@ -131,9 +131,9 @@ def test_compare_two_revisions(engine: Engine, repo: Repo) -> None:
         result = compare_service.compare_revisions(conn, base[:8], head)
         swapped = compare_service.compare_revisions(conn, head, base)
     (row,) = result.rows
-    assert row.comparison.verdict is Verdict.REGRESSION
+    assert row.comparison.verdict is ComparisonVerdict.REGRESSION
     assert row.comparison.ratio == pytest.approx(1.1, abs=0.02)
-    assert swapped.rows[0].comparison.verdict is Verdict.IMPROVEMENT
+    assert swapped.rows[0].comparison.verdict is ComparisonVerdict.IMPROVEMENT
 
 
 def test_drift_since_a_tag_or_a_date(engine: Engine, repo: Repo) -> None:

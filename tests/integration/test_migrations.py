@@ -1,11 +1,13 @@
-"""Migration 0003 on both databases: data of 0002 carried over, ``alembic check`` clean, and back down again."""
+"""Migrations on both databases: data of before carried over, ``alembic check`` clean, and back down again."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
+from perfsheriff.service.alert_json import alert_json
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import database
 
 POSTGRES_ADMIN_URL = os.environ.get("PERFSHERIFF_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -154,9 +160,8 @@ def test_0006_adds_dashboard_sessions_and_goes_back_down(blank: Engine) -> None:
 
 def test_0007_records_who_made_an_alert_by_hand_and_goes_back_down(blank: Engine) -> None:
     with_legacy_rows(blank)
-    database.upgrade(blank)
+    database.upgrade(blank, "0007")
     assert database.current_revision(blank) == "0007"
-    database.check_models(blank)  # the tables of schema.py are what the migrations built
     with blank.begin() as conn:  # an alert of before was found by perfsheriff: nobody made it by hand
         assert conn.exec_driver_sql("SELECT created_by FROM alerts").scalar() is None
         conn.exec_driver_sql(
@@ -171,3 +176,78 @@ def test_0007_records_who_made_an_alert_by_hand_and_goes_back_down(blank: Engine
         assert conn.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 1  # nothing cascaded away
     database.upgrade(blank)
     database.check_models(blank)
+
+
+# What a 0007 database holds after bisections: alert 1 bisected (a culprit), alert 2 sharing its bisection.
+OLD_BISECTION = {
+    "kind": "culprit",
+    "culprits": ["2" * 40],
+    "confidence": 0.97,
+    "runs_spent": 14,
+    "range_size": 2,
+    "reason": "",
+    "probes": [{"commit": "2" * 40, "verdict": "bad", "n_samples": 6, "reason": "like the bad end"}],
+}
+
+
+def test_0008_moves_bisections_out_of_alert_details_and_back(blank: Engine) -> None:
+    with_legacy_rows(blank)
+    database.upgrade(blank, "0007")
+    shared = {**OLD_BISECTION, "runs_spent": 0, "reused_from_alert": 1}
+    with blank.begin() as conn:
+        alerts = sa.table("alerts", sa.column("id"), sa.column("details", sa.JSON))
+        details = {"noise": 0.5, "confirmation": {"runs": 6}, "bisection": OLD_BISECTION}
+        conn.execute(sa.update(alerts).where(alerts.c.id == 1).values(details=details))
+        conn.exec_driver_sql(
+            "INSERT INTO alerts (id, series_id, last_good_revision_id, first_bad_revision_id, kind, "
+            "relative_change, confidence, details, created_at) "
+            "VALUES (2, 's1', 1, 2, 'regression', 0.1, 0.9, '{}', '2026-01-05 00:00:00+00:00')"
+        )
+        conn.execute(sa.update(alerts).where(alerts.c.id == 2).values(details={"bisection": shared}))
+        conn.exec_driver_sql(  # never bisected
+            "INSERT INTO alerts (id, series_id, last_good_revision_id, first_bad_revision_id, kind, "
+            "relative_change, confidence, details, created_at) "
+            "VALUES (3, 's1', 2, 3, 'improvement', -0.1, 0.9, '{\"noise\": 1}', '2026-01-05 00:00:00+00:00')"
+        )
+    before = _alerts_json(blank)
+
+    database.upgrade(blank, "0008")
+    database.check_models(blank)
+    with blank.connect() as conn:
+        found = bisection_store.load(conn)
+        rows = alert_store.list_alerts(conn)
+    assert sorted(found) == [1, 2]
+    assert found[1] == Bisection(
+        1,
+        "1" * 40,
+        "3" * 40,
+        BisectionState.CULPRIT,
+        range_size=2,
+        runs_spent=14,
+        culprits=("2" * 40,),
+        confidence=0.97,
+        probes=(BisectionProbe("2" * 40, "bad", 6, "like the bad end"),),
+    )
+    assert (found[2].state, found[2].runs_spent, found[2].reused_from, found[2].bad) == ("culprit", 0, 1, "2" * 40)
+    assert [r.details for r in rows] == [{"noise": 0.5, "confirmation": {"runs": 6}}, {}, {"noise": 1}]
+    # What the CLI and the API show of each alert is what they showed before.
+    assert _alerts_json(blank) == before
+
+    downgrade(blank, "0007")
+    with blank.connect() as conn:
+        assert "bisections" not in sa.inspect(conn).get_table_names()
+        moved_back = dict(conn.execute(sa.select(alerts.c.id, alerts.c.details)).all())
+    assert moved_back[1] == {"noise": 0.5, "confirmation": {"runs": 6}, "bisection": OLD_BISECTION}
+    assert moved_back[2] == {"bisection": shared}
+    assert moved_back[3] == {"noise": 1}
+    database.upgrade(blank)
+    database.check_models(blank)
+
+
+def _alerts_json(engine: Engine) -> list[dict[str, Any]]:
+    """The stored alerts as ``perfsheriff alerts --json`` prints them; before 0008 the record was in the details."""
+    with engine.connect() as conn:
+        if "bisections" in sa.inspect(conn).get_table_names():
+            return [{"id": j["id"], "details": j["details"]} for j in map(alert_json, alert_store.list_alerts(conn))]
+        query = sa.text("SELECT id, details FROM alerts ORDER BY id")
+        return [{"id": i, "details": json.loads(d) if isinstance(d, str) else d} for i, d in conn.execute(query)]

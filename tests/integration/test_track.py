@@ -8,6 +8,8 @@ tracker measures, detects and bisects exactly as ``perfsheriff track`` does.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff import projectfile
+from perfsheriff.alerts import BisectionState
 from perfsheriff.errors import ConfigError, NotFoundError
 from perfsheriff.model import Push
-from perfsheriff.projectfile import MachineSpec, ScheduleMode
+from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ScheduleMode
+from perfsheriff.service.execute import LocalExecutor, Measured
+from perfsheriff.service.ingest import Target
+from perfsheriff.service.jobs import JobReason
 from perfsheriff.service.track import TrackEvents, choose_machine, scheduled
 from perfsheriff.store import schema as t
 from support.benchrepo import BASE_LEVEL, build_project
@@ -67,15 +73,18 @@ def test_a_pass_measures_every_push_detects_and_bisects_into_the_rollup(engine: 
     assert {c for _, c, _ in bisect_steps} <= {project.last_good, *project.side, project.rollup}
 
     (stored,) = stored_alerts(engine)
-    recorded = stored.details["bisection"]
-    assert recorded["kind"] == "culprit"
-    assert recorded["culprits"] == [project.culprit]
-    assert recorded["runs_spent"] == outcome.runs_spent
-    assert recorded["confidence"] == pytest.approx(outcome.confidence)
-    assert recorded["range_size"] == len(project.side) + 1
-    assert [p["commit"] for p in recorded["probes"]] == [p.commit for p in outcome.probes]
-    assert {p["verdict"] for p in recorded["probes"]} <= {"good", "bad"}
-    assert any(p["commit"] == project.culprit and p["verdict"] == "bad" for p in recorded["probes"])
+    recorded = stored.bisection
+    assert recorded is not None
+    assert "bisection" not in stored.details  # the record has a table of its own
+    assert (recorded.good, recorded.bad) == (project.last_good, project.rollup)
+    assert recorded.state is BisectionState.CULPRIT
+    assert recorded.culprits == (project.culprit,)
+    assert recorded.runs_spent == outcome.runs_spent
+    assert recorded.confidence == pytest.approx(outcome.confidence)
+    assert recorded.range_size == len(project.side) + 1
+    assert [p.commit for p in recorded.probes] == [p.commit for p in outcome.probes]
+    assert {p.verdict for p in recorded.probes} <= {"good", "bad"}
+    assert any(p.commit == project.culprit and p.verdict == "bad" for p in recorded.probes)
 
     # A second pass has nothing new to run, and finds nothing new.
     again = make_tracker(engine, project.config, tmp_path / "work").run()
@@ -169,7 +178,8 @@ def test_an_improvement_is_bisected_like_a_regression(engine: Engine, tmp_path: 
     bisected = report.bisections[alert_id]
     assert bisected.outcome.kind.value == "culprit", bisected.outcome.reason
     assert [r.sha for r in bisected.culprits] == [project.culprit]
-    assert alert.details["bisection"]["culprits"] == [project.culprit]
+    assert alert.bisection is not None
+    assert alert.bisection.culprits == (project.culprit,)
     assert alert.details.get("state") != "invalid"
 
 
@@ -204,8 +214,62 @@ def test_a_bisection_stops_at_the_run_budget(engine: Engine, tmp_path: Path) -> 
     assert (report.confirmations[alert_id].runs, report.confirmations[alert_id].outcome.value) == (1, "unconfirmed")
     assert count_runs(engine) == len(project.tips) + 1 + 1
     (alert,) = stored_alerts(engine)
-    assert (alert.details["bisection"]["kind"], alert.details["bisection"]["runs_spent"]) == ("undecided", 1)
+    assert alert.bisection is not None
+    assert (alert.bisection.state, alert.bisection.runs_spent) == (BisectionState.UNDECIDED, 1)
     assert alert.details.get("state") != "invalid"
+
+
+@dataclass
+class StopsAfter:
+    """Runs locally, and stops the process (``KeyboardInterrupt``, as Ctrl-C) within the bisection run after
+    ``runs`` bisection runs."""
+
+    inner: LocalExecutor
+    runs: int
+    on_run: Callable[[str, BenchmarkSpec, Measured], None] | None = None
+
+    def measure(self, target: Target, spec: BenchmarkSpec, shas: Sequence[str], *, reason: JobReason) -> list[Measured]:
+        self.inner.on_run = self.on_run
+        if reason is JobReason.BISECT and len(shas) > self.runs:
+            self.inner.measure(target, spec, shas[: self.runs], reason=reason)
+            raise KeyboardInterrupt
+        if reason is JobReason.BISECT:
+            self.runs -= len(shas)
+        return self.inner.measure(target, spec, shas, reason=reason)
+
+
+def test_a_bisection_stopped_midway_is_resumed_by_the_next_pass(engine: Engine, tmp_path: Path) -> None:
+    project = build_project(tmp_path)
+    tracker = make_tracker(engine, project.config, tmp_path / "work")
+    assert tracker.runner is not None
+    stopping = replace(tracker, executor=StopsAfter(LocalExecutor(engine, tracker.runner, tracker.now), runs=3))
+    first: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        stopping.run(TrackEvents(bisect_step=lambda _a, commit, _r: first.append(commit)))
+    (alert,) = stored_alerts(engine)
+    assert alert.bisection is not None
+    assert (alert.bisection.state, alert.bisection.runs_spent) == (BisectionState.RUNNING, 2)  # one step of two
+    stopped_at = count_runs(engine)
+    assert stopped_at == len(project.tips) + 6 + 3  # track runs, confirmation, and the bisection's three
+    assert len(first) == 1
+
+    steps: list[str] = []
+    report = make_tracker(engine, project.config, tmp_path / "work").run(
+        TrackEvents(bisect_step=lambda _a, commit, _r: steps.append(commit))
+    )
+    assert (report.runs_ok, report.new_alert_ids, report.confirmations) == (0, [], {})  # only the bisection goes on
+    bisected = report.bisections[alert.id]
+    assert bisected.outcome.kind.value == "culprit", bisected.outcome.reason
+    assert [r.sha for r in bisected.culprits] == [project.culprit]
+    assert first[0] not in steps  # the finished probe is not measured again
+    # The runs of both passes count against the alert's budget.
+    assert bisected.outcome.runs_spent == 2 + count_runs(engine) - stopped_at
+    (alert,) = stored_alerts(engine)
+    assert alert.bisection is not None
+    assert (alert.bisection.state, alert.bisection.culprits) == (BisectionState.CULPRIT, (project.culprit,))
+    assert alert.bisection.runs_spent == bisected.outcome.runs_spent
+    # A third pass finds nothing left to resume.
+    assert make_tracker(engine, project.config, tmp_path / "work").run().bisections == {}
 
 
 def test_bisecting_an_unknown_alert_is_not_found(engine: Engine, tmp_path: Path) -> None:

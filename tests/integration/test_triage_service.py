@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
@@ -25,6 +26,7 @@ from perfsheriff.service import catalog, culprits, ingest, summaries, tokens
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import notifications, queries, records
 from perfsheriff.store import schema as t
 from perfsheriff.triage import InvalidTransition
@@ -99,17 +101,30 @@ class World:
             return summaries.summary_detail(conn, summary_id)
 
 
-def culprit_record(sha: str, *, kind: str = "culprit", confidence: float = 0.97, runs: int = 12) -> dict[str, Any]:
-    """``details["bisection"]`` as the track loop writes it."""
-    return {
-        "kind": kind,
-        "culprits": [sha] if kind == "culprit" else [],
-        "confidence": confidence if kind == "culprit" else None,
-        "runs_spent": runs,
-        "range_size": 3,
-        "reason": "" if kind == "culprit" else "the two ends measure the same",
-        "probes": [{"commit": sha, "verdict": "bad", "n_samples": 4, "reason": "step"}],
-    }
+def culprit_record(
+    alert: int, sha: str, *, kind: str = "culprit", confidence: float = 0.97, runs: int = 12
+) -> Bisection:
+    """A decided bisection of ``alert`` as the track loop stores it."""
+    named = kind == "culprit"
+    return Bisection(
+        alert,
+        "0" * 40,
+        sha,
+        BisectionState(kind),
+        range_size=3,
+        runs_spent=runs,
+        culprits=(sha,) if named else (),
+        confidence=confidence if named else None,
+        reason="" if named else "the two ends measure the same",
+        probes=(BisectionProbe(sha, "bad", 4, "step"),),
+    )
+
+
+def record(world: World, bisection: Bisection, repo: GitRepo | None = None, now: datetime = NOW) -> int:
+    """Store ``bisection`` (as the track loop does) and wire it into triage."""
+    with world.engine.begin() as conn:
+        bisection_store.save(conn, bisection, now=now)
+    return culprits.record_bisection(world.engine, bisection, repo=repo, now=now)
 
 
 @pytest.fixture
@@ -236,7 +251,7 @@ def test_a_culprit_is_set_journaled_and_regroups_alerts_that_share_it(world: Wor
     older, newer = world.summary_of(early), world.summary_of(late)
     assert older != newer  # the ranges only touch
 
-    culprits.record_bisection(world.engine, early, culprit_record(s[3]), repo=None, now=NOW)
+    record(world, culprit_record(early, s[3]))
     first = world.detail(older)
     assert first["culprit"]["sha"] == s[3]
     assert first["culprit"]["subject"] == "change 3"
@@ -249,7 +264,7 @@ def test_a_culprit_is_set_journaled_and_regroups_alerts_that_share_it(world: Wor
     assert data["details"]["probes"][0]["verdict"] == "bad"
 
     # The later alert's bisection names the same commit (a benchmark that moved later, say): one summary.
-    after = culprits.record_bisection(world.engine, late, culprit_record(s[3]), repo=None, now=NOW)
+    after = record(world, culprit_record(late, s[3]))
     assert after == older
     assert world.summary_of(late) == older
     merged = world.detail(newer)
@@ -264,11 +279,7 @@ def test_a_change_that_did_not_reproduce_makes_the_summary_invalid(world: World)
     s = world.shas
     alert = world.alert("parse", s[2], s[3])
     triage_service.summarize(world.engine, [alert], NOW)
-    with world.engine.begin() as conn:
-        alert_store.update_details(conn, alert, {"bisection": culprit_record(s[3], kind="not_reproduced")})
-    summary = culprits.record_bisection(
-        world.engine, alert, culprit_record(s[3], kind="not_reproduced"), repo=None, now=NOW
-    )
+    summary = record(world, culprit_record(alert, s[3], kind="not_reproduced"))
     detail = world.detail(summary)
     assert detail["state"] == "invalid"
     assert detail["queue"] is None
@@ -287,13 +298,9 @@ def test_a_culprit_named_later_reopens_what_perfsheriff_made_invalid(world: Worl
     s = world.shas
     first, second = world.alert("parse", s[2], s[4]), world.alert("render", s[2], s[4])
     triage_service.summarize(world.engine, [first, second], NOW)
-    with world.engine.begin() as conn:
-        alert_store.update_details(conn, first, {"bisection": culprit_record(s[3], kind="not_reproduced")})
-    summary = culprits.record_bisection(
-        world.engine, first, culprit_record(s[3], kind="not_reproduced"), repo=None, now=NOW
-    )
+    summary = record(world, culprit_record(first, s[3], kind="not_reproduced"))
     assert world.detail(summary)["state"] == "invalid"
-    summary = culprits.record_bisection(world.engine, second, culprit_record(s[3]), repo=None, now=NOW)
+    summary = record(world, culprit_record(second, s[3]))
     detail = world.detail(summary)
     assert detail["state"] == "investigating"
     assert states_of(detail["notes"])[-2] == ("transition", "invalid", "investigating")
@@ -307,7 +314,7 @@ def test_a_sheriffs_invalid_stands_when_a_culprit_is_named(world: World) -> None
     alert = world.alert("parse", s[2], s[4])
     (summary,) = triage_service.summarize(world.engine, [alert], NOW).created
     triage_service.transition(world.engine, summary, "invalid", who="ada", text="a noisy machine", now=NOW)
-    culprits.record_bisection(world.engine, alert, culprit_record(s[3]), repo=None, now=NOW)
+    record(world, culprit_record(alert, s[3]))
     assert world.detail(summary)["state"] == "invalid"
 
 
@@ -332,10 +339,10 @@ def test_a_cherry_picked_culprit_marks_the_release_summary_downstream(world: Wor
     other_alert = world.alert("render", s[2], s[4])
     triage_service.summarize(world.engine, [upstream_alert, down_alert, other_alert], NOW)
     git = GitRepo(repo.path)
-    original = culprits.record_bisection(world.engine, upstream_alert, culprit_record(culprit), repo=git, now=NOW)
+    original = record(world, culprit_record(upstream_alert, culprit), git, NOW)
     assert world.detail(original)["state"] == "untriaged"  # nothing elsewhere names it yet
     later = NOW + timedelta(hours=2)
-    copy = culprits.record_bisection(world.engine, down_alert, culprit_record(picked), repo=git, now=later)
+    copy = record(world, culprit_record(down_alert, picked), git, later)
 
     detail = world.detail(copy)
     assert detail["branch"] == "release"

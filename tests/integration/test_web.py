@@ -11,9 +11,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
 from perfsheriff.service import tokens
 from perfsheriff.service.detection import DetectionPolicy, detect_stored
-from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import bisections as bisection_store
 from support.benchrepo import BenchProject
 from support.dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
 from support.liveserver import LiveServer, start_server
@@ -120,13 +121,21 @@ def test_the_graph_marks_bisection_probes_and_machine_changes(
     server: LiveServer, data: Populated, project: BenchProject, engine: Engine
 ) -> None:
     assert project.culprit is not None
-    probes = [
-        {"commit": project.side[0], "verdict": "good", "n_samples": 4, "reason": "like the good end"},
-        {"commit": project.culprit, "verdict": "bad", "n_samples": 6, "reason": "like the bad end"},
-    ]
-    record = {"kind": "culprit", "culprits": [project.culprit], "confidence": 0.98, "probes": probes}
+    probes = (
+        BisectionProbe(project.side[0], "good", 4, "like the good end"),
+        BisectionProbe(project.culprit, "bad", 6, "like the bad end"),
+    )
+    record = Bisection(
+        data.alert_id,
+        project.last_good,
+        project.rollup,
+        BisectionState.CULPRIT,
+        culprits=(project.culprit,),
+        confidence=0.98,
+        probes=probes,
+    )
     with engine.begin() as conn:
-        alert_store.update_details(conn, data.alert_id, {"bisection": record})
+        bisection_store.save(conn, record, now=datetime.now(UTC))
     # A machine that says what it is (earlier uploads did not: unknown is no change), the same machine on
     # new hardware, then a second machine of the class: two boundaries, each where it began.
     said = project.repo.commit("measured on a known CPU", files={"later.txt": "0\n"})

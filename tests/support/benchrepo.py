@@ -6,7 +6,9 @@ a generator seeded by the level and an invocation counter (a file beside the
 configuration), so every run differs yet a test run is the same every time.
 It exits 1 when the checkout has a file named ``broken``; the invocations listed in
 ``invocations.busy`` beside the counter run 30 % slow, as on a machine busy with
-something else for a while (:func:`busy_machine`).
+something else for a while (:func:`busy_machine`); the invocation named in
+``invocations.kill`` (``N PID``) kills process PID, as a machine's crash or an
+operator's ``kill -9`` of the track process would.
 
 The main branch has direct commits (one push each) and one roll-up whose
 second member raises ``level.txt`` from 100 to 130: a 30 % regression over
@@ -30,7 +32,9 @@ from support.gitfixtures import Repo
 BENCH_SCRIPT = '''\
 """A benchmark whose result is whatever level.txt says, with ~1 % seeded noise."""
 import json
+import os
 import random
+import signal
 import sys
 from pathlib import Path
 
@@ -42,6 +46,10 @@ level = float((here / "level.txt").read_text())
 counter = Path(sys.argv[1])
 invocation = int(counter.read_text()) if counter.exists() else 0
 counter.write_text(str(invocation + 1))
+kill = counter.with_name(counter.name + ".kill")  # "N PID": invocation N kills process PID (a track) and fails
+if kill.exists() and kill.read_text().split()[0] == str(invocation):
+    os.kill(int(kill.read_text().split()[1]), signal.SIGKILL)
+    sys.exit(1)
 busy = counter.with_name(counter.name + ".busy")  # invocations during which the machine was busy: 30 % slower
 if busy.exists() and str(invocation) in busy.read_text().split():
     level *= 1.3

@@ -46,7 +46,7 @@ from perfsheriff.bisect.protocol import (
 )
 from perfsheriff.bisect.search import Evidence, Search
 from perfsheriff.model import Direction
-from perfsheriff.stats.compare import Comparison, Verdict, compare
+from perfsheriff.stats.compare import Comparison, ComparisonVerdict, compare
 
 _EMPTY = Observation()
 #: Probes with at least this many samples join the two levels in the fit of the noise shape (0: levels only).
@@ -136,9 +136,9 @@ class BisectPlanner:
         good, bad = levels
         self.comparison = result = compare(good, bad, self.direction, settings.confirm)
         figures = f"ratio {result.ratio or math.nan:.3f}, p={result.p_value or math.nan:.2g}"
-        if result.verdict is Verdict.REGRESSION:
+        if result.verdict is ComparisonVerdict.REGRESSION:
             return None
-        if result.verdict in (Verdict.IMPROVEMENT, Verdict.NO_CHANGE):
+        if result.verdict in (ComparisonVerdict.IMPROVEMENT, ComparisonVerdict.NO_CHANGE):
             return self._not_reproduced(spent, f"not reproduced: the ends show {result.verdict.value} ({figures})")
         sizes = [(label, sha, len(level)) for (label, sha, _), level in zip(ends, levels, strict=True)]
         label, sha, have = min(sizes, key=lambda end: end[2])

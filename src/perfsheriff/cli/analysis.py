@@ -15,6 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from perfsheriff import projectfile
+from perfsheriff.alerts import AlertKind
 from perfsheriff.cli import compare_report
 from perfsheriff.cli import triage as triage_cli
 from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, plain, unmarked, user_errors
@@ -23,6 +24,7 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import format_value
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service import detect_jsonl
+from perfsheriff.service.alert_json import alert_json
 from perfsheriff.service.detection import detect_stored, drift_reference, policy_from_thresholds
 from perfsheriff.stats import gate
 from perfsheriff.stats.changepoints import DetectionSettings
@@ -86,7 +88,7 @@ def detect(
             with engine.connect() as conn:
                 new = alert_store.list_alerts(conn, ids=report.new_alert_ids) if report.new_alert_ids else []
     if as_json:
-        console.print_json(json.dumps([_alert_json(a) for a in new]))
+        console.print_json(json.dumps([alert_json(a) for a in new]))
         return
     console.print(
         f"{report.series} series analysed, {len(new)} new alerts ({report.insufficient} with too little data)"
@@ -125,12 +127,6 @@ def _detect_file(path: str, settings: DetectionSettings, *, jsonl: bool) -> None
         raise typer.Exit(1)
 
 
-def _alert_json(alert: alert_store.AlertRow) -> dict[str, object]:
-    payload = dataclasses.asdict(alert)
-    payload["created_at"] = alert.created_at.isoformat()
-    return payload
-
-
 def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
     table = Table(title=f"{len(alerts)} alerts")
     columns = ("id", "kind", "benchmark", "machine", "config", "change", "confidence", "suspect range")
@@ -138,7 +134,7 @@ def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
         table.add_column(column, justify="right" if column in {"id", "change", "confidence"} else "left")
     table.add_column("status", min_width=len("not-reproduced"))  # confirming and confirmed must not both read "confir…"
     for a in alerts:
-        colour = "red" if a.details.get("is_regression") or a.kind == "regression" else "green"
+        colour = "red" if a.details.get("is_regression") or a.kind is AlertKind.REGRESSION else "green"
         table.add_row(
             str(a.id),
             f"[{colour}]{a.kind}[/]",
@@ -171,7 +167,7 @@ def alerts(
     with user_errors(), open_store(db) as engine, engine.connect() as conn:
         found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind, machine=machine)
     if as_json:
-        console.print_json(json.dumps([_alert_json(a) for a in found]))
+        console.print_json(json.dumps([alert_json(a) for a in found]))
     else:
         print_alerts(found)
 

@@ -14,20 +14,25 @@ import re
 
 from perfsheriff.model import format_value
 from perfsheriff.service.compare import GroupSummary, RevisionComparison, SeriesComparison
-from perfsheriff.stats.compare import Comparison, Verdict
+from perfsheriff.stats.compare import Comparison, ComparisonVerdict
 from perfsheriff.stats.gate import Firing, RuleKind
 from perfsheriff.stats.suite import SuiteSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~@-])")
 _MARKERS = {
-    Verdict.REGRESSION: "**(!) regression**",
-    Verdict.IMPROVEMENT: "**(+) improvement**",
-    Verdict.NO_CHANGE: "(=) no change",
-    Verdict.INCONCLUSIVE: "(?) inconclusive",
-    Verdict.INSUFFICIENT_DATA: "(?) insufficient data",
+    ComparisonVerdict.REGRESSION: "**(!) regression**",
+    ComparisonVerdict.IMPROVEMENT: "**(+) improvement**",
+    ComparisonVerdict.NO_CHANGE: "(=) no change",
+    ComparisonVerdict.INCONCLUSIVE: "(?) inconclusive",
+    ComparisonVerdict.INSUFFICIENT_DATA: "(?) insufficient data",
 }
-_ORDER = [Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.INCONCLUSIVE, Verdict.INSUFFICIENT_DATA]
+_ORDER = [
+    ComparisonVerdict.REGRESSION,
+    ComparisonVerdict.IMPROVEMENT,
+    ComparisonVerdict.INCONCLUSIVE,
+    ComparisonVerdict.INSUFFICIENT_DATA,
+]
 
 
 def escape(text: str) -> str:
@@ -138,10 +143,10 @@ def _series_tables(result: RevisionComparison) -> list[str]:
     fired = {f.index for f in result.fired if f.rule.kind is not RuleKind.SUITE}
     rows = [(r, i in fired) for i, r in enumerate(result.rows)]
     moved = sorted(
-        (pair for pair in rows if pair[0].comparison.verdict is not Verdict.NO_CHANGE),
+        (pair for pair in rows if pair[0].comparison.verdict is not ComparisonVerdict.NO_CHANGE),
         key=lambda pair: (_ORDER.index(pair[0].comparison.verdict), -abs(math.log(pair[0].comparison.ratio or 1.0))),
     )
-    same = [pair for pair in rows if pair[0].comparison.verdict is Verdict.NO_CHANGE]
+    same = [pair for pair in rows if pair[0].comparison.verdict is ComparisonVerdict.NO_CHANGE]
     lines: list[str] = []
     if moved:
         lines += _table(moved, with_place)

@@ -15,6 +15,7 @@ from perfsheriff.service import summaries
 from perfsheriff.service.demo import prepare_demo
 from perfsheriff.service.track import TrackReport
 from perfsheriff.store import alerts as alert_store
+from perfsheriff.triage.confirmation import Outcome
 
 
 def demo(
@@ -94,7 +95,7 @@ def _confirmations(report: TrackReport) -> None:
         return
     runs = sum(c.runs for c in report.confirmations.values())
     counts = ", ".join(f"{outcomes.count(o)} {o.replace('-', ' ')}" for o in sorted(set(outcomes)))
-    closed = " (nobody told)" if "not-reproduced" in outcomes else ""
+    closed = " (nobody told)" if Outcome.NOT_REPRODUCED in outcomes else ""
     line = f"confirmation: {len(outcomes)} candidates measured again in {runs} runs: {counts}{closed}"
     console.print(line, highlight=False)
 
@@ -105,7 +106,7 @@ def _unbisected(report: TrackReport, alerts: dict[int, alert_store.AlertRow]) ->
         alert = alerts.get(alert_id)
         if alert_id in report.bisections or alert is None:
             continue
-        told = "nobody told" if confirmation.outcome.value == "not-reproduced" else "published"
+        told = "nobody told" if confirmation.outcome is Outcome.NOT_REPRODUCED else "published"
         line = f"alert {alert_id}: {alert.benchmark} {alert.kind} {alert.relative_change:+.1%} candidate -> "
         console.print(f"{line}{confirmation.outcome.value} after {confirmation.runs} runs ({told})", highlight=False)
 

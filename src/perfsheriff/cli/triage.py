@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, plain, unmarked, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.service import catalog, handmade, summaries
@@ -19,7 +20,7 @@ alert_app = typer.Typer(help="Alerts made by hand: a change the detector did not
 
 
 def _colour(alert: dict[str, Any]) -> str:
-    return "red" if alert["kind"] == "regression" else "green"
+    return "red" if alert["kind"] == AlertKind.REGRESSION else "green"
 
 
 def _alert_line(alert: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import SHA_HEX
 
@@ -24,7 +25,6 @@ from perfsheriff.model import SHA_HEX
 MAX_ROWS = 20
 #: Benchmarks that get their own ``perfsheriff bisect`` command.
 MAX_BISECT_COMMANDS = 3
-_KINDS = ("regression", "improvement", "drift")
 # Mail to these reaches nobody: GitHub's no-reply addresses stand in for a hidden one.
 _NO_REPLY_DOMAINS = ("noreply.github.com", "users.noreply.github.com")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -51,7 +51,7 @@ class Change:
     benchmark: str
     machine_class: str
     configuration: str
-    kind: str
+    kind: AlertKind
     relative_change: float
     confidence: float
     metric: str = "time"
@@ -60,7 +60,9 @@ class Change:
 
     def __post_init__(self) -> None:
         _require(bool(self.benchmark), "a change needs a benchmark name")
-        _require(self.kind in _KINDS, f"a change's kind is one of {', '.join(_KINDS)}, got {self.kind!r}")
+        kinds = ", ".join(AlertKind)
+        _require(self.kind in set(AlertKind), f"a change's kind is one of {kinds}, got {self.kind!r}")
+        object.__setattr__(self, "kind", AlertKind(self.kind))
         _require(math.isfinite(self.relative_change), "a change's relative change must be finite")
         _require(0.0 <= self.confidence <= 1.0, "a change's confidence must lie in [0, 1]")
 
@@ -168,7 +170,7 @@ def reproduce_commands(evidence: Evidence) -> tuple[str, ...]:
             words += ["--result", change.benchmark]
         if change.metric != "time":
             words += ["--metric", change.metric]
-        if change.kind != "drift" and (change.kind == "regression") == (change.relative_change < 0):
+        if change.kind is not AlertKind.DRIFT and (change.kind is AlertKind.REGRESSION) == (change.relative_change < 0):
             words.append("--higher-is-better")  # a fall that is a regression, or a rise that is an improvement
         commands.append(" ".join(_shell_word(word) for word in words))
     return tuple(commands)
@@ -204,7 +206,7 @@ def _distinct_series(changes: tuple[Change, ...]) -> list[Change]:
 
 def _order(change: Change) -> tuple[bool, float, str, str, str]:
     return (
-        change.kind != "regression",
+        change.kind is not AlertKind.REGRESSION,
         -abs(change.relative_change),
         change.benchmark,
         change.machine_class,
@@ -213,7 +215,7 @@ def _order(change: Change) -> tuple[bool, float, str, str, str]:
 
 
 def _verb(change: Change) -> str:
-    return {"regression": "regressed", "improvement": "improved"}.get(change.kind, "drifted")
+    return {AlertKind.REGRESSION: "regressed", AlertKind.IMPROVEMENT: "improved"}.get(change.kind, "drifted")
 
 
 def _percent(relative_change: float) -> str:

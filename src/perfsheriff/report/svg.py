@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from perfsheriff.alerts import AlertKind
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -22,7 +24,11 @@ class Span:
     label: str = ""
 
 
-_COLORS = {"regression": "#d1242f", "drift": "#9a6700", "improvement": "#1a7f37"}
+_COLORS: dict[str, str] = {
+    AlertKind.REGRESSION: "#d1242f",
+    AlertKind.DRIFT: "#9a6700",
+    AlertKind.IMPROVEMENT: "#1a7f37",
+}
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import redact_url
+from perfsheriff.service.alert_json import alert_json
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries, targets
@@ -126,19 +126,13 @@ def series_data(conn: sa.Connection, series_id: str, *, start: int | None = None
     )
 
 
-def _alert_json(row: alert_store.AlertRow) -> dict[str, Any]:
-    payload = dataclasses.asdict(row)
-    payload["created_at"] = row.created_at.isoformat()
-    return payload
-
-
 def alerts(conn: sa.Connection, *, benchmark: str | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
     found = alert_store.list_alerts(conn, benchmark=benchmark, kind=kind, newest=limit)
-    return [_alert_json(row) for row in found]
+    return [alert_json(row) for row in found]
 
 
 def alert(conn: sa.Connection, alert_id: int) -> dict[str, Any]:
     found = alert_store.list_alerts(conn, ids=[alert_id])
     if not found:
         raise NotFoundError(f"no alert {alert_id}")
-    return _alert_json(found[0])
+    return alert_json(found[0])

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import AlertConfirmation, AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import BenchmarkSpec
@@ -101,7 +102,8 @@ class Confirmer:
     def pending(self) -> list[alert_store.AlertRow]:
         """The candidates still waiting for confirmation here."""
         with self.engine.connect() as conn:
-            found = alert_store.list_alerts(conn, confirmation="confirming", branch_id=self.target.branch_id)
+            waiting = AlertConfirmation.CONFIRMING
+            found = alert_store.list_alerts(conn, confirmation=waiting, branch_id=self.target.branch_id)
         place = (self.target.machine.machine_class, str(self.target.configuration))
         return [a for a in found if (a.machine_class, a.configuration) == place]
 
@@ -112,7 +114,7 @@ class Confirmer:
         if spec is None:
             return self._conclude(alert, None, None, now)
         window = self._window(alert)
-        regression = alert.kind == "regression"
+        regression = alert.kind is AlertKind.REGRESSION
         # The series' direction, read off the alert: a regression that raised the values means lower is better.
         raised = alert.relative_change > 0
         planner = ConfirmationPlanner(

@@ -1,7 +1,7 @@
 """What bisection found, wired into triage: culprits on alerts, rounds in the journal, regrouping, downstream.
 
-The track loop (and ``perfsheriff bisect ALERT``) hands each bisection record
-to :func:`record_bisection`. A named culprit is what lets alerts of different
+The track loop (and ``perfsheriff bisect ALERT``) hands each decided
+:class:`~perfsheriff.alerts.Bisection` to :func:`record_bisection`. A named culprit is what lets alerts of different
 ranges join one summary and what recognises the same change on another branch
 (:func:`perfsheriff.triage.find_upstream`), by sha or by ``git patch-id
 --stable``, computed here once per commit and stored on the revision.
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import Bisection, BisectionState
 from perfsheriff.errors import GitError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
+from perfsheriff.service.alert_json import bisection_json
 from perfsheriff.service.triage import (
     SYSTEM,
     apply_grouping,
@@ -27,75 +28,72 @@ from perfsheriff.service.triage import (
     summarize,
     system_transition,
 )
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import triage as store
 from perfsheriff.triage import Culprit, State, SummaryFacts, SuspectRange, find_upstream, group, parse_state
 from perfsheriff.triage.states import OPEN_STATES
 
 
-def record_bisection(
-    engine: Engine, alert_id: int, record: Mapping[str, Any], *, repo: GitRepo | None, now: datetime
-) -> int:
-    """Journal a bisection of ``alert_id`` (``details["bisection"]`` as the track loop stores it) and act on it.
+def record_bisection(engine: Engine, bisection: Bisection, *, repo: GitRepo | None, now: datetime) -> int:
+    """Journal the decided ``bisection`` of its alert (stored by the track loop already) and act on it.
 
     A named culprit is set on the alert, alerts sharing it are regrouped into
     one summary, and a summary whose every culprit is already a culprit on
     another branch becomes ``downstream`` of that summary. A change that did
     not reproduce makes the summary ``invalid`` when none of its alerts holds up.
-    Returns the summary the alert is in afterwards.
+    Returns the summary the alert is in afterwards. Git (patch ids) runs first,
+    outside the transaction that writes all this.
     """
+    alert_id = bisection.alert_id
     with engine.connect() as conn:
         found = store.alert_facts(conn, ids=[alert_id])
     if not found:
         raise NotFoundError(f"no alert {alert_id}").about("alert_id")
     if found[0].summary_id is None:
         summarize(engine, [alert_id], now)
+    if bisection.culprit is not None and repo is not None:
+        store_patch_ids(engine, repo, found[0].project_id, [bisection.culprit])
     with engine.begin() as conn:
         (alert,) = store.alert_facts(conn, ids=[alert_id])
         summary_id = alert.summary_id
         assert summary_id is not None  # summarize() just placed it
-        kind = str(record.get("kind"))
-        shas = [str(s) for s in record.get("culprits") or []]
         culprit = None
-        if kind in ("culprit", "two_culprits") and shas:
-            culprit = store.revision_facts(conn, alert.project_id, shas=shas[:1]).get(shas[0])
-            store.set_culprit(conn, alert_id, culprit.id if culprit else None, record.get("confidence"))
-        text = _bisection_text(conn, alert, record)
-        store.insert_note(
-            conn, summary_id, who=SYSTEM, when=now, kind="data", text=text, details={"alert": alert_id, **record}
-        )
+        if bisection.culprit is not None:
+            culprit = store.revision_facts(conn, alert.project_id, shas=[bisection.culprit]).get(bisection.culprit)
+            store.set_culprit(conn, alert_id, culprit.id if culprit else None, bisection.confidence)
+        text = _bisection_text(conn, alert, bisection)
+        details = {"alert": alert_id, **bisection_json(bisection)}
+        store.insert_note(conn, summary_id, who=SYSTEM, when=now, kind="data", text=text, details=details)
         if culprit is not None:
             _reopen_if_invalidated(conn, summary_id, alert, culprit.sha, now)
             refresh(conn, summary_id, now)
             summary_id = _regroup(conn, alert.project_id, alert.branch_id, summary_id, now)
-            mark_downstream(conn, repo, summary_id, now)
-        elif kind == "not_reproduced":
-            _invalidate(conn, summary_id, alert, str(record.get("reason") or "no step between the two ends"), now)
+            mark_downstream(conn, summary_id, now)
+        elif bisection.state is BisectionState.NOT_REPRODUCED:
+            _invalidate(conn, summary_id, alert, bisection.reason or "no step between the two ends", now)
         refresh(conn, summary_id, now)
     return summary_id
 
 
-def _bisection_text(conn: sa.Connection, alert: store.AlertFacts, record: Mapping[str, Any]) -> str:
+def _bisection_text(conn: sa.Connection, alert: store.AlertFacts, bisection: Bisection) -> str:
     """What was run, why, and what came out: one line a sheriff in another time zone can act on."""
     why = f"bisection of {describe(alert)} between {alert.last_good[:10]} and {alert.first_bad[:10]}"
-    via = record.get("reused_from_alert")
-    probes = record.get("probes") or []
-    commits = len({p.get("commit") for p in probes})
-    size = record.get("range_size")
+    via = bisection.reused_from
+    commits = len({p.commit for p in bisection.probes})
     ran = (
         f"reused the bisection of alert {via} (same benchmark, same range): no new runs"
         if via
-        else f"{record.get('runs_spent', 0)} runs at {commits} of {size} commits"
+        else f"{bisection.runs_spent} runs at {commits} of {bisection.range_size} commits"
     )
-    kind = str(record.get("kind"))
-    confidence = record.get("confidence")
+    confidence = bisection.confidence
     sure = f", confidence {confidence:.3f}" if isinstance(confidence, float) else ""
-    shas = [str(s) for s in record.get("culprits") or []]
-    if kind in ("culprit", "two_culprits") and shas:
+    shas = list(bisection.culprits)
+    if bisection.state.names_culprit and shas:
         facts = store.revision_facts(conn, alert.project_id, shas=shas)
         named = [f'{s[:12]} "{facts[s].subject}" by {facts[s].author}' if s in facts else s[:12] for s in shas]
         outcome = ("culprit " if len(named) == 1 else "culprits ") + ", ".join(named) + sure
     else:
-        outcome = f"{kind.replace('_', ' ')}: {record.get('reason') or 'no reason given'}"
+        outcome = f"{bisection.state.value.replace('_', ' ')}: {bisection.reason or 'no reason given'}"
     return f"{why}: {ran}; {outcome}"
 
 
@@ -129,19 +127,19 @@ def _reopen_if_invalidated(
 def _invalidate(conn: sa.Connection, summary_id: int, alert: store.AlertFacts, reason: str, now: datetime) -> None:
     """``invalid`` when no alert of the summary names a culprit and every bisection of them failed to reproduce."""
     members = store.alert_facts(conn, summary_ids=[summary_id])
-    outcomes = {str((m.details.get("bisection") or {}).get("kind")) for m in members if "bisection" in m.details}
-    if any(m.culprit for m in members) or outcomes - {"not_reproduced"}:
+    found = bisection_store.load(conn, alert_ids=[m.id for m in members])
+    outcomes = {b.state for b in found.values() if b.state.decided}
+    if any(m.culprit for m in members) or outcomes - {BisectionState.NOT_REPRODUCED}:
         return
     text = f"bisection did not reproduce the change of alert {alert.id}: {reason}"
     system_transition(conn, summary_id, State.INVALID, text, now=now, details={"alert": alert.id})
 
 
-def mark_downstream(conn: sa.Connection, repo: GitRepo | None, summary_id: int, now: datetime) -> int | None:
+def mark_downstream(conn: sa.Connection, summary_id: int, now: datetime) -> int | None:
     """Mark an open summary ``downstream`` when each of its culprits is a culprit on another branch.
 
-    Culprits match by sha or by patch id; patch ids are computed with ``repo``
-    the first time they are needed and stored on the revision. Returns the
-    upstream summary's id, or None.
+    Culprits match by sha or by patch id, as stored on the revisions (:func:`store_patch_ids` computes
+    them before the transaction). Returns the upstream summary's id, or None.
     """
     (row,) = store.summaries(conn, ids=[summary_id])
     if parse_state(row.state) not in OPEN_STATES:
@@ -154,7 +152,7 @@ def mark_downstream(conn: sa.Connection, repo: GitRepo | None, summary_id: int, 
     if not candidates:
         return None
     wanted = {row.id, *(r.id for r in candidates)}
-    patch_ids = ensure_patch_ids(conn, repo, row.project_id, {rid for s, rid, _ in pairs if s in wanted})
+    patch_ids = stored_patch_ids(conn, row.project_id, {rid for s, rid, _ in pairs if s in wanted})
     facts = summary_facts(conn, [row, *candidates], pairs, patch_ids)
     upstream = find_upstream(facts[row.id], [facts[r.id] for r in candidates])
     if upstream is None:
@@ -170,25 +168,31 @@ def mark_downstream(conn: sa.Connection, repo: GitRepo | None, summary_id: int, 
     return upstream.summary_id
 
 
-def ensure_patch_ids(
-    conn: sa.Connection, repo: GitRepo | None, project_id: int, revision_ids: set[int]
-) -> dict[int, str | None]:
-    """Revision id -> patch id (None for a merge, an empty commit, or one git cannot see); fills the gaps."""
-    facts = store.revision_facts(conn, project_id, ids=sorted(revision_ids))
-    out: dict[int, str | None] = {}
+def store_patch_ids(engine: Engine, repo: GitRepo, project_id: int, shas: Sequence[str]) -> None:
+    """Compute with git the patch ids that the project's culprits and ``shas`` lack, and store them.
+
+    Git runs between two short transactions, never inside one. A merge or an empty commit stores ``""``;
+    a commit git cannot see (not in this clone yet) stays unset, to be tried again next time.
+    """
+    with engine.connect() as conn:
+        wanted = {rid for _, rid, _ in store.culprit_summaries(conn, project_id)}
+        wanted |= {f.id for f in store.revision_facts(conn, project_id, shas=list(shas)).values()}
+        missing = [f for f in store.revision_facts(conn, project_id, ids=sorted(wanted)).values() if f.patch_id is None]
     computed: dict[int, str] = {}
-    for fact in facts.values():
-        patch_id = fact.patch_id
-        if patch_id is None and repo is not None:
-            try:
-                patch_id = repo.patch_id(fact.sha) or ""
-            except GitError:
-                patch_id = None  # not in this clone (yet): match by sha only, try again next time
-            if patch_id is not None:
-                computed[fact.id] = patch_id
-        out[fact.id] = patch_id or None
-    store.set_patch_ids(conn, computed)
-    return out
+    for fact in missing:
+        try:
+            computed[fact.id] = repo.patch_id(fact.sha) or ""
+        except GitError:
+            continue
+    if computed:
+        with engine.begin() as conn:
+            store.set_patch_ids(conn, computed)
+
+
+def stored_patch_ids(conn: sa.Connection, project_id: int, revision_ids: set[int]) -> dict[int, str | None]:
+    """Revision id -> patch id as stored (None for a merge, an empty commit, or one not computed yet)."""
+    facts = store.revision_facts(conn, project_id, ids=sorted(revision_ids))
+    return {fact.id: fact.patch_id or None for fact in facts.values()}
 
 
 def summary_facts(

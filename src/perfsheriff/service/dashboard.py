@@ -21,10 +21,13 @@ from typing import Any, cast
 import numpy as np
 import sqlalchemy as sa
 
+from perfsheriff.alerts import AlertConfirmation
 from perfsheriff.service import catalog, jobs
+from perfsheriff.service.alert_json import alert_json
 from perfsheriff.service.compare import compare_revisions, resolve_stored_revision
 from perfsheriff.stats.downsample import minmax_indices
 from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import caches, drifts, revisions, seriesinfo
 from perfsheriff.triage.states import State, parse_state
 from perfsheriff.triage.states import allowed_targets as _allowed_targets
@@ -41,23 +44,19 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
     """The series' alerts with their suspect range as branch positions (last good, first bad), and what
     bisecting them did: each probe's commit, position, verdict and samples, and the culprit's position."""
     rows = alert_store.shown_on_series(conn, series_id)
-    records = {int(r[0]): (r[8] or {}).get("bisection") or {} for r in rows}
-    wanted = {str(p.get("commit")) for rec in records.values() for p in rec.get("probes") or []}
-    wanted |= {str(c) for rec in records.values() for c in rec.get("culprits") or []}
+    found_bisections = bisection_store.load(conn, alert_ids=[int(r[0]) for r in rows]) if rows else {}
+    records = {i: b for i, b in found_bisections.items() if b.state.decided}
+    wanted = {p.commit for rec in records.values() for p in rec.probes}
+    wanted |= {c for rec in records.values() for c in rec.culprits}
     where = revisions.positions_of_shas(conn, int(rows[0][7]), sorted(wanted)) if rows and wanted else {}
     found = []
     for r in rows:
-        record = records[int(r[0])]
+        record = records.get(int(r[0]))
         probes = [
-            {
-                "commit": str(p.get("commit")),
-                "position": where.get(str(p.get("commit"))),
-                "verdict": str(p.get("verdict", "")),
-                "n_samples": int(p.get("n_samples") or 0),
-            }
-            for p in record.get("probes") or []
+            {"commit": p.commit, "position": where.get(p.commit), "verdict": p.verdict, "n_samples": p.n_samples}
+            for p in (record.probes if record else ())
         ]
-        culprits = [{"commit": str(c), "position": where.get(str(c))} for c in record.get("culprits") or []]
+        culprits = [{"commit": c, "position": where.get(c)} for c in (record.culprits if record else ())]
         found.append(
             {
                 "id": int(r[0]),
@@ -206,15 +205,12 @@ def revision_view(conn: sa.Connection, rev: str) -> dict[str, Any]:
     culprit_of = alert_store.blaming(conn, revision_id)
     concerned = []
     for found in alert_store.list_alerts(conn):
-        if found.confirmation == "confirming":
+        if found.confirmation == AlertConfirmation.CONFIRMING:
             continue  # a candidate is shown once confirmed
         position = positions.get(found.branch)
         inside = position is not None and found.last_good_position < position <= found.first_bad_position
         if inside or found.id in culprit_of:
-            entry = dataclasses.asdict(found)
-            entry["created_at"] = found.created_at.isoformat()
-            entry["culprit"] = found.id in culprit_of
-            concerned.append(entry)
+            concerned.append({**alert_json(found), "culprit": found.id in culprit_of})
     return {
         "sha": sha,
         "author": row["author"],

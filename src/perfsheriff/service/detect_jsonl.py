@@ -12,17 +12,20 @@ results. Every problem of a line is an :class:`InputError`, never another except
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction, unit_info
+from perfsheriff.service.alert_json import JSONL_FIELDS, JSONL_REVISION_FIELDS, alert_json
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, detect
 
 #: The largest series a line may hold: a million revisions (4-6 s and 0.6 GB, read and analysed) ...
@@ -160,35 +163,28 @@ def parse_record(record: object) -> JsonlSeries:
     return JsonlSeries(series_id, points, revisions, timestamps, direction)
 
 
-def alert_json(cp: ChangePoint, series: JsonlSeries) -> dict[str, Any]:
+def change_json(cp: ChangePoint, series: JsonlSeries) -> dict[str, Any]:
     """Everything known about one change, JSON-ready (non-finite numbers become null)."""
-    detail: dict[str, Any] = {
-        "index": cp.index,
+    given: dict[str, Any] = {
         "last_good_index": cp.last_before,
-        "kind": "regression" if cp.is_regression else "improvement",
-        "relative_change": cp.relative_change,
+        "kind": AlertKind.of_step(cp.is_regression),
         "confidence": cp.probability,
         "test_confidence": cp.confidence,
         "range": [cp.first_possible, cp.last_possible],
-        "before": cp.before,
-        "after": cp.after,
-        "before_spread": cp.before_spread,
-        "after_spread": cp.after_spread,
-        "n_before": cp.n_before,
-        "n_after": cp.n_after,
     }
+    fields: tuple[str, ...] = JSONL_FIELDS
     if series.revisions is not None:
-        detail["last_good_revision"] = series.revisions[cp.last_before]
-        detail["first_bad_revision"] = series.revisions[cp.index]
-        detail["suspect_revisions"] = series.revisions[cp.last_before + 1 : cp.index + 1]
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in detail.items()}
+        given["last_good_revision"] = series.revisions[cp.last_before]
+        given["first_bad_revision"] = series.revisions[cp.index]
+        given["suspect_revisions"] = series.revisions[cp.last_before + 1 : cp.index + 1]
+        fields += JSONL_REVISION_FIELDS
+    return alert_json(cp, fields=fields, given=given, nonfinite_as_null=True)
 
 
 def drift_json(ramp: Drift) -> dict[str, Any]:
     """A gradual change (a ramp the detector told from a staircase of steps), JSON-ready."""
-    detail = asdict(ramp)
-    detail["kind"] = "drift"
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in detail.items()}
+    fields = (*(f.name for f in dataclasses.fields(ramp)), "kind")
+    return alert_json(ramp, fields=fields, given={"kind": AlertKind.DRIFT}, nonfinite_as_null=True)
 
 
 def detect_lines(lines: Iterable[str], settings: DetectionSettings) -> Iterator[dict[str, Any] | InputError]:
@@ -210,7 +206,7 @@ def detect_lines(lines: Iterable[str], settings: DetectionSettings) -> Iterator[
             "n_dropped": result.n_dropped,
             "change_points": [cp.index for cp in result.change_points],
             "ranges": [[cp.first_possible, cp.last_possible] for cp in result.change_points],
-            "alerts": [alert_json(cp, series) for cp in result.change_points],
+            "alerts": [change_json(cp, series) for cp in result.change_points],
             "drifts": [drift_json(d) for d in result.drifts],
         }
 

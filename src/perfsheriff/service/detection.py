@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import AlertConfirmation, AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction
@@ -34,7 +35,7 @@ from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
 from perfsheriff.service import sensitivity
 from perfsheriff.service.compare import resolve_stored_revision
 from perfsheriff.service.triage import summarize
-from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, Verdict, detect
+from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, SeriesVerdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
@@ -161,7 +162,7 @@ def detect_series(
     closed = alert_store.existing_alerts(conn, row.id, closed=True)
     rows = []
     for cp in result.change_points:
-        kind = "regression" if cp.is_regression else "improvement"
+        kind = AlertKind.of_step(cp.is_regression).value
         alert = _alert_row(row, points, cp, kind, now, noise=result.noise)
         good, bad = (int(points.positions[i]) for i in _suspect_ends(cp))
         # Seen before: a stored alert of the kind ends near this change, or its suspect range overlaps this one's.
@@ -171,14 +172,15 @@ def detect_series(
         rows.append(alert)
         known.append((kind, good, bad))
     if rows and _confirmable(conn, row, policy.confirm):
-        rows = [{**r, "confirmation": "confirming"} for r in rows]  # steps only: drift is never re-measured
+        # Steps only: drift is never re-measured.
+        rows = [{**r, "confirmation": AlertConfirmation.CONFIRMING.value} for r in rows]
     for ramp in result.drifts:
         if not any(
-            k == "drift" and good <= int(points.positions[ramp.last]) and b >= int(points.positions[ramp.first])
+            k == AlertKind.DRIFT and good <= int(points.positions[ramp.last]) and b >= int(points.positions[ramp.first])
             for k, good, b in known
         ):
             rows.append(_ramp_row(row, points, ramp, now, noise=result.noise))
-            known.append(("drift", int(points.positions[ramp.first]), int(points.positions[ramp.last])))
+            known.append((AlertKind.DRIFT.value, int(points.positions[ramp.first]), int(points.positions[ramp.last])))
     if policy.drift is not None and not result.drifts:
         since = policy.drift_since.get((row.project, row.branch))
         if since is not None and len(points) and since < points.positions[0]:
@@ -190,7 +192,7 @@ def detect_series(
         release = policy.releases.get((row.project, row.branch))
         if release is not None:
             _store_release_drift(conn, row, points, release, settings=policy.drift, direction=direction, now=now)
-    return alert_store.insert_alerts(conn, rows), result.verdict is Verdict.ANALYSED
+    return alert_store.insert_alerts(conn, rows), result.verdict is SeriesVerdict.ANALYSED
 
 
 def _confirmable(conn: sa.Connection, row: SeriesRow, scope: ConfirmScope | None) -> bool:
@@ -296,7 +298,7 @@ def _ramp_row(row: SeriesRow, points: SeriesPoints, ramp: Drift, now: datetime, 
         "series_id": row.id,
         "last_good_revision_id": int(points.revision_ids[ramp.first]),
         "first_bad_revision_id": int(points.revision_ids[ramp.last]),
-        "kind": "drift",
+        "kind": AlertKind.DRIFT.value,
         "relative_change": ramp.relative_change if math.isfinite(ramp.relative_change) else 0.0,
         "confidence": ramp.probability,
         "details": details,
@@ -319,13 +321,13 @@ def _drift_rows(
     The reference is the newest step alert's first bad revision, or ``since`` when it is later, or
     the first point; one drift alert is stored per reference.
     """
-    steps = [bad for kind, _, bad in known if kind != "drift"]
+    steps = [bad for kind, _, bad in known if kind != AlertKind.DRIFT]
     reference = max([*steps, since if since is not None else int(points.positions[0])])
     start = int(np.searchsorted(points.positions, reference))
     if start >= len(points):
         return []
     anchor = int(points.positions[start])
-    if any(kind == "drift" and good == anchor for kind, good, _ in known):
+    if any(kind == AlertKind.DRIFT and good == anchor for kind, good, _ in known):
         return []
     if len(points) - start < 2 * settings.window:
         return []  # a drift claim needs two full windows since the reference, not half-windows of a short tail
@@ -339,7 +341,7 @@ def _drift_rows(
             "series_id": row.id,
             "last_good_revision_id": int(points.revision_ids[start]),
             "first_bad_revision_id": int(points.revision_ids[-1]),
-            "kind": "drift",
+            "kind": AlertKind.DRIFT.value,
             "relative_change": result.relative_change,
             "confidence": 1.0 - (comparison.p_value if comparison.p_value is not None else 1.0),
             "details": {

@@ -24,6 +24,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import AlertConfirmation, AlertKind
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.model import Direction
 from perfsheriff.service import triage
@@ -34,7 +35,7 @@ from perfsheriff.store import queries
 from perfsheriff.store import triage as triage_store
 from perfsheriff.store.queries import SeriesPoints, SeriesRow
 
-KINDS = ("regression", "improvement")
+KINDS = (AlertKind.REGRESSION.value, AlertKind.IMPROVEMENT.value)
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -164,7 +165,7 @@ class _Series:
 def _not_taken(others: list[alert_store.AlertRow], good: _Place, bad: _Place) -> None:
     """A standing step alert of the series whose suspect range meets this one's is the same change."""
     for other in others:
-        if other.kind == "drift" or other.confirmation == "not-reproduced":
+        if other.kind is AlertKind.DRIFT or other.confirmation is AlertConfirmation.NOT_REPRODUCED:
             continue
         if other.first_bad_position == bad.position or (
             other.last_good_position < bad.position and good.position < other.first_bad_position
@@ -178,7 +179,8 @@ def _not_taken(others: list[alert_store.AlertRow], good: _Place, bad: _Place) ->
 def _measure(series: _Series, others: list[alert_store.AlertRow], good: _Place, bad: _Place) -> MeasuredStep:
     """The change between the revisions up to ``good`` and those from ``bad`` on, each side stopping at the
     series' neighbouring step alerts (as the detector's windows stop at neighbouring changes)."""
-    steps = [o.first_bad_position for o in others if o.kind != "drift" and o.confirmation != "not-reproduced"]
+    standing = [o for o in others if o.kind is not AlertKind.DRIFT]
+    steps = [o.first_bad_position for o in standing if o.confirmation is not AlertConfirmation.NOT_REPRODUCED]
     start = max((p for p in steps if p <= good.position), default=-1)
     stop = min((p for p in steps if p > bad.position), default=int(np.iinfo(np.int64).max))
     window, points = DetectionSettings().window, series.points
@@ -203,7 +205,7 @@ def _kind(row: SeriesRow, measured: MeasuredStep, bad: _Place, asked: str | None
             f"the data shows no change at {bad.sha[:12]} in series {row.id} (median {point.before:g} both sides)",
             where="revision",
         ).about("revision")
-    kind = "regression" if point.is_regression else "improvement"
+    kind = AlertKind.of_step(point.is_regression).value
     if asked is not None and asked != kind:
         shown = f"{point.relative_change:+.1%}: median {point.before:g} -> {point.after:g} {row.unit}"
         raise InputError(f"the data shows {_a(kind)} at {bad.sha[:12]} ({shown}), not {_a(asked)}", where="kind").about(
@@ -213,7 +215,7 @@ def _kind(row: SeriesRow, measured: MeasuredStep, bad: _Place, asked: str | None
 
 
 def _a(kind: str) -> str:
-    return f"an {kind}" if kind == "improvement" else f"a {kind}"
+    return f"an {kind}" if kind == AlertKind.IMPROVEMENT else f"a {kind}"
 
 
 def _row(

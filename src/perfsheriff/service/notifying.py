@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import PerfsheriffError
 from perfsheriff.notify import (
     Change,
@@ -320,7 +321,7 @@ def _change(conn: sa.Connection, alert: triage_store.AlertFacts, project_file: P
         alert.benchmark,
         alert.machine_class,
         alert.configuration,
-        alert.kind,
+        AlertKind(alert.kind),
         alert.relative_change,
         min(max(alert.confidence, 0.0), 1.0),
         metric=metric or "time",

@@ -12,15 +12,19 @@ pushes, and no single commit explains it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from perfsheriff import alerts
+from perfsheriff.alerts import BisectionState
 from perfsheriff.errors import NotFoundError
 from perfsheriff.service import notifying
-from perfsheriff.service.culprits import ensure_patch_ids, summary_facts
+from perfsheriff.service.alert_json import SUMMARY_FIELDS, alert_json
+from perfsheriff.service.culprits import stored_patch_ids, summary_facts
 from perfsheriff.service.triage import to_alert
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import triage as store
 from perfsheriff.triage import (
     Bisection,
@@ -34,49 +38,43 @@ from perfsheriff.triage import (
     summary_severity,
 )
 
+#: Alert id -> its bisection, for the alerts shown.
+Bisected = Mapping[int, alerts.Bisection]
+
 
 def _iso(moment: Any) -> str:
     return str(moment.isoformat())
 
 
-def _entry(row: store.SummaryRow, members: Sequence[store.AlertFacts]) -> QueueEntry:
-    bisected = row.drift or any("bisection" in m.details for m in members)
+def _entry(row: store.SummaryRow, members: Sequence[store.AlertFacts], bisected: Bisected) -> QueueEntry:
+    states = {bisected[m.id].state for m in members if m.id in bisected}
+    status = Bisection.RUNNING if BisectionState.RUNNING in states else Bisection.NONE
     return QueueEntry(
         row.id,
         parse_state(row.state),
         summary_severity(to_alert(m) for m in members),
         row.created_at,
-        Bisection.FINISHED if bisected else Bisection.NONE,
+        Bisection.FINISHED if row.drift or any(s.decided for s in states) else status,
         culprit_named=any(m.culprit for m in members),
     )
 
 
-def _alert_json(fact: store.AlertFacts) -> dict[str, Any]:
-    bisection = fact.details.get("bisection") or {}
-    return {
-        "id": fact.id,
-        "series_id": fact.series_id,
-        "benchmark": fact.benchmark,
-        "machine_class": fact.machine_class,
-        "configuration": fact.configuration,
-        "kind": fact.kind,
-        "relative_change": fact.relative_change,
-        "confidence": fact.confidence,
+def _alert_json(fact: store.AlertFacts, bisection: alerts.Bisection | None) -> dict[str, Any]:
+    """The alert's fields a summary shows (:data:`~perfsheriff.service.alert_json.SUMMARY_FIELDS`)."""
+    given = {
         "severity": alert_severity(to_alert(fact)),
-        "last_good": fact.last_good,
-        "first_bad": fact.first_bad,
-        "last_good_position": fact.last_good_position,
-        "first_bad_position": fact.first_bad_position,
-        "culprit": fact.culprit,
-        "culprit_confidence": fact.culprit_confidence,
-        "bisection": bisection.get("kind"),
+        "bisection": bisection.state.value if bisection is not None and bisection.state.decided else None,
         "created_at": _iso(fact.created_at),
-        "created_by": fact.created_by,  # who made it by hand; None: perfsheriff found it
     }
+    return alert_json(fact, fields=SUMMARY_FIELDS, given=given)
 
 
 def _summary_json(
-    conn: sa.Connection, row: store.SummaryRow, members: Sequence[store.AlertFacts], entry: QueueEntry
+    conn: sa.Connection,
+    row: store.SummaryRow,
+    members: Sequence[store.AlertFacts],
+    entry: QueueEntry,
+    bisected: Bisected,
 ) -> dict[str, Any]:
     ends = store.shas_at(conn, row.branch_id, [row.last_good_position, row.first_bad_position])
     culprit: dict[str, Any] | None = None
@@ -106,7 +104,9 @@ def _summary_json(
         "upstream_summary_id": row.upstream_summary_id,
         "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at),
-        "alerts": [_alert_json(m) for m in sorted(members, key=lambda m: -alert_severity(to_alert(m)))],
+        "alerts": [
+            _alert_json(m, bisected.get(m.id)) for m in sorted(members, key=lambda m: -alert_severity(to_alert(m)))
+        ],
     }
 
 
@@ -116,6 +116,11 @@ def _members(conn: sa.Connection, rows: Sequence[store.SummaryRow]) -> dict[int,
         if fact.summary_id is not None:
             out[fact.summary_id].append(fact)
     return out
+
+
+def _bisections(conn: sa.Connection, members: Mapping[int, Sequence[store.AlertFacts]]) -> Bisected:
+    ids = [m.id for group in members.values() for m in group]
+    return bisection_store.load(conn, alert_ids=ids if len(ids) <= 500 else None) if ids else {}
 
 
 def list_summaries(
@@ -134,14 +139,15 @@ def list_summaries(
     states = [state] if state else None
     rows = store.summaries(conn, states=states, project=project, branch=branch, benchmark=benchmark, machine=machine)
     members = _members(conn, rows)
-    entries = {r.id: _entry(r, members[r.id]) for r in rows}
+    bisected = _bisections(conn, members)
+    entries = {r.id: _entry(r, members[r.id], bisected) for r in rows}
     if wanted is not None:
         order = [e.summary_id for e in sheriff_queue(entries.values(), wanted)]
     else:
         order = sorted(entries, reverse=True)
     by_id = {r.id: r for r in rows}
     chosen = order[:limit] if limit is not None else order
-    return [_summary_json(conn, by_id[i], members[i], entries[i]) for i in chosen]
+    return [_summary_json(conn, by_id[i], members[i], entries[i], bisected) for i in chosen]
 
 
 def queue(
@@ -167,7 +173,8 @@ def summary_detail(conn: sa.Connection, summary_id: int) -> dict[str, Any]:
         raise NotFoundError(f"no summary {summary_id}: `perfsheriff alerts --queue code` lists open ones").about("id")
     row = found[0]
     members = _members(conn, [row])[row.id]
-    detail = _summary_json(conn, row, members, _entry(row, members))
+    bisected = _bisections(conn, {row.id: members})
+    detail = _summary_json(conn, row, members, _entry(row, members, bisected), bisected)
     detail["notes"] = [
         {
             "id": n.id,
@@ -204,7 +211,7 @@ def _related(conn: sa.Connection, row: store.SummaryRow) -> list[dict[str, Any]]
     if not others:
         return []
     wanted = {row.id, *(o.id for o in others)}
-    patch_ids = ensure_patch_ids(conn, None, row.project_id, {rid for s, rid, _ in pairs if s in wanted})
+    patch_ids = stored_patch_ids(conn, row.project_id, {rid for s, rid, _ in pairs if s in wanted})
     facts = summary_facts(conn, [row, *others], pairs, patch_ids)
     related = find_related(facts[row.id], [facts[o.id] for o in others])
     return [

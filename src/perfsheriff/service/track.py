@@ -7,6 +7,11 @@ measuring around them again (:mod:`perfsheriff.service.confirmation`: only a
 confirmed one is published), and bisect the confirmed regressions within the
 budgets (at most ``alerts_per_summary`` per suspect range, one representative
 per benchmark when it regressed in several series).
+
+Every planned bisection is stored ``running`` before the first of them starts,
+and its runs spent after every step (:mod:`perfsheriff.store.bisections`): a
+pass that was killed leaves them ``running``, and the next pass resumes them,
+the runs already made serving again as data (no finished probe is repeated).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from perfsheriff.alerts import AlertConfirmation, AlertKind, Bisection, BisectionProbe, BisectionState
 from perfsheriff.bisect import AlertDescriptor, BisectSettings, plan_bisections
-from perfsheriff.errors import ConfigError, NotFoundError
+from perfsheriff.errors import ConfigError, InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction, Machine, Push
 from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile, ScheduleMode
@@ -34,6 +40,7 @@ from perfsheriff.service.execute import Executor, LocalExecutor, Measured
 from perfsheriff.service.ingest import Target, prepare_target
 from perfsheriff.service.jobs import JobReason
 from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import records, runsinfo
 from perfsheriff.triage.confirmation import Outcome
 
@@ -214,15 +221,43 @@ class Tracker:
             )
             report.new_alert_ids += found.new_alert_ids
             published = self.confirm_pending(target, report, events)
+            self.resume_interrupted(target, report, events)
             self.bisect_new(target, list(dict.fromkeys([*found.new_alert_ids, *published])), report, events)
         return report
+
+    def resume_interrupted(self, target: Target, report: TrackReport, events: TrackEvents) -> None:
+        """Finish the bisections of this branch an earlier pass left ``running`` (it was killed meanwhile),
+        then record the alerts that share one of them."""
+        with self.engine.connect() as conn:
+            running = bisection_store.load(conn, state=BisectionState.RUNNING)
+            found = alert_store.list_alerts(conn, ids=list(running)) if running else []
+            alerts = [a for a in found if a.branch == target.branch]
+            sources = {a.id: runsinfo.source_of_series(conn, a.series_id) for a in alerts}
+        for alert in (a for a in alerts if running[a.id].reused_from is None):
+            spec = self._spec_for(sources[alert.id])
+            if spec is not None:
+                report.bisections[alert.id] = self._bisect_alert(target, alert, spec, events, running[alert.id])
+                self._record(self._decided(alert, report.bisections[alert.id]))
+        followers = [a for a in alerts if running[a.id].reused_from is not None]
+        with self.engine.connect() as conn:
+            shared = bisection_store.load(conn, alert_ids=[running[a.id].reused_from or 0 for a in followers])
+        for alert in followers:
+            representative = shared.get(running[alert.id].reused_from or 0)
+            if representative is not None and representative.state.decided:
+                report.reused[alert.id] = representative.alert_id
+                self._record(self._shared(alert, representative))
+            elif representative is None or representative.state is BisectionState.FAILED:
+                with self.engine.begin() as conn:  # nothing to share: it stays unbisected, as its representative
+                    failed = replace(running[alert.id], state=BisectionState.FAILED, reason="nothing to share")
+                    bisection_store.save(conn, failed, now=self.now())
 
     def bisect_new(self, target: Target, alert_ids: list[int], report: TrackReport, events: TrackEvents) -> None:
         """Bisect new step alerts within the budgets; alerts sharing a representative reuse its culprit."""
         with self.engine.connect() as conn:
             found = alert_store.list_alerts(conn, ids=alert_ids) if alert_ids else []
             # Drift is never bisected; a candidate still confirming, or not reproduced, is not bisected either.
-            alerts = [a for a in found if a.kind != "drift" and a.confirmation not in ("confirming", "not-reproduced")]
+            closed = (AlertConfirmation.CONFIRMING, AlertConfirmation.NOT_REPRODUCED)
+            alerts = [a for a in found if a.kind != AlertKind.DRIFT and a.confirmation not in closed]
             sources = {a.id: runsinfo.source_of_series(conn, a.series_id) for a in alerts}
         by_id = {a.id: a for a in alerts}
         descriptors = [
@@ -237,18 +272,21 @@ class Tracker:
             for a in alerts
         ]
         plan = plan_bisections(descriptors, self.project_file.budgets.alerts_per_summary)
-        for alert_id in map(int, plan.bisect):
-            alert = by_id[alert_id]
-            spec = self._spec_for(sources.get(alert_id))
-            if spec is None:
-                continue
-            bisected = self._bisect_alert(target, alert, spec, events)
-            report.bisections[alert_id] = bisected
-            self._record(alert_id, bisected)
-        for follower, representative in plan.reuse.items():
-            if int(representative) in report.bisections:
-                report.reused[int(follower)] = int(representative)
-                self._record(int(follower), report.bisections[int(representative)], via=int(representative))
+        specs = {i: spec for i in map(int, plan.bisect) if (spec := self._spec_for(sources.get(i))) is not None}
+        reuse = {int(f): int(r) for f, r in plan.reuse.items() if int(r) in specs}
+        with self.engine.begin() as conn:  # every one planned is stored first: a killed pass leaves them to resume
+            for alert_id in [*specs, *reuse]:
+                a = by_id[alert_id]
+                planned = Bisection(alert_id, a.last_good, a.first_bad, reused_from=reuse.get(alert_id))
+                bisection_store.save(conn, planned, now=self.now())
+        decided = {}
+        for alert_id, spec in specs.items():
+            report.bisections[alert_id] = self._bisect_alert(target, by_id[alert_id], spec, events)
+            decided[alert_id] = self._decided(by_id[alert_id], report.bisections[alert_id])
+            self._record(decided[alert_id])
+        for follower, representative in reuse.items():
+            report.reused[follower] = representative
+            self._record(self._shared(by_id[follower], decided[representative]))
 
     def _spec_for(self, source: str | None) -> BenchmarkSpec | None:
         for spec in self.project_file.benchmarks:
@@ -274,12 +312,22 @@ class Tracker:
             )
         target = self.target(alert.branch)
         bisected = self._bisect_alert(target, alert, spec, events or TrackEvents())
-        self._record(alert_id, bisected)
+        self._record(self._decided(alert, bisected))
         return bisected
 
     def _bisect_alert(
-        self, target: Target, alert: alert_store.AlertRow, spec: BenchmarkSpec, events: TrackEvents
+        self,
+        target: Target,
+        alert: alert_store.AlertRow,
+        spec: BenchmarkSpec,
+        events: TrackEvents,
+        resumed: Bisection | None = None,
     ) -> BisectReport:
+        """Bisect ``alert``, its record ``running`` meanwhile; ``resumed``: where an interrupted pass left it.
+
+        A resumed bisection spends what is left of the budget; the runs made before serve as data, so the
+        planner asks again for nothing it had already measured.
+        """
         # The planner searches for the step between the two ends and confirms it as a regression;
         # an improvement is bisected the same way, with the direction that makes its step read as one.
         direction = Direction.LOWER_IS_BETTER if alert.relative_change > 0 else Direction.HIGHER_IS_BETTER
@@ -287,36 +335,67 @@ class Tracker:
             alert.last_good, alert.first_bad, spec, alert.benchmark, alert.metric, direction, level_window=5
         )
         # Confirmation runs come out of the alert's run budget; bisection spends what is left.
-        spent = int((alert.details.get("confirmation") or {}).get("runs") or 0)
+        before = resumed.runs_spent if resumed is not None else 0
+        spent = int((alert.details.get("confirmation") or {}).get("runs") or 0) + before
         settings = BisectSettings(max_runs=max(1, self.project_file.budgets.runs_per_alert - spent))
+        record = Bisection(alert.id, alert.last_good, alert.first_bad, runs_spent=before)
+        with self.engine.begin() as conn:
+            bisection_store.save(conn, record, now=self.now())
 
-        def step(request: Any, _measured: list[Measured]) -> None:
+        def step(request: Any, measured: list[Measured]) -> None:
+            nonlocal record
+            record = replace(record, runs_spent=record.runs_spent + len(measured))
+            with self.engine.begin() as conn:
+                bisection_store.save(conn, record, now=self.now())
             if events.bisect_step:
                 events.bisect_step(alert.id, request.commit, request.repetitions)
 
-        return run_bisection(
-            self.engine, self.repo, self.executor_for(events), target, job, settings=settings, on_step=step
+        try:
+            bisected = run_bisection(
+                self.engine, self.repo, self.executor_for(events), target, job, settings=settings, on_step=step
+            )
+        except InputError as exc:  # the benchmark cannot serve this bisection: no later pass retries it
+            failed = replace(record, state=BisectionState.FAILED, reason=exc.reason)
+            with self.engine.begin() as conn:
+                bisection_store.save(conn, failed, now=self.now())
+            raise
+        outcome = replace(bisected.outcome, runs_spent=before + bisected.outcome.runs_spent)
+        return replace(bisected, outcome=outcome)
+
+    @staticmethod
+    def _decided(alert: alert_store.AlertRow, bisected: BisectReport) -> Bisection:
+        """The record of ``alert``'s bisection once the planner decided."""
+        outcome = bisected.outcome
+        return Bisection(
+            alert.id,
+            alert.last_good,
+            alert.first_bad,
+            BisectionState(outcome.kind.value),
+            bisected.range_size,
+            outcome.runs_spent,
+            tuple(r.sha for r in bisected.culprits),
+            outcome.confidence,
+            outcome.reason,
+            tuple(BisectionProbe(p.commit, p.verdict.value, p.n_samples, p.reason) for p in outcome.probes),
         )
 
-    def _record(self, alert_id: int, bisected: BisectReport, via: int | None = None) -> None:
-        outcome = bisected.outcome
-        details: dict[str, Any] = {
-            "kind": outcome.kind.value,
-            "culprits": [r.sha for r in bisected.culprits],
-            "confidence": outcome.confidence,
-            "runs_spent": 0 if via else outcome.runs_spent,
-            "range_size": bisected.range_size,
-            "reason": outcome.reason,
-            "probes": [
-                {"commit": p.commit, "verdict": p.verdict.value, "n_samples": p.n_samples, "reason": p.reason}
-                for p in outcome.probes
-            ],
-        }
-        if via is not None:
-            details["reused_from_alert"] = via
+    @staticmethod
+    def _shared(alert: alert_store.AlertRow, representative: Bisection) -> Bisection:
+        """``representative``'s outcome for ``alert`` (same benchmark, same range): no runs of its own."""
+        return replace(
+            representative,
+            alert_id=alert.id,
+            good=alert.last_good,
+            bad=alert.first_bad,
+            runs_spent=0,
+            reused_from=representative.alert_id,
+        )
+
+    def _record(self, bisection: Bisection) -> None:
+        """Store a decided bisection and act on it: culprit, journal, regrouping, the author told."""
         with self.engine.begin() as conn:
-            alert_store.update_details(conn, alert_id, {"bisection": details})
+            bisection_store.save(conn, bisection, now=self.now())
         # The culprit goes on the alert and into its summary's journal; a change that did not reproduce
         # makes the summary invalid (see service.culprits.record_bisection).
-        summary_id = culprits.record_bisection(self.engine, alert_id, details, repo=self.repo, now=self.now())
+        summary_id = culprits.record_bisection(self.engine, bisection, repo=self.repo, now=self.now())
         notifying.notify_culprit(self.engine, summary_id, self.project_file, now=self.now())  # never raises

@@ -50,7 +50,7 @@ from perfsheriff.stats.trend import fit_ramp, step_rss
 Points = Sequence[Sequence[float]] | Sequence[float] | npt.NDArray[np.float64]
 
 
-class Verdict(enum.StrEnum):
+class SeriesVerdict(enum.StrEnum):
     """What a detection pass could say about a series."""
 
     ANALYSED = "analysed"  # enough data: ``change_points`` lists what was found (maybe nothing)
@@ -159,7 +159,7 @@ class Drift:
 class DetectionResult:
     """Outcome of one detection pass; ``change_points`` is empty unless the verdict is ``ANALYSED``."""
 
-    verdict: Verdict
+    verdict: SeriesVerdict
     change_points: tuple[ChangePoint, ...]
     n_points: int
     n_dropped: int
@@ -178,7 +178,7 @@ def detect(points: Points, *, direction: Direction, settings: DetectionSettings 
     sequences or a 2-D array padded with NaN). Non-finite samples are dropped
     and counted; revisions left without samples are skipped. Never raises on
     degenerate data: empty, all-NaN or too-short input gives
-    ``Verdict.INSUFFICIENT_DATA``, a constant one ``Verdict.NO_VARIATION``.
+    ``SeriesVerdict.INSUFFICIENT_DATA``, a constant one ``SeriesVerdict.NO_VARIATION``.
     Method and references: see the module docstring and ``docs/detection.md``.
     """
     settings = settings or DetectionSettings()
@@ -190,16 +190,16 @@ def detect_prepared(prep: PreparedSeries, *, direction: Direction, settings: Det
     """:func:`detect` on an already prepared series (lets the incremental pass slice without re-parsing)."""
     n = len(prep.values)
     if n < 2 * settings.min_segment:
-        return DetectionResult(Verdict.INSUFFICIENT_DATA, (), n, prep.dropped, 0.0)
+        return DetectionResult(SeriesVerdict.INSUFFICIENT_DATA, (), n, prep.dropped, 0.0)
     if float(np.ptp(prep.values)) == 0.0:
-        return DetectionResult(Verdict.NO_VARIATION, (), n, prep.dropped, 0.0)
+        return DetectionResult(SeriesVerdict.NO_VARIATION, (), n, prep.dropped, 0.0)
     sigma = noise_scale(prep.values)
     smooth = winsorize(prep.values, sigma, width=settings.winsor_width, limit=settings.winsor_limit)
     candidates = seeded_segmentation(smooth, sigma, threshold=settings.threshold, min_size=settings.min_segment)
     candidates = refine(smooth, candidates, min_size=settings.min_segment, window=settings.window)
     confirmed = confirm(prep, candidates, sigma, direction=direction, settings=settings, smooth=smooth)
     steps, drifts = separate_drifts(prep, smooth, confirmed, sigma, direction=direction, settings=settings)
-    return DetectionResult(Verdict.ANALYSED, tuple(steps), n, prep.dropped, sigma, tuple(drifts))
+    return DetectionResult(SeriesVerdict.ANALYSED, tuple(steps), n, prep.dropped, sigma, tuple(drifts))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ _HL_VARIANCE_FACTOR = math.pi / 3
 _T_REFINEMENTS = 3
 
 
-class Verdict(enum.StrEnum):
+class ComparisonVerdict(enum.StrEnum):
     """What a comparison (or a drift check) concluded."""
 
     REGRESSION = "regression"
@@ -115,7 +115,7 @@ class Comparison:
     number of non-finite samples left out.
     """
 
-    verdict: Verdict
+    verdict: ComparisonVerdict
     n_base: int
     n_head: int
     median_base: float | None = None
@@ -142,7 +142,7 @@ def compare(
     Method: Hodges-Lehmann estimate of the log-ratio head/base with its exact
     (m·n ≤ 2500, else normal-approximation) distribution-free confidence
     interval, and the two-sided Mann-Whitney U test; see :func:`hodges_lehmann`.
-    Verdict: ``no_change`` when the interval lies within the equivalence band;
+    ComparisonVerdict: ``no_change`` when the interval lies within the equivalence band;
     ``regression``/``improvement`` (by ``direction``) when p < alpha, the interval
     excludes 1 and the estimate reaches ``min_magnitude``; else ``inconclusive``.
     Assumptions: samples are independent within and between sides, and head
@@ -189,7 +189,7 @@ def _insufficient(
         needed = max(settings.min_samples, min_samples_per_side(settings.alpha))
         runs = needed - min(base.size, head.size)
     return Comparison(
-        verdict=Verdict.INSUFFICIENT_DATA,
+        verdict=ComparisonVerdict.INSUFFICIENT_DATA,
         n_base=int(base.size),
         n_head=int(head.size),
         median_base=_median_or_none(base),
@@ -213,7 +213,7 @@ def _compare_valid(
     noise = _pooled_noise(log_base, log_head)
     verdict = _decide(shift, p_value, direction, settings)
     runs = None
-    if verdict is Verdict.INCONCLUSIVE:
+    if verdict is ComparisonVerdict.INCONCLUSIVE:
         runs = _runs_needed(shift.estimate, noise, min(base.size, head.size), settings)
     return Comparison(
         verdict=verdict,
@@ -232,17 +232,17 @@ def _compare_valid(
     )
 
 
-def _decide(shift: Shift, p_value: float, direction: Direction, settings: CompareSettings) -> Verdict:
+def _decide(shift: Shift, p_value: float, direction: Direction, settings: CompareSettings) -> ComparisonVerdict:
     band = math.log1p(settings.equivalence_margin)
     if -band <= shift.low and shift.high <= band:
-        return Verdict.NO_CHANGE
+        return ComparisonVerdict.NO_CHANGE
     excludes_zero = shift.low > 0 or shift.high < 0
     large_enough = abs(shift.estimate) >= math.log1p(settings.min_magnitude)
     if p_value < settings.alpha and excludes_zero and large_enough:
         if direction.is_regression(math.expm1(shift.estimate)):
-            return Verdict.REGRESSION
-        return Verdict.IMPROVEMENT
-    return Verdict.INCONCLUSIVE
+            return ComparisonVerdict.REGRESSION
+        return ComparisonVerdict.IMPROVEMENT
+    return ComparisonVerdict.INCONCLUSIVE
 
 
 def hodges_lehmann(x: NDArray[np.float64], y: NDArray[np.float64], alpha: float) -> Shift:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Direction
-from perfsheriff.stats.compare import CompareSettings, Comparison, Verdict, compare
+from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict, compare
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class DriftResult:
     comparison: Comparison
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> ComparisonVerdict:
         return self.comparison.verdict
 
     @property
@@ -90,7 +90,7 @@ class DriftResult:
 
     @property
     def alert(self) -> bool:
-        return self.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)
+        return self.verdict in (ComparisonVerdict.REGRESSION, ComparisonVerdict.IMPROVEMENT)
 
 
 def _span(indices: Sequence[int]) -> tuple[int, int] | None:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perfsheriff.errors import InputError
-from perfsheriff.stats.compare import Verdict
+from perfsheriff.stats.compare import ComparisonVerdict
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary
 
 #: What the documentation recommends for a per-change gate, and what ``regression`` alone means.
@@ -118,15 +118,19 @@ def evaluate(
         if rule.kind is RuleKind.SUITE:
             for i, suite in enumerate(suites):
                 change = suite.relative_change
-                if suite.verdict is Verdict.REGRESSION and change is not None and _exceeds(change, rule.limit):
+                if (
+                    suite.verdict is ComparisonVerdict.REGRESSION
+                    and change is not None
+                    and _exceeds(change, rule.limit)
+                ):
                     fired.append(Firing(rule, i, change))
             continue
-        wanted = Verdict.REGRESSION if rule.kind is RuleKind.REGRESSION else Verdict.IMPROVEMENT
+        wanted = ComparisonVerdict.REGRESSION if rule.kind is RuleKind.REGRESSION else ComparisonVerdict.IMPROVEMENT
         for i, entry in enumerate(entries):
             factor = entry.worse_factor
             if entry.comparison.verdict is not wanted or factor is None:
                 continue
-            change = factor - 1 if wanted is Verdict.REGRESSION else 1 / factor - 1
+            change = factor - 1 if wanted is ComparisonVerdict.REGRESSION else 1 / factor - 1
             if _exceeds(change, rule.limit):
                 fired.append(Firing(rule, i, change))
     return tuple(fired)

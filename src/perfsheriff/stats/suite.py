@@ -36,7 +36,7 @@ import numpy as np
 
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
-from perfsheriff.stats.compare import CompareSettings, Comparison, Verdict
+from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class SuiteSummary:
     ``weight`` entered the mean. The counts are the per-series verdicts.
     """
 
-    verdict: Verdict
+    verdict: ComparisonVerdict
     series: int
     included: int
     weight: float
@@ -106,15 +106,15 @@ def summarize_suite(
     intervals = [(e, _log_interval(e)) for e in entries]
     kept = [(e, interval) for e, interval in intervals if interval is not None]
     summary = SuiteSummary(
-        verdict=Verdict.INSUFFICIENT_DATA,
+        verdict=ComparisonVerdict.INSUFFICIENT_DATA,
         series=len(entries),
         included=len(kept),
         weight=math.fsum(e.weight for e, _ in kept),
-        regressions=counts[Verdict.REGRESSION],
-        improvements=counts[Verdict.IMPROVEMENT],
-        no_change=counts[Verdict.NO_CHANGE],
-        inconclusive=counts[Verdict.INCONCLUSIVE],
-        insufficient_data=counts[Verdict.INSUFFICIENT_DATA],
+        regressions=counts[ComparisonVerdict.REGRESSION],
+        improvements=counts[ComparisonVerdict.IMPROVEMENT],
+        no_change=counts[ComparisonVerdict.NO_CHANGE],
+        inconclusive=counts[ComparisonVerdict.INCONCLUSIVE],
+        insufficient_data=counts[ComparisonVerdict.INSUFFICIENT_DATA],
     )
     if not kept:
         return summary
@@ -145,7 +145,7 @@ _LOG_DECIMALS = 12
 def _log_interval(entry: SuiteEntry) -> tuple[float, float, float] | None:
     """The oriented log-ratio and its interval bounds, or ``None`` when the interval is not finite."""
     c = entry.comparison
-    if c.verdict is Verdict.INSUFFICIENT_DATA or c.ratio is None or c.ci_low is None or c.ci_high is None:
+    if c.verdict is ComparisonVerdict.INSUFFICIENT_DATA or c.ratio is None or c.ci_low is None or c.ci_high is None:
         return None
     if not (c.ratio > 0 and c.ci_low > 0 and math.isfinite(c.ci_high)):
         return None
@@ -155,7 +155,7 @@ def _log_interval(entry: SuiteEntry) -> tuple[float, float, float] | None:
     return estimate, low, high
 
 
-def _decide(estimate: float, low: float, high: float, settings: CompareSettings) -> Verdict:
+def _decide(estimate: float, low: float, high: float, settings: CompareSettings) -> ComparisonVerdict:
     """The per-series rule of :func:`perfsheriff.stats.compare.compare`, on the oriented scale (above 0: worse).
 
     Bounds are rounded to 12 decimals first: an interval that touches 1 must not exclude it by the last
@@ -164,7 +164,7 @@ def _decide(estimate: float, low: float, high: float, settings: CompareSettings)
     low, high = round(low, _LOG_DECIMALS), round(high, _LOG_DECIMALS)
     band = math.log1p(settings.equivalence_margin)
     if -band <= low and high <= band:
-        return Verdict.NO_CHANGE
+        return ComparisonVerdict.NO_CHANGE
     if (low > 0 or high < 0) and abs(estimate) >= math.log1p(settings.min_magnitude):
-        return Verdict.REGRESSION if estimate > 0 else Verdict.IMPROVEMENT
-    return Verdict.INCONCLUSIVE
+        return ComparisonVerdict.REGRESSION if estimate > 0 else ComparisonVerdict.IMPROVEMENT
+    return ComparisonVerdict.INCONCLUSIVE

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from perfsheriff.alerts import AlertConfirmation, AlertKind, Bisection
+from perfsheriff.store import bisections
 from perfsheriff.store import schema as t
 
 
@@ -22,7 +24,7 @@ class AlertRow:
     machine_class: str
     configuration: str
     branch: str
-    kind: str
+    kind: AlertKind
     relative_change: float
     confidence: float
     last_good: str
@@ -32,9 +34,16 @@ class AlertRow:
     details: dict[str, Any]
     created_at: datetime
     # None: never subject to confirmation (uploads, ingest); else confirming | confirmed | not-reproduced | unconfirmed.
-    confirmation: str | None = None
+    confirmation: AlertConfirmation | None = None
     # Who made the alert by hand (a change the detector did not report); None: perfsheriff found it.
     created_by: str | None = None
+    # Its bisection, running or ended (the ``bisections`` table); None: never bisected.
+    bisection: Bisection | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", AlertKind(self.kind))
+        if self.confirmation is not None:
+            object.__setattr__(self, "confirmation", AlertConfirmation(self.confirmation))
 
 
 # The join chain every read of alerts shares, built here once. GOOD and BAD are the branch positions of an
@@ -47,7 +56,7 @@ BAD_REV = t.revisions.alias("bad_rev")
 _S = TypeVar("_S", bound=sa.Select[Any])
 
 #: Alerts someone may see: a candidate still being confirmed is shown to no one, nor joins a summary.
-SHOWN = sa.or_(t.alerts.c.confirmation.is_(None), t.alerts.c.confirmation != "confirming")
+SHOWN = sa.or_(t.alerts.c.confirmation.is_(None), t.alerts.c.confirmation != AlertConfirmation.CONFIRMING.value)
 
 
 def with_range(query: _S) -> _S:
@@ -80,7 +89,7 @@ def existing_alerts(conn: sa.Connection, series_id: str, *, closed: bool = False
     query = with_range(sa.select(t.alerts.c.kind, GOOD.c.position, BAD.c.position)).where(
         t.alerts.c.series_id == series_id
     )
-    not_reproduced = t.alerts.c.confirmation == "not-reproduced"
+    not_reproduced = t.alerts.c.confirmation == AlertConfirmation.NOT_REPRODUCED.value
     query = query.where(not_reproduced if closed else sa.or_(t.alerts.c.confirmation.is_(None), ~not_reproduced))
     return [(row[0], int(row[1]), int(row[2])) for row in conn.execute(query)]
 
@@ -140,7 +149,7 @@ def list_alerts(
     confirmation: str | None = None,
     branch_id: int | None = None,
 ) -> list[AlertRow]:
-    """Alerts in the order they were found, filtered; ``newest``: only the last that many."""
+    """Alerts in the order they were found, filtered, each with its bisection; ``newest``: only the last that many."""
     query = with_names(
         sa.select(
             t.alerts.c.id,
@@ -180,8 +189,12 @@ def list_alerts(
         query = query.where(t.series.c.branch_id == branch_id)
     if newest is not None:
         query = query.order_by(None).order_by(t.alerts.c.id.desc()).limit(newest)
-        return [AlertRow(*list(row)) for row in reversed(conn.execute(query).all())]
-    return [AlertRow(*list(row)) for row in conn.execute(query)]
+        found = [AlertRow(*list(row)) for row in reversed(conn.execute(query).all())]
+    else:
+        found = [AlertRow(*list(row)) for row in conn.execute(query)]
+    # Many alerts: every bisection in one read rather than a parameter per alert.
+    bisected = bisections.load(conn, alert_ids=[a.id for a in found] if len(found) <= 500 else None) if found else {}
+    return [replace(a, bisection=bisected[a.id]) if a.id in bisected else a for a in found]
 
 
 def revisions_between(conn: sa.Connection, branch_id: int, after: int, through: int) -> list[tuple[str, str, str]]:
@@ -200,7 +213,7 @@ def revisions_between(conn: sa.Connection, branch_id: int, after: int, through: 
 
 
 def update_details(conn: sa.Connection, alert_id: int, patch: Mapping[str, Any]) -> None:
-    """Merge ``patch`` into an alert's details (bisection results, state notes)."""
+    """Merge ``patch`` into an alert's details (confirmation records, state notes)."""
     current = conn.execute(sa.select(t.alerts.c.details).where(t.alerts.c.id == alert_id)).scalar_one()
     conn.execute(sa.update(t.alerts).where(t.alerts.c.id == alert_id).values(details={**current, **patch}))
 

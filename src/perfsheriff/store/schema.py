@@ -19,6 +19,7 @@ Schema history (each step is an Alembic migration under ``migrations/versions``)
 5. ``0005`` alerts' confirmation status (candidates perfsheriff re-measures before anyone sees them).
 6. ``0006`` dashboard sessions (a server-side session per login, revocable).
 7. ``0007`` who created an alert by hand (``alerts.created_by``; NULL for alerts perfsheriff found).
+8. ``0008`` bisections in a table of their own (one per alert, resumable), moved out of ``alerts.details``.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ alerts = Table(
     Column("confidence", Float, nullable=False),
     Column("details", JSON, nullable=False, default=dict),
     Column("created_at", UtcDateTime(), nullable=False),
-    # What bisection named (migration 0003); the full record stays in details["bisection"].
+    # What bisection named (migration 0003); the full record is the alert's row in ``bisections``.
     Column("culprit_revision_id", ForeignKey("revisions.id", ondelete="SET NULL"), nullable=True),
     Column("culprit_confidence", Float, nullable=True),
     # Confirmation (migration 0005): NULL for alerts nobody re-measures (uploads, ingest); else
@@ -295,6 +296,29 @@ alerts = Table(
     # NULL for every alert perfsheriff found itself.
     Column("created_by", Text, nullable=True),
     UniqueConstraint("series_id", "first_bad_revision_id", "kind"),
+)
+
+# The search for an alert's culprit (migration 0008; ``perfsheriff.alerts.Bisection``): one row per alert,
+# written ``running`` when it starts and updated after every step, so that a bisection a killed process
+# left ``running`` is resumed by the next track pass. ``culprits`` and ``probes`` are JSON lists (shas, and
+# {commit, verdict, n_samples, reason}); ``reused_from_alert_id``: the alert whose bisection this one shares.
+bisections = Table(
+    "bisections",
+    metadata,
+    Column("alert_id", ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    Column("good", String(40), nullable=False),
+    Column("bad", String(40), nullable=False),
+    Column("state", String(20), nullable=False),  # running | culprit | two_culprits | not_reproduced | ...
+    Column("range_size", Integer, nullable=False),
+    Column("runs_spent", Integer, nullable=False),
+    Column("culprits", JSON, nullable=False),
+    Column("confidence", Float, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("probes", JSON, nullable=False),
+    Column("reused_from_alert_id", ForeignKey("alerts.id", ondelete="SET NULL"), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=True),
+    Index(None, "state"),
 )
 
 # A summary's journal, append-only: every change of state (from_state -> to_state), comment, round of

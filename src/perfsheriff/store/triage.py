@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.store import schema as t
 from perfsheriff.store.alerts import BAD, BAD_REV, GOOD, GOOD_REV, SHOWN, with_names
 
@@ -420,7 +421,7 @@ def triaged_step_alerts(
     query = (
         sa.select(a.c.series_id, s.c.state, a.c.relative_change, a.c.created_by.is_not(None))
         .join(s, s.c.id == a.c.summary_id)
-        .where(a.c.kind != "drift", s.c.state.in_(list(states)))
+        .where(a.c.kind != AlertKind.DRIFT.value, s.c.state.in_(list(states)))
         .order_by(a.c.id)
     )
     if series_ids is not None:

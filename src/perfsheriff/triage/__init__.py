@@ -5,6 +5,7 @@ service layer loads summaries, calls these functions and stores the outcome.
 See ``docs/triage.md``.
 """
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.triage.downstream import (
     Culprit,
     CulpritMatch,
@@ -18,7 +19,6 @@ from perfsheriff.triage.downstream import (
 )
 from perfsheriff.triage.grouping import (
     Alert,
-    AlertKind,
     Grouping,
     NewSummary,
     OpenSummary,

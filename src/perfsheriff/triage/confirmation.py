@@ -40,9 +40,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
-from perfsheriff.stats.compare import CompareSettings, Comparison, Verdict, compare
+from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict, compare
 
 #: Data points (runs) each end of a suspect range needs (Perfherder's sheriffing practice).
 DEFAULT_POINTS = 4
@@ -247,8 +248,8 @@ def judge(
     """
     settings = CompareSettings(alpha=alpha, min_magnitude=min_magnitude, equivalence_margin=max(min_magnitude, 1e-6))
     comparison = compare(good, bad, direction, settings)
-    expected = Verdict.REGRESSION if regression else Verdict.IMPROVEMENT
-    if comparison.verdict is Verdict.INSUFFICIENT_DATA:
+    expected = ComparisonVerdict.REGRESSION if regression else ComparisonVerdict.IMPROVEMENT
+    if comparison.verdict is ComparisonVerdict.INSUFFICIENT_DATA:
         reason = f"too few data points ({comparison.n_base} before, {comparison.n_head} after)"
         return Judgement(Outcome.UNCONFIRMED, comparison, reason)
     chance = None if prior is None else posterior(prior, comparison)
@@ -263,14 +264,14 @@ def judge(
         )
     if comparison.verdict is expected:
         return Judgement(Outcome.CONFIRMED, comparison, f"the new data shows the {expected.value}")
-    if comparison.verdict is Verdict.INCONCLUSIVE and not complete:
+    if comparison.verdict is ComparisonVerdict.INCONCLUSIVE and not complete:
         reason = f"too few data points to tell ({comparison.n_base} before, {comparison.n_head} after)"
         return Judgement(Outcome.UNCONFIRMED, comparison, reason)
     shown = {
-        Verdict.NO_CHANGE: "no change",
-        Verdict.INCONCLUSIVE: "no significant change",
-        Verdict.REGRESSION: "a regression instead",
-        Verdict.IMPROVEMENT: "an improvement instead",
+        ComparisonVerdict.NO_CHANGE: "no change",
+        ComparisonVerdict.INCONCLUSIVE: "no significant change",
+        ComparisonVerdict.REGRESSION: "a regression instead",
+        ComparisonVerdict.IMPROVEMENT: "an improvement instead",
     }[comparison.verdict]
     return Judgement(Outcome.NOT_REPRODUCED, comparison, f"the new data shows {shown}")
 
@@ -286,7 +287,7 @@ def _weighed(
 ) -> Judgement:
     """The judgement by the posterior probability ``chance`` (see :func:`judge`)."""
     change = comparison.relative_change or 0.0
-    kind = "regression" if regression else "improvement"
+    kind = AlertKind.of_step(regression).value
     large = abs(change) >= min_magnitude
     same_way = direction.is_regression(change) == regression
     if large and same_way and chance >= DECIDE_AT:
@@ -306,7 +307,7 @@ def settled(judgement: Judgement) -> bool:
     With a posterior: only when it lies outside (``REJECT_AT``, ``CONFIRM_AT``)."""
     if judgement.posterior is not None:
         return not REJECT_AT < judgement.posterior < CONFIRM_AT
-    return judgement.comparison.verdict is not Verdict.INCONCLUSIVE or judgement.outcome is Outcome.CONFIRMED
+    return judgement.comparison.verdict is not ComparisonVerdict.INCONCLUSIVE or judgement.outcome is Outcome.CONFIRMED
 
 
 def _decisive(judgement: Judgement) -> bool:
@@ -318,7 +319,7 @@ def _decisive(judgement: Judgement) -> bool:
 
 
 def _missing(judgement: Judgement) -> bool:
-    return judgement.comparison.verdict is Verdict.INSUFFICIENT_DATA
+    return judgement.comparison.verdict is ComparisonVerdict.INSUFFICIENT_DATA
 
 
 def describe(judgement: Judgement) -> str:

@@ -26,21 +26,13 @@ merges it with any summary naming the same culprit.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import SHA_HEX
-
-
-class AlertKind(enum.StrEnum):
-    """What detection found; the vocabulary of the ``alerts.kind`` column."""
-
-    REGRESSION = "regression"
-    IMPROVEMENT = "improvement"
-    DRIFT = "drift"
 
 
 @dataclass(frozen=True, slots=True, order=True)

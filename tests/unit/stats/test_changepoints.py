@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import ConfigError
 from perfsheriff.model import Direction
-from perfsheriff.stats.changepoints import DetectionSettings, Verdict, detect, measure_step, plateau_burst_p
+from perfsheriff.stats.changepoints import DetectionSettings, SeriesVerdict, detect, measure_step, plateau_burst_p
 from perfsheriff.stats.segmentation import refine, seeded_intervals
 
 REPO = Path(__file__).resolve().parents[3]
@@ -46,7 +46,7 @@ def near(indices: list[int], expected: list[int], tolerance: int = 2) -> bool:
 
 def test_step_up_is_a_regression_when_lower_is_better() -> None:
     result = detect(steps([(100, 100.0), (100, 110.0)]), direction=LOWER)
-    assert result.verdict is Verdict.ANALYSED
+    assert result.verdict is SeriesVerdict.ANALYSED
     (cp,) = result.change_points
     assert abs(cp.index - 100) <= 1
     assert cp.last_before == cp.index - 1
@@ -175,14 +175,14 @@ def test_several_samples_per_revision() -> None:
 @pytest.mark.parametrize(
     ("points", "verdict"),
     [
-        ([], Verdict.INSUFFICIENT_DATA),
-        ([math.nan] * 50, Verdict.INSUFFICIENT_DATA),
-        ([1.0, 2.0, 3.0], Verdict.INSUFFICIENT_DATA),
-        ([[], [math.inf]], Verdict.INSUFFICIENT_DATA),
-        ([5.0] * 40, Verdict.NO_VARIATION),
+        ([], SeriesVerdict.INSUFFICIENT_DATA),
+        ([math.nan] * 50, SeriesVerdict.INSUFFICIENT_DATA),
+        ([1.0, 2.0, 3.0], SeriesVerdict.INSUFFICIENT_DATA),
+        ([[], [math.inf]], SeriesVerdict.INSUFFICIENT_DATA),
+        ([5.0] * 40, SeriesVerdict.NO_VARIATION),
     ],
 )
-def test_degenerate_input_is_a_typed_outcome(points: Any, verdict: Verdict) -> None:
+def test_degenerate_input_is_a_typed_outcome(points: Any, verdict: SeriesVerdict) -> None:
     result = detect(points, direction=LOWER)
     assert result.verdict is verdict
     assert result.change_points == ()
@@ -308,9 +308,9 @@ def test_permuting_samples_within_a_revision_changes_nothing(seed: int) -> None:
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(0, 60), data=series)
 def test_empty_or_nan_input_is_a_typed_result(n: int, data: list[float]) -> None:
-    assert detect([math.nan] * n, direction=LOWER).verdict is Verdict.INSUFFICIENT_DATA
+    assert detect([math.nan] * n, direction=LOWER).verdict is SeriesVerdict.INSUFFICIENT_DATA
     result = detect(data, direction=HIGHER)
-    assert isinstance(result.verdict, Verdict)
+    assert isinstance(result.verdict, SeriesVerdict)
 
 
 # -- a change at a named place (hand-made alerts) -------------------------------------------------------------------

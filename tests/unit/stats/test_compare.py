@@ -17,8 +17,8 @@ from perfsheriff.model import Direction
 from perfsheriff.stats.compare import (
     CompareSettings,
     Comparison,
+    ComparisonVerdict,
     DataProblem,
-    Verdict,
     compare,
     hodges_lehmann,
     mann_whitney_ci_rank,
@@ -29,7 +29,7 @@ from perfsheriff.stats.compare import (
 
 LOWER = Direction.LOWER_IS_BETTER
 HIGHER = Direction.HIGHER_IS_BETTER
-DECIDED = (Verdict.REGRESSION, Verdict.IMPROVEMENT)
+DECIDED = (ComparisonVerdict.REGRESSION, ComparisonVerdict.IMPROVEMENT)
 
 
 def noisy(rng: np.random.Generator, level: float, noise: float, n: int) -> list[float]:
@@ -42,7 +42,7 @@ def noisy(rng: np.random.Generator, level: float, noise: float, n: int) -> list[
 def test_ten_percent_slowdown_is_a_regression() -> None:
     rng = np.random.default_rng(1)
     result = compare(noisy(rng, 100, 0.01, 10), noisy(rng, 110, 0.01, 10), LOWER)
-    assert result.verdict is Verdict.REGRESSION
+    assert result.verdict is ComparisonVerdict.REGRESSION
     assert result.ci_low is not None
     assert result.ci_high is not None
     assert result.ci_low < 1.10 < result.ci_high
@@ -55,15 +55,15 @@ def test_ten_percent_slowdown_is_a_regression() -> None:
 def test_higher_is_better_flips_the_verdict() -> None:
     rng = np.random.default_rng(2)
     base, head = noisy(rng, 100, 0.01, 10), noisy(rng, 110, 0.01, 10)
-    assert compare(base, head, HIGHER).verdict is Verdict.IMPROVEMENT
-    assert compare(head, base, HIGHER).verdict is Verdict.REGRESSION
-    assert compare(head, base, LOWER).verdict is Verdict.IMPROVEMENT
+    assert compare(base, head, HIGHER).verdict is ComparisonVerdict.IMPROVEMENT
+    assert compare(head, base, HIGHER).verdict is ComparisonVerdict.REGRESSION
+    assert compare(head, base, LOWER).verdict is ComparisonVerdict.IMPROVEMENT
 
 
 def test_identical_distributions_with_many_samples_are_no_change() -> None:
     rng = np.random.default_rng(3)
     result = compare(noisy(rng, 100, 0.01, 30), noisy(rng, 100, 0.01, 30), LOWER)
-    assert result.verdict is Verdict.NO_CHANGE
+    assert result.verdict is ComparisonVerdict.NO_CHANGE
 
 
 @pytest.mark.parametrize("noise", [0.01, 0.05])
@@ -71,7 +71,7 @@ def test_false_decisions_on_identical_distributions_stay_below_alpha(noise: floa
     rng = np.random.default_rng(4)
     trials = 200
     verdicts = [compare(noisy(rng, 100, noise, 10), noisy(rng, 100, noise, 10), LOWER).verdict for _ in range(trials)]
-    regressions = verdicts.count(Verdict.REGRESSION)
+    regressions = verdicts.count(ComparisonVerdict.REGRESSION)
     decided = sum(v in DECIDED for v in verdicts)
     # alpha/2 per side is expected; allow three binomial standard deviations of slack.
     assert regressions <= trials * 0.025 + 3 * math.sqrt(trials * 0.025)
@@ -83,13 +83,13 @@ def test_small_but_significant_change_inside_the_band_is_no_change() -> None:
     result = compare(noisy(rng, 100, 0.001, 20), noisy(rng, 100.5, 0.001, 20), LOWER)
     assert result.p_value is not None
     assert result.p_value < 0.05
-    assert result.verdict is Verdict.NO_CHANGE
+    assert result.verdict is ComparisonVerdict.NO_CHANGE
 
 
 def test_inconclusive_estimates_runs_that_settle_it_when_the_estimates_are_true() -> None:
     rng = np.random.default_rng(6)
     result = compare(noisy(rng, 100, 0.03, 5), noisy(rng, 103, 0.03, 5), LOWER)
-    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.verdict is ComparisonVerdict.INCONCLUSIVE
     assert result.runs_needed is not None
     assert result.ratio is not None
     assert result.noise is not None
@@ -97,7 +97,7 @@ def test_inconclusive_estimates_runs_that_settle_it_when_the_estimates_are_true(
     # draw from a world where the observed ratio and noise are the truth
     settled = sum(
         compare(noisy(rng, 100, result.noise, n), noisy(rng, 100 * result.ratio, result.noise, n), LOWER).verdict
-        is not Verdict.INCONCLUSIVE
+        is not ComparisonVerdict.INCONCLUSIVE
         for _ in range(200)
     )
     assert settled / 200 >= 0.7  # the estimate aims at 80 % power
@@ -122,7 +122,7 @@ def test_interval_covers_the_true_ratio_at_the_stated_level() -> None:
 )
 def test_too_few_finite_samples_are_insufficient(base: list[float], head: list[float]) -> None:
     result = compare(base, head, LOWER)
-    assert result.verdict is Verdict.INSUFFICIENT_DATA
+    assert result.verdict is ComparisonVerdict.INSUFFICIENT_DATA
     assert result.problem is DataProblem.TOO_FEW_SAMPLES
     assert result.ratio is None
     assert result.runs_needed == min_samples_per_side(0.05) - min(result.n_base, result.n_head)
@@ -135,15 +135,15 @@ def test_non_finite_samples_are_dropped_and_counted() -> None:
 
 def test_non_positive_values_are_insufficient() -> None:
     result = compare([0.0, 1.0, 2.0], [1.0, 2.0, 3.0], LOWER)
-    assert result.verdict is Verdict.INSUFFICIENT_DATA
+    assert result.verdict is ComparisonVerdict.INSUFFICIENT_DATA
     assert result.problem is DataProblem.NON_POSITIVE_VALUES
     assert result.median_base == 1.0
 
 
 def test_zero_variance_on_both_sides() -> None:
-    assert compare([5.0] * 6, [5.0] * 6, LOWER).verdict is Verdict.NO_CHANGE
+    assert compare([5.0] * 6, [5.0] * 6, LOWER).verdict is ComparisonVerdict.NO_CHANGE
     different = compare([5.0] * 6, [6.0] * 6, LOWER)
-    assert different.verdict is Verdict.REGRESSION
+    assert different.verdict is ComparisonVerdict.REGRESSION
     assert different.ci_low == pytest.approx(1.2)
     assert different.ci_high == pytest.approx(1.2)
 
@@ -194,7 +194,10 @@ def test_normal_approximation_agrees_with_exact_near_the_switch() -> None:
 
 values = st.integers(1, 100_000).map(lambda x: x / 100)
 jitters = st.lists(st.integers(-100, 100), max_size=20)
-MIRROR = {Verdict.REGRESSION: Verdict.IMPROVEMENT, Verdict.IMPROVEMENT: Verdict.REGRESSION}
+MIRROR = {
+    ComparisonVerdict.REGRESSION: ComparisonVerdict.IMPROVEMENT,
+    ComparisonVerdict.IMPROVEMENT: ComparisonVerdict.REGRESSION,
+}
 
 
 @st.composite
@@ -264,7 +267,7 @@ def test_empty_or_non_finite_input_is_insufficient_data(side: list[float], blank
     empty = [math.nan] * blanks
     for result in (compare(empty, side, direction), compare(side, empty, direction)):
         assert isinstance(result, Comparison)
-        assert result.verdict is Verdict.INSUFFICIENT_DATA
+        assert result.verdict is ComparisonVerdict.INSUFFICIENT_DATA
         assert result.problem is DataProblem.TOO_FEW_SAMPLES
 
 

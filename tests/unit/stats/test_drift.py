@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Direction
-from perfsheriff.stats.compare import DataProblem, Verdict, compare
+from perfsheriff.stats.compare import ComparisonVerdict, DataProblem, compare
 from perfsheriff.stats.drift import DriftSettings, drift
 
 LOWER = Direction.LOWER_IS_BETTER
@@ -31,7 +31,7 @@ def test_twenty_small_steps_add_up_to_a_drift_alert() -> None:
     series = staircase(rng, steps=20, step=0.005, per_step=5, noise=0.005)
     result = drift(series, 0, LOWER)
     assert result.alert
-    assert result.verdict is Verdict.REGRESSION
+    assert result.verdict is ComparisonVerdict.REGRESSION
     assert result.relative_change == pytest.approx(1.005**18 - 1, abs=0.015)
     assert result.ci_low is not None
     assert result.ci_low > 1.0
@@ -43,7 +43,7 @@ def test_no_single_step_of_the_staircase_is_a_regression() -> None:
     series = staircase(rng, steps=20, step=0.005, per_step=5, noise=0.005)
     for start in range(0, 95, 5):
         step = compare(series[start : start + 5], series[start + 5 : start + 10], LOWER)
-        assert step.verdict is not Verdict.REGRESSION
+        assert step.verdict is not ComparisonVerdict.REGRESSION
 
 
 def test_flat_noisy_series_raises_no_alert() -> None:
@@ -55,8 +55,8 @@ def test_flat_noisy_series_raises_no_alert() -> None:
 def test_throughput_falling_is_a_regression_when_higher_is_better() -> None:
     rng = np.random.default_rng(13)
     series = staircase(rng, steps=20, step=-0.005, per_step=5, noise=0.005)
-    assert drift(series, 0, HIGHER).verdict is Verdict.REGRESSION
-    assert drift(series, 0, LOWER).verdict is Verdict.IMPROVEMENT
+    assert drift(series, 0, HIGHER).verdict is ComparisonVerdict.REGRESSION
+    assert drift(series, 0, LOWER).verdict is ComparisonVerdict.IMPROVEMENT
 
 
 def test_only_points_since_the_reference_count() -> None:
@@ -64,7 +64,7 @@ def test_only_points_since_the_reference_count() -> None:
     before = 80 * (1 + 0.005 * rng.standard_normal(50))  # much faster before the tag
     after = 100 * (1 + 0.005 * rng.standard_normal(40))
     result = drift(np.concatenate([before, after]), 50, LOWER)
-    assert result.verdict is Verdict.NO_CHANGE
+    assert result.verdict is ComparisonVerdict.NO_CHANGE
     assert result.reference_window == (50, 59)
 
 
@@ -78,16 +78,16 @@ def test_short_series_shrink_the_windows_then_become_insufficient() -> None:
     rising = [100.0, 100.5, 99.5, 100.2, 110.0, 110.4, 109.6, 110.1]
     result = drift(rising, 0, LOWER)
     assert (result.reference_window, result.recent_window) == ((0, 3), (4, 7))
-    assert result.verdict is Verdict.REGRESSION
+    assert result.verdict is ComparisonVerdict.REGRESSION
     short = drift(rising[:7], 0, LOWER)
-    assert short.verdict is Verdict.INSUFFICIENT_DATA
+    assert short.verdict is ComparisonVerdict.INSUFFICIENT_DATA
     assert short.comparison.problem is DataProblem.TOO_FEW_SAMPLES
     assert not short.alert
 
 
 def test_reference_past_the_end_is_insufficient_and_negative_is_an_error() -> None:
     result = drift([1.0, 2.0, 3.0], 3, LOWER)
-    assert result.verdict is Verdict.INSUFFICIENT_DATA
+    assert result.verdict is ComparisonVerdict.INSUFFICIENT_DATA
     assert result.reference_window is None
     with pytest.raises(InputError):
         drift([1.0, 2.0, 3.0], -1, LOWER)
@@ -116,4 +116,4 @@ def test_invalid_settings_are_config_errors(kwargs: dict[str, float]) -> None:
 def test_a_constant_series_is_never_an_alert(level: float, length: int, reference: int, direction: Direction) -> None:
     result = drift([level] * length, reference, direction)
     assert not result.alert
-    assert result.verdict in (Verdict.NO_CHANGE, Verdict.INSUFFICIENT_DATA)
+    assert result.verdict in (ComparisonVerdict.NO_CHANGE, ComparisonVerdict.INSUFFICIENT_DATA)

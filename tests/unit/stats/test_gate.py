@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
-from perfsheriff.stats.compare import Comparison, Verdict
+from perfsheriff.stats.compare import Comparison, ComparisonVerdict
 from perfsheriff.stats.gate import RECOMMENDED, Firing, Rule, RuleKind, evaluate, parse_rules
 from perfsheriff.stats.suite import SuiteEntry, summarize_suite
 
@@ -18,7 +18,7 @@ LOWER = Direction.LOWER_IS_BETTER
 HIGHER = Direction.HIGHER_IS_BETTER
 
 
-def entry(ratio: float, verdict: Verdict, direction: Direction = LOWER) -> SuiteEntry:
+def entry(ratio: float, verdict: ComparisonVerdict, direction: Direction = LOWER) -> SuiteEntry:
     comparison = Comparison(verdict, 10, 10, ratio=ratio, ci_low=ratio / 1.01, ci_high=ratio * 1.01)
     return SuiteEntry(comparison, direction)
 
@@ -95,40 +95,40 @@ def test_any_text_parses_or_fails_with_an_input_error(text: str) -> None:
 
 def test_a_regression_rule_fires_on_decided_regressions_above_its_limit() -> None:
     rows = [
-        entry(1.5, Verdict.REGRESSION),
-        entry(1.05, Verdict.REGRESSION),
-        entry(3.0, Verdict.INCONCLUSIVE),  # noise alone never fails a gate
-        entry(0.5, Verdict.IMPROVEMENT),
+        entry(1.5, ComparisonVerdict.REGRESSION),
+        entry(1.05, ComparisonVerdict.REGRESSION),
+        entry(3.0, ComparisonVerdict.INCONCLUSIVE),  # noise alone never fails a gate
+        entry(0.5, ComparisonVerdict.IMPROVEMENT),
     ]
     fired = evaluate(parse_rules("regression>10%"), rows)
     assert [(f.index, round(f.change, 6)) for f in fired] == [(0, 0.5)]
 
 
 def test_limits_are_factors_so_higher_is_better_series_are_judged_alike() -> None:
-    rows = [entry(1 / 2.5, Verdict.REGRESSION, HIGHER), entry(2.5, Verdict.IMPROVEMENT, HIGHER)]
+    rows = [entry(1 / 2.5, ComparisonVerdict.REGRESSION, HIGHER), entry(2.5, ComparisonVerdict.IMPROVEMENT, HIGHER)]
     fired = evaluate(parse_rules("regression>100%,improvement>100%"), rows)
     assert [(f.rule.kind, f.index, round(f.change, 6)) for f in fired] == [
         (RuleKind.REGRESSION, 0, 1.5),
         (RuleKind.IMPROVEMENT, 1, 1.5),
     ]
-    halved = evaluate(parse_rules("improvement>99%"), [entry(0.5, Verdict.IMPROVEMENT)])
+    halved = evaluate(parse_rules("improvement>99%"), [entry(0.5, ComparisonVerdict.IMPROVEMENT)])
     assert [round(f.change, 6) for f in halved] == [1.0]  # a time that halves is 100 % better
 
 
 def test_the_limit_itself_does_not_fire() -> None:
-    assert evaluate(parse_rules("regression>50%"), [entry(1.5, Verdict.REGRESSION)]) == ()
+    assert evaluate(parse_rules("regression>50%"), [entry(1.5, ComparisonVerdict.REGRESSION)]) == ()
 
 
 def test_a_suite_rule_fires_on_a_regressed_suite_above_its_limit() -> None:
-    worse = summarize_suite([entry(1.05, Verdict.REGRESSION)] * 3)
-    better = summarize_suite([entry(0.95, Verdict.IMPROVEMENT)] * 3)
+    worse = summarize_suite([entry(1.05, ComparisonVerdict.REGRESSION)] * 3)
+    better = summarize_suite([entry(0.95, ComparisonVerdict.IMPROVEMENT)] * 3)
     fired = evaluate(parse_rules("suite>2%"), [], [better, worse])
     assert fired == (Firing(parse_rules("suite>2%")[0], 1, pytest.approx(0.05)),)
     assert evaluate(parse_rules("suite>5%"), [], [worse]) == ()
 
 
 def test_no_rules_fire_nothing() -> None:
-    assert evaluate((), [entry(10.0, Verdict.REGRESSION)]) == ()
+    assert evaluate((), [entry(10.0, ComparisonVerdict.REGRESSION)]) == ()
 
 
 def test_a_kind_alone_is_the_generous_default() -> None:

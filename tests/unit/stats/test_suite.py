@@ -11,14 +11,16 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
-from perfsheriff.stats.compare import CompareSettings, Comparison, Verdict, compare
+from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict, compare
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, summarize_suite
 
 LOWER = Direction.LOWER_IS_BETTER
 HIGHER = Direction.HIGHER_IS_BETTER
 
 
-def made(ratio: float, low: float, high: float, verdict: Verdict = Verdict.INCONCLUSIVE) -> Comparison:
+def made(
+    ratio: float, low: float, high: float, verdict: ComparisonVerdict = ComparisonVerdict.INCONCLUSIVE
+) -> Comparison:
     """A comparison as compare() would report it, with only what the summary reads."""
     return Comparison(verdict, 10, 10, ratio=ratio, ci_low=low, ci_high=high, relative_change=ratio - 1)
 
@@ -28,7 +30,10 @@ def swapped(c: Comparison) -> Comparison:
     assert c.ratio is not None
     assert c.ci_low is not None
     assert c.ci_high is not None
-    flip = {Verdict.REGRESSION: Verdict.IMPROVEMENT, Verdict.IMPROVEMENT: Verdict.REGRESSION}
+    flip = {
+        ComparisonVerdict.REGRESSION: ComparisonVerdict.IMPROVEMENT,
+        ComparisonVerdict.IMPROVEMENT: ComparisonVerdict.REGRESSION,
+    }
     return made(1 / c.ratio, 1 / c.ci_high, 1 / c.ci_low, flip.get(c.verdict, c.verdict))
 
 
@@ -53,11 +58,11 @@ def test_weights_pull_the_mean_towards_real_world_benchmarks() -> None:
 
 
 def test_higher_is_better_series_enter_inverted_so_that_above_one_is_worse() -> None:
-    slower = SuiteEntry(made(1.10, 1.08, 1.12, Verdict.REGRESSION), LOWER)
-    less_throughput = SuiteEntry(made(1 / 1.10, 1 / 1.12, 1 / 1.08, Verdict.REGRESSION), HIGHER)
+    slower = SuiteEntry(made(1.10, 1.08, 1.12, ComparisonVerdict.REGRESSION), LOWER)
+    less_throughput = SuiteEntry(made(1 / 1.10, 1 / 1.12, 1 / 1.08, ComparisonVerdict.REGRESSION), HIGHER)
     summary = summarize_suite([slower, less_throughput])
     assert summary.ratio == pytest.approx(1.10)
-    assert summary.verdict is Verdict.REGRESSION
+    assert summary.verdict is ComparisonVerdict.REGRESSION
     assert (summary.regressions, summary.improvements) == (2, 0)
 
 
@@ -84,27 +89,27 @@ def test_series_without_a_finite_interval_are_left_out_and_counted() -> None:
     assert (summary.series, summary.included, summary.weight) == (3, 1, 1.0)
     assert summary.ratio == pytest.approx(decided.ratio)
     assert (summary.regressions, summary.inconclusive, summary.insufficient_data) == (1, 1, 1)
-    assert summary.verdict is Verdict.REGRESSION
+    assert summary.verdict is ComparisonVerdict.REGRESSION
 
 
 def test_nothing_usable_is_insufficient_data() -> None:
     for entries in ([], [SuiteEntry(compare([1.0], [1.0], LOWER), LOWER)]):
         summary = summarize_suite(entries)
-        assert summary.verdict is Verdict.INSUFFICIENT_DATA
+        assert summary.verdict is ComparisonVerdict.INSUFFICIENT_DATA
         assert (summary.ratio, summary.ci_low, summary.ci_high, summary.relative_change) == (None, None, None, None)
 
 
 def test_a_quiet_suite_is_no_change_and_a_noisy_one_inconclusive() -> None:
     quiet = summarize_suite([SuiteEntry(made(1.001, 0.995, 1.007), LOWER)] * 3)
     noisy_suite = summarize_suite([SuiteEntry(made(1.03, 0.95, 1.11), LOWER)] * 3)
-    assert quiet.verdict is Verdict.NO_CHANGE
-    assert noisy_suite.verdict is Verdict.INCONCLUSIVE
+    assert quiet.verdict is ComparisonVerdict.NO_CHANGE
+    assert noisy_suite.verdict is ComparisonVerdict.INCONCLUSIVE
 
 
 def test_the_suite_uses_the_settings_of_its_comparisons() -> None:
     entries = [SuiteEntry(made(1.03, 1.01, 1.05), LOWER)]
-    assert summarize_suite(entries).verdict is Verdict.REGRESSION
-    assert summarize_suite(entries, CompareSettings(min_magnitude=0.05)).verdict is Verdict.INCONCLUSIVE
+    assert summarize_suite(entries).verdict is ComparisonVerdict.REGRESSION
+    assert summarize_suite(entries, CompareSettings(min_magnitude=0.05)).verdict is ComparisonVerdict.INCONCLUSIVE
 
 
 @pytest.mark.parametrize("weight", [0.0, -1.0, math.nan, math.inf])
@@ -123,7 +128,7 @@ def test_the_correlation_must_be_a_correlation() -> None:
 ratios = st.floats(min_value=0.2, max_value=5.0)
 widths = st.floats(min_value=1.0, max_value=1.5)
 weights = st.floats(min_value=0.01, max_value=100.0)
-verdicts = st.sampled_from(Verdict)
+verdicts = st.sampled_from(ComparisonVerdict)
 
 
 @st.composite
@@ -132,7 +137,11 @@ def entries(draw: st.DrawFn) -> list[SuiteEntry]:
     made_entries = []
     for _ in range(count):
         ratio, below, above = draw(ratios), draw(widths), draw(widths)
-        verdict = draw(st.sampled_from([Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.INCONCLUSIVE]))
+        verdict = draw(
+            st.sampled_from(
+                [ComparisonVerdict.REGRESSION, ComparisonVerdict.IMPROVEMENT, ComparisonVerdict.INCONCLUSIVE]
+            )
+        )
         made_entries.append(SuiteEntry(made(ratio, ratio / below, ratio * above, verdict), LOWER, draw(weights)))
     return made_entries
 
@@ -161,7 +170,10 @@ def test_swapping_base_and_head_inverts_the_summary(found: list[SuiteEntry], cor
     assert close(backward.ratio, 1 / forward.ratio)
     assert close(backward.ci_low, 1 / forward.ci_high)
     assert close(backward.ci_high, 1 / forward.ci_low)
-    flip = {Verdict.REGRESSION: Verdict.IMPROVEMENT, Verdict.IMPROVEMENT: Verdict.REGRESSION}
+    flip = {
+        ComparisonVerdict.REGRESSION: ComparisonVerdict.IMPROVEMENT,
+        ComparisonVerdict.IMPROVEMENT: ComparisonVerdict.REGRESSION,
+    }
     assert backward.verdict is flip.get(forward.verdict, forward.verdict)
     assert (backward.regressions, backward.improvements) == (forward.improvements, forward.regressions)
 
@@ -207,12 +219,17 @@ def test_swapping_real_comparisons_inverts_the_summary(seed: int, steps: list[fl
     backward = summarize_suite([SuiteEntry(compare(h, b, direction), direction) for b, h in pairs])
     assert forward.ratio is not None
     assert close(backward.ratio, 1 / forward.ratio)
-    flip = {Verdict.REGRESSION: Verdict.IMPROVEMENT, Verdict.IMPROVEMENT: Verdict.REGRESSION}
+    flip = {
+        ComparisonVerdict.REGRESSION: ComparisonVerdict.IMPROVEMENT,
+        ComparisonVerdict.IMPROVEMENT: ComparisonVerdict.REGRESSION,
+    }
     assert backward.verdict is flip.get(forward.verdict, forward.verdict)
 
 
 def test_an_interval_that_touches_one_excludes_it_on_neither_side() -> None:
     """Found by the property above: 1.5 in [1.0, 2.25] is inconclusive, and so is its swap."""
-    one = [SuiteEntry(made(1.5, 1.0, 2.25, Verdict.REGRESSION), LOWER, 1.0)]
-    assert summarize_suite(one).verdict is Verdict.INCONCLUSIVE
-    assert summarize_suite([SuiteEntry(swapped(one[0].comparison), LOWER, 1.0)]).verdict is Verdict.INCONCLUSIVE
+    one = [SuiteEntry(made(1.5, 1.0, 2.25, ComparisonVerdict.REGRESSION), LOWER, 1.0)]
+    assert summarize_suite(one).verdict is ComparisonVerdict.INCONCLUSIVE
+    assert (
+        summarize_suite([SuiteEntry(swapped(one[0].comparison), LOWER, 1.0)]).verdict is ComparisonVerdict.INCONCLUSIVE
+    )
