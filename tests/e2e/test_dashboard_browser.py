@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from perfsheriff.store import alerts as alert_store
+from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
+from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import database
 from support.benchrepo import BenchProject, build_project
 from support.dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate
@@ -81,14 +83,17 @@ def test_dashboard_in_chromium(
         ids = {s["benchmark"]: s["id"] for s in http.get("/api/v1/series").json()["series"]}
     work, evil = ids["work"], ids[EVIL_BENCHMARK]
     assert project.culprit is not None
-    bisection = {
-        "kind": "culprit",
-        "culprits": [project.culprit],
-        "probes": [{"commit": project.culprit, "verdict": "bad", "n_samples": 5}],
-    }
+    bisection = Bisection(
+        data.alert_id,
+        project.last_good,
+        project.rollup,
+        BisectionState.CULPRIT,
+        culprits=(project.culprit,),
+        probes=(BisectionProbe(project.culprit, "bad", 5, "like the bad end"),),
+    )
     engine = database.create_engine(server.db_url)
     with engine.begin() as conn:
-        alert_store.update_details(conn, data.alert_id, {"bisection": bisection})
+        bisection_store.save(conn, bisection, now=datetime.now(UTC))
     engine.dispose()
 
     page.goto(f"{server.url}/")
