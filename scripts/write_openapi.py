@@ -12,20 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from perfsheriff.api.app import create_app
-from perfsheriff.config import Settings
+from perfsheriff.server import openapi_description
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
-
-
-def openapi_description() -> dict[str, object]:
-    engine = sa.create_engine("sqlite://")  # never connected: the description needs no database
-    try:
-        return create_app(engine, Settings()).openapi()
-    finally:
-        engine.dispose()
 
 
 def render(description: dict[str, object]) -> str:

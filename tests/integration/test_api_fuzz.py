@@ -38,8 +38,8 @@ from hypothesis import HealthCheck, settings
 from liveserver import LiveServer, start_server
 from schemathesis.checks import not_a_server_error
 
-from perfsheriff.api.app import create_app
 from perfsheriff.config import Settings
+from perfsheriff.server import create_app
 from perfsheriff.store import database
 from perfsheriff.store.schema import metadata
 

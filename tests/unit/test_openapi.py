@@ -5,21 +5,8 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
-
-from perfsheriff.api.app import create_app
-from perfsheriff.config import Settings
-
-
-def openapi_description() -> dict[str, Any]:
-    engine = sa.create_engine("sqlite://")  # never connected: the description needs no database
-    try:
-        return create_app(engine, Settings()).openapi()
-    finally:
-        engine.dispose()
-
+from perfsheriff.server import openapi_description
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "docs" / "openapi.json"

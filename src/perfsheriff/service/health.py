@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from perfsheriff.errors import StoreError
 from perfsheriff.service import jobs
 from perfsheriff.store import schema as t
 
@@ -14,7 +15,7 @@ def database_ok(engine: Engine) -> bool:
     try:
         with engine.connect() as conn:
             conn.execute(sa.select(1))
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StoreError):
         return False
     return True
 
