@@ -12,9 +12,8 @@ from perfsheriff.api.auth import check_machine, require, require_one_of
 from perfsheriff.api.errors import ApiError
 from perfsheriff.api.limits import LARGE_BODY, GuardedRoute
 from perfsheriff.api.schemas import ERRORS, IdPath, refuse_nul_parameters
-from perfsheriff.errors import NotFoundError
 from perfsheriff.model import Configuration, Machine, RunStatus
-from perfsheriff.service import jobs, tokens, uploads
+from perfsheriff.service import jobs, requested_runs, tokens, uploads
 from perfsheriff.service.tokens import Role, TokenInfo
 from perfsheriff.wire import (
     Claim,
@@ -158,52 +157,20 @@ def fail_job(job_id: IdPath, body: FailRequest, request: Request, token: Uploade
 
 
 @router.post("/jobs", status_code=201, response_model=JobCreated, summary="Queue a benchmark run")
-def create_job(body: JobCreate, request: Request, _token: Sheriff) -> dict[str, Any]:
+def create_job(body: JobCreate, request: Request, _token: Sheriff) -> Any:
     """Queue a run of a benchmark of the server's project configuration (``serve --config``)."""
-    project_file = request.app.state.project_file
-    if project_file is None or project_file.project.name != body.project:
-        raise NotFoundError(
-            f"the server has no configuration for project {body.project!r}: start it with --config"
-        ).about("project")
-    spec = project_file.benchmark(body.benchmark)
-    engine = request.app.state.engine
-    target = uploads.resolve_target(
-        engine,
-        uploads.Upload(
-            project=body.project,
-            revision=body.revision,
-            machine=_any_machine_of(request, body.machine_class),
-            branch=body.branch,
-            configuration=Configuration.of(body.configuration),
-        ),
+    asked = requested_runs.RunRequest(
+        project=body.project,
+        revision=body.revision,
+        benchmark=body.benchmark,
+        machine_class=body.machine_class,
+        branch=body.branch,
+        configuration=Configuration.of(body.configuration),
+        repetitions=body.repetitions,
+        reason=jobs.JobReason(body.reason),
     )
-    reason = jobs.JobReason(body.reason)
-    with engine.begin() as conn:
-        job_id, new = jobs.enqueue(
-            conn,
-            jobs.JobRequest(
-                project_id=target.project_id,
-                branch_id=target.branch_id,
-                revision_id=target.revision_id,
-                spec=spec,
-                config_dir=project_file.config_dir,
-                machine_class=body.machine_class,
-                configuration=target.configuration,
-                reason=reason,
-                repetitions=body.repetitions,
-            ),
-            now=_now(),
-        )
-        job = jobs.get_job(conn, job_id)
+    job, new = requested_runs.queue_run(request.app.state.engine, request.app.state.project_file, asked, now=_now())
     return {"job": job.as_json(), "new": new}
-
-
-def _any_machine_of(request: Request, machine_class: str) -> str:
-    with request.app.state.engine.connect() as conn:
-        name = jobs.machine_of_class(conn, machine_class)
-    if name is None:
-        raise NotFoundError(f"no machine of class {machine_class!r} is registered").about("machine_class")
-    return name
 
 
 @router.get("/jobs", response_model=JobList, summary="List jobs")
