@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
-from perfsheriff.api.limits import GuardedRoute
-from perfsheriff.api.schemas import ERRORS, IdPath, refuse_nul_parameters
+from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.model import MAX_POSITION
 from perfsheriff.service import catalog, dashboard
 from perfsheriff.service import compare as compare_service
@@ -18,9 +17,7 @@ from perfsheriff.service.tokens import Role, TokenInfo
 from perfsheriff.wire import Alert as AlertAnswer
 from perfsheriff.wire import AlertList, Comparison, ProjectList, RevisionPage, SeriesData, SeriesList
 
-router = APIRouter(
-    prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute, responses=ERRORS
-)
+router = api_router()
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from perfsheriff.api.auth import require
-from perfsheriff.api.limits import GuardedRoute
-from perfsheriff.api.schemas import ERRORS, IdPath, refuse_nul_parameters
+from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.service import catalog, handmade, summaries
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.tokens import Role, TokenInfo
@@ -31,9 +30,7 @@ from perfsheriff.wire import (
     TransitionBody,
 )
 
-router = APIRouter(
-    prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute, responses=ERRORS
-)
+router = api_router()
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
 

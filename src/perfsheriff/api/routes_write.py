@@ -6,12 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from perfsheriff.api.auth import check_machine, require, require_one_of
 from perfsheriff.api.errors import ApiError
-from perfsheriff.api.limits import LARGE_BODY, GuardedRoute
-from perfsheriff.api.schemas import ERRORS, IdPath, refuse_nul_parameters
+from perfsheriff.api.limits import LARGE_BODY
+from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.model import Configuration, Machine, RunStatus
 from perfsheriff.service import jobs, requested_runs, tokens, uploads
 from perfsheriff.service.tokens import Role, TokenInfo
@@ -35,9 +35,7 @@ from perfsheriff.wire import (
 )
 from perfsheriff.wire import Token as TokenAnswer
 
-router = APIRouter(
-    prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute, responses=ERRORS
-)
+router = api_router()
 
 Uploader = Annotated[TokenInfo, Depends(require_one_of(Role.AGENT, Role.ADMIN))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]

@@ -1,12 +1,14 @@
-"""The checks every request parameter gets (the bodies are :mod:`perfsheriff.wire`'s models)."""
+"""The routers of /api/v1 and the checks every request parameter gets (the bodies are :mod:`perfsheriff.wire`'s
+models)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from perfsheriff.api.errors import ApiError
+from perfsheriff.api.limits import GuardedRoute
 from perfsheriff.model import MAX_ID
 from perfsheriff.wire import ErrorEnvelope, has_nul
 
@@ -26,3 +28,11 @@ async def refuse_nul_parameters(request: Request) -> None:
     for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
         if has_nul(value):
             raise ApiError(422, f"{name}: must not contain NUL characters", field=name)
+
+
+def api_router() -> APIRouter:
+    """A router of /api/v1: its routes authorise before reading a body (:class:`GuardedRoute`), refuse NUL
+    characters in parameters, and document the error envelope."""
+    return APIRouter(
+        prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute, responses=ERRORS
+    )
