@@ -1,8 +1,9 @@
 """A typed client of perfsheriff's HTTP API, for benchmark agents and ``perfsheriff upload``.
 
-Agent-side code: it imports the model and errors (and ``projectfile`` for a
-job's benchmark), never the store, services or API, so a benchmark machine
-needs no database driver. Its errors extend the tree drawn in
+Agent-side code: it imports the model and errors, the wire's models that the
+server answers with (:mod:`perfsheriff.wire`), and ``projectfile`` for a job's
+benchmark; never the store, services or API, so a benchmark machine needs no
+database driver. Its errors extend the tree drawn in
 :mod:`perfsheriff.errors`::
 
     PerfsheriffError
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,19 +27,21 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
-from perfsheriff import __version__
+from perfsheriff import __version__, wire
 from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.resultfiles import read_result_bytes
+from perfsheriff.wire import ErrorEnvelope, Health, UploadResult
 
 API = "/api/v1"
 #: Statuses after which the same request may succeed later: the server's own faults and "slow down".
 _RETRYABLE_4XX = frozenset({408, 429})
 _UPLOAD_STATUSES = frozenset({RunStatus.OK, RunStatus.FAILED, RunStatus.TIMEOUT})
 
-T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(PerfsheriffError):
@@ -56,29 +59,6 @@ class ServerUnavailable(PerfsheriffError):
     """The server could not be reached or failed (5xx); the request may be retried unchanged."""
 
 
-class _Malformed(Exception):
-    """A JSON document lacks a field or has one of the wrong type (internal; callers re-raise it typed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    status: str
-    database: str
-    version: str
-
-
-@dataclass(frozen=True, slots=True)
-class UploadResult:
-    """What the server stored for an uploaded run; ``duplicate`` when it already had it."""
-
-    run_id: int
-    duplicate: bool
-    format: str | None
-    series: int
-    samples: int
-    job_id: int | None
-
-
 @dataclass(frozen=True, slots=True)
 class JobRef:
     """A claimed job as an upload names it: its id and the lease that proves the claim."""
@@ -92,30 +72,17 @@ class JobRef:
         return f"job-{self.id}-{self.lease}"
 
 
-@dataclass(frozen=True, slots=True)
-class JobBenchmark:
-    """The benchmark of a job as the server's project configuration defines it."""
-
-    name: str
-    command: str
-    format: str | None
-    setup: str | None
-    timeout: float
-    repetitions: int
-    env: tuple[tuple[str, str], ...]
-    config_dir: str
-
-    def spec(self, repetitions: int | None = None) -> BenchmarkSpec:
-        """The runner's spec; ``repetitions`` (the job's) overrides the benchmark's own. Raises ConfigError."""
-        return BenchmarkSpec(
-            name=self.name,
-            command=self.command,
-            format=self.format,
-            setup=self.setup,
-            timeout=self.timeout,
-            repetitions=self.repetitions if repetitions is None else repetitions,
-            env=self.env,
-        )
+def benchmark_spec(benchmark: wire.JobBenchmark, repetitions: int | None = None) -> BenchmarkSpec:
+    """The runner's spec of a job's benchmark; ``repetitions`` (the job's) overrides its own. Raises ConfigError."""
+    return BenchmarkSpec(
+        name=benchmark.name,
+        command=benchmark.command,
+        format=benchmark.format,
+        setup=benchmark.setup,
+        timeout=benchmark.timeout,
+        repetitions=benchmark.repetitions if repetitions is None else repetitions,
+        env=tuple(sorted(benchmark.env.items())),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +103,36 @@ class Job:
     machine_class: str
     configuration: Configuration
     repetitions: int
-    benchmark: JobBenchmark
+    benchmark: wire.JobBenchmark
 
     @property
     def ref(self) -> JobRef:
         return JobRef(self.id, self.lease)
+
+    def spec(self) -> BenchmarkSpec:
+        """The runner's spec of the job's benchmark, with the job's repetitions. Raises ConfigError."""
+        return benchmark_spec(self.benchmark, self.repetitions)
+
+    @classmethod
+    def of(cls, claimed: wire.ClaimedJob) -> Job:
+        """The job of a claim's answer."""
+        return cls(
+            id=claimed.id,
+            lease=claimed.lease,
+            lease_expires_at=claimed.lease_expires_at,
+            attempt=claimed.attempt,
+            max_attempts=claimed.max_attempts,
+            reason=claimed.reason,
+            priority=claimed.priority,
+            project=claimed.project,
+            repository=claimed.repository,
+            branch=claimed.branch,
+            revision=claimed.revision,
+            machine_class=claimed.machine_class,
+            configuration=Configuration.of(claimed.configuration),
+            repetitions=claimed.repetitions,
+            benchmark=claimed.benchmark,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,29 +195,27 @@ class RunUpload:
     def from_payload(cls, data: object) -> RunUpload:
         """Rebuild an upload from :meth:`payload`'s output (an agent's spool); raises InputError if it is not one."""
         try:
-            body = _Fields(data, "the upload")
-            job = body.optional_object("job")
-            status = body.string("status")
-            if status not in {s.value for s in _UPLOAD_STATUSES}:
-                raise _Malformed(f"the upload's 'status' is not one of ok, failed, timeout: {status!r}")
-            return cls(
-                project=body.string("project"),
-                branch=body.optional_string("branch"),
-                revision=body.string("revision"),
-                machine=body.string("machine"),
-                configuration=Configuration.of(body.strings("configuration")),
-                format=body.optional_string("format"),
-                files=tuple(body.strings("files").items()),
-                tree=body.boolean("tree"),
-                source=body.optional_string("source"),
-                environment=tuple(body.strings("environment").items()),
-                status=RunStatus(status),
-                error=body.optional_string("error"),
-                log_tail=body.string("log_tail"),
-                job=None if job is None else JobRef(job.integer("id"), job.string("lease")),
-            )
-        except _Malformed as err:
-            raise InputError(str(err)) from None
+            body = wire.RunUpload.model_validate(data)
+        except ValidationError as err:
+            raise InputError(_first_problem(err, "the upload")) from None
+        if body.job is not None and body.job.lease is None:
+            raise InputError("the upload: 'job' has no lease")
+        return cls(
+            project=body.project,
+            branch=body.branch,
+            revision=body.revision,
+            machine=body.machine,
+            configuration=Configuration.of(body.configuration),
+            format=body.format,
+            files=tuple(body.files.items()),
+            tree=body.tree,
+            source=body.source,
+            environment=tuple(body.environment.items()),
+            status=RunStatus(body.status),
+            error=body.error,
+            log_tail=body.log_tail,
+            job=None if body.job is None else JobRef(body.job.id, body.job.lease or ""),
+        )
 
 
 class Client:
@@ -265,47 +255,49 @@ class Client:
 
     def health(self) -> Health:
         """The server's health; a server whose database is down answers 503, raised as ServerUnavailable."""
-        return self._call("GET", "/health", _health)
+        return self._call("GET", "/health", Health)
 
     def projects(self) -> list[str]:
         """The names of the server's projects."""
-        return self._call("GET", f"{API}/projects", lambda f: [p.string("name") for p in f.objects("projects")])
+        return [project.name for project in self._call("GET", f"{API}/projects", wire.ProjectList).projects]
 
     def upload_run(self, upload: RunUpload, *, idempotency_key: str) -> UploadResult:
         """Store one run; the same ``idempotency_key`` again returns the first run with ``duplicate=True``."""
         if not 1 <= len(idempotency_key) <= 200 or not idempotency_key.isprintable():
             raise InputError(f"an idempotency key has 1 to 200 printable characters, got {idempotency_key!r}")
         headers = {"Idempotency-Key": idempotency_key}
-        return self._call("POST", f"{API}/runs", _upload_result, json=upload.payload(), headers=headers)
+        return self._call("POST", f"{API}/runs", UploadResult, json=upload.payload(), headers=headers)
 
     def claim(self, machine: str, lease_seconds: int) -> Job | None:
         """The next queued job for ``machine``'s class, leased for ``lease_seconds``; ``None`` when there is none."""
         body = {"machine": machine, "lease_seconds": lease_seconds}
-        return self._call("POST", f"{API}/jobs/claim", lambda f: _job(f.optional_object("job")), json=body)
+        claimed = self._call("POST", f"{API}/jobs/claim", wire.Claim, json=body).job
+        return None if claimed is None else Job.of(claimed)
 
     def renew(self, job_id: int, lease: str, lease_seconds: int) -> datetime:
         """Extend a held lease; returns its new expiry. A lease no longer held is an ApiError 409."""
         body = {"lease": lease, "lease_seconds": lease_seconds}
-        return self._call("POST", f"{API}/jobs/{job_id}/renew", lambda f: f.timestamp("lease_expires_at"), json=body)
+        return self._call("POST", f"{API}/jobs/{job_id}/renew", wire.LeaseRenewed, json=body).lease_expires_at
 
     def release(self, job_id: int, lease: str) -> str:
         """Give a job back to the queue without counting an attempt; returns its state (``queued``)."""
-        return self._call("POST", f"{API}/jobs/{job_id}/release", _state, json={"lease": lease})
+        return self._call("POST", f"{API}/jobs/{job_id}/release", wire.JobStateAnswer, json={"lease": lease}).state
 
     def fail(self, job_id: int, lease: str, error: str) -> str:
         """Report an infrastructure fault; returns ``queued`` (retried elsewhere) or ``failed`` (attempts used up)."""
-        return self._call("POST", f"{API}/jobs/{job_id}/fail", _state, json={"lease": lease, "error": error})
+        body = {"lease": lease, "error": error}
+        return self._call("POST", f"{API}/jobs/{job_id}/fail", wire.JobStateAnswer, json=body).state
 
     def _call(
         self,
         method: str,
         path: str,
-        build: Callable[[_Fields], T],
+        answer: type[M],
         *,
         json: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> T:
-        """Send one request and read its answer with ``build``, or raise ApiError / ServerUnavailable.
+    ) -> M:
+        """Send one request and read its answer as the wire's ``answer`` model, or raise ApiError / ServerUnavailable.
 
         An answer that is not the contract's shape (a proxy's page, another
         version of the API) is an ApiError: sending it again would not help.
@@ -323,145 +315,31 @@ class Client:
         if status >= 400:
             raise ApiError(status, *_envelope(response))
         try:
-            data = response.json()
-        except ValueError:
-            raise ApiError(status, "unexpected_response", f"the answer to {what} is not JSON") from None
-        try:
-            return build(_Fields(data, f"the answer to {what}"))
-        except _Malformed as err:
-            raise ApiError(status, "unexpected_response", str(err)) from None
+            return answer.model_validate_json(response.content)
+        except ValidationError as err:
+            raise ApiError(status, "unexpected_response", _first_problem(err, f"the answer to {what}")) from None
 
 
 def _envelope(response: httpx.Response) -> tuple[str, str, str | None]:
     """Code, message and field of an error answer; a proxy's HTML page still gives a one-line message."""
     try:
-        error = response.json()["error"]
-        return str(error["code"]), str(error["message"]), None if error.get("field") is None else str(error["field"])
-    except (ValueError, KeyError, TypeError):
+        error = ErrorEnvelope.model_validate_json(response.content).error
+    except ValidationError:
         text = response.text.strip()
         first_line = text.splitlines()[0][:200] if text else ""
         return response.reason_phrase.lower().replace(" ", "_") or "error", first_line or response.reason_phrase, None
+    return error.code, error.message, error.field
 
 
-def _health(fields: _Fields) -> Health:
-    return Health(fields.string("status"), fields.string("database"), fields.string("version"))
-
-
-def _state(fields: _Fields) -> str:
-    return fields.string("state")
-
-
-def _upload_result(fields: _Fields) -> UploadResult:
-    return UploadResult(
-        run_id=fields.integer("run_id"),
-        duplicate=fields.boolean("duplicate"),
-        format=fields.optional_string("format"),
-        series=fields.integer("series"),
-        samples=fields.integer("samples"),
-        job_id=fields.optional_integer("job_id"),
-    )
-
-
-def _job(fields: _Fields | None) -> Job | None:
-    if fields is None:
-        return None
-    bench = fields.object("benchmark")
-    timeout = bench.number("timeout")
-    return Job(
-        id=fields.integer("id"),
-        lease=fields.string("lease"),
-        lease_expires_at=fields.timestamp("lease_expires_at"),
-        attempt=fields.integer("attempt"),
-        max_attempts=fields.integer("max_attempts"),
-        reason=fields.string("reason"),
-        priority=fields.integer("priority"),
-        project=fields.string("project"),
-        repository=fields.string("repository"),
-        branch=fields.string("branch"),
-        revision=fields.string("revision"),
-        machine_class=fields.string("machine_class"),
-        configuration=Configuration.of(fields.strings("configuration")),
-        repetitions=fields.integer("repetitions"),
-        benchmark=JobBenchmark(
-            name=bench.string("name"),
-            command=bench.string("command"),
-            format=bench.optional_string("format"),
-            setup=bench.optional_string("setup"),
-            timeout=timeout,
-            repetitions=bench.integer("repetitions"),
-            env=tuple(sorted(bench.strings("env").items())),
-            config_dir=bench.string("config_dir"),
-        ),
-    )
-
-
-class _Fields:
-    """Typed reads of one JSON object; a missing or mistyped field raises _Malformed naming it."""
-
-    def __init__(self, data: object, what: str) -> None:
-        if not isinstance(data, dict):
-            raise _Malformed(f"{what} is not a JSON object")
-        self.data: dict[str, object] = data
-        self.what = what
-
-    def _get(self, key: str, kinds: tuple[type, ...], expected: str, *, optional: bool = False) -> object:
-        value = self.data.get(key)
-        if value is None and optional:
-            return None
-        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-            raise _Malformed(f"{self.what}: {key!r} should be {expected}, got {json.dumps(value)[:80]}")
-        return value
-
-    def string(self, key: str) -> str:
-        return str(self._get(key, (str,), "a string"))
-
-    def optional_string(self, key: str) -> str | None:
-        value = self._get(key, (str,), "a string or null", optional=True)
-        return None if value is None else str(value)
-
-    def integer(self, key: str) -> int:
-        value = self._get(key, (int,), "an integer")
-        assert isinstance(value, int)
-        return value
-
-    def optional_integer(self, key: str) -> int | None:
-        value = self._get(key, (int,), "an integer or null", optional=True)
-        return value if isinstance(value, int) else None
-
-    def number(self, key: str) -> float:
-        value = self._get(key, (int, float), "a number")
-        assert isinstance(value, (int, float))
-        return float(value)
-
-    def boolean(self, key: str) -> bool:
-        return bool(self._get(key, (bool,), "true or false"))
-
-    def timestamp(self, key: str) -> datetime:
-        text = self.string(key)
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            raise _Malformed(f"{self.what}: {key!r} should be an ISO 8601 time, got {text!r}") from None
-
-    def strings(self, key: str) -> dict[str, str]:
-        """An object of string values; a missing or null one is empty."""
-        value = self._get(key, (dict,), "an object of strings", optional=True) or {}
-        assert isinstance(value, dict)
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise _Malformed(f"{self.what}: {key!r} should hold only string values")
-        return dict(value)
-
-    def objects(self, key: str) -> list[_Fields]:
-        items = self._get(key, (list,), "a list of objects")
-        assert isinstance(items, list)
-        return [_Fields(item, f"{self.what}, {key!r}[{i}]") for i, item in enumerate(items)]
-
-    def object(self, key: str) -> _Fields:
-        return _Fields(self._get(key, (dict,), "an object"), f"{self.what}, {key!r}")
-
-    def optional_object(self, key: str) -> _Fields | None:
-        value = self._get(key, (dict,), "an object or null", optional=True)
-        return None if value is None else _Fields(value, f"{self.what}, {key!r}")
+def _first_problem(err: ValidationError, what: str) -> str:
+    """One line naming the first field of a JSON document that is missing, mistyped or out of range."""
+    first = err.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "json_invalid":
+        return f"{what} is not JSON"
+    if not where and first["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+        return f"{what} is not a JSON object"
+    return f"{what}: {where!r}: {first['msg']}" if where else f"{what}: {first['msg']}"
 
 
 # -- result files for `perfsheriff upload` ---------------------------------------------------------

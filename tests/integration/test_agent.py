@@ -316,7 +316,7 @@ def test_the_client_speaks_the_contract(setup: Setup) -> None:
         assert (job.project, job.branch, job.revision) == ("bench-project", "main", setup.project.tips[1])
         assert job.repository == str(setup.project.repo.path.absolute())
         assert job.benchmark.config_dir == str(setup.project.config.parent)
-        assert job.benchmark.spec(job.repetitions).repetitions == 4
+        assert job.spec().repetitions == 4
         renewed = client.renew(job.id, job.lease, 120)
         assert renewed > job.lease_expires_at
         with pytest.raises(ApiError) as lost:

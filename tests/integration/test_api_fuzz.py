@@ -35,8 +35,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from perfsheriff.api.app import create_app
 from perfsheriff.config import Settings
+from perfsheriff.server import create_app
 from perfsheriff.store import database
 from perfsheriff.store.schema import metadata
 from support.benchrepo import build_project

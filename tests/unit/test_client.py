@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from perfsheriff.client import Client, JobBenchmark, JobRef, RunUpload, read_result_path, upload_key
+from perfsheriff.client import Client, JobRef, RunUpload, benchmark_spec, read_result_path, upload_key
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Configuration, RunStatus
+from perfsheriff.wire import JobBenchmark
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -135,16 +136,20 @@ def test_an_impossible_upload_is_refused(changes: dict[str, object], message: st
     ("body", "message"),
     [
         ([], "is not a JSON object"),
-        ({"status": "infra"}, "not one of ok, failed, timeout"),
-        ({"status": "ok", "project": "p", "revision": 5}, "'revision' should be a string, got 5"),
+        (
+            {"status": "infra", "project": "p", "revision": "x", "machine": "m"},
+            "'status': Input should be 'ok', 'failed' or 'timeout'",
+        ),
+        ({"status": "ok", "project": "p", "revision": 5}, "'revision': Input should be a valid string"),
         (
             {"status": "ok", "project": "p", "revision": "x", "machine": "m", "configuration": {"a": 1}},
-            "only string values",
+            "'configuration.a': Input should be a valid string",
         ),
         (
-            {"status": "ok", "project": "p", "revision": "x", "machine": "m", "tree": "yes"},
-            "'tree' should be true or false",
+            {"status": "ok", "project": "p", "revision": "x", "machine": "m", "tree": "maybe"},
+            "'tree': Input should be a valid boolean",
         ),
+        ({"status": "ok", "project": "p", "revision": "x", "machine": "m", "extra": 1}, "'extra': Extra inputs"),
     ],
 )
 def test_a_damaged_body_is_an_input_error(body: object, message: str) -> None:
@@ -153,8 +158,17 @@ def test_a_damaged_body_is_an_input_error(body: object, message: str) -> None:
 
 
 def test_a_jobs_benchmark_becomes_the_runners_spec_with_the_jobs_repetitions() -> None:
-    bench = JobBenchmark("parse", "python3 bench.py > {output}", "bmf", None, 300.0, 1, (("A", "1"),), "/cfg")
-    spec = bench.spec(5)
+    bench = JobBenchmark(
+        name="parse",
+        command="python3 bench.py > {output}",
+        format="bmf",
+        setup=None,
+        timeout=300.0,
+        repetitions=1,
+        env={"A": "1"},
+        config_dir="/cfg",
+    )
+    spec = benchmark_spec(bench, 5)
     assert (spec.name, spec.format, spec.timeout, spec.repetitions, spec.env) == (
         "parse",
         "bmf",
@@ -162,9 +176,9 @@ def test_a_jobs_benchmark_becomes_the_runners_spec_with_the_jobs_repetitions() -
         5,
         (("A", "1"),),
     )
-    assert bench.spec().repetitions == 1
+    assert benchmark_spec(bench).repetitions == 1
     with pytest.raises(ConfigError, match="format"):
-        JobBenchmark("parse", "x", "no-such-format", None, 1.0, 1, (), "/cfg").spec()
+        benchmark_spec(bench.model_copy(update={"format": "no-such-format"}))
 
 
 def test_a_file_is_read_as_text_under_its_name() -> None:
@@ -210,7 +224,8 @@ def test_the_agent_side_loads_no_server_module() -> None:
         "import sys, perfsheriff.agent, perfsheriff.client; "
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('sqlalchemy', 'alembic', 'psycopg', 'fastapi', 'uvicorn') or "
-        "m.startswith(('perfsheriff.store', 'perfsheriff.service', 'perfsheriff.api', 'perfsheriff.cli.')))))"
+        "m.startswith(('perfsheriff.store', 'perfsheriff.service', 'perfsheriff.api', 'perfsheriff.web', "
+        "'perfsheriff.server', 'perfsheriff.cli.')))))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.split() == []

@@ -60,7 +60,7 @@ def run_job(
     started = time.monotonic()
     try:
         _check_configuration(job.configuration, configuration)
-        spec = job.benchmark.spec(job.repetitions)
+        spec = job.spec()
         config_dir = Path(job.benchmark.config_dir)
         if not config_dir.is_dir():
             raise _Unrunnable(f"the benchmark's configuration folder {config_dir} does not exist on this machine")

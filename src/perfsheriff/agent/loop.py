@@ -29,12 +29,13 @@ from types import FrameType
 from perfsheriff.agent.backoff import Backoff
 from perfsheriff.agent.job import GROUPS, TMP, WORK, LeaseKeeper, clean_up_after_crash, job_upload, run_job
 from perfsheriff.agent.spool import Spool, SpooledUpload
-from perfsheriff.client import ApiError, Client, Job, ServerUnavailable, UploadResult
+from perfsheriff.client import ApiError, Client, Job, ServerUnavailable
 from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import Configuration, RunStatus
 from perfsheriff.runner import RunOutcome
 from perfsheriff.runner.sandbox import SANDBOXES, sandbox_wrapper
 from perfsheriff.runner.workdir import exclusive
+from perfsheriff.wire import UploadResult
 
 #: 401 and 403 say the agent's token is wrong, not the result: stop, and keep the spool for a fixed token.
 _AUTH_STATUSES = frozenset({401, 403})

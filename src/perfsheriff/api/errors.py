@@ -1,9 +1,10 @@
-"""The one error mapping of the API: every failure is a JSON object with a status, code and message.
+"""The API's error answers: every failure is the JSON envelope of :mod:`perfsheriff.wire.errors`.
 
 ``{"error": {"status": 404, "code": "not_found", "message": "...", "field": "revision"}}``
 
-A user's mistake is a 4xx that says what is wrong; only a defect of
-perfsheriff itself is a 500, and its message gives nothing away.
+A user's mistake is a 4xx that says what is wrong (the status from the one map,
+:func:`perfsheriff.wire.status_of`, that the dashboard uses too); only a defect
+of perfsheriff itself is a 500, and its message gives nothing away.
 """
 
 from __future__ import annotations
@@ -16,30 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from perfsheriff.errors import (
-    ConflictError,
-    FormatError,
-    InputError,
-    NotFoundError,
-    PerfsheriffError,
-    StoreError,
-)
+from perfsheriff.errors import PerfsheriffError
+from perfsheriff.wire import envelope, field_of, status_of
 
 log = logging.getLogger("perfsheriff.api")
-
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    500: "internal",
-    503: "unavailable",
-}
 
 
 class ApiError(Exception):
@@ -54,33 +35,13 @@ class ApiError(Exception):
 
 
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": {"status": status, "code": _CODES.get(status, "error"), "message": message, "field": field}}
+    return envelope(status, message, field).model_dump()
 
 
 def error_response(
     status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(error_body(status, message, field), status_code=status, headers=headers)
-
-
-def status_of(exc: PerfsheriffError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, ConflictError):
-        return 409
-    if isinstance(exc, StoreError):
-        return 503
-    if isinstance(exc, FormatError | InputError):
-        return 422
-    return 400
-
-
-def field_of(exc: PerfsheriffError) -> str | None:
-    if exc.field is not None:
-        return exc.field
-    if isinstance(exc, InputError):
-        return exc.where
-    return None
 
 
 def install(app: FastAPI) -> None:

@@ -17,11 +17,17 @@ from perfsheriff import __version__
 from perfsheriff.api.auth import require
 from perfsheriff.service.health import database_ok
 from perfsheriff.service.tokens import Role
+from perfsheriff.wire import Health
 
 router = APIRouter()
 
 
-@router.get("/health", summary="Is the server up and its database reachable?")
+@router.get(
+    "/health",
+    response_model=Health,
+    summary="Is the server up and its database reachable?",
+    responses={503: {"model": Health, "description": "the database is unreachable"}},
+)
 def health(request: Request) -> Any:
     ok = database_ok(request.app.state.engine)
     body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable", "version": __version__}

@@ -5,29 +5,30 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
-from perfsheriff.api.limits import GuardedRoute
-from perfsheriff.api.schemas import IdPath, refuse_nul_parameters
+from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.model import MAX_POSITION
 from perfsheriff.service import catalog, dashboard
 from perfsheriff.service import compare as compare_service
 from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.wire import Alert as AlertAnswer
+from perfsheriff.wire import AlertList, Comparison, ProjectList, RevisionPage, SeriesData, SeriesList
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute)
+router = api_router()
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
-@router.get("/projects", summary="List projects and their branches")
-def projects(request: Request, _token: Reader) -> dict[str, Any]:
+@router.get("/projects", response_model=ProjectList, summary="List projects and their branches")
+def projects(request: Request, _token: Reader) -> Any:
     with request.app.state.engine.connect() as conn:
         return {"projects": catalog.projects(conn)}
 
 
-@router.get("/projects/{project}/revisions", summary="Revisions of a branch, newest first")
+@router.get("/projects/{project}/revisions", response_model=RevisionPage, summary="Revisions of a branch, newest first")
 def revisions(
     project: str,
     request: Request,
@@ -35,12 +36,12 @@ def revisions(
     branch: str | None = None,
     limit: Limit = 100,
     before: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="only positions below this one")] = None,
-) -> dict[str, Any]:
+) -> Any:
     with request.app.state.engine.connect() as conn:
         return catalog.revisions(conn, project, branch, limit=limit, before=before)
 
 
-@router.get("/series", summary="List series, filtered")
+@router.get("/series", response_model=SeriesList, summary="List series, filtered")
 def list_series(
     request: Request,
     _token: Reader,
@@ -50,7 +51,7 @@ def list_series(
     machine_class: str | None = None,
     metric: str | None = None,
     limit: Limit = 1000,
-) -> dict[str, Any]:
+) -> Any:
     with request.app.state.engine.connect() as conn:
         rows = catalog.list_series(
             conn, project=project, branch=branch, benchmark=benchmark, machine=machine_class, metric=metric, limit=limit
@@ -58,7 +59,9 @@ def list_series(
     return {"series": [dataclasses.asdict(row) for row in rows]}
 
 
-@router.get("/series/{series_id}", summary="The data of one series, downsampled for long ranges")
+@router.get(
+    "/series/{series_id}", response_model=SeriesData, summary="The data of one series, downsampled for long ranges"
+)
 def series_data(
     series_id: str,
     request: Request,
@@ -66,39 +69,39 @@ def series_data(
     max_points: Annotated[int, Query(ge=4, le=100_000)] = 2000,
     start: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="first branch position")] = None,
     end: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="last branch position")] = None,
-) -> dict[str, Any]:
+) -> Any:
     """Per revision: median, min and max of its samples, with the commit's sha, author and subject, and the
     series' alerts. Longer ranges keep each bucket's extremes (the same view the dashboard's graphs draw)."""
     with request.app.state.engine.connect() as conn:
         return dashboard.series_view(conn, series_id, max_points=max_points, start=start, end=end)
 
 
-@router.get("/alerts", summary="List alerts")
+@router.get("/alerts", response_model=AlertList, summary="List alerts")
 def alerts(
     request: Request,
     _token: Reader,
     benchmark: str | None = None,
     kind: Annotated[str | None, Query(pattern="^(regression|improvement|drift)$")] = None,
     limit: Limit = 500,
-) -> dict[str, Any]:
+) -> Any:
     with request.app.state.engine.connect() as conn:
         found = catalog.alerts(conn, benchmark=benchmark, kind=kind, limit=limit)
     return {"alerts": found}
 
 
-@router.get("/alerts/{alert_id}", summary="One alert")
-def alert(alert_id: IdPath, request: Request, _token: Reader) -> dict[str, Any]:
+@router.get("/alerts/{alert_id}", response_model=AlertAnswer, summary="One alert")
+def alert(alert_id: IdPath, request: Request, _token: Reader) -> Any:
     with request.app.state.engine.connect() as conn:
         return catalog.alert(conn, alert_id)
 
 
-@router.get("/compare", summary="Compare two revisions on every series measured at both")
+@router.get("/compare", response_model=Comparison, summary="Compare two revisions on every series measured at both")
 def compare(
     request: Request,
     _token: Reader,
     base: Annotated[str, Query(min_length=4, max_length=40)],
     head: Annotated[str, Query(min_length=4, max_length=40)],
-) -> dict[str, Any]:
+) -> Any:
     with request.app.state.engine.connect() as conn:
         result = compare_service.compare_revisions(conn, base, head)
     if not result.rows and result.base == result.head:

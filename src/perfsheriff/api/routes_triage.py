@@ -12,42 +12,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field, StringConstraints
+from fastapi import Depends, Query, Request
 
 from perfsheriff.api.auth import require
-from perfsheriff.api.limits import GuardedRoute
-from perfsheriff.api.schemas import AlertCreate, IdPath, Strict, refuse_nul_parameters
-from perfsheriff.model import MAX_ID
+from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.service import catalog, handmade, summaries
 from perfsheriff.service import triage as triage_service
 from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.wire import (
+    AlertCreate,
+    AlertMade,
+    NoteAdded,
+    NoteBody,
+    ReassignBody,
+    SummaryDetail,
+    SummaryList,
+    TransitionBody,
+)
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute)
+router = api_router()
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
-
-StateName = Annotated[str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)]
-Text = Annotated[str, StringConstraints(max_length=10_000)]
-Owner = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
-BugUrl = Annotated[str, StringConstraints(max_length=2000, strip_whitespace=True)]
-
-
-class TransitionBody(Strict):
-    state: StateName
-    note: Text = ""
-    owner: Owner | None = Field(default=None, description='who looks after it; "" clears')
-    bug_url: BugUrl | None = Field(default=None, description='an http(s) URL; "" clears')
-    from_state: StateName | None = Field(default=None, description="the state you saw; 409 if it changed meanwhile")
-
-
-class NoteBody(Strict):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
-
-
-class ReassignBody(Strict):
-    summary_id: int = Field(ge=1, le=MAX_ID)
-    note: Text = ""
 
 
 def _who(token: TokenInfo | None) -> str:
@@ -61,7 +46,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.get("/summaries", summary="List alert summaries: a sheriffs' queue, or filtered")
+@router.get("/summaries", response_model=SummaryList, summary="List alert summaries: a sheriffs' queue, or filtered")
 def list_summaries(
     request: Request,
     _token: Reader,
@@ -72,7 +57,7 @@ def list_summaries(
     benchmark: Annotated[str | None, Query(max_length=200, description="a substring of a benchmark name")] = None,
     machine: Annotated[str | None, Query(max_length=200, description="a machine class")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
-) -> dict[str, Any]:
+) -> Any:
     """With ``queue``: that queue's open summaries, most severe first; else every summary, newest first."""
     with request.app.state.engine.connect() as conn:
         found = summaries.list_summaries(
@@ -88,14 +73,22 @@ def list_summaries(
     return {"summaries": found}
 
 
-@router.get("/summaries/{summary_id}", summary="One summary: alerts, culprit, journal, related and downstream")
-def summary(summary_id: IdPath, request: Request, _token: Reader) -> dict[str, Any]:
+@router.get(
+    "/summaries/{summary_id}",
+    response_model=SummaryDetail,
+    summary="One summary: alerts, culprit, journal, related and downstream",
+)
+def summary(summary_id: IdPath, request: Request, _token: Reader) -> Any:
     with request.app.state.engine.connect() as conn:
         return summaries.summary_detail(conn, summary_id)
 
 
-@router.post("/summaries/{summary_id}/transition", summary="Change a summary's state (and owner, bug link)")
-def transition(summary_id: IdPath, body: TransitionBody, request: Request, token: Sheriff) -> dict[str, Any]:
+@router.post(
+    "/summaries/{summary_id}/transition",
+    response_model=SummaryDetail,
+    summary="Change a summary's state (and owner, bug link)",
+)
+def transition(summary_id: IdPath, body: TransitionBody, request: Request, token: Sheriff) -> Any:
     engine = request.app.state.engine
     triage_service.transition(
         engine,
@@ -112,22 +105,36 @@ def transition(summary_id: IdPath, body: TransitionBody, request: Request, token
         return summaries.summary_detail(conn, summary_id)
 
 
-@router.post("/summaries/{summary_id}/notes", status_code=201, summary="Add a note to a summary's journal")
-def add_note(summary_id: IdPath, body: NoteBody, request: Request, token: Sheriff) -> dict[str, Any]:
+@router.post(
+    "/summaries/{summary_id}/notes",
+    status_code=201,
+    response_model=NoteAdded,
+    summary="Add a note to a summary's journal",
+)
+def add_note(summary_id: IdPath, body: NoteBody, request: Request, token: Sheriff) -> Any:
     note_id = triage_service.add_note(request.app.state.engine, summary_id, who=_who(token), text=body.text, now=_now())
     return {"id": note_id, "summary_id": summary_id}
 
 
-@router.post("/alerts/{alert_id}/reassign", summary="Move an alert to another summary of its branch")
-def reassign(alert_id: IdPath, body: ReassignBody, request: Request, token: Sheriff) -> dict[str, Any]:
+@router.post(
+    "/alerts/{alert_id}/reassign",
+    response_model=SummaryDetail,
+    summary="Move an alert to another summary of its branch",
+)
+def reassign(alert_id: IdPath, body: ReassignBody, request: Request, token: Sheriff) -> Any:
     engine = request.app.state.engine
     triage_service.reassign_alert(engine, alert_id, body.summary_id, who=_who(token), text=body.note, now=_now())
     with engine.connect() as conn:
         return summaries.summary_detail(conn, body.summary_id)
 
 
-@router.post("/alerts", status_code=201, summary="Make an alert by hand for a change the detector did not report")
-def create_alert(body: AlertCreate, request: Request, token: Sheriff) -> dict[str, Any]:
+@router.post(
+    "/alerts",
+    status_code=201,
+    response_model=AlertMade,
+    summary="Make an alert by hand for a change the detector did not report",
+)
+def create_alert(body: AlertCreate, request: Request, token: Sheriff) -> Any:
     """The change is measured from the stored data; the alert joins or forms a summary, journaled as the token's."""
     engine = request.app.state.engine
     asked = handmade.Request(body.series_id, body.revision, body.previous, body.kind, body.note)

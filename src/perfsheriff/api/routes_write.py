@@ -6,29 +6,36 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from perfsheriff.api.auth import check_machine, require, require_one_of
 from perfsheriff.api.errors import ApiError
-from perfsheriff.api.limits import LARGE_BODY, GuardedRoute
-from perfsheriff.api.schemas import (
+from perfsheriff.api.limits import LARGE_BODY
+from perfsheriff.api.schemas import IdPath, api_router
+from perfsheriff.model import Configuration, Machine, RunStatus
+from perfsheriff.service import jobs, requested_runs, tokens, uploads
+from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.wire import (
+    Claim,
     ClaimRequest,
     FailRequest,
-    IdPath,
     JobCreate,
+    JobCreated,
+    JobList,
     JobRef,
+    JobStateAnswer,
+    LeaseRenewed,
     ReleaseRequest,
     RenewRequest,
     RunUpload,
     TokenCreate,
-    refuse_nul_parameters,
+    TokenCreated,
+    TokenList,
+    UploadResult,
 )
-from perfsheriff.errors import NotFoundError
-from perfsheriff.model import Configuration, Machine, RunStatus
-from perfsheriff.service import jobs, tokens, uploads
-from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.wire import Token as TokenAnswer
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_parameters)], route_class=GuardedRoute)
+router = api_router()
 
 Uploader = Annotated[TokenInfo, Depends(require_one_of(Role.AGENT, Role.ADMIN))]
 Sheriff = Annotated[TokenInfo | None, Depends(require(Role.SHERIFF))]
@@ -43,6 +50,7 @@ def _now() -> datetime:
 @router.post(
     "/runs",
     status_code=201,
+    response_model=UploadResult,
     summary="Upload one run",
     dependencies=[LARGE_BODY],
     responses={200: {"description": "already stored (same Idempotency-Key or same bytes)"}},
@@ -53,7 +61,7 @@ def upload_run(
     response: Response,
     token: Uploader,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
-) -> dict[str, Any]:
+) -> UploadResult:
     """Store a run's result files (or its failure) at a revision, machine and configuration.
 
     A retried upload with the same ``Idempotency-Key`` returns the first run and adds nothing.
@@ -87,14 +95,7 @@ def upload_run(
     request.app.state.metrics.uploads.labels("duplicate" if stored.duplicate else "stored").inc()
     if stored.duplicate:
         response.status_code = 200
-    return {
-        "run_id": stored.run_id,
-        "duplicate": stored.duplicate,
-        "format": stored.format,
-        "series": stored.series,
-        "samples": stored.samples,
-        "job_id": stored.job_id,
-    }
+    return UploadResult.model_validate(stored, from_attributes=True)
 
 
 def _job_answer(job: JobRef | None, token: TokenInfo) -> uploads.JobAnswer | None:
@@ -106,11 +107,12 @@ def _job_answer(job: JobRef | None, token: TokenInfo) -> uploads.JobAnswer | Non
 
 @router.post(
     "/jobs/claim",
+    response_model=Claim,
     summary="Claim the next job for a machine",
     responses={200: {"description": '`{"job": {...}}` with its lease, or `{"job": null}` when none is queued'}},
 )
 def claim_job(body: ClaimRequest, request: Request, token: Uploader) -> Response:
-    """The hot path of every agent: the answer is written as JSON directly (plain values only)."""
+    """The hot path of every agent: the answer (a :class:`~perfsheriff.wire.Claim`) is written as JSON directly."""
     check_machine(token, body.machine)
     job = jobs.claim(request.app.state.engine, machine=body.machine, lease_s=body.lease_seconds, now=_now())
     request.app.state.metrics.claims.labels("job" if job else "empty").inc()
@@ -129,84 +131,54 @@ def _own_job(request: Request, token: TokenInfo, job_id: int) -> None:
         raise ApiError(403, f"job {job_id} is for machine class {job.machine_class!r}, not this agent's")
 
 
-@router.post("/jobs/{job_id}/renew", summary="Extend the lease on a claimed job")
-def renew_job(job_id: IdPath, body: RenewRequest, request: Request, token: Uploader) -> dict[str, Any]:
+@router.post("/jobs/{job_id}/renew", response_model=LeaseRenewed, summary="Extend the lease on a claimed job")
+def renew_job(job_id: IdPath, body: RenewRequest, request: Request, token: Uploader) -> Any:
     _own_job(request, token, job_id)
     expires = jobs.renew(request.app.state.engine, job_id, body.lease, lease_s=body.lease_seconds, now=_now())
     return {"lease_expires_at": expires.isoformat()}
 
 
-@router.post("/jobs/{job_id}/release", summary="Give a claimed job back to the queue")
-def release_job(job_id: IdPath, body: ReleaseRequest, request: Request, token: Uploader) -> dict[str, Any]:
+@router.post("/jobs/{job_id}/release", response_model=JobStateAnswer, summary="Give a claimed job back to the queue")
+def release_job(job_id: IdPath, body: ReleaseRequest, request: Request, token: Uploader) -> Any:
     _own_job(request, token, job_id)
     state = jobs.release(request.app.state.engine, job_id, body.lease, now=_now())
     return {"state": state.value}
 
 
-@router.post("/jobs/{job_id}/fail", summary="Report an infrastructure fault on a claimed job")
-def fail_job(job_id: IdPath, body: FailRequest, request: Request, token: Uploader) -> dict[str, Any]:
+@router.post(
+    "/jobs/{job_id}/fail", response_model=JobStateAnswer, summary="Report an infrastructure fault on a claimed job"
+)
+def fail_job(job_id: IdPath, body: FailRequest, request: Request, token: Uploader) -> Any:
     _own_job(request, token, job_id)
     state = jobs.fail(request.app.state.engine, job_id, body.lease, body.error, now=_now())
     return {"state": state.value}
 
 
-@router.post("/jobs", status_code=201, summary="Queue a benchmark run")
-def create_job(body: JobCreate, request: Request, _token: Sheriff) -> dict[str, Any]:
+@router.post("/jobs", status_code=201, response_model=JobCreated, summary="Queue a benchmark run")
+def create_job(body: JobCreate, request: Request, _token: Sheriff) -> Any:
     """Queue a run of a benchmark of the server's project configuration (``serve --config``)."""
-    project_file = request.app.state.project_file
-    if project_file is None or project_file.project.name != body.project:
-        raise NotFoundError(
-            f"the server has no configuration for project {body.project!r}: start it with --config"
-        ).about("project")
-    spec = project_file.benchmark(body.benchmark)
-    engine = request.app.state.engine
-    target = uploads.resolve_target(
-        engine,
-        uploads.Upload(
-            project=body.project,
-            revision=body.revision,
-            machine=_any_machine_of(request, body.machine_class),
-            branch=body.branch,
-            configuration=Configuration.of(body.configuration),
-        ),
+    asked = requested_runs.RunRequest(
+        project=body.project,
+        revision=body.revision,
+        benchmark=body.benchmark,
+        machine_class=body.machine_class,
+        branch=body.branch,
+        configuration=Configuration.of(body.configuration),
+        repetitions=body.repetitions,
+        reason=jobs.JobReason(body.reason),
     )
-    reason = jobs.JobReason(body.reason)
-    with engine.begin() as conn:
-        job_id, new = jobs.enqueue(
-            conn,
-            jobs.JobRequest(
-                project_id=target.project_id,
-                branch_id=target.branch_id,
-                revision_id=target.revision_id,
-                spec=spec,
-                config_dir=project_file.config_dir,
-                machine_class=body.machine_class,
-                configuration=target.configuration,
-                reason=reason,
-                repetitions=body.repetitions,
-            ),
-            now=_now(),
-        )
-        job = jobs.get_job(conn, job_id)
+    job, new = requested_runs.queue_run(request.app.state.engine, request.app.state.project_file, asked, now=_now())
     return {"job": job.as_json(), "new": new}
 
 
-def _any_machine_of(request: Request, machine_class: str) -> str:
-    with request.app.state.engine.connect() as conn:
-        name = jobs.machine_of_class(conn, machine_class)
-    if name is None:
-        raise NotFoundError(f"no machine of class {machine_class!r} is registered").about("machine_class")
-    return name
-
-
-@router.get("/jobs", summary="List jobs")
+@router.get("/jobs", response_model=JobList, summary="List jobs")
 def list_jobs(
     request: Request,
     _token: Reader,
     state: Annotated[list[jobs.JobState] | None, Query()] = None,
     project: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> Any:
     with request.app.state.engine.connect() as conn:
         found = jobs.list_jobs(conn, states=state or (), project=project, limit=limit)
     return {"jobs": [job.as_json() for job in found]}
@@ -224,8 +196,8 @@ def _token_json(info: tokens.TokenInfo) -> dict[str, Any]:
     }
 
 
-@router.post("/tokens", status_code=201, summary="Create a token (shown once)")
-def create_token(body: TokenCreate, request: Request, _token: Admin) -> dict[str, Any]:
+@router.post("/tokens", status_code=201, response_model=TokenCreated, summary="Create a token (shown once)")
+def create_token(body: TokenCreate, request: Request, _token: Admin) -> Any:
     now = _now()
     machine = Machine(body.machine, body.machine_class or "") if body.machine else None
     expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
@@ -235,13 +207,13 @@ def create_token(body: TokenCreate, request: Request, _token: Admin) -> dict[str
     return {"token": created.secret, **_token_json(created.info)}
 
 
-@router.get("/tokens", summary="List tokens (never their secrets)")
-def list_tokens(request: Request, _token: Admin) -> dict[str, Any]:
+@router.get("/tokens", response_model=TokenList, summary="List tokens (never their secrets)")
+def list_tokens(request: Request, _token: Admin) -> Any:
     return {"tokens": [_token_json(info) for info in tokens.list_tokens(request.app.state.engine)]}
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke a token")
-def revoke_token(token_id: IdPath, request: Request, _token: Admin) -> dict[str, Any]:
+@router.delete("/tokens/{token_id}", response_model=TokenAnswer, summary="Revoke a token")
+def revoke_token(token_id: IdPath, request: Request, _token: Admin) -> Any:
     revoked = tokens.revoke_token(request.app.state.engine, token_id, _now())
     request.app.state.token_cache.clear()  # refused from the next request on, here
     return _token_json(revoked)

@@ -19,13 +19,13 @@ from perfsheriff.client import (
     Client,
     RunUpload,
     ServerUnavailable,
-    UploadResult,
     read_result_path,
     upload_key,
 )
 from perfsheriff.errors import InputError
 from perfsheriff.model import Configuration
 from perfsheriff.runner import describe_environment
+from perfsheriff.wire import UploadResult
 
 T = TypeVar("T")
 _AUTH_STATUSES = frozenset({401, 403})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -37,10 +36,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API (JSON under /api/v1, OpenAPI at /openapi.json, /health, /metrics) and the dashboard."""
     # Imported here: the web stack is not loaded by every other command.
-    import uvicorn
-
-    from perfsheriff.api.app import create_app
-    from perfsheriff.api.factory import CONFIG_VARIABLE
+    from perfsheriff import server
 
     with user_errors(), open_store(db) as engine:
         project_file = projectfile.load(config) if config is not None else None
@@ -49,22 +45,16 @@ def serve(
         console.print(
             f"perfsheriff serving on http://{host}:{port} (API description at /openapi.json)", highlight=False
         )
-        if workers == 1:
-            app = create_app(engine, settings(db), project_file)
-            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
-            return
-        # Each worker process builds its own app from the environment (perfsheriff.api.factory).
-        os.environ["PERFSHERIFF_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
-        if config is not None:
-            os.environ[CONFIG_VARIABLE] = str(config.absolute())
-        uvicorn.run(
-            "perfsheriff.api.factory:app_from_environment",
-            factory=True,
-            workers=workers,
+        where = config.absolute() if config is not None else None
+        server.run(
+            engine,
+            settings(db),
+            project_file,
+            config=where,
             host=host,
             port=port,
+            workers=workers,
             log_level=log_level,
-            access_log=False,
         )
 
 

@@ -32,8 +32,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _unreachable(context: sa.engine.ExceptionContext) -> StoreError | None:
+    """A database that cannot be connected to, or that dropped the connection, is a StoreError (a 503 for
+    the API and the dashboard, one line for the CLI), not a defect of perfsheriff."""
+    if context.connection is not None and not context.is_disconnect:
+        return None
+    url = "" if context.engine is None else f" {context.engine.url!r}"
+    return StoreError(f"cannot reach the database{url}: {context.original_exception}")
+
+
 def create_engine(url: str) -> Engine:
     """Build an engine for ``url``; creates the folder of an SQLite file."""
+    engine = _create_engine(url)
+    sa.event.listen(engine, "handle_error", _unreachable)
+    return engine
+
+
+def _create_engine(url: str) -> Engine:
     try:
         parsed = sa.make_url(url)
     except ArgumentError as exc:
@@ -101,6 +116,6 @@ def reachable(engine: Engine) -> bool:
     try:
         with engine.connect() as conn:
             conn.execute(sa.select(1))
-    except sa.exc.SQLAlchemyError:
+    except (sa.exc.SQLAlchemyError, StoreError):  # the engine's hook makes a lost connection a StoreError
         return False
     return True

@@ -21,11 +21,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from perfsheriff.errors import ConflictError, InputError, NotFoundError, PerfsheriffError
+from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import MAX_ID, MAX_POSITION, storable_text
 from perfsheriff.service import dashboard, summaries, triage
 from perfsheriff.service.tokens import TokenInfo, authenticate
 from perfsheriff.web import session
+from perfsheriff.wire import status_of
 
 HERE = Path(__file__).resolve().parent
 templates = jinja2.Environment(
@@ -46,7 +47,6 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(_refuse_unstor
 SummaryId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 MAX_FORM_FIELDS = 50
 Loader = Callable[[sa.Connection], dict[str, Any]]
-_STATUS = {NotFoundError: 404, ConflictError: 409, InputError: 422}
 #: Defence in depth beside escaping: only this site's scripts run, no page frames the dashboard (clickjacking).
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
@@ -55,10 +55,6 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-
-
-def _status_of(error: PerfsheriffError) -> int:
-    return next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
 
 
 def render(
@@ -79,7 +75,7 @@ def page(request: Request, name: str, load: Loader) -> Response:
         with request.app.state.engine.connect() as conn:
             context = load(conn)
     except PerfsheriffError as error:
-        return render(request, "error.html", {"message": str(error)}, status=_status_of(error), user=user)
+        return render(request, "error.html", {"message": str(error)}, status=status_of(error), user=user)
     return render(request, name, context, user=user)
 
 
@@ -114,7 +110,7 @@ def series_json(
         with request.app.state.engine.connect() as conn:
             return JSONResponse(dashboard.series_view(conn, series_id, max_points=max_points, start=start, end=end))
     except PerfsheriffError as error:
-        status = _status_of(error)
+        status = status_of(error)
         return JSONResponse({"error": {"status": status, "message": str(error)}}, status_code=status)
 
 
@@ -164,7 +160,7 @@ def _act(request: Request, fields: dict[str, str], summary_id: int, action: Call
     try:
         action(session.who(user))
     except PerfsheriffError as error:
-        return render(request, "error.html", {"message": str(error)}, status=_status_of(error))
+        return render(request, "error.html", {"message": str(error)}, status=status_of(error))
     return RedirectResponse(f"/summaries/{summary_id}", status_code=303)
 
 

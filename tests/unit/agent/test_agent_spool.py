@@ -104,7 +104,7 @@ def test_a_rejected_item_moves_aside_unchanged_with_its_reason(tmp_path: Path) -
         (json.dumps({"version": 1, "body": {}}), "no idempotency_key"),
         (
             json.dumps({"version": 1, "idempotency_key": "k", "body": {"revision": "abc"}}),
-            "'status' should be a string",
+            "'project': Field required",
         ),
     ],
 )
