@@ -43,7 +43,9 @@ from sqlalchemy.engine import Engine
 from bench_store import fake_history, setup
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
 from perfsheriff.projectfile import BenchmarkSpec
-from perfsheriff.service import ingest, jobs, tokens, uploads
+from perfsheriff.service.access import tokens
+from perfsheriff.service.intake import ingest, uploads
+from perfsheriff.service.queue import jobs
 from perfsheriff.store import database, records
 
 PG_ADMIN = os.environ.get("PERFSHERIFF_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

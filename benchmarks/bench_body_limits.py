@@ -27,7 +27,7 @@ import httpx
 
 from perfsheriff.config import Settings
 from perfsheriff.model import Machine
-from perfsheriff.service import tokens
+from perfsheriff.service.access import tokens
 from perfsheriff.store import database
 
 SERVE = "from perfsheriff.cli.main import main; main()"

@@ -38,8 +38,8 @@ from sqlalchemy.engine import Engine
 from bench_api import NOW, scratch_database, serve
 from bench_store import fake_history, setup
 from perfsheriff.model import BenchmarkResult, ResultSet
-from perfsheriff.service import ingest
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.intake import ingest
 from perfsheriff.store import database, records
 
 CHROMIUM = Path("/usr/bin/chromium")

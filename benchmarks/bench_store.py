@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, Push, ResultSet, Revision
-from perfsheriff.service import ingest
+from perfsheriff.service.intake import ingest
 from perfsheriff.store import database, queries, records
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -28,7 +28,8 @@ from bench_store import fake_history, result_sets, setup
 from perfsheriff import formats
 from perfsheriff.model import Configuration, Direction, ResultSet, SeriesKey
 from perfsheriff.projectfile import BenchmarkSpec
-from perfsheriff.service import ingest, jobs
+from perfsheriff.service.intake import ingest
+from perfsheriff.service.queue import jobs
 from perfsheriff.stats.changepoints import detect
 from perfsheriff.store import database, queries
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
-from perfsheriff.service import handmade
+from perfsheriff.service.sheriffing import handmade
 from perfsheriff.store import database, queries
 from support.benchrepo import build_project
 from support.cli import run_cli

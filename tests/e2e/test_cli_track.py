@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from perfsheriff import projectfile
 from perfsheriff.alerts import BisectionState
-from perfsheriff.service.alert_json import alert_json
+from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import database

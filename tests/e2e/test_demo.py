@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from perfsheriff.service.demo import CULPRIT, IMPROVEMENT
+from perfsheriff.cli.demo_project import CULPRIT, IMPROVEMENT
 from support.cli import run_cli
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from perfsheriff.service import tokens
+from perfsheriff.service.access import tokens
 from perfsheriff.store import schema as t
 from support.benchrepo import BenchProject
 from support.liveserver import LiveServer, start_server

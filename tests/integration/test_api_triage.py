@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from perfsheriff.service import tokens
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.access import tokens
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import database
 from support.benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
 from support.liveserver import LiveServer

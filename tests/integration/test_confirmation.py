@@ -17,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from perfsheriff.service import dashboard, summaries
-from perfsheriff.service.detection import detect_stored
-from perfsheriff.service.execute import QueueExecutor, QueueTimeout
-from perfsheriff.service.jobs import JobReason
-from perfsheriff.service.track import TrackEvents, TrackReport
+from perfsheriff.service.analysis.detection import detect_stored
+from perfsheriff.service.queue.jobs import JobReason
+from perfsheriff.service.sheriffing import summaries
+from perfsheriff.service.tracking.execute import QueueExecutor, QueueTimeout
+from perfsheriff.service.tracking.track import TrackEvents, TrackReport
+from perfsheriff.service.views import dashboard
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import records
 from perfsheriff.store import schema as t

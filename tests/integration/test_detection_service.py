@@ -11,9 +11,10 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
-from perfsheriff.service import compare as compare_service
-from perfsheriff.service import dashboard, ingest
-from perfsheriff.service.detection import DetectionPolicy, detect_stored, drift_reference
+from perfsheriff.service.analysis import compare as compare_service
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored, drift_reference
+from perfsheriff.service.intake import ingest
+from perfsheriff.service.views import dashboard
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.stats.compare import ComparisonVerdict
 from perfsheriff.store import alerts as alert_store

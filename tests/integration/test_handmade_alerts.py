@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError, PerfsheriffError
-from perfsheriff.service import catalog, summaries
-from perfsheriff.service import triage as triage_service
-from perfsheriff.service.handmade import Created, Request, create_alert
+from perfsheriff.service.sheriffing import summaries
+from perfsheriff.service.sheriffing import triage as triage_service
+from perfsheriff.service.sheriffing.handmade import Created, Request, create_alert
+from perfsheriff.service.views import catalog
 from perfsheriff.store import queries
 from perfsheriff.triage.sensitivity import FLOOR, MARGIN
 from support.measured import NOW, POLICY, Project

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.errors import ConflictError, NotFoundError
 from perfsheriff.model import Configuration, Machine
 from perfsheriff.projectfile import BenchmarkSpec
-from perfsheriff.service import jobs
+from perfsheriff.service.queue import jobs
 from perfsheriff.store import records
 from perfsheriff.store import schema as t
 

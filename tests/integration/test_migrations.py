@@ -16,7 +16,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Engine
 
 from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
-from perfsheriff.service.alert_json import alert_json
+from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import database

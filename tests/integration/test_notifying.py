@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff import projectfile
-from perfsheriff.service import notifying, summaries
+from perfsheriff.service.sheriffing import notifying, summaries
 from perfsheriff.store import schema as t
 from support.benchrepo import BenchProject, build_project
 from support.fakeservers import FakeService, Reply

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from perfsheriff.service import series, summaries
-from perfsheriff.service import triage as triage_service
+from perfsheriff.service.sheriffing import summaries
+from perfsheriff.service.sheriffing import triage as triage_service
+from perfsheriff.service.views import series
 from perfsheriff.triage.sensitivity import FLOOR, MARGIN, Sensitivity
 from support.measured import NOW, POLICY, Project
 

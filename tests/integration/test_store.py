@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 from perfsheriff.errors import StoreError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Direction, Machine, ResultSet
-from perfsheriff.service import ingest, series
-from perfsheriff.service.history import import_history
+from perfsheriff.service.intake import ingest
+from perfsheriff.service.intake.history import import_history
+from perfsheriff.service.views import series
 from perfsheriff.store import database, queries, records
 from perfsheriff.store import schema as t
 from support.gitfixtures import Repo, merge_bot_history

@@ -22,9 +22,12 @@ from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
-from perfsheriff.service import catalog, culprits, ingest, summaries, tokens
-from perfsheriff.service import triage as triage_service
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.access import tokens
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.intake import ingest
+from perfsheriff.service.sheriffing import culprits, summaries
+from perfsheriff.service.sheriffing import triage as triage_service
+from perfsheriff.service.views import catalog
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import notifications, queries, records

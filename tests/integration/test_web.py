@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
-from perfsheriff.service import tokens
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.access import tokens
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import bisections as bisection_store
 from support.benchrepo import BenchProject
 from support.dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from support.benchrepo import BASE_LEVEL, SLOW_LEVEL, BenchProject
 from support.liveserver import LiveServer
 

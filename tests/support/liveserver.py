@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from perfsheriff.model import Machine
-from perfsheriff.service import tokens
+from perfsheriff.service.access import tokens
 from perfsheriff.store import database
 
 SERVE = "from perfsheriff.cli.main import main; main()"

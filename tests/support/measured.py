@@ -11,9 +11,10 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
-from perfsheriff.service import ingest, sensitivity, summaries
-from perfsheriff.service import triage as triage_service
-from perfsheriff.service.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.intake import ingest
+from perfsheriff.service.sheriffing import sensitivity, summaries
+from perfsheriff.service.sheriffing import triage as triage_service
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import schema as t

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff import projectfile
 from perfsheriff.runner import Runner
-from perfsheriff.service.track import Tracker, choose_machine, open_repository
+from perfsheriff.service.tracking.track import Tracker, choose_machine, open_repository
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import schema as t
 

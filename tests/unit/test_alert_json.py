@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from perfsheriff.alerts import AlertConfirmation, AlertKind, Bisection, BisectionProbe, BisectionState
-from perfsheriff.service.alert_json import SUMMARY_FIELDS, alert_json, bisection_json
-from perfsheriff.service.detect_jsonl import detect_lines
+from perfsheriff.service.analysis.detect_jsonl import detect_lines
+from perfsheriff.service.views.alert_json import SUMMARY_FIELDS, alert_json, bisection_json
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store.alerts import AlertRow
 from perfsheriff.store.triage import AlertFacts

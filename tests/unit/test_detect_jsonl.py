@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from perfsheriff.cli.main import app
 from perfsheriff.errors import InputError
-from perfsheriff.service.detect_jsonl import detect_lines
+from perfsheriff.service.analysis.detect_jsonl import detect_lines
 from perfsheriff.stats.changepoints import DetectionSettings
 
 texts = st.text(max_size=8) | st.sampled_from(["[/]", "[bold]x", "\ud800", "caf\u00e9"])

@@ -26,7 +26,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from perfsheriff.api.errors import ApiError
-from perfsheriff.service.tokens import Role, TokenInfo, authenticate
+from perfsheriff.service.access.tokens import Role, TokenInfo, authenticate
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 TOKEN_CACHE_S = 2.0

@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from perfsheriff.service.health import gauges
+from perfsheriff.service.views.health import gauges
 
 
 class _StoreCollector(Collector):

@@ -11,9 +11,9 @@ from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
 from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.model import MAX_POSITION
-from perfsheriff.service import catalog, dashboard
-from perfsheriff.service import compare as compare_service
-from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.service.access.tokens import Role, TokenInfo
+from perfsheriff.service.analysis import compare as compare_service
+from perfsheriff.service.views import catalog, dashboard
 from perfsheriff.wire import Alert as AlertAnswer
 from perfsheriff.wire import AlertList, Comparison, ProjectList, RevisionPage, SeriesData, SeriesList
 

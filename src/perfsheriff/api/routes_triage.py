@@ -16,9 +16,10 @@ from fastapi import Depends, Query, Request
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.schemas import IdPath, api_router
-from perfsheriff.service import catalog, handmade, summaries
-from perfsheriff.service import triage as triage_service
-from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.service.access.tokens import Role, TokenInfo
+from perfsheriff.service.sheriffing import handmade, summaries
+from perfsheriff.service.sheriffing import triage as triage_service
+from perfsheriff.service.views import catalog
 from perfsheriff.wire import (
     AlertCreate,
     AlertMade,

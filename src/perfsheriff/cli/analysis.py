@@ -22,10 +22,10 @@ from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, 
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import format_value
-from perfsheriff.service import compare as compare_service
-from perfsheriff.service import detect_jsonl
-from perfsheriff.service.alert_json import alert_json
-from perfsheriff.service.detection import detect_stored, drift_reference, policy_from_thresholds
+from perfsheriff.service.analysis import compare as compare_service
+from perfsheriff.service.analysis import detect_jsonl
+from perfsheriff.service.analysis.detection import detect_stored, drift_reference, policy_from_thresholds
+from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.stats import gate
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store

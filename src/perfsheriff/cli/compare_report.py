@@ -13,7 +13,7 @@ import math
 import re
 
 from perfsheriff.model import format_value
-from perfsheriff.service.compare import GroupSummary, RevisionComparison, SeriesComparison
+from perfsheriff.service.analysis.compare import GroupSummary, RevisionComparison, SeriesComparison
 from perfsheriff.stats.compare import Comparison, ComparisonVerdict
 from perfsheriff.stats.gate import Firing, RuleKind
 from perfsheriff.stats.suite import SuiteSummary

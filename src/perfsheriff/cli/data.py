@@ -24,8 +24,8 @@ from perfsheriff.cli.context import (
 )
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine, format_value
-from perfsheriff.service import ingest as ingest_service
-from perfsheriff.service import series as series_service
+from perfsheriff.service.intake import ingest as ingest_service
+from perfsheriff.service.views import series as series_service
 
 ConfigOption = Annotated[
     list[str] | None, typer.Option("--config", "-c", help="Configuration key=value (repeatable): platform, backend...")

@@ -10,10 +10,10 @@ import typer
 from rich.panel import Panel
 
 from perfsheriff.cli.context import console, open_store, user_errors
+from perfsheriff.cli.demo_project import prepare_demo
 from perfsheriff.cli.tracking import track_pass, tracker
-from perfsheriff.service import summaries
-from perfsheriff.service.demo import prepare_demo
-from perfsheriff.service.track import TrackReport
+from perfsheriff.service.sheriffing import summaries
+from perfsheriff.service.tracking.track import TrackReport
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.triage.confirmation import Outcome
 

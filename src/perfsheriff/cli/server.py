@@ -13,9 +13,9 @@ from perfsheriff import projectfile
 from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, settings, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.model import Machine
-from perfsheriff.service import tokens
-from perfsheriff.service.projects import register_project
-from perfsheriff.service.track import open_repository
+from perfsheriff.service.access import tokens
+from perfsheriff.service.intake.projects import register_project
+from perfsheriff.service.tracking.track import open_repository
 
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 

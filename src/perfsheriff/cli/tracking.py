@@ -23,9 +23,9 @@ from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Direction
 from perfsheriff.runner import Runner, reap_groups
 from perfsheriff.runner.workdir import exclusive
-from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
-from perfsheriff.service.execute import Measured, QueueExecutor
-from perfsheriff.service.track import Tracker, TrackEvents, TrackReport, choose_machine, open_repository
+from perfsheriff.service.tracking.bisection import BisectJob, BisectReport, run_bisection
+from perfsheriff.service.tracking.execute import Measured, QueueExecutor
+from perfsheriff.service.tracking.track import Tracker, TrackEvents, TrackReport, choose_machine, open_repository
 from perfsheriff.store import alerts as alert_store
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="The perfsheriff.toml to use.")]

@@ -12,8 +12,9 @@ import typer
 from perfsheriff.alerts import AlertKind
 from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, plain, unmarked, user_errors
 from perfsheriff.errors import InputError
-from perfsheriff.service import catalog, handmade, summaries
-from perfsheriff.service import triage as triage_service
+from perfsheriff.service.sheriffing import handmade, summaries
+from perfsheriff.service.sheriffing import triage as triage_service
+from perfsheriff.service.views import catalog
 
 AsOption = Annotated[str | None, typer.Option("--as", help="Who you are, for the journal (default: $USER).")]
 alert_app = typer.Typer(help="Alerts made by hand: a change the detector did not report.", no_args_is_help=True)

@@ -19,7 +19,8 @@ import jinja2
 from sqlalchemy.engine import Engine
 
 from perfsheriff.report.svg import Span, line_chart
-from perfsheriff.service import catalog, dashboard, summaries
+from perfsheriff.service.sheriffing import summaries
+from perfsheriff.service.views import catalog, dashboard
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),

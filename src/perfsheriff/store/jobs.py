@@ -1,6 +1,6 @@
 """The job queue's statements: queue, claim under a lease, renew, give back, fail, complete, read.
 
-:mod:`perfsheriff.service.jobs` decides what these mean (states, attempts, who may complete a job); this
+:mod:`perfsheriff.service.queue.jobs` decides what these mean (states, attempts, who may complete a job); this
 module holds the SQL. The claim is one statement: on PostgreSQL the candidate row is picked with
 ``FOR UPDATE SKIP LOCKED``, so concurrent agents never wait for each other nor take the same job; SQLite
 runs the same ``UPDATE ... WHERE id = (SELECT ...)`` under its single writer lock. Expired leases of a

@@ -1,6 +1,6 @@
 """API tokens and dashboard sessions as stored: only SHA-256 digests of their secrets, never the secrets.
 
-:mod:`perfsheriff.service.tokens` makes the secrets, checks them in constant time and decides what a role
+:mod:`perfsheriff.service.access.tokens` makes the secrets, checks them in constant time and decides what a role
 may do; this module finds, adds and revokes the rows. A token's row comes with its machine's name.
 """
 

@@ -1,7 +1,7 @@
 """Queries of triage: summaries, the alerts in them, their journals, culprits and patch ids.
 
 Plain rows in, plain rows out; the rules (grouping, states, downstream) live
-in ``perfsheriff.triage`` and are applied by ``perfsheriff.service.triage``.
+in ``perfsheriff.triage`` and are applied by ``perfsheriff.service.sheriffing.triage``.
 Every function runs inside the caller's connection or transaction.
 
 A state changes only through :func:`compare_and_set_state`, one ``UPDATE ...

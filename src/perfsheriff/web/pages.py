@@ -23,8 +23,9 @@ from fastapi.staticfiles import StaticFiles
 
 from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import MAX_ID, MAX_POSITION, storable_text
-from perfsheriff.service import dashboard, summaries, triage
-from perfsheriff.service.tokens import TokenInfo, authenticate
+from perfsheriff.service.access.tokens import TokenInfo, authenticate
+from perfsheriff.service.sheriffing import summaries, triage
+from perfsheriff.service.views import dashboard
 from perfsheriff.web import session
 from perfsheriff.wire import status_of
 

@@ -1,7 +1,7 @@
 """Who is looking at the dashboard, and forms that only the dashboard itself can submit.
 
 A sheriff logs in by pasting an API token. The token itself never becomes the
-cookie: the server starts a session bound to it (``perfsheriff.service.tokens``)
+cookie: the server starts a session bound to it (``perfsheriff.service.access.tokens``)
 and the browser keeps only the session's random secret, in an ``HttpOnly``,
 ``SameSite=Strict`` cookie (scripts cannot read it, other sites cannot send it),
 ``Secure`` when the page was served over HTTPS (directly, or behind a proxy whose
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from fastapi import Request, Response
 
-from perfsheriff.service.tokens import Role, TokenInfo, end_session, session_user, start_session
+from perfsheriff.service.access.tokens import Role, TokenInfo, end_session, session_user, start_session
 
 SESSION_COOKIE = "psf_session"
 CSRF_COOKIE = "psf_csrf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from perfsheriff.api import auth
-from perfsheriff.service.tokens import Role, TokenInfo
+from perfsheriff.service.access.tokens import Role, TokenInfo
 
 NOW = datetime.now(UTC)
 

@@ -16,8 +16,9 @@ from sqlalchemy.engine import Engine
 from perfsheriff.errors import NotFoundError
 from perfsheriff.model import Configuration
 from perfsheriff.projectfile import ProjectFile
-from perfsheriff.service import jobs, uploads
-from perfsheriff.service.ingest import Target
+from perfsheriff.service.intake import uploads
+from perfsheriff.service.intake.ingest import Target
+from perfsheriff.service.queue import jobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from perfsheriff import alerts
 from perfsheriff.alerts import BisectionState
 from perfsheriff.errors import NotFoundError
-from perfsheriff.service import notifying
-from perfsheriff.service.alert_json import SUMMARY_FIELDS, alert_json
-from perfsheriff.service.culprits import stored_patch_ids, summary_facts
-from perfsheriff.service.triage import to_alert
+from perfsheriff.service.sheriffing import notifying
+from perfsheriff.service.sheriffing.culprits import stored_patch_ids, summary_facts
+from perfsheriff.service.sheriffing.triage import to_alert
+from perfsheriff.service.views.alert_json import SUMMARY_FIELDS, alert_json
 from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import triage as store
 from perfsheriff.triage import (
@@ -60,7 +60,7 @@ def _entry(row: store.SummaryRow, members: Sequence[store.AlertFacts], bisected:
 
 
 def _alert_json(fact: store.AlertFacts, bisection: alerts.Bisection | None) -> dict[str, Any]:
-    """The alert's fields a summary shows (:data:`~perfsheriff.service.alert_json.SUMMARY_FIELDS`)."""
+    """The alert's fields a summary shows (:data:`~perfsheriff.service.views.alert_json.SUMMARY_FIELDS`)."""
     given = {
         "severity": alert_severity(to_alert(fact)),
         "bisection": bisection.state.value if bisection is not None and bisection.state.decided else None,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from perfsheriff.errors import NotFoundError
 from perfsheriff.runner import RunOutcome
-from perfsheriff.service.ingest import Target, insert_run, store_result_set
+from perfsheriff.service.intake.ingest import Target, insert_run, store_result_set
 from perfsheriff.store import records
 
 

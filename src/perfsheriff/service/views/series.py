@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
-from perfsheriff.service import sensitivity
+from perfsheriff.service.sheriffing import sensitivity
 from perfsheriff.stats.summary import NoSamples, summarize
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries

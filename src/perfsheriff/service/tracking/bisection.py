@@ -21,9 +21,9 @@ from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction, Revision, SeriesKey
 from perfsheriff.projectfile import BenchmarkSpec
-from perfsheriff.service.execute import Executor, Measured
-from perfsheriff.service.ingest import Target
-from perfsheriff.service.jobs import JobReason
+from perfsheriff.service.intake.ingest import Target
+from perfsheriff.service.queue.jobs import JobReason
+from perfsheriff.service.tracking.execute import Executor, Measured
 from perfsheriff.store import queries, records
 
 

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction, unit_info
-from perfsheriff.service.alert_json import JSONL_FIELDS, JSONL_REVISION_FIELDS, alert_json
+from perfsheriff.service.views.alert_json import JSONL_FIELDS, JSONL_REVISION_FIELDS, alert_json
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, detect
 
 #: The largest series a line may hold: a million revisions (4-6 s and 0.6 GB, read and analysed) ...

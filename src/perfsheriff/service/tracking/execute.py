@@ -29,9 +29,9 @@ from perfsheriff.errors import PerfsheriffError
 from perfsheriff.model import RunStatus
 from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.runner import Runner, RunOutcome
-from perfsheriff.service import jobs
-from perfsheriff.service.ingest import Target
-from perfsheriff.service.runs import record_outcome, target_at
+from perfsheriff.service.intake.ingest import Target
+from perfsheriff.service.intake.runs import record_outcome, target_at
+from perfsheriff.service.queue import jobs
 from perfsheriff.store import jobs as queue
 from perfsheriff.store import records, runsinfo
 

@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.projectfile import ProjectFile
-from perfsheriff.service.history import import_history
+from perfsheriff.service.intake.history import import_history
 from perfsheriff.store import records
 
 

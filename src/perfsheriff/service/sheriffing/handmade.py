@@ -27,8 +27,8 @@ from sqlalchemy.engine import Engine
 from perfsheriff.alerts import AlertConfirmation, AlertKind
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.model import Direction
-from perfsheriff.service import triage
-from perfsheriff.service.series import resolve_series
+from perfsheriff.service.sheriffing import triage
+from perfsheriff.service.views.series import resolve_series
 from perfsheriff.stats.changepoints import DetectionSettings, MeasuredStep, measure_step
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries

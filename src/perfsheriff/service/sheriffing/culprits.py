@@ -18,8 +18,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.alerts import Bisection, BisectionState
 from perfsheriff.errors import GitError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
-from perfsheriff.service.alert_json import bisection_json
-from perfsheriff.service.triage import (
+from perfsheriff.service.sheriffing.triage import (
     SYSTEM,
     apply_grouping,
     describe,
@@ -28,6 +27,7 @@ from perfsheriff.service.triage import (
     summarize,
     system_transition,
 )
+from perfsheriff.service.views.alert_json import bisection_json
 from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import triage as store
 from perfsheriff.triage import Culprit, State, SummaryFacts, SuspectRange, find_upstream, group, parse_state

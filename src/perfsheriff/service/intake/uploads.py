@@ -35,9 +35,9 @@ from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine, ResultSet, RunStatus
 from perfsheriff.projectfile import is_url
-from perfsheriff.service import jobs
-from perfsheriff.service.history import read_new_history, store_new_history
-from perfsheriff.service.ingest import ResultFile, Target, insert_run, store_result_set
+from perfsheriff.service.intake.history import read_new_history, store_new_history
+from perfsheriff.service.intake.ingest import ResultFile, Target, insert_run, store_result_set
+from perfsheriff.service.queue import jobs
 from perfsheriff.store import jobs as queue
 from perfsheriff.store import records, targets
 

@@ -7,8 +7,8 @@ the user ``perfsheriff``; every change of state is a compare-and-set on the
 summary's row plus a transition note, so two sheriffs acting at once cannot
 both win (the second gets a :class:`~perfsheriff.errors.ConflictError`).
 
-What bisection found is wired in by :mod:`perfsheriff.service.culprits`; the
-read side (one summary in detail, the queues) is :mod:`perfsheriff.service.summaries`.
+What bisection found is wired in by :mod:`perfsheriff.service.sheriffing.culprits`; the
+read side (one summary in detail, the queues) is :mod:`perfsheriff.service.sheriffing.summaries`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.model import storable_text
-from perfsheriff.service import sensitivity
+from perfsheriff.service.sheriffing import sensitivity
 from perfsheriff.store import triage as store
 from perfsheriff.triage import (
     TRANSITIONS,

@@ -22,9 +22,10 @@ import numpy as np
 import sqlalchemy as sa
 
 from perfsheriff.alerts import AlertConfirmation
-from perfsheriff.service import catalog, jobs
-from perfsheriff.service.alert_json import alert_json
-from perfsheriff.service.compare import compare_revisions, resolve_stored_revision
+from perfsheriff.service.analysis.compare import compare_revisions, resolve_stored_revision
+from perfsheriff.service.queue import jobs
+from perfsheriff.service.views import catalog
+from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.stats.downsample import minmax_indices
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import bisections as bisection_store

@@ -3,7 +3,7 @@
 One pass (``track_once``): fetch (for a URL) and import the history, pick the
 revisions the schedule wants and that this machine has not measured yet, run
 every configured benchmark there, run detection, confirm the new candidates by
-measuring around them again (:mod:`perfsheriff.service.confirmation`: only a
+measuring around them again (:mod:`perfsheriff.service.tracking.confirmation`: only a
 confirmed one is published), and bisect the confirmed regressions within the
 budgets (at most ``alerts_per_summary`` per suspect range, one representative
 per benchmark when it regressed in several series).
@@ -32,13 +32,13 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction, Machine, Push
 from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile, ScheduleMode
 from perfsheriff.runner import Runner
-from perfsheriff.service import culprits, notifying
-from perfsheriff.service.bisection import BisectJob, BisectReport, run_bisection
-from perfsheriff.service.confirmation import ConfirmationReport, Confirmer
-from perfsheriff.service.detection import ConfirmScope, DetectionPolicy, detect_stored, policy_from_thresholds
-from perfsheriff.service.execute import Executor, LocalExecutor, Measured
-from perfsheriff.service.ingest import Target, prepare_target
-from perfsheriff.service.jobs import JobReason
+from perfsheriff.service.analysis.detection import ConfirmScope, DetectionPolicy, detect_stored, policy_from_thresholds
+from perfsheriff.service.intake.ingest import Target, prepare_target
+from perfsheriff.service.queue.jobs import JobReason
+from perfsheriff.service.sheriffing import culprits, notifying
+from perfsheriff.service.tracking.bisection import BisectJob, BisectReport, run_bisection
+from perfsheriff.service.tracking.confirmation import ConfirmationReport, Confirmer
+from perfsheriff.service.tracking.execute import Executor, LocalExecutor, Measured
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import records, runsinfo
@@ -103,7 +103,7 @@ def scheduled(pushes: Sequence[Push], mode: ScheduleMode, every: int | None) -> 
 @dataclass(frozen=True, slots=True)
 class Tracker:
     """The track loop over one project. Runs go through ``executor``: the local runner by default,
-    or the job queue (:class:`~perfsheriff.service.execute.QueueExecutor`) when agents do the work."""
+    or the job queue (:class:`~perfsheriff.service.tracking.execute.QueueExecutor`) when agents do the work."""
 
     engine: Engine
     project_file: ProjectFile

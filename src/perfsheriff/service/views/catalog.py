@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import redact_url
-from perfsheriff.service.alert_json import alert_json
+from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries, targets

@@ -22,7 +22,7 @@ from perfsheriff.errors import InputError, NotFoundError, PerfsheriffError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine, ResultSet, RunStatus, SeriesKey
 from perfsheriff.resultfiles import read_result_bytes
-from perfsheriff.service.history import import_history
+from perfsheriff.service.intake.history import import_history
 from perfsheriff.store import records
 
 

@@ -39,10 +39,10 @@ from perfsheriff.alerts import AlertConfirmation, AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import BenchmarkSpec
-from perfsheriff.service.execute import Executor
-from perfsheriff.service.ingest import Target
-from perfsheriff.service.jobs import JobReason
-from perfsheriff.service.triage import SYSTEM, describe, summarize, system_transition
+from perfsheriff.service.intake.ingest import Target
+from perfsheriff.service.queue.jobs import JobReason
+from perfsheriff.service.sheriffing.triage import SYSTEM, describe, summarize, system_transition
+from perfsheriff.service.tracking.execute import Executor
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries, records, runsinfo
 from perfsheriff.store import triage as triage_store

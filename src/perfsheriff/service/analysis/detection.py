@@ -32,9 +32,9 @@ from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
-from perfsheriff.service import sensitivity
-from perfsheriff.service.compare import resolve_stored_revision
-from perfsheriff.service.triage import summarize
+from perfsheriff.service.analysis.compare import resolve_stored_revision
+from perfsheriff.service.sheriffing import sensitivity
+from perfsheriff.service.sheriffing.triage import summarize
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, SeriesVerdict, detect
 from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians

@@ -1,0 +1,1 @@
+"""Results coming in: result files and uploads stored as runs, git history and projects registered."""

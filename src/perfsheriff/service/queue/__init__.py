@@ -1,0 +1,1 @@
+"""The job queue: benchmark runs waiting for an agent of the right machine class."""

@@ -1,0 +1,1 @@
+"""Sheriffs' work: alerts into summaries, culprits, decisions and what detection learns from them, notifying authors."""
