@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from bench_store import fake_history, setup
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
 from perfsheriff.projectfile import BenchmarkSpec
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.service.intake import ingest, uploads
 from perfsheriff.service.queue import jobs
@@ -139,7 +140,7 @@ def make_tokens(engine: Engine, agents: int) -> list[str]:
     """An agent token (and so a registered machine) per agent, all machines of one class."""
     return [
         tokens.create_token(
-            engine, tokens.Role.AGENT, now=datetime.now(UTC), machine=Machine(f"agent-{i}", MACHINE_CLASS)
+            engine, Role.AGENT, now=datetime.now(UTC), machine=Machine(f"agent-{i}", MACHINE_CLASS)
         ).secret
         for i in range(agents)
     ]

@@ -27,6 +27,7 @@ import httpx
 
 from perfsheriff.config import Settings
 from perfsheriff.model import Machine
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.store import database
 
@@ -84,9 +85,9 @@ def main() -> None:
         url = f"sqlite:///{Path(folder) / 'perfsheriff.db'}"
         engine = database.create_engine(url)
         database.upgrade(engine)
-        reader = tokens.create_token(engine, tokens.Role.READ, now=datetime.now(UTC)).secret
+        reader = tokens.create_token(engine, Role.READ, now=datetime.now(UTC)).secret
         agent = tokens.create_token(
-            engine, tokens.Role.AGENT, now=datetime.now(UTC), machine=Machine("bench-1", "bench-class")
+            engine, Role.AGENT, now=datetime.now(UTC), machine=Machine("bench-1", "bench-class")
         ).secret
         engine.dispose()
         port = free_port()

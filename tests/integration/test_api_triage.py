@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import database
@@ -37,7 +38,7 @@ def upload_history(server: LiveServer, project: BenchProject) -> None:
 def sheriff_token(server: LiveServer, name: str) -> str:
     engine = database.create_engine(server.db_url)
     try:
-        return tokens.create_token(engine, tokens.Role.SHERIFF, now=datetime.now(UTC), name=name).secret
+        return tokens.create_token(engine, Role.SHERIFF, now=datetime.now(UTC), name=name).secret
     finally:
         engine.dispose()
 

@@ -21,10 +21,11 @@ from perfsheriff.alerts import BisectionState
 from perfsheriff.errors import ConfigError, NotFoundError
 from perfsheriff.model import Push
 from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ScheduleMode
+from perfsheriff.scheduling import scheduled
 from perfsheriff.service.intake.ingest import Target
 from perfsheriff.service.queue.jobs import JobReason
 from perfsheriff.service.tracking.execute import LocalExecutor, Measured
-from perfsheriff.service.tracking.track import TrackEvents, choose_machine, scheduled
+from perfsheriff.service.tracking.track import TrackEvents, choose_machine
 from perfsheriff.store import schema as t
 from support.benchrepo import BASE_LEVEL, build_project
 from support.tracking import count_runs, make_tracker, runs_by_revision, stored_alerts

@@ -22,6 +22,7 @@ from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import BenchmarkResult, Configuration, Machine, ResultSet
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from perfsheriff.service.intake import ingest
@@ -374,7 +375,7 @@ def summary(world: World) -> int:
 
 def test_transitions_are_journaled_and_the_journal_only_grows(world: World, summary: int) -> None:
     engine = world.engine
-    tokens.create_token(engine, tokens.Role.SHERIFF, now=NOW, name="grace")  # a sheriff perfsheriff knows
+    tokens.create_token(engine, Role.SHERIFF, now=NOW, name="grace")  # a sheriff perfsheriff knows
     triage_service.transition(engine, summary, "investigating", who="ada", text="retriggering", now=NOW)
     before = world.detail(summary)["notes"]
     triage_service.transition(

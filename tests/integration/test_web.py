@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import bisections as bisection_store
@@ -348,7 +349,7 @@ def test_a_handmade_alert_says_who_made_it_on_every_alert_view(
     with server.client(agent) as http:  # the newest commit measures slower again: a step nobody was told of
         assert http.post("/api/v1/runs", json=run_body(data.evil_commit, 140.0, 99)).status_code == 201
     who = '<script>window.pwned = "sheriff"</script>ada'
-    sheriff = tokens.create_token(engine, tokens.Role.SHERIFF, now=datetime.now(UTC), name=who).secret
+    sheriff = tokens.create_token(engine, Role.SHERIFF, now=datetime.now(UTC), name=who).secret
     with server.client(sheriff) as http:
         work = series_ids(http)["work"]
         made = http.post("/api/v1/alerts", json={"series_id": work, "revision": data.evil_commit})

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from perfsheriff.model import Machine
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.store import database
 
@@ -50,7 +51,7 @@ class LiveServer:
         try:
             made = tokens.create_token(
                 engine,
-                tokens.Role(role),
+                Role(role),
                 now=datetime.now(UTC),
                 machine=Machine(machine, machine_class or "") if machine else None,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfsheriff.service.views.dashboard import setup_boundaries
+from perfsheriff.machines import setup_boundaries
 
 OLD = ("Old CPU", "4", "x86_64", "Linux")
 NEW = ("New CPU", "16", "x86_64", "Linux")

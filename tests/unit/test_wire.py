@@ -21,7 +21,7 @@ from perfsheriff.errors import (
     StoreError,
 )
 from perfsheriff.model import JobReason, JobState
-from perfsheriff.service.access.tokens import Role
+from perfsheriff.roles import Role
 from perfsheriff.stats.compare import ComparisonVerdict, DataProblem
 from perfsheriff.stats.gate import RuleKind
 from perfsheriff.triage.states import State

@@ -26,7 +26,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from perfsheriff.api.errors import ApiError
-from perfsheriff.service.access.tokens import Role, TokenInfo, authenticate
+from perfsheriff.roles import Role
+from perfsheriff.service.access.tokens import TokenInfo, authenticate
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 TOKEN_CACHE_S = 2.0

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from perfsheriff import __version__
 from perfsheriff.api.auth import require
-from perfsheriff.service.access.tokens import Role
+from perfsheriff.roles import Role
 from perfsheriff.service.views.health import database_ok
 from perfsheriff.wire import Health
 

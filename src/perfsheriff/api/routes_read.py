@@ -11,7 +11,8 @@ from perfsheriff.api.auth import require
 from perfsheriff.api.errors import ApiError
 from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.model import MAX_POSITION
-from perfsheriff.service.access.tokens import Role, TokenInfo
+from perfsheriff.roles import Role
+from perfsheriff.service.access.tokens import TokenInfo
 from perfsheriff.service.analysis import compare as compare_service
 from perfsheriff.service.views import catalog, dashboard
 from perfsheriff.wire import Alert as AlertAnswer

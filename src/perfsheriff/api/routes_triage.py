@@ -16,7 +16,8 @@ from fastapi import Depends, Query, Request
 
 from perfsheriff.api.auth import require
 from perfsheriff.api.schemas import IdPath, api_router
-from perfsheriff.service.access.tokens import Role, TokenInfo
+from perfsheriff.roles import Role
+from perfsheriff.service.access.tokens import TokenInfo
 from perfsheriff.service.sheriffing import handmade, summaries
 from perfsheriff.service.sheriffing import triage as triage_service
 from perfsheriff.service.views import catalog

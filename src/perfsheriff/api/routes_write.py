@@ -13,8 +13,9 @@ from perfsheriff.api.errors import ApiError
 from perfsheriff.api.limits import LARGE_BODY
 from perfsheriff.api.schemas import IdPath, api_router
 from perfsheriff.model import Configuration, Machine, RunStatus
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
-from perfsheriff.service.access.tokens import Role, TokenInfo
+from perfsheriff.service.access.tokens import TokenInfo
 from perfsheriff.service.intake import uploads
 from perfsheriff.service.queue import jobs, requested_runs
 from perfsheriff.wire import (

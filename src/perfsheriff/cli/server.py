@@ -13,6 +13,7 @@ from perfsheriff import projectfile
 from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, settings, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.model import Machine
+from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.service.intake.projects import register_project
 from perfsheriff.service.tracking.track import open_repository
@@ -73,7 +74,7 @@ def _parse_days(text: str | None) -> float | None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[tokens.Role, typer.Option(help="What the token may do.")],
+    role: Annotated[Role, typer.Option(help="What the token may do.")],
     machine: Annotated[
         str | None, typer.Option(help="The machine an agent token acts for (registered if new).")
     ] = None,

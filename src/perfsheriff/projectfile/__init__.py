@@ -28,10 +28,10 @@ from perfsheriff.projectfile.spec import (
     Project,
     ProjectFile,
     Schedule,
-    ScheduleMode,
     Thresholds,
     is_url,
 )
+from perfsheriff.scheduling import ScheduleMode
 
 __all__ = [
     "DEFAULT_FILE_NAME",

@@ -21,10 +21,10 @@ from perfsheriff.projectfile.spec import (
     Project,
     ProjectFile,
     Schedule,
-    ScheduleMode,
     Thresholds,
     is_url,
 )
+from perfsheriff.scheduling import ScheduleMode
 
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|(?P<end>end of document))\)$")
 

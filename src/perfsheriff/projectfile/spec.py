@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from perfsheriff.formats import FORMAT_NAMES
 from perfsheriff.model import Configuration
 from perfsheriff.projectfile._checks import check, show
 from perfsheriff.projectfile.notify import Notify
+from perfsheriff.scheduling import ScheduleMode
 
 #: The file name perfsheriff looks for in a repository.
 DEFAULT_FILE_NAME = "perfsheriff.toml"
@@ -136,15 +136,6 @@ class Budgets:
         check(self.runs_per_alert >= 1, "runs_per_alert", "expected an integer >= 1")
         check(self.alerts_per_summary >= 1, "alerts_per_summary", "expected an integer >= 1")
         check(self.infra_retries >= 0, "infra_retries", "expected an integer >= 0")
-
-
-class ScheduleMode(enum.StrEnum):
-    """Which revisions ``track`` measures."""
-
-    PUSH = "push"  # the tip of every push
-    COMMIT = "commit"  # every commit, roll-up members included
-    EVERY_N_PUSHES = "every-n-pushes"  # the tip of every n-th push
-    NIGHTLY = "nightly"  # the branch tip, once a day
 
 
 @dataclass(frozen=True, slots=True)

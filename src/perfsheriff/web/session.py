@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 
 from fastapi import Request, Response
 
-from perfsheriff.service.access.tokens import Role, TokenInfo, end_session, session_user, start_session
+from perfsheriff.roles import Role
+from perfsheriff.service.access.tokens import TokenInfo, end_session, session_user, start_session
 
 SESSION_COOKIE = "psf_session"
 CSRF_COOKIE = "psf_csrf"

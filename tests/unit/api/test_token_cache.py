@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from perfsheriff.api import auth
-from perfsheriff.service.access.tokens import Role, TokenInfo
+from perfsheriff.roles import Role
+from perfsheriff.service.access.tokens import TokenInfo
 
 NOW = datetime.now(UTC)
 

@@ -12,7 +12,6 @@ upload results and claim jobs only for that machine.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import secrets
@@ -24,24 +23,11 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import Machine
+from perfsheriff.roles import Role
 from perfsheriff.store import records
 from perfsheriff.store import tokens as stored
 
 PREFIX = "psf_"
-
-
-class Role(enum.StrEnum):
-    READ = "read"
-    AGENT = "agent"
-    SHERIFF = "sheriff"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    def allows(self, needed: Role) -> bool:
-        return self.rank >= needed.rank
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ the runs already made serving again as data (no finished probe is repeated).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +29,10 @@ from perfsheriff.alerts import AlertConfirmation, AlertKind, Bisection, Bisectio
 from perfsheriff.bisect import AlertDescriptor, BisectSettings, plan_bisections
 from perfsheriff.errors import ConfigError, InputError, NotFoundError
 from perfsheriff.gitrepo import GitRepo
-from perfsheriff.model import Direction, Machine, Push
-from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile, ScheduleMode
+from perfsheriff.model import Direction, Machine
+from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile
 from perfsheriff.runner import Runner
+from perfsheriff.scheduling import scheduled
 from perfsheriff.service.analysis.detection import ConfirmScope, DetectionPolicy, detect_stored, policy_from_thresholds
 from perfsheriff.service.intake.ingest import Target, prepare_target
 from perfsheriff.service.queue.jobs import JobReason
@@ -85,19 +86,6 @@ def choose_machine(project_file: ProjectFile, name: str | None, default: str) ->
             raise ConfigError(f"no machine {name!r} in the configuration (known: {known})", where="--machine")
         return MachineSpec(name)
     return project_file.machines[0] if project_file.machines else MachineSpec(default)
-
-
-def scheduled(pushes: Sequence[Push], mode: ScheduleMode, every: int | None) -> list[str]:
-    """The commits the schedule wants measured, oldest first."""
-    if mode is ScheduleMode.COMMIT:
-        return [sha for push in pushes for sha in push.commits]
-    tips = [push.tip for push in pushes]
-    if mode is ScheduleMode.EVERY_N_PUSHES and every:
-        chosen = tips[::every]
-        return chosen if not tips or chosen[-1] == tips[-1] else [*chosen, tips[-1]]
-    if mode is ScheduleMode.NIGHTLY:
-        return tips[-1:]
-    return tips
 
 
 @dataclass(frozen=True, slots=True)

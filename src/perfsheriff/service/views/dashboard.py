@@ -22,6 +22,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from perfsheriff.alerts import AlertConfirmation
+from perfsheriff.machines import HARDWARE_KEYS, setup_boundaries
 from perfsheriff.service.analysis.compare import compare_revisions, resolve_stored_revision
 from perfsheriff.service.queue import jobs
 from perfsheriff.service.views import catalog
@@ -75,49 +76,11 @@ def series_alerts(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
     return found
 
 
-#: What a machine's hardware and system are, of what a run records (``runner.environment``); a kernel
-#: update or a new Python is not a new machine.
-HARDWARE_KEYS = ("cpu_model", "cpu_count", "arch", "os")
-
-
 def machine_changes(conn: sa.Connection, series_id: str) -> list[dict[str, Any]]:
     """Where the machines behind a series changed: a machine's hardware or system changed, or a new machine
     began to measure it, at the first branch position measured on the new setup (oldest first)."""
     groups = seriesinfo.machine_setups(conn, series_id, HARDWARE_KEYS)
     return setup_boundaries(groups)
-
-
-def setup_boundaries(groups: Sequence[tuple[str, tuple[str, ...], int]]) -> list[dict[str, Any]]:
-    """From (machine, setup, first position) groups, the boundaries after the series' first position.
-
-    A machine measuring on a setup that differs in a value known on both sides (an empty value is
-    unknown: an upload that did not say) is an upgrade of that machine; a machine first seen after the
-    start is a new machine (a new generation often comes under a new name).
-    """
-    ordered = sorted(groups, key=lambda g: (g[2], g[0], g[1]))
-    if not ordered:
-        return []
-    start = ordered[0][2]
-    seen: dict[str, dict[str, str]] = {}
-    marks = []
-    for machine, setup, position in ordered:
-        known = {key: value for key, value in zip(HARDWARE_KEYS, setup, strict=True) if value}
-        before = seen.get(machine)
-        if before is None:
-            seen[machine] = known
-            if position > start:
-                changed = {key: {"from": None, "to": value} for key, value in known.items()}
-                marks.append({"position": position, "machine": machine, "kind": "new machine", "changed": changed})
-            continue
-        changed = {
-            key: {"from": before[key], "to": value}
-            for key, value in known.items()
-            if key in before and before[key] != value
-        }
-        before.update(known)
-        if changed:
-            marks.append({"position": position, "machine": machine, "kind": "upgrade", "changed": changed})
-    return marks
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
