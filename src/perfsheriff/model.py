@@ -4,6 +4,9 @@ The words follow ``DESIGN.md``: a *series* is project + branch + benchmark +
 metric + machine class + configuration, identified by a stable hash (like
 Perfherder's signatures); a *run* executes a benchmark at a revision on a
 machine and yields *samples* (repetitions) per series.
+
+Why one module of about 430 lines: it is the one vocabulary every layer imports, and its parts check
+each other (a result's samples by its unit, a unit's direction by the results that carry it).
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ Method (``docs/detection.md`` explains it at length):
    bimodal or skewed noise's other mode, not a temporary level shift.
 
 Every step is invariant under multiplying the data by ``c > 0``.
+
+Why one module of about 530 lines: the steps of one method share the prepared series and its settings;
+each step is a function of its own here, tested on its own (``tests/unit/stats/test_changepoints.py``).
 """
 
 from __future__ import annotations

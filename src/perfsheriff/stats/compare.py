@@ -13,6 +13,9 @@ null distributions are computed once per pair of sample sizes.
 The verdict uses a practical-equivalence band and a minimum magnitude, both
 symmetric on the log scale; :meth:`perfsheriff.model.Direction.is_regression`
 alone decides whether a change is a regression or an improvement.
+
+Why one module of about 440 lines: the estimate, its interval and the test are read off one exact
+Mann-Whitney distribution, which is built here once for all three.
 """
 
 from __future__ import annotations

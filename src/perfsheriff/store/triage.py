@@ -8,6 +8,9 @@ A state changes only through :func:`compare_and_set_state`, one ``UPDATE ...
 WHERE state = :expected`` statement: the database decides which of two
 sheriffs acting at once wins, on SQLite (one writer at a time) as on
 PostgreSQL (the second ``UPDATE`` waits for the first and then matches no row).
+
+Why one module of about 430 lines: every statement that reads or changes a summary sits beside
+the one compare-and-set that decides a state, so no write can go around it.
 """
 
 from __future__ import annotations

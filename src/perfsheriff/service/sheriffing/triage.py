@@ -9,6 +9,10 @@ both win (the second gets a :class:`~perfsheriff.errors.ConflictError`).
 
 What bisection found is wired in by :mod:`perfsheriff.service.sheriffing.culprits`; the
 read side (one summary in detail, the queues) is :mod:`perfsheriff.service.sheriffing.summaries`.
+
+Why one module of about 480 lines: grouping, the system's transitions and the sheriffs' actions all
+write through the same few steps (``_current``, ``_conflict``, ``_write``, the sensitivity journal), which
+would otherwise be shared across modules as half-private helpers.
 """
 
 from __future__ import annotations
