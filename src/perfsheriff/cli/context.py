@@ -6,17 +6,18 @@ import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.engine import Engine
 
 from perfsheriff.config import Settings, load_settings
 from perfsheriff.errors import ConfigError, PerfsheriffError
-from perfsheriff.store import database
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 DbOption = Annotated[
     str | None,
@@ -71,6 +72,8 @@ def settings(db: str | None) -> Settings:
 @contextlib.contextmanager
 def open_store(db: str | None) -> Iterator[Engine]:
     """Open the database for one command; a local SQLite file is created and migrated on first use."""
+    from perfsheriff.store import database  # commands that open no store do not load SQLAlchemy
+
     engine = database.create_engine(settings(db).resolved_database_url(Path.cwd()))
     try:
         if engine.dialect.name == "sqlite":

@@ -20,3 +20,7 @@ def upgrade(db: DbOption = None) -> None:
         database.upgrade(engine)
         url = engine.url.render_as_string(hide_password=True)
         console.print(f"database at schema {database.current_revision(engine)}: {url}")
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="db")

@@ -1,28 +1,116 @@
-"""The ``perfsheriff`` command line: thin commands that call the service layer."""
+"""The ``perfsheriff`` command line: thin commands that call the service layer.
+
+Commands load lazily: ``perfsheriff --help`` (and a mistyped command) imports none of the modules that
+implement them, so it does not pay for SQLAlchemy, scipy or the services; ``perfsheriff series`` loads
+only what ``series`` needs. :data:`COMMANDS` names each command's module and its one-line help, which
+``tests/unit/test_cli_lazy.py`` checks against the command itself.
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from perfsheriff.cli import data, db, remote, report, review, server, tracking, triage
+import typer
+from typer import _click as click  # the click Typer bundles, whose types its groups use
+from typer.core import TyperCommand, TyperGroup
+
+#: command -> (the module whose ``register`` adds it, its one-line help as ``--help`` lists it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("perfsheriff.cli.data", "Track a small project with roll-ups: measure every push, detect and confirm "
+             "changes, bisect to the culprits."),
+    "detect": ("perfsheriff.cli.data", "Find regressions, improvements and drift; store new alerts (a second run "
+               "adds nothing)."),
+    "alerts": ("perfsheriff.cli.data", "List stored alerts, or (--queue) the alert summaries a sheriff should look "
+               "at."),
+    "compare": ("perfsheriff.cli.data", "Compare two revisions on every series measured at both: ratio, interval, "
+                "verdict, weighted suite summary."),
+    "ingest": ("perfsheriff.cli.data", "Store the results of one revision on one machine: one run per file."),
+    "series": ("perfsheriff.cli.data", "List the stored series."),
+    "show": ("perfsheriff.cli.data", "Show one series along its branch: per revision, samples, median and spread."),
+    "init": ("perfsheriff.cli.tracking", "Write a perfsheriff.toml with the benchmarks found in the project, or a "
+             "commented example to start from."),
+    "track": ("perfsheriff.cli.tracking", "Measure new commits of the tracked branches, detect changes, confirm them "
+              "by measuring again, and bisect."),
+    "bisect": ("perfsheriff.cli.tracking", "Find the commit that changed a benchmark: a stored ALERT, or "
+               "--good/--bad/--benchmark by hand."),
+    "agent": ("perfsheriff.cli.remote", "Run the server's benchmark jobs for this machine: claim, run, upload; until "
+              "SIGTERM."),
+    "upload": ("perfsheriff.cli.remote", "Send result files to a server: one run per file, and a file sent again is "
+               "not stored twice."),
+    "serve": ("perfsheriff.cli.server", "Serve the HTTP API (JSON under /api/v1, OpenAPI at /openapi.json, /health, "
+              "/metrics) and the dashboard."),
+    "triage": ("perfsheriff.cli.triage", "Show an alert summary (alerts, culprit, journal) and change its state, "
+               "owner or bug link."),
+    "report": ("perfsheriff.cli.report", "Write a static report: the alert list, summaries, and a graph (SVG) and "
+               "table row per series."),
+    "comment": ("perfsheriff.cli.review", "Post Markdown on a pull request (--github-pr) or merge request "
+                "(--gitlab-mr) as one comment, edited in place."),
+    "db": ("perfsheriff.cli.db", "Database schema: create and migrate."),
+    "token": ("perfsheriff.cli.server", "API tokens: create, list, revoke."),
+    "alert": ("perfsheriff.cli.triage", "Alerts made by hand: a change the detector did not report."),
+}  # fmt: skip
+
+
+def load_command(name: str) -> click.Command:
+    """The real command ``name``: its module imported and registered on a Typer of its own."""
+    module = importlib.import_module(COMMANDS[name][0])
+    holder = typer.Typer(pretty_exceptions_enable=False)
+    module.register(holder)
+    group = typer.main.get_group(holder)
+    command = group.commands.get(name)
+    if command is None:
+        raise LookupError(f"{COMMANDS[name][0]} does not register {name!r}")
+    return command
+
+
+class LazyCommands(TyperGroup):
+    """A group whose commands are imported when one of them runs (or a tool walks them), not to list them."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:  # the help's list of commands needs names and one line each, nothing more
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1], short_help=COMMANDS[cmd_name][1])
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with self._stubs():
+            super().format_help(ctx, formatter)
+
+    @contextmanager
+    def _stubs(self) -> Iterator[None]:
+        self._listing = True
+        try:
+            yield
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="perfsheriff",
+    cls=LazyCommands,
     help="Keeps watch over a software project's performance: collects benchmark results, "
     "detects regressions and drift, bisects culprits.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(db.app, name="db")
-data.register(app)
-tracking.register(app)
-remote.register(app)
-server.register(app)
-triage.register(app)
-report.register(app)
-review.register(app)
 
 
-def main() -> None:
-    app()
+@app.callback()
+def _root() -> None:
+    pass  # a group of commands (they load lazily), not a single command
+
+
+def main() -> Any:
+    return app()
