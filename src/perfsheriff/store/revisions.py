@@ -71,3 +71,23 @@ def page(conn: sa.Connection, branch_id: int, *, limit: int, before: int | None)
     if before is not None:
         query = query.where(br.c.position < before)
     return [row._mapping for row in conn.execute(query)]
+
+
+def shas_named(conn: sa.Connection, name: str) -> tuple[list[str], list[str]]:
+    """The revisions ``name`` may mean: (shas of tags so named, tip shas of branches so named), each sorted."""
+    tagged = sa.select(t.revisions.c.sha).join(t.tags, t.tags.c.revision_id == t.revisions.c.id)
+    tags = sorted(set(conn.execute(tagged.where(t.tags.c.name == name)).scalars()))
+    tips = conn.execute(sa.select(t.branches.c.tip_sha).where(t.branches.c.name == name)).scalars()
+    return tags, sorted({tip for tip in tips if tip})
+
+
+def all_branch_tips(conn: sa.Connection) -> list[str]:
+    """The tip of every tracked branch (of every project), for what ``HEAD`` may mean."""
+    tips = conn.execute(sa.select(t.branches.c.tip_sha).where(t.branches.c.tip_sha.is_not(None))).scalars()
+    return sorted(set(tips))
+
+
+def parents_of(conn: sa.Connection, sha: str) -> list[str] | None:
+    """A stored revision's parents, first parent first; None when the revision is not stored."""
+    found = conn.execute(sa.select(t.revisions.c.parents).where(t.revisions.c.sha == sha).limit(1)).scalar()
+    return None if found is None else str(found).split()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from perfsheriff.model import Direction
 from perfsheriff.stats.compare import CompareSettings, Comparison, compare
 from perfsheriff.stats.gate import Firing, Rule, RuleKind, evaluate
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, summarize_suite
-from perfsheriff.store import queries, seriesinfo
+from perfsheriff.store import queries, revisions, seriesinfo
 from perfsheriff.store.queries import SeriesRow
 
 
@@ -103,15 +104,61 @@ def _plain(item: object) -> object:
     return item
 
 
+#: ``NAME``, then any of ``~N`` (N first parents back), ``^`` / ``^N`` (the N-th parent), as git reads them.
+_EXPRESSION = re.compile(r"(?P<name>[^~^\s]+)(?P<moves>(?:[~^][0-9]*)*)")
+_MOVE = re.compile(r"([~^])([0-9]*)")
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+#: The most parents a ``~N`` walks: a compare page is not a history browser.
+MAX_STEPS = 10_000
+
+
 def resolve_stored_revision(conn: sa.Connection, rev: str) -> tuple[int, str]:
-    """A stored commit by full or abbreviated sha (at least 4 hex digits)."""
-    text = rev.strip().lower()
-    if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
-        raise InputError(f"expected a commit sha (4 to 40 hex digits), got {rev!r}; pass --repo to use git expressions")
-    found = queries.revisions_by_prefix(conn, text)
+    """A stored commit named as people name it: a full or abbreviated sha (at least 4 hex digits), a branch
+    (its tip), a tag, ``HEAD`` (the tip, when one branch is tracked), each followed by any ``~N`` or ``^N``.
+
+    Names are read from what is stored (branch tips, tags, each commit's parents): no git repository is
+    needed, so the dashboard and the API take what people type, as the CLI's ``--repo`` does with git.
+    """
+    text = rev.strip()
+    parsed = _EXPRESSION.fullmatch(text)
+    if parsed is None:
+        raise InputError(f"expected a commit sha, a branch or a tag, optionally with ~N or ^N, got {rev!r}")
+    sha = _named(conn, parsed["name"], rev)
+    for kind, digits in _MOVE.findall(parsed["moves"]):
+        count = int(digits) if digits else 1
+        if kind == "~" and count > MAX_STEPS:
+            raise InputError(f"{rev!r}: at most ~{MAX_STEPS}")
+        steps, which = (count, 0) if kind == "~" else ((1, count - 1) if count else (0, 0))
+        for _ in range(steps):
+            parents = revisions.parents_of(conn, sha)
+            if parents is None or which >= len(parents):
+                raise NotFoundError(f"{rev!r}: {sha[:12]} has no such parent stored (import more history)")
+            sha = parents[which]
+    return _stored(conn, sha, rev)
+
+
+def _named(conn: sa.Connection, name: str, rev: str) -> str:
+    """The full sha ``name`` stands for: a tag, a branch's tip, ``HEAD``, or a stored sha's prefix."""
+    tags, tips = revisions.shas_named(conn, name)
+    if name == "HEAD" and not tips:
+        tips = revisions.all_branch_tips(conn)
+        if len(tips) > 1:
+            raise InputError(f"{rev!r}: HEAD is ambiguous with {len(tips)} branches tracked; name a branch")
+    candidates = set(tags) | set(tips)
+    if len(candidates) > 1:
+        raise InputError(f"{rev!r}: {name!r} names {len(candidates)} different commits (tags or branches)")
+    if candidates:
+        return candidates.pop()
+    if _HEX.fullmatch(name.lower()):
+        return _stored(conn, name.lower(), rev)[1]
+    raise NotFoundError(f"no branch, tag or stored revision named {name!r}")
+
+
+def _stored(conn: sa.Connection, sha: str, rev: str) -> tuple[int, str]:
+    found = queries.revisions_by_prefix(conn, sha)
     if not found:
         raise NotFoundError(f"no stored revision {rev!r}: ingest results for it first")
-    if len({sha for _, sha in found}) > 1:
+    if len({full for _, full in found}) > 1:
         raise InputError(f"revision {rev!r} is ambiguous: give more digits")
     return found[0]
 
