@@ -18,7 +18,17 @@ from perfsheriff import projectfile
 from perfsheriff.alerts import AlertKind
 from perfsheriff.cli import compare_report
 from perfsheriff.cli import triage as triage_cli
-from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, plain, unmarked, user_errors
+from perfsheriff.cli.context import (
+    DbOption,
+    JsonOption,
+    console,
+    err_console,
+    open_store,
+    plain,
+    print_table,
+    unmarked,
+    user_errors,
+)
 from perfsheriff.errors import InputError
 from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import format_value
@@ -147,7 +157,7 @@ def print_alerts(alerts: list[alert_store.AlertRow]) -> None:
             # confirming: measured again before it reaches a summary; a hand-made alert names its maker
             a.confirmation or plain(f"created by {a.created_by}" if a.created_by else ""),
         )
-    console.print(table)
+    print_table(table)
 
 
 def alerts(

@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from perfsheriff.config import Settings, load_settings
 from perfsheriff.errors import ConfigError, PerfsheriffError
@@ -82,3 +83,26 @@ def open_store(db: str | None) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def print_table(table: Table) -> None:
+    """``table`` as a table where it fits the terminal; else one block per row, ``column: value`` per line.
+
+    A table squeezed into 80 columns cuts every cell to "regress…" and "confide…"; a CI log or a narrow
+    terminal gets the same facts, whole, as a list. ``--json`` stays the interface for scripts.
+    """
+    natural = console.measure(table, options=console.options.update(max_width=100_000)).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    if table.title:
+        console.print(table.title)
+    headers = [str(column.header) for column in table.columns]
+    cells = [list(column.cells) for column in table.columns]
+    for row in range(table.row_count):
+        values = [cells[i][row] for i in range(len(headers))]
+        console.print(f"- {headers[0]} {values[0]}", highlight=False)
+        for header, value in zip(headers[1:], values[1:], strict=True):
+            if str(value).strip():
+                console.print(f"    {header}: ", end="", highlight=False)
+                console.print(value, highlight=False)

@@ -19,6 +19,7 @@ from perfsheriff.cli.context import (
     err_console,
     open_store,
     plain,
+    print_table,
     settings,
     user_errors,
 )
@@ -130,7 +131,7 @@ def print_series_table(rows: list[series_service.SeriesRow]) -> None:
             plain(row.branch),
             str(row.n_revisions),
         )
-    console.print(table)
+    print_table(table)
 
 
 def show(
