@@ -15,11 +15,11 @@ from sqlalchemy.engine import Engine
 
 from perfsheriff.store import database
 from perfsheriff.store.schema import metadata
+from support.databases import POSTGRES_ADMIN_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-POSTGRES_ADMIN_URL = os.environ.get("PERFSHERIFF_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")

@@ -317,7 +317,7 @@ def test_hostile_requests_get_no_500_and_the_same_answer_on_both_databases(
 ) -> None:
     """Hundreds of malformed and hostile requests (tests/integration/hostile.py) against a server on SQLite
     and one on PostgreSQL, in the same order: no answer is a 5xx, and both servers answer each alike."""
-    from conftest import POSTGRES_ADMIN_URL
+    from support.databases import POSTGRES_ADMIN_URL
 
     shutil.copy(sqlite_template, tmp_path / "perfsheriff.db")
     answers: dict[str, list[int]] = {}
