@@ -58,6 +58,8 @@ def test_what_cannot_be_resolved_says_why(engine: Engine, measured: tuple[Projec
         sha_of(engine, "main ~1")
     with pytest.raises(InputError, match="at most"):
         sha_of(engine, "main~99999999")
+    with pytest.raises(InputError, match="expected a commit sha, a branch or a tag"):
+        sha_of(engine, "main~" + "9" * 5000)  # more digits than an int is read from: refused, never a 500
 
 
 def test_head_is_refused_when_several_branches_are_tracked(engine: Engine, measured: tuple[Project, list[str]]) -> None:

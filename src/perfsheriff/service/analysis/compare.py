@@ -105,8 +105,8 @@ def _plain(item: object) -> object:
 
 
 #: ``NAME``, then any of ``~N`` (N first parents back), ``^`` / ``^N`` (the N-th parent), as git reads them.
-_EXPRESSION = re.compile(r"(?P<name>[^~^\s]+)(?P<moves>(?:[~^][0-9]*)*)")
-_MOVE = re.compile(r"([~^])([0-9]*)")
+_EXPRESSION = re.compile(r"(?P<name>[^~^\s]+)(?P<moves>(?:[~^][0-9]{0,9})*)")
+_MOVE = re.compile(r"([~^])([0-9]{0,9})")
 _HEX = re.compile(r"[0-9a-f]{4,40}")
 #: The most parents a ``~N`` walks: a compare page is not a history browser.
 MAX_STEPS = 10_000
