@@ -183,6 +183,15 @@ class GitRepo:
             raise NotFoundError(f"unknown revision {rev!r} in {self.path}")
         return result.stdout.decode().strip()
 
+    def set_ref(self, ref: str, sha: str) -> None:
+        """Point ``ref`` (e.g. ``refs/demo/upcoming``) at ``sha``."""
+        self._run(["update-ref", "--end-of-options", ref, self.resolve(sha)], writes=True)
+
+    def move_checkout(self, sha: str) -> None:
+        """Move the checked-out branch, and its files, to ``sha``: a push landing (or being held back), as the
+        demo plays it."""
+        self._run(["reset", "--hard", "--quiet", self.resolve(sha)], writes=True)
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own ancestor)."""
         args = ["merge-base", "--is-ancestor", self.resolve(ancestor), self.resolve(descendant)]

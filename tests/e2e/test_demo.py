@@ -24,7 +24,7 @@ def test_demo_tracks_detects_and_bisects_to_the_culprits(tmp_path: Path) -> None
     db = f"sqlite:///{tmp_path / '.perfsheriff' / 'demo' / 'perfsheriff.db'}"
     every = json.loads(run_cli("alerts", "--db", db, "--json", cwd=tmp_path).stdout)
     # Each candidate was measured again before anyone saw it: the two real changes held up; the one the
-    # machine's busy spell raised (tokenize 30 % slower at the newest five pushes) is closed, not reported.
+    # machine's busy spell raised (tokenize 30 % slower as the newest pushes landed) is closed, not reported.
     closed = [a for a in every if a["confirmation"] == "not-reproduced"]
     assert [(a["benchmark"], a["kind"]) for a in closed] == [("tokenize", "regression")]
     assert 0.2 < closed[0]["relative_change"] < 0.4

@@ -21,7 +21,7 @@ from perfsheriff.alerts import BisectionState
 from perfsheriff.errors import ConfigError, NotFoundError
 from perfsheriff.model import Push
 from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ScheduleMode
-from perfsheriff.scheduling import scheduled
+from perfsheriff.scheduling import scheduled, spread_order
 from perfsheriff.service.intake.ingest import Target
 from perfsheriff.service.queue.jobs import JobReason
 from perfsheriff.service.tracking.execute import LocalExecutor, Measured
@@ -121,6 +121,18 @@ def test_a_first_pass_backfills_only_the_newest_pushes(engine: Engine, tmp_path:
     assert set(runs_by_revision(engine)) == set(project.tips[-4:])
     # Later passes fill nothing in behind: only what is new since is pending.
     assert make_tracker(engine, project.config, tmp_path / "work", backfill=4).run().runs_ok == 0
+
+
+def test_a_backfill_measures_out_of_history_order(engine: Engine, tmp_path: Path) -> None:
+    """A machine that drifts during a pass must not line up with history: the backfill runs in
+    ``spread_order``, the newest push last as the routine run."""
+    project = build_project(tmp_path, level_after=BASE_LEVEL)
+    ran: list[str] = []
+    events = TrackEvents(ran=lambda sha, spec, measured: ran.append(sha))
+    make_tracker(engine, project.config, tmp_path / "work", backfill=8).run(events)
+    older = project.tips[-8:-1]
+    assert ran == [older[position] for position in spread_order(7)] + [project.tips[-1]]
+    assert ran[:7] != older
 
 
 def test_a_url_repository_is_mirrored_and_tracked_the_same(engine: Engine, tmp_path: Path) -> None:

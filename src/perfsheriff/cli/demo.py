@@ -10,10 +10,10 @@ import typer
 from rich.panel import Panel
 
 from perfsheriff.cli.context import console, open_store, user_errors
-from perfsheriff.cli.demo_project import prepare_demo
+from perfsheriff.cli.demo_project import Demo, prepare_demo
 from perfsheriff.cli.tracking import track_pass, tracker
 from perfsheriff.service.sheriffing import summaries
-from perfsheriff.service.tracking.track import TrackReport
+from perfsheriff.service.tracking.track import Tracker, TrackReport
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.triage.confirmation import Outcome
 
@@ -26,7 +26,8 @@ def demo(
     """Track a small project with roll-ups: measure every push, detect and confirm changes, bisect to the culprits."""
     with user_errors():
         workdir = workdir.absolute()
-        config = prepare_demo(workdir)
+        laid_out = prepare_demo(workdir)
+        config = laid_out.config
         db = f"sqlite:///{workdir / 'perfsheriff.db'}"
         console.print(
             Panel.fit(
@@ -38,6 +39,7 @@ def demo(
         )
         with tracker(config, None, db, workdir / "work", backfill=1000) as t:
             report = track_pass(t)
+            _land_while_busy(laid_out, t, report)
             with t.engine.connect() as conn:
                 alerts = {a.id: a for a in alert_store.list_alerts(conn, ids=report.new_alert_ids)}
     console.print("\n[bold]For the sheriff[/]")
@@ -65,6 +67,20 @@ def demo(
     regressions = [s for s in waiting if any(a["kind"] == "regression" for a in s["alerts"])]
     chosen = regressions or waiting
     _next_steps(_program(), db, config, workdir, int(chosen[0]["id"]) if chosen else None)
+
+
+def _land_while_busy(laid_out: Demo, t: Tracker, report: TrackReport) -> None:
+    """The newest pushes land one at a time, a pass each, as CI measures them, while a neighbour's job keeps
+    the machine busy; ``report`` takes in every pass."""
+    for number, sha in enumerate(laid_out.landing, start=1):
+        laid_out.land(sha)
+        laid_out.slow_next_run()  # the push's own run; retriggers come later, on a quiet machine
+        console.print(
+            f"\n[bold]push {number} of {len(laid_out.landing)} lands[/] ({sha[:10]}); the machine is busy with "
+            "a neighbour's job",
+            highlight=False,
+        )
+        report.absorb(track_pass(t))
 
 
 def _next_steps(prog: str, db: str, config: Path, workdir: Path, summary_id: int | None) -> None:

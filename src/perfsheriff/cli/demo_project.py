@@ -2,14 +2,15 @@
 
 It builds a real git repository (a small text-processing library with its
 benchmark script, about 40 commits landed as roll-ups and direct pushes), writes
-a ``perfsheriff.toml`` for it, and runs one ``track`` pass: every push tip is
-measured (as CI would), detection finds the changes, confirmation measures
-each candidate's ends again before anyone sees it, and bisection runs the
-benchmark inside the roll-ups to name the culprit commit. One commit inside a
-roll-up makes ``parse`` about 20% slower (it looks a third of the words up again);
-another, in another roll-up, makes ``render`` much faster. And the machine has a
-busy spell while it measures the newest five pushes (``MACHINE``): ``tokenize``
-comes out 30 % slower there, a candidate that confirmation closes, telling nobody.
+a ``perfsheriff.toml`` for it, and tracks it as CI would: a first ``track`` pass
+measures every push tip landed so far, then the newest five pushes land one at a
+time, a pass each. Detection finds the changes, confirmation measures each
+candidate's ends again before anyone sees it, and bisection runs the benchmark
+inside the roll-ups to name the culprit commit. One commit inside a roll-up makes
+``parse`` about 20% slower (it looks a third of the words up again); another, in
+another roll-up, makes ``render`` much faster. And the machine has a busy spell
+while the last five pushes land (``MACHINE``): ``tokenize`` comes out 30 % slower
+in those five runs, a candidate that confirmation closes, telling nobody.
 """
 
 from __future__ import annotations
@@ -129,21 +130,21 @@ def render(words):
 MACHINE = '''"""The demo's machine: runs a benchmark command and passes its results on, but has a busy spell.
 
 Shared machines have busy spells: a neighbour takes the memory bandwidth that one benchmark depends on, and
-its timings come out slower for a while. Here the 17th to 21st runs, the newest five pushes of the first
-pass, are such a spell: tokenize's samples come out 30 % slower. Runs after it (the retriggers that confirm
-a candidate, bisection's probes) are normal again. The count of runs is kept in machine.runs beside this.
+its timings come out slower for a while. machine.busy beside this holds how many runs the spell still
+lasts: the demo sets it to one as each of the last five pushes lands, so the run that measures the push
+is slow (tokenize's samples come out 30 % slower), and the retriggers that confirm a candidate later are not.
 """
 import json, subprocess, sys
 from pathlib import Path
 
-COUNT = Path(__file__).with_name("machine.runs")
-SPELL = range(17, 22)
+BUSY = Path(__file__).with_name("machine.busy")
 
-run = int(COUNT.read_text()) + 1 if COUNT.exists() else 1
-COUNT.write_text(str(run))
+left = int(BUSY.read_text()) if BUSY.exists() else 0
+if left:
+    BUSY.write_text(str(left - 1))
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True)
 results = json.loads(done.stdout)
-if run in SPELL:
+if left:
     for result in results["results"]:
         if result["name"] == "tokenize":
             result["samples"] = [sample * 1.3 for sample in result["samples"]]
@@ -277,13 +278,35 @@ def build_history() -> _Stream:
     return stream
 
 
-def prepare_demo(workdir: Path) -> Path:
-    """Lay out a fresh demo under ``workdir``: the repository and its perfsheriff.toml; returns the config path."""
+LANDING = 5  # the newest pushes, which land one at a time while the machine is busy
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A laid-out demo: its configuration, and the pushes still to land on ``main``, oldest first."""
+
+    config: Path
+    repo: GitRepo
+    landing: list[str]
+
+    def land(self, sha: str) -> None:
+        self.repo.move_checkout(sha)
+
+    def slow_next_run(self) -> None:
+        (self.config.parent / "machine.busy").write_text("1")
+
+
+def prepare_demo(workdir: Path) -> Demo:
+    """Lay out a fresh demo under ``workdir``: the repository, with ``main`` held back ``LANDING`` pushes (kept
+    under ``refs/demo/upcoming``), and its perfsheriff.toml."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    GitRepo.create(workdir / "textkit", build_history().bytes())
+    repo = GitRepo.create(workdir / "textkit", build_history().bytes())
+    tips = [push.tip for push in repo.pushes("main")]
+    repo.set_ref("refs/demo/upcoming", tips[-1])
+    repo.move_checkout(tips[-LANDING - 1])
     (workdir / "machine.py").write_text(MACHINE)
     config = workdir / "perfsheriff.toml"
     config.write_text(CONFIG)
-    return config
+    return Demo(config, repo, tips[-LANDING:])

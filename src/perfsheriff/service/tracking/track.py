@@ -32,7 +32,7 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction, Machine
 from perfsheriff.projectfile import BenchmarkSpec, MachineSpec, ProjectFile
 from perfsheriff.runner import Runner
-from perfsheriff.scheduling import scheduled
+from perfsheriff.scheduling import scheduled, spread_order
 from perfsheriff.service.analysis.detection import ConfirmScope, DetectionPolicy, detect_stored, policy_from_thresholds
 from perfsheriff.service.intake.ingest import Target, prepare_target
 from perfsheriff.service.queue.jobs import JobReason
@@ -64,6 +64,15 @@ class TrackReport:
     confirmations: dict[int, ConfirmationReport] = field(default_factory=dict)
     bisections: dict[int, BisectReport] = field(default_factory=dict)
     reused: dict[int, int] = field(default_factory=dict)  # alert id -> the alert whose culprit it shares
+
+    def absorb(self, later: TrackReport) -> None:
+        """Add a later pass's report to this one, to report several passes as one."""
+        self.runs_ok += later.runs_ok
+        self.runs_failed += later.runs_failed
+        self.new_alert_ids += later.new_alert_ids
+        self.confirmations |= later.confirmations
+        self.bisections |= later.bisections
+        self.reused |= later.reused
 
 
 def open_repository(project_file: ProjectFile, workroot: Path) -> GitRepo:
@@ -144,14 +153,17 @@ class Tracker:
         return [sha for sha in wanted[first:] if ids[sha] not in done]
 
     def measure(self, target: Target, report: TrackReport, events: TrackEvents) -> None:
-        """Run every benchmark at its pending commits: the newest as routine, older ones as backfill."""
+        """Run every benchmark at its pending commits: the newest as routine, older ones as backfill, in an
+        order that does not follow history (``spread_order``), so that a drifting machine cannot pass for a
+        change in the code."""
         work = [(spec, self.pending(target, spec)) for spec in self.project_file.benchmarks]
         if events.planned:
             events.planned(sum(len(shas) for _, shas in work))
         executor = self.executor_for(events)
         newest = self.repo.resolve(target.branch)
         for spec, shas in work:
-            backfill = [sha for sha in shas if sha != newest]
+            older = [sha for sha in shas if sha != newest]
+            backfill = [older[position] for position in spread_order(len(older))]
             routine = [sha for sha in shas if sha == newest]
             measured = executor.measure(target, spec, backfill, reason=JobReason.BACKFILL) if backfill else []
             measured += executor.measure(target, spec, routine, reason=JobReason.ROUTINE) if routine else []
