@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def build_project(
     )
 
 
-def busy_machine(config: Path, invocations: range) -> None:
+def busy_machine(config: Path, invocations: Iterable[int]) -> None:
     """Make the benchmark's ``invocations`` (counted from 0 across runs) 30 % slow: a noisy neighbour."""
     (config.parent / "invocations.busy").write_text(" ".join(map(str, invocations)) + "\n")
 
