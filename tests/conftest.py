@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff.store import database
-from perfsheriff.store.schema import metadata
-from support.databases import POSTGRES_ADMIN_URL
+from support.databases import POSTGRES_ADMIN_URL, PostgresDatabases, rolled_back_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -41,44 +39,51 @@ def _postgres_unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"perfsheriff_test_{uuid.uuid4().hex[:10]}"
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """One migrated template database on the PostgreSQL server, cloned per test that commits; all dropped
+    at the end of the session."""
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        databases = PostgresDatabases(POSTGRES_ADMIN_URL)
     except sa.exc.OperationalError as exc:
-        admin.dispose()
         _postgres_unavailable(str(exc.orig).splitlines()[0])
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    engine = database.create_engine(url)
-    database.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    yield databases
+    databases.close()
 
 
-def _truncate_all(engine: Engine) -> None:
-    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+@pytest.fixture(scope="session")
+def postgres_url(postgres_databases: PostgresDatabases) -> str:
+    """The session's migrated PostgreSQL database; tests reach it through rolled-back engines, so it stays
+    empty."""
+    return postgres_databases.clone("perfsheriff_session")
+
+
+def _commits(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's rows must be visible to other connections: a URL handed to a server or a CLI,
+    or threads racing on the database (marker ``commits``)."""
+    return "engine_url" in request.fixturenames or request.node.get_closest_marker("commits") is not None
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
-    """A real, migrated, empty database: an SQLite file, or the PostgreSQL server."""
+    """A real, migrated, empty database: an SQLite file, or on the PostgreSQL server either a transaction
+    rolled back at the end of the test or, for a test that commits, a database of its own
+    (tests/support/databases.py)."""
     if request.param == "sqlite":
         path = tmp_path / "perfsheriff.db"
         shutil.copy(sqlite_template, path)
         created = database.create_engine(f"sqlite:///{path}")
+        yield created
+        created.dispose()
+    elif _commits(request):
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        url = databases.clone()
+        created = database.create_engine(url)
+        yield created
+        created.dispose()
+        databases.drop(url)
     else:
-        created = database.create_engine(request.getfixturevalue("postgres_url"))
-        _truncate_all(created)
-    yield created
-    created.dispose()
+        with rolled_back_engine(request.getfixturevalue("postgres_url")) as created:
+            yield created
 
 
 @pytest.fixture

@@ -21,25 +21,22 @@ import atexit
 import json
 import shutil
 import tempfile
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import schemathesis
-import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from perfsheriff.config import Settings
 from perfsheriff.server import create_app
 from perfsheriff.store import database
-from perfsheriff.store.schema import metadata
 from support.benchrepo import build_project
+from support.databases import PostgresDatabases
 from support.hostile import Probe, probes
 from support.liveserver import LiveServer, start_server
 
@@ -131,30 +128,25 @@ class Admin:
                     self.secret = ""
 
 
-def _empty_postgres(url: str) -> None:
-    engine = database.create_engine(url)
-    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[LiveServer]:
     """A server with a project (its history imported) and an agent machine ``box``, for the whole module."""
     folder = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    databases: PostgresDatabases | None = None
     if request.param == "sqlite":
         shutil.copy(sqlite_template, folder / "perfsheriff.db")
         url = f"sqlite:///{folder / 'perfsheriff.db'}"
     else:
-        url = request.getfixturevalue("postgres_url")
-        _empty_postgres(url)
+        databases = request.getfixturevalue("postgres_databases")
+        url = databases.clone()
     server = start_server(url, folder, config=PROJECT.config)
     server.token("agent", machine="box", machine_class="test-class")
     yield server
     server.stop()
+    if databases is not None:
+        databases.drop(url)
     assert "Traceback" not in server.log.read_text(), server.log.read_text()
 
 
@@ -266,25 +258,6 @@ def test_values_beyond_the_documented_range_are_refused(live: LiveServer, admin:
         assert http.post("/api/v1/runs", json=at_the_ends, headers=admin.headers()).status_code in {200, 201}
 
 
-@contextmanager
-def fresh_postgres(admin_url: str) -> Iterator[str]:
-    """A migrated PostgreSQL database of its own (the module's server keeps the shared one)."""
-    admin_engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"perfsheriff_probe_{uuid.uuid4().hex[:10]}"
-    with admin_engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin_engine.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = database.create_engine(url)
-        database.upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin_engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin_engine.dispose()
-
-
 def answer_probes(server: LiveServer) -> list[int]:
     """Send every probe in order with the token of its role; the statuses in the same order."""
     secrets = {
@@ -313,16 +286,15 @@ def answer_probes(server: LiveServer) -> list[int]:
 
 @pytest.mark.postgres
 def test_hostile_requests_get_no_500_and_the_same_answer_on_both_databases(
-    tmp_path: Path, sqlite_template: Path
+    tmp_path: Path, sqlite_template: Path, postgres_databases: PostgresDatabases
 ) -> None:
     """Hundreds of malformed and hostile requests (tests/integration/hostile.py) against a server on SQLite
     and one on PostgreSQL, in the same order: no answer is a 5xx, and both servers answer each alike."""
-    from support.databases import POSTGRES_ADMIN_URL
-
     shutil.copy(sqlite_template, tmp_path / "perfsheriff.db")
     answers: dict[str, list[int]] = {}
     logs: list[str] = []
-    with fresh_postgres(POSTGRES_ADMIN_URL) as postgres:
+    postgres = postgres_databases.clone("perfsheriff_probe")
+    try:
         for name, url in (("sqlite", f"sqlite:///{tmp_path / 'perfsheriff.db'}"), ("postgresql", postgres)):
             folder = tmp_path / name
             folder.mkdir()
@@ -332,6 +304,8 @@ def test_hostile_requests_get_no_500_and_the_same_answer_on_both_databases(
             finally:
                 server.stop()
             logs.append(server.log.read_text())
+    finally:
+        postgres_databases.drop(postgres)
     sent: list[Probe] = list(probes(PROJECT.tips[0]))
     assert len(sent) >= 500
     errors = [(p.label, a) for p, a in zip(sent, answers["sqlite"], strict=True) if a >= 500 or a < 0]

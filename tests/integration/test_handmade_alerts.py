@@ -157,6 +157,7 @@ def _first_measured(project: Project, series: str) -> str:
         return queries.series_history(conn, series)[0].sha
 
 
+@pytest.mark.commits
 def test_two_sheriffs_making_the_same_alert_at_once_make_one(project: Project) -> None:
     project.measure(30, parse=100.0, render=100.0)
     step = project.measure(30, parse=103.0, render=100.0)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from perfsheriff.errors import ConflictError, NotFoundError
@@ -50,8 +51,13 @@ def _queue(engine: Engine, count: int, reason: jobs.JobReason = jobs.JobReason.R
 
 def test_priority_then_fifo_and_dedupe(engine: Engine) -> None:
     routine = _queue(engine, 2)
-    with engine.begin() as conn:
-        bisect_request = jobs.JobRequest(1, 1, 1, SPEC, Path("/cfg"), "cls", Configuration(), jobs.JobReason.BISECT)
+    with engine.begin() as conn:  # ids from the database: sequences outlive a rolled-back test
+        project = records.project_id(conn, "p", "/nowhere")
+        branch = records.branch_id(conn, project, "main")
+        revision = conn.execute(sa.select(t.revisions.c.id).where(t.revisions.c.sha == f"{0:040x}")).scalar_one()
+        bisect_request = jobs.JobRequest(
+            project, branch, revision, SPEC, Path("/cfg"), "cls", Configuration(), jobs.JobReason.BISECT
+        )
         bisect_id, new = jobs.enqueue(conn, bisect_request, now=T0)
         again, new_again = jobs.enqueue(conn, bisect_request, now=T0)
     assert new
@@ -106,6 +112,7 @@ def test_release_does_not_count_and_fail_does(engine: Engine) -> None:
         jobs.fail(engine, 999_999, "x", "y", now=T0)
 
 
+@pytest.mark.commits
 def test_concurrent_claims_take_each_job_once(engine: Engine) -> None:
     ids = _queue(engine, 40)
     taken: list[int] = []

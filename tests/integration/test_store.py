@@ -157,6 +157,7 @@ def test_series_keep_machines_and_configurations_apart(engine: Engine, tmp_path:
         assert [r.machine_class for r in series.list_series(conn, machine="box-2")] == ["box-2"]
 
 
+@pytest.mark.commits
 def test_concurrent_writers_create_a_machine_once(engine: Engine) -> None:
     def create(_: int) -> int:
         with engine.begin() as conn:

@@ -170,6 +170,7 @@ def test_alerts_of_one_change_form_one_untriaged_summary_with_a_creation_note(wo
     assert triage_service.summarize(world.engine, None, NOW).created == ()
 
 
+@pytest.mark.commits
 def test_concurrent_passes_place_each_alert_once(world: World) -> None:
     s = world.shas
     alerts = [world.alert(name, s[3], s[5]) for name in BENCHMARKS]
@@ -456,6 +457,7 @@ def test_a_stale_from_state_is_a_conflict(world: World, summary: int) -> None:
     assert world.detail(summary)["state"] == "acknowledged"
 
 
+@pytest.mark.commits
 def test_of_sheriffs_deciding_at_once_exactly_one_wins(world: World, summary: int) -> None:
     engine = world.engine
     triage_service.transition(engine, summary, "investigating", who="ada", now=NOW)
