@@ -1,6 +1,6 @@
 """How many false candidates die in confirmation, how many true ones survive, and what it costs in runs.
 
-Usage: ``.venv/bin/python benchmarks/confirm_simulator.py [--series N] [--seed S] [--rank-test]``
+Usage: ``.venv/bin/python benchmarks/confirm_simulator.py [--series N] [--seed S] [--rank-test] [--blocked]``
 
 Each simulated series has 60 revisions, one run each; a run is five samples
 ``100 · exp(0.02 · (level + run noise + 0.3 · repetition noise))``: 2 % run-to-run
@@ -13,7 +13,11 @@ less than runs do. Conditions:
   machine, 15 % slow; their revisions are as fast as the others when run again;
 - **step e**: one true step of ``e`` noise standard deviations (e · 2 %) at a random
   revision between 15 and 50; a candidate within two revisions of it, in its
-  direction, is true, any other is false.
+  direction, is true, any other is false;
+- **+ creep**: while confirmation runs, the machine slows by 6 % (3 noise sds) over each
+  round, linearly in the order of the runs. The retriggers of the two ends run interleaved,
+  A B B A (``scheduling.interleaved``), so the creep weighs on both alike; ``--blocked`` runs
+  all of one end first, as before, and the creep then reads as a slower second end.
 
 The detector (``stats.changepoints.detect``, default settings) raises the
 candidates; each is confirmed as ``perfsheriff track`` does, by the same
@@ -44,12 +48,21 @@ import numpy as np
 from perfsheriff.bisect.synthetic import NoiseKind, draw_noise
 from perfsheriff.model import Direction
 from perfsheriff.stats.changepoints import ChangePoint, detect
-from perfsheriff.triage.confirmation import NEIGHBOURS, ConfirmationPlanner, Decision, Outcome, Prior
+from perfsheriff.triage.confirmation import (
+    NEIGHBOURS,
+    ConfirmationPlan,
+    ConfirmationPlanner,
+    Decision,
+    Outcome,
+    Prior,
+)
 
 REVISIONS = 60
 SAMPLES = 5
 NOISE = 0.02
 BUSY = 1.15
+CREEP = 0.06  # 3 noise sds over one confirmation round
+BLOCKED = False  # --blocked
 BUDGET = 15
 LOWER = Direction.LOWER_IS_BETTER
 EFFECTS = (1.0, 2.0, 4.0, 8.0)
@@ -79,6 +92,7 @@ class Condition:
     noise: NoiseKind
     effect: float = 0.0  # true step in noise sds (0: none)
     busy_tail: bool = False
+    creep: bool = False  # the machine slows while confirmation runs, by CREEP over each round
     true: Tally = field(default_factory=Tally)
     false: Tally = field(default_factory=Tally)
 
@@ -133,8 +147,10 @@ def confirm(
         decision = planner.next_step(medians)
         if isinstance(decision, Decision):
             break
-        for revision in decision.plan.revisions:
-            runs[int(revision)].append(run(levels[int(revision)], condition.noise, rng))
+        order = blocked(decision.plan) if BLOCKED else decision.plan.revisions
+        for t, revision in enumerate(order):
+            slow = 1.0 + CREEP * t / max(len(order) - 1, 1) if condition.creep else 1.0
+            runs[int(revision)].append(run(levels[int(revision)], condition.noise, rng, slow))
     merged = [[v for r in runs[i] for v in r] for i in range(REVISIONS)]
     again = detect(merged, direction=LOWER).change_points
     kept = decision.judgement.outcome is not Outcome.NOT_REPRODUCED
@@ -144,6 +160,11 @@ def confirm(
     tally.placed += kept and window[decision.split - 1] < step <= window[decision.split]
     tally.moved += decision.moved
     tally.kept_by_rerun += any(abs(c.index - cp.index) <= 2 and c.is_regression == cp.is_regression for c in again)
+
+
+def blocked(plan: ConfirmationPlan) -> list[str]:
+    """The order runs were asked for before they were interleaved: all of one end, then all of the other."""
+    return [rev for rev, n in plan.retrigger for _ in range(n)] + list(plan.backfill)
 
 
 def suspect_ends(cp: ChangePoint) -> tuple[int, int]:
@@ -159,6 +180,9 @@ def conditions() -> list[Condition]:
         grid.append(Condition(f"pure noise, {kind.value}", kind))
         grid.append(Condition(f"busy tail, {kind.value}", kind, busy_tail=True))
         grid += [Condition(f"step {effect:g} sd, {kind.value}", kind, effect=effect) for effect in EFFECTS]
+    for kind in NoiseKind:
+        grid.append(Condition(f"busy tail + creep, {kind.value}", kind, busy_tail=True, creep=True))
+        grid.append(Condition(f"step 2 sd + creep, {kind.value}", kind, effect=2.0, creep=True))
     return grid
 
 
@@ -167,7 +191,10 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=300, help="series per condition (300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rank-test", action="store_true", help="judge by the rank test alone, without the prior")
+    parser.add_argument("--blocked", action="store_true", help="run each end's retriggers together (A A B B)")
     args = parser.parse_args()
+    global BLOCKED  # noqa: PLW0603 - a switch of this script, read by confirm()
+    BLOCKED = args.blocked
     grid = conditions()
     for index, condition in enumerate(grid):
         rng = np.random.default_rng([args.seed, index])
@@ -183,10 +210,12 @@ def main() -> None:
     print(f"{'':<26} {head} | {head}")
     for c in grid:
         print(f"{c.label:<26} {c.true.row()} | {c.false.row()}")
-    _totals(grid)
+    print()
+    _totals([c for c in grid if not c.creep], "all, steady machine")
+    _totals([c for c in grid if c.creep], "all, creeping machine")
 
 
-def _totals(grid: list[Condition]) -> None:
+def _totals(grid: list[Condition], label: str) -> None:
     true, false = Tally(), Tally()
     for c in grid:
         for total, part in ((true, c.true), (false, c.false)):
@@ -196,11 +225,11 @@ def _totals(grid: list[Condition]) -> None:
             total.runs += part.runs
             total.placed += part.placed
             total.moved += part.moved
-    print(f"{'all':<26} {true.row()} | {false.row()}")
+    print(f"{label:<26} {true.row()} | {false.row()}")
     if false.candidates and true.candidates:
         per_candidate = (true.runs + false.runs) / (true.candidates + false.candidates)
         print(
-            f"\nconfirmation closes {1 - false.kept / false.candidates:.1%} of false candidates and keeps "
+            f"{label}: confirmation closes {1 - false.kept / false.candidates:.1%} of false candidates and keeps "
             f"{true.kept / true.candidates:.1%} of true ones, at {per_candidate:.1f} "
             f"runs per candidate; a detector re-run would close {1 - false.kept_by_rerun / false.candidates:.1%} "
             f"and keep {true.kept_by_rerun / true.candidates:.1%}"

@@ -54,3 +54,23 @@ def spread_order(count: int) -> list[int]:
     for position, step in enumerate(steps):
         order[step] = position
     return order
+
+
+def interleaved(counts: Sequence[tuple[str, int]]) -> list[str]:
+    """Runs of several revisions in A B B A order: rounds of one run each, every other round reversed.
+
+    Measured as A A A A B B B B, a machine that slows down over the minutes the runs take makes B look
+    slower than A, which a comparison of the two reads as a regression. In A B B A A B B A order a linear
+    drift adds the same to both sides' means (exactly, for an even and equal count of runs), and runs of A
+    and B that follow each other are taken close together in time.
+    """
+    left = [[name, runs] for name, runs in counts]
+    order: list[str] = []
+    forward = True
+    while any(runs > 0 for _, runs in left):
+        for entry in left if forward else reversed(left):
+            if entry[1] > 0:
+                order.append(str(entry[0]))
+                entry[1] = int(entry[1]) - 1
+        forward = not forward
+    return order

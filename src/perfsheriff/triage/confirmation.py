@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
+from perfsheriff.scheduling import interleaved
 from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict, compare
 
 #: Data points (runs) each end of a suspect range needs (Perfherder's sheriffing practice).
@@ -89,8 +90,9 @@ class ConfirmationPlan:
 
     @property
     def revisions(self) -> list[str]:
-        """Every run asked for, one entry per run, ends first (the order to run them in)."""
-        return [rev for rev, n in self.retrigger for _ in range(n)] + list(self.backfill)
+        """Every run asked for, one entry per run, in the order to run them: the ends interleaved (A B B A,
+        so that a machine drifting over the round weighs on both ends alike), then the backfills."""
+        return interleaved(self.retrigger) + list(self.backfill)
 
 
 def plan_confirmation(

@@ -42,7 +42,7 @@ def test_one_run_at_each_end_asks_for_three_retriggers_each_and_fills_unmeasured
     assert plan.retrigger == (("g", 3), ("b", 3))
     assert plan.backfill == ("b1", "g2")  # nearest first, and never beyond two a side
     assert plan.runs == 8
-    assert plan.revisions == ["g", "g", "g", "b", "b", "b", "b1", "g2"]
+    assert plan.revisions == ["g", "b", "b", "g", "g", "b", "b1", "g2"]  # the ends interleaved, A B B A
     assert plan.trimmed == 0
 
 
