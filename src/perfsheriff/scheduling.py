@@ -64,13 +64,14 @@ def interleaved(counts: Sequence[tuple[str, int]]) -> list[str]:
     drift adds the same to both sides' means (exactly, for an even and equal count of runs), and runs of A
     and B that follow each other are taken close together in time.
     """
-    left = [[name, runs] for name, runs in counts]
+    names = [name for name, _ in counts]
+    left = [runs for _, runs in counts]
     order: list[str] = []
     forward = True
-    while any(runs > 0 for _, runs in left):
-        for entry in left if forward else reversed(left):
-            if entry[1] > 0:
-                order.append(str(entry[0]))
-                entry[1] = int(entry[1]) - 1
+    while any(runs > 0 for runs in left):
+        for i in range(len(names)) if forward else reversed(range(len(names))):
+            if left[i] > 0:
+                order.append(names[i])
+                left[i] -= 1
         forward = not forward
     return order
