@@ -39,6 +39,7 @@ from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.stats import gate
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store
+from perfsheriff.wire import Comparison
 
 #: Exit status of ``compare`` when a ``--fail-on`` rule fires (1 stays for usage errors).
 GATE_FAILED = 3
@@ -205,14 +206,20 @@ def compare(
     with user_errors():
         if markdown and as_json:
             raise InputError("choose one of --json and --markdown", where="--markdown")
-        rules = _fail_on_rules(fail_on)
+        rules = gate.parse_rules(fail_on, where="--fail-on") if fail_on is not None else ()
         if repo is not None:
             git = GitRepo(repo)
             base, head = git.resolve(base), git.resolve(head)
         with open_store(db) as engine, engine.connect() as conn:
-            result = compare_service.compare_revisions(conn, base, head, rules=rules)
+            found = compare_service.compare_revisions(conn, base, head, rules=rules)
+        result = Comparison.model_validate(found.as_json())
+    _show_comparison(result, as_json=as_json, markdown=markdown)
+
+
+def _show_comparison(result: Comparison, *, as_json: bool, markdown: bool) -> None:
+    """The comparison as JSON, Markdown or a table; exit 3 naming each rule that fired."""
     if as_json:
-        console.print_json(json.dumps(result.as_json()))
+        console.print_json(result.model_dump_json())
     elif markdown:
         typer.echo(compare_report.markdown(result), nl=False)
     else:
@@ -223,22 +230,13 @@ def compare(
         raise typer.Exit(GATE_FAILED)
 
 
-def _fail_on_rules(text: str | None) -> tuple[gate.Rule, ...]:
-    if text is None:
-        return ()
-    try:
-        return gate.parse_rules(text)
-    except InputError as err:
-        raise InputError(err.reason, where="--fail-on") from None
-
-
-def _print_comparison(result: compare_service.RevisionComparison) -> None:
-    places = {(r.series.machine_class, r.series.configuration) for r in result.rows}
+def _print_comparison(result: Comparison) -> None:
+    places = {(r.machine_class, r.configuration) for r in result.series}
     where = ""
     if len(places) == 1:
         machine, configuration = next(iter(places))
         where = f" on {plain(machine)} ({plain(configuration)})" if configuration else f" on {plain(machine)}"
-    table = Table(title=f"{result.head[:10]} against {result.base[:10]}{where}")
+    table = Table(title=f"{plain(result.head[:10])} against {plain(result.base[:10])}{where}")
     table.add_column("benchmark", overflow="fold")
     if not where:
         table.add_column("machine, config", overflow="fold")
@@ -246,15 +244,14 @@ def _print_comparison(result: compare_service.RevisionComparison) -> None:
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("95% interval", no_wrap=True)
     table.add_column("verdict", overflow="fold")
-    for r in result.rows:
-        c = r.comparison
-        verdict = c.verdict.value.replace("_", " ") + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
-        place = [] if where else [plain(f"{r.series.machine_class}, {r.series.configuration}")]
+    for c in result.series:
+        verdict = c.verdict.replace("_", " ") + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
+        place = [] if where else [plain(f"{c.machine_class}, {c.configuration}")]
         table.add_row(
-            plain(r.series.benchmark),
+            plain(c.benchmark),
             *place,
-            format_value(c.median_base, r.series.unit) if c.median_base is not None else "-",
-            format_value(c.median_head, r.series.unit) if c.median_head is not None else "-",
+            format_value(c.median_base, c.unit) if c.median_base is not None else "-",
+            format_value(c.median_head, c.unit) if c.median_head is not None else "-",
             compare_report.percent(c.relative_change),
             compare_report.interval(c.ci_low, c.ci_high),
             verdict,
