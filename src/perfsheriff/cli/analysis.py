@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from perfsheriff import projectfile
 from perfsheriff.alerts import AlertKind
-from perfsheriff.cli import compare_report
+from perfsheriff.cli import compare_report, remote
 from perfsheriff.cli import triage as triage_cli
 from perfsheriff.cli.context import (
     DbOption,
@@ -183,7 +184,20 @@ def alerts(
         print_alerts(found)
 
 
+ServerCompareOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="PERFSHERIFF_SERVER",
+        help="Compare the results stored on this server (its base URL) instead of a local database; the server "
+        "reads revision names (sha prefix, branch, tag, ~N). An explicit --db wins over PERFSHERIFF_SERVER.",
+        show_default=False,
+    ),
+]
+
+
 def compare(
+    ctx: typer.Context,
     base: Annotated[str, typer.Option(help="The baseline revision (sha, or any git expression with --repo).")],
     head: Annotated[str, typer.Option(help="The revision to judge.")],
     repo: Annotated[Path | None, typer.Option(help="Resolve --base/--head with git in this repository.")] = None,
@@ -196,10 +210,17 @@ def compare(
         ),
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table for a PR comment.")] = False,
+    server: ServerCompareOption = None,
+    token: remote.TokenOption = None,
+    token_file: remote.TokenFileOption = None,
+    timeout: remote.TimeoutOption = 30.0,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compare two revisions on every series measured at both: ratio, interval, verdict, weighted suite summary.
+
+    With --server, the server compares the results uploaded to it (and judges --fail-on) and this shows its
+    answer exactly as a local comparison.
 
     Exit status: 0 when no --fail-on rule fires, 3 when one does (named on stderr), 1 for a usage error.
     """
@@ -210,10 +231,30 @@ def compare(
         if repo is not None:
             git = GitRepo(repo)
             base, head = git.resolve(base), git.resolve(head)
-        with open_store(db) as engine, engine.connect() as conn:
-            found = compare_service.compare_revisions(conn, base, head, rules=rules)
-        result = Comparison.model_validate(found.as_json())
+        if _on_server(ctx, server, db):
+            assert server is not None
+            result = remote.fetch_comparison(server, token, token_file, timeout, base, head, fail_on)
+        else:
+            with open_store(db) as engine, engine.connect() as conn:
+                found = compare_service.compare_revisions(conn, base, head, rules=rules)
+            result = Comparison.model_validate(found.as_json())
     _show_comparison(result, as_json=as_json, markdown=markdown)
+
+
+def _on_server(ctx: typer.Context, server: str | None, db: str | None) -> bool:
+    """Whether to ask the server: an option on the command line wins over the environment, and two places
+    to read from, both given the same way, are refused rather than one picked silently."""
+    if server is None:
+        return False
+    source = ctx.get_parameter_source("server")
+    from_environment = source is not None and source.name == "ENVIRONMENT"  # Typer has its own copy of click
+    if db is not None:
+        if not from_environment:
+            raise InputError("choose one of --server and --db", where="--server")
+        return False
+    if from_environment and os.environ.get("PERFSHERIFF_DATABASE_URL"):
+        raise InputError("PERFSHERIFF_SERVER and PERFSHERIFF_DATABASE_URL are both set: choose with --server or --db")
+    return True
 
 
 def _show_comparison(result: Comparison, *, as_json: bool, markdown: bool) -> None:

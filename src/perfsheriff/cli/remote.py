@@ -1,4 +1,5 @@
-"""Commands that talk to a perfsheriff server: ``agent`` (run its jobs here) and ``upload`` (send CI results)."""
+"""Commands that talk to a perfsheriff server: ``agent`` (run its jobs here), ``upload`` (send CI results), and
+the server's side of ``compare --server``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from perfsheriff.client import (
 from perfsheriff.errors import InputError
 from perfsheriff.model import Configuration
 from perfsheriff.runner import describe_environment
-from perfsheriff.wire import UploadResult
+from perfsheriff.wire import Comparison, UploadResult
 
 T = TypeVar("T")
 _AUTH_STATUSES = frozenset({401, 403})
@@ -211,6 +212,20 @@ def upload(
                 console.print(unmarked(f"{path}: {_describe(result)}"), highlight=False, markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def fetch_comparison(
+    server: str,
+    token: str | None,
+    token_file: Path | None,
+    timeout: float,
+    base: str,
+    head: str,
+    fail_on: str | None,
+) -> Comparison:
+    """``compare --server``: the server's comparison of two revisions, the gate judged there on its data."""
+    with Client(server, _token(token, token_file), timeout) as client:
+        return client.compare(base, head, fail_on)
 
 
 def _token(token: str | None, token_file: Path | None) -> str | None:
