@@ -17,11 +17,14 @@ from rich.table import Table
 
 from perfsheriff import projectfile
 from perfsheriff.alerts import AlertKind
-from perfsheriff.cli import compare_report, remote
+from perfsheriff.cli import compare_report
 from perfsheriff.cli import triage as triage_cli
 from perfsheriff.cli.context import (
     DbOption,
     JsonOption,
+    TimeoutOption,
+    TokenFileOption,
+    TokenOption,
     console,
     err_console,
     open_store,
@@ -211,9 +214,9 @@ def compare(
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table for a PR comment.")] = False,
     server: ServerCompareOption = None,
-    token: remote.TokenOption = None,
-    token_file: remote.TokenFileOption = None,
-    timeout: remote.TimeoutOption = 30.0,
+    token: TokenOption = None,
+    token_file: TokenFileOption = None,
+    timeout: TimeoutOption = 30.0,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -232,6 +235,8 @@ def compare(
             git = GitRepo(repo)
             base, head = git.resolve(base), git.resolve(head)
         if _on_server(ctx, server, db):
+            from perfsheriff.cli import remote  # the agent's modules and the client only for a server
+
             assert server is not None
             result = remote.fetch_comparison(server, token, token_file, timeout, base, head, fail_on)
         else:

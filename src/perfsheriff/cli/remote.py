@@ -13,7 +13,16 @@ from typing import Annotated, TypeVar
 import typer
 
 from perfsheriff.agent import Agent, AgentOptions, Backoff
-from perfsheriff.cli.context import console, err_console, plain, unmarked, user_errors
+from perfsheriff.cli.context import (
+    TimeoutOption,
+    TokenFileOption,
+    TokenOption,
+    console,
+    err_console,
+    plain,
+    unmarked,
+    user_errors,
+)
 from perfsheriff.client import (
     MAX_UPLOAD_BYTES,
     ApiError,
@@ -35,29 +44,10 @@ _TOKEN_FILE_LIMIT = 4096
 ServerOption = Annotated[
     str, typer.Option(envvar="PERFSHERIFF_SERVER", help="The server's base URL, e.g. http://perf.example.org:8321.")
 ]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        envvar="PERFSHERIFF_TOKEN",
-        help="An API token (perfsheriff token create). On a shared machine use --token-file: a command line "
-        "and an environment can be read by other processes.",
-        show_default=False,
-    ),
-]
-TokenFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--token-file",
-        envvar="PERFSHERIFF_TOKEN_FILE",
-        help="A file holding the API token, readable by its owner only (chmod 600).",
-        show_default=False,
-    ),
-]
 MachineOption = Annotated[str, typer.Option(help="This machine's name, as registered with the server.")]
 ConfigOption = Annotated[
     list[str] | None, typer.Option("--config", "-c", help="Configuration key=value (repeatable): platform, backend...")
 ]
-TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds each request to the server may take.")]
 
 
 def agent(
