@@ -12,7 +12,7 @@ import pytest
 from support.benchrepo import BenchProject
 from support.cli import assert_one_error_line, run_cli
 from support.fakeservers import FakeService, Reply
-from support.liveserver import LiveServer, free_port
+from support.liveserver import LiveServer, free_port, start_server
 
 BASE_LEVELS = {"work": 100.0, "parse": 50.0, "lex": 20.0}
 HEAD_LEVELS = {"work": 130.0, "parse": 50.0, "lex": 16.0}  # work 30 % slower, lex 20 % faster
@@ -133,3 +133,22 @@ def test_a_server_that_ignores_the_gate_fails_it(tmp_path: Path) -> None:
         done = compare("--base", base, "--head", head, "--fail-on", "regression", "--server", older.url, cwd=tmp_path)
         assert older.unexpected == []
     assert_one_error_line(done, "ignored fail_on")
+
+
+def test_a_server_that_reads_only_for_tokens_takes_one(
+    server: LiveServer, project: BenchProject, uploaded: tuple[str, str], tmp_path: Path
+) -> None:
+    base, head = uploaded
+    closed = start_server(server.db_url, tmp_path, config=project.config, env={"PERFSHERIFF_PUBLIC_READ": "false"})
+    try:
+        names = ("--base", base, "--head", head, "--server", closed.url)
+        refused = compare(*names, cwd=tmp_path)
+        assert_one_error_line(refused, "(HTTP 401 unauthorized)")
+        token_file = tmp_path / "token"
+        token_file.write_text(closed.token("read") + "\n")
+        token_file.chmod(0o600)
+        done = compare(*names, "--token-file", str(token_file), "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert sorted(row["benchmark"] for row in json.loads(done.stdout)["series"]) == ["lex", "parse", "work"]
+    finally:
+        closed.stop()
