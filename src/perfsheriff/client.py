@@ -278,6 +278,7 @@ class Client:
         answer = self._call("GET", f"{API}/compare", wire.Comparison, params=params)
         if fail_on is not None and not answer.rules:
             raise ApiError(200, "unexpected_response", f"{self.server} ignored fail_on: it predates merge gates")
+        _check_firings(answer)
         return answer
 
     def claim(self, machine: str, lease_seconds: int) -> Job | None:
@@ -331,6 +332,18 @@ class Client:
             return answer.model_validate_json(response.content)
         except ValidationError as err:
             raise ApiError(status, "unexpected_response", _first_problem(err, f"the answer to {what}")) from None
+
+
+def _check_firings(answer: wire.Comparison) -> None:
+    """Each rule that fired is one of the answer's rules, on one of its series or suites: what is shown relies on it."""
+    series = {row.series for row in answer.series}
+    for fired in answer.fired:
+        on = fired.series in series if fired.suite is None else 0 <= fired.suite < len(answer.suites)
+        if fired.rule not in answer.rules or not on:
+            problem = (
+                f"the answer to GET {API}/compare: a firing of {fired.rule!r} names a rule, series or suite it lacks"
+            )
+            raise ApiError(200, "unexpected_response", problem)
 
 
 def _envelope(response: httpx.Response) -> tuple[str, str, str | None]:

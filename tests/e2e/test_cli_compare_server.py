@@ -124,15 +124,21 @@ def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
     assert_one_error_line(not_a_url, "--server: expected an http:// or https:// URL")
 
 
-def test_a_server_that_ignores_the_gate_fails_it(tmp_path: Path) -> None:
+def test_a_server_that_ignores_the_gate_or_garbles_it_fails_it(tmp_path: Path) -> None:
     """A server older than fail_on answers without judging the rules: passing the gate then would be a lie."""
     base, head = "a" * 40, "b" * 40
+    path = f"/api/v1/compare?base={base}&head={head}&fail_on=regression"
     unjudged = {"base": base, "head": head, "series": [], "suites": [], "rules": [], "fired": []}
-    with FakeService() as older:
-        older.on("GET", f"/api/v1/compare?base={base}&head={head}&fail_on=regression", Reply(200, unjudged))
-        done = compare("--base", base, "--head", head, "--fail-on", "regression", "--server", older.url, cwd=tmp_path)
-        assert older.unexpected == []
-    assert_one_error_line(done, "ignored fail_on")
+    garbled = unjudged | {
+        "rules": ["regression"],
+        "fired": [{"rule": "regression", "kind": "regression", "change": 1.5, "series": "x"}],
+    }
+    for answer, said in ((unjudged, "ignored fail_on"), (garbled, "names a rule, series or suite it lacks")):
+        with FakeService() as odd:
+            odd.on("GET", path, Reply(200, answer))
+            done = compare("--base", base, "--head", head, "--fail-on", "regression", "--server", odd.url, cwd=tmp_path)
+            assert odd.unexpected == []
+        assert_one_error_line(done, said, "unexpected_response")
 
 
 def test_a_server_that_reads_only_for_tokens_takes_one(

@@ -243,7 +243,7 @@ def compare(
             with open_store(db) as engine, engine.connect() as conn:
                 found = compare_service.compare_revisions(conn, base, head, rules=rules)
             result = Comparison.model_validate(found.as_json())
-    _show_comparison(result, as_json=as_json, markdown=markdown)
+        _show_comparison(result, as_json=as_json, markdown=markdown)
 
 
 def _on_server(ctx: typer.Context, server: str | None, db: str | None) -> bool:
