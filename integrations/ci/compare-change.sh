@@ -62,12 +62,11 @@ while [ "$round" -le "$repeats" ]; do
     round=$((round + 1))
 done
 
+# --db: this job's measurements, even where PERFSHERIFF_SERVER is set for `perfsheriff upload`.
+set -- --base "$base_rev" --head "$head_rev" --db "$PERFSHERIFF_DATABASE_URL" --markdown
+if [ -n "${PERFSHERIFF_FAIL_ON:-}" ]; then set -- "$@" --fail-on "$PERFSHERIFF_FAIL_ON"; fi
 status=0
-if [ -n "${PERFSHERIFF_FAIL_ON:-}" ]; then
-    perfsheriff compare --base "$base_rev" --head "$head_rev" --markdown --fail-on "$PERFSHERIFF_FAIL_ON" >"$out" || status=$?
-else
-    perfsheriff compare --base "$base_rev" --head "$head_rev" --markdown >"$out" || status=$?
-fi
+perfsheriff compare "$@" >"$out" || status=$?
 if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
     exit "$status"
 fi

@@ -1,4 +1,4 @@
-"""A typed client of perfsheriff's HTTP API, for benchmark agents and ``perfsheriff upload``.
+"""A typed client of perfsheriff's HTTP API, for benchmark agents, ``perfsheriff upload`` and ``compare --server``.
 
 Agent-side code: it imports the model and errors, the wire's models that the
 server answers with (:mod:`perfsheriff.wire`), and ``projectfile`` for a job's
@@ -268,6 +268,19 @@ class Client:
         headers = {"Idempotency-Key": idempotency_key}
         return self._call("POST", f"{API}/runs", UploadResult, json=upload.payload(), headers=headers)
 
+    def compare(self, base: str, head: str, fail_on: str | None = None) -> wire.Comparison:
+        """Compare two revisions as the server names them (a sha, its prefix, a branch, a tag, ``~N``).
+
+        With ``fail_on``, the server judges the merge-gate rules; a server that
+        ignored them would pass every gate, so that is an ApiError.
+        """
+        params = {"base": base, "head": head} | ({"fail_on": fail_on} if fail_on is not None else {})
+        answer = self._call("GET", f"{API}/compare", wire.Comparison, params=params)
+        if fail_on is not None and not answer.rules:
+            raise ApiError(200, "unexpected_response", f"{self.server} ignored fail_on: it predates merge gates")
+        _check_firings(answer)
+        return answer
+
     def claim(self, machine: str, lease_seconds: int) -> Job | None:
         """The next queued job for ``machine``'s class, leased for ``lease_seconds``; ``None`` when there is none."""
         body = {"machine": machine, "lease_seconds": lease_seconds}
@@ -296,6 +309,7 @@ class Client:
         *,
         json: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> M:
         """Send one request and read its answer as the wire's ``answer`` model, or raise ApiError / ServerUnavailable.
 
@@ -304,7 +318,7 @@ class Client:
         """
         what = f"{method} {path}"
         try:
-            response = self._http.request(method, path, json=json, headers=headers)
+            response = self._http.request(method, path, json=json, headers=headers, params=params)
         except httpx.TransportError as err:
             reason = str(err) or type(err).__name__
             raise ServerUnavailable(f"cannot reach {self.server} ({what}): {reason}") from None
@@ -318,6 +332,18 @@ class Client:
             return answer.model_validate_json(response.content)
         except ValidationError as err:
             raise ApiError(status, "unexpected_response", _first_problem(err, f"the answer to {what}")) from None
+
+
+def _check_firings(answer: wire.Comparison) -> None:
+    """Each rule that fired is one of the answer's rules, on one of its series or suites: what is shown relies on it."""
+    series = {row.series for row in answer.series}
+    for fired in answer.fired:
+        on = fired.series in series if fired.suite is None else 0 <= fired.suite < len(answer.suites)
+        if fired.rule not in answer.rules or not on:
+            problem = (
+                f"the answer to GET {API}/compare: a firing of {fired.rule!r} names a rule, series or suite it lacks"
+            )
+            raise ApiError(200, "unexpected_response", problem)
 
 
 def _envelope(response: httpx.Response) -> tuple[str, str, str | None]:

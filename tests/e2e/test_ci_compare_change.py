@@ -12,6 +12,7 @@ import yaml
 
 from support.fakeservers import FakeService, Reply
 from support.gitfixtures import Repo
+from support.liveserver import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "integrations" / "ci" / "compare-change.sh"
@@ -74,7 +75,10 @@ def test_a_regressing_change_fails_the_gate_and_gets_one_comment(tmp_path: Path)
 
 def test_a_neutral_change_passes_and_writes_the_table(tmp_path: Path) -> None:
     repo = change(tmp_path, 100)
-    done = run_script(repo, PERFSHERIFF_FAIL_ON="regression>5%", PERFSHERIFF_REPEATS="3")
+    uploads_go_there = f"http://127.0.0.1:{free_port()}"  # a CI's variable for uploads: the job's data is compared
+    done = run_script(
+        repo, PERFSHERIFF_FAIL_ON="regression>5%", PERFSHERIFF_REPEATS="3", PERFSHERIFF_SERVER=uploads_go_there
+    )
     assert done.returncode == 0, done.stderr
     table = (repo.path / "perfsheriff-compare.md").read_text()
     assert "| parse |" in table

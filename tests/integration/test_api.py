@@ -256,8 +256,16 @@ def test_compare_endpoint(server: LiveServer, project: BenchProject) -> None:
     row = result.json()["series"][0]
     assert row["verdict"] == "regression"
     assert row["ratio"] == pytest.approx(1.3, rel=0.01)
+    assert (result.json()["rules"], result.json()["fired"]) == ([], [])
     with httpx.Client(base_url=server.url) as http:
         assert http.get("/api/v1/compare", params={"base": "zz", "head": "yy"}).status_code == 422
+        tips = {"base": project.tips[0], "head": project.tips[1]}
+        gated = http.get("/api/v1/compare", params={**tips, "fail_on": "regression>20%"}).json()
+        assert gated["rules"] == ["regression>20%"]
+        assert [(f["rule"], f["series"]) for f in gated["fired"]] == [("regression>20%", row["series"])]
+        wrong = http.get("/api/v1/compare", params={**tips, "fail_on": "regression<5%"})
+        assert wrong.status_code == 422
+        assert wrong.json()["error"]["field"] == "fail_on"
 
 
 def test_expired_tokens_and_unknown_machines(server: LiveServer, project: BenchProject, engine: Engine) -> None:

@@ -15,6 +15,7 @@ from perfsheriff.roles import Role
 from perfsheriff.service.access.tokens import TokenInfo
 from perfsheriff.service.analysis import compare as compare_service
 from perfsheriff.service.views import catalog, dashboard
+from perfsheriff.stats import gate
 from perfsheriff.wire import Alert as AlertAnswer
 from perfsheriff.wire import AlertList, Comparison, ProjectList, RevisionPage, SeriesData, SeriesList
 
@@ -102,9 +103,18 @@ def compare(
     _token: Reader,
     base: Annotated[str, Query(min_length=4, max_length=40)],
     head: Annotated[str, Query(min_length=4, max_length=40)],
+    fail_on: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="merge-gate rules, as `perfsheriff compare --fail-on` takes them: the answer's `fired` "
+            "lists those that fire",
+        ),
+    ] = None,
 ) -> Any:
+    rules = gate.parse_rules(fail_on, where="fail_on") if fail_on is not None else ()
     with request.app.state.engine.connect() as conn:
-        result = compare_service.compare_revisions(conn, base, head)
+        result = compare_service.compare_revisions(conn, base, head, rules=rules)
     if not result.rows and result.base == result.head:
         raise ApiError(422, "base and head are the same revision", field="head")
     return result.as_json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,9 @@ from perfsheriff.cli import triage as triage_cli
 from perfsheriff.cli.context import (
     DbOption,
     JsonOption,
+    TimeoutOption,
+    TokenFileOption,
+    TokenOption,
     console,
     err_console,
     open_store,
@@ -39,6 +43,7 @@ from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.stats import gate
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store
+from perfsheriff.wire import Comparison
 
 #: Exit status of ``compare`` when a ``--fail-on`` rule fires (1 stays for usage errors).
 GATE_FAILED = 3
@@ -182,7 +187,20 @@ def alerts(
         print_alerts(found)
 
 
+ServerCompareOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="PERFSHERIFF_SERVER",
+        help="Compare the results stored on this server (its base URL) instead of a local database; the server "
+        "reads revision names (sha prefix, branch, tag, ~N). An explicit --db wins over PERFSHERIFF_SERVER.",
+        show_default=False,
+    ),
+]
+
+
 def compare(
+    ctx: typer.Context,
     base: Annotated[str, typer.Option(help="The baseline revision (sha, or any git expression with --repo).")],
     head: Annotated[str, typer.Option(help="The revision to judge.")],
     repo: Annotated[Path | None, typer.Option(help="Resolve --base/--head with git in this repository.")] = None,
@@ -195,24 +213,59 @@ def compare(
         ),
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table for a PR comment.")] = False,
+    server: ServerCompareOption = None,
+    token: TokenOption = None,
+    token_file: TokenFileOption = None,
+    timeout: TimeoutOption = 30.0,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compare two revisions on every series measured at both: ratio, interval, verdict, weighted suite summary.
+
+    With --server, the server compares the results uploaded to it (and judges --fail-on) and this shows its
+    answer exactly as a local comparison.
 
     Exit status: 0 when no --fail-on rule fires, 3 when one does (named on stderr), 1 for a usage error.
     """
     with user_errors():
         if markdown and as_json:
             raise InputError("choose one of --json and --markdown", where="--markdown")
-        rules = _fail_on_rules(fail_on)
+        rules = gate.parse_rules(fail_on, where="--fail-on") if fail_on is not None else ()
         if repo is not None:
             git = GitRepo(repo)
             base, head = git.resolve(base), git.resolve(head)
-        with open_store(db) as engine, engine.connect() as conn:
-            result = compare_service.compare_revisions(conn, base, head, rules=rules)
+        if _on_server(ctx, server, db):
+            from perfsheriff.cli import remote  # the agent's modules and the client only for a server
+
+            assert server is not None
+            result = remote.fetch_comparison(server, token, token_file, timeout, base, head, fail_on)
+        else:
+            with open_store(db) as engine, engine.connect() as conn:
+                found = compare_service.compare_revisions(conn, base, head, rules=rules)
+            result = Comparison.model_validate(found.as_json())
+        _show_comparison(result, as_json=as_json, markdown=markdown)
+
+
+def _on_server(ctx: typer.Context, server: str | None, db: str | None) -> bool:
+    """Whether to ask the server: an option on the command line wins over the environment, and two places
+    to read from, both given the same way, are refused rather than one picked silently."""
+    if server is None:
+        return False
+    source = ctx.get_parameter_source("server")
+    from_environment = source is not None and source.name == "ENVIRONMENT"  # Typer has its own copy of click
+    if db is not None:
+        if not from_environment:
+            raise InputError("choose one of --server and --db", where="--server")
+        return False
+    if from_environment and os.environ.get("PERFSHERIFF_DATABASE_URL"):
+        raise InputError("PERFSHERIFF_SERVER and PERFSHERIFF_DATABASE_URL are both set: choose with --server or --db")
+    return True
+
+
+def _show_comparison(result: Comparison, *, as_json: bool, markdown: bool) -> None:
+    """The comparison as JSON, Markdown or a table; exit 3 naming each rule that fired."""
     if as_json:
-        console.print_json(json.dumps(result.as_json()))
+        console.print_json(result.model_dump_json())
     elif markdown:
         typer.echo(compare_report.markdown(result), nl=False)
     else:
@@ -223,22 +276,13 @@ def compare(
         raise typer.Exit(GATE_FAILED)
 
 
-def _fail_on_rules(text: str | None) -> tuple[gate.Rule, ...]:
-    if text is None:
-        return ()
-    try:
-        return gate.parse_rules(text)
-    except InputError as err:
-        raise InputError(err.reason, where="--fail-on") from None
-
-
-def _print_comparison(result: compare_service.RevisionComparison) -> None:
-    places = {(r.series.machine_class, r.series.configuration) for r in result.rows}
+def _print_comparison(result: Comparison) -> None:
+    places = {(r.machine_class, r.configuration) for r in result.series}
     where = ""
     if len(places) == 1:
         machine, configuration = next(iter(places))
         where = f" on {plain(machine)} ({plain(configuration)})" if configuration else f" on {plain(machine)}"
-    table = Table(title=f"{result.head[:10]} against {result.base[:10]}{where}")
+    table = Table(title=f"{plain(result.head[:10])} against {plain(result.base[:10])}{where}")
     table.add_column("benchmark", overflow="fold")
     if not where:
         table.add_column("machine, config", overflow="fold")
@@ -246,15 +290,14 @@ def _print_comparison(result: compare_service.RevisionComparison) -> None:
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("95% interval", no_wrap=True)
     table.add_column("verdict", overflow="fold")
-    for r in result.rows:
-        c = r.comparison
-        verdict = c.verdict.value.replace("_", " ") + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
-        place = [] if where else [plain(f"{r.series.machine_class}, {r.series.configuration}")]
+    for c in result.series:
+        verdict = c.verdict.replace("_", " ") + (f" (~{c.runs_needed} more runs)" if c.runs_needed else "")
+        place = [] if where else [plain(f"{c.machine_class}, {c.configuration}")]
         table.add_row(
-            plain(r.series.benchmark),
+            plain(c.benchmark),
             *place,
-            format_value(c.median_base, r.series.unit) if c.median_base is not None else "-",
-            format_value(c.median_head, r.series.unit) if c.median_head is not None else "-",
+            format_value(c.median_base, c.unit) if c.median_base is not None else "-",
+            format_value(c.median_head, c.unit) if c.median_head is not None else "-",
             compare_report.percent(c.relative_change),
             compare_report.interval(c.ci_low, c.ci_high),
             verdict,

@@ -1,5 +1,9 @@
 """How ``perfsheriff compare`` shows a comparison to people: a Markdown PR comment, and the rules that fired.
 
+It reads the API's answer (:class:`perfsheriff.wire.Comparison`), which a local
+comparison is turned into as well: a table computed from a local database and
+one fetched from a server (``--server``) are then shown by the same code.
+
 The Markdown is meant to be posted as-is by a merge bot: the weighted suite
 summary and the gate's outcome on top, then the series that moved (worst
 first), with the unchanged ones folded away. Names come from benchmark
@@ -13,10 +17,10 @@ import math
 import re
 
 from perfsheriff.model import format_value
-from perfsheriff.service.analysis.compare import GroupSummary, RevisionComparison, SeriesComparison
-from perfsheriff.stats.compare import Comparison, ComparisonVerdict
-from perfsheriff.stats.gate import Firing, RuleKind
-from perfsheriff.stats.suite import SuiteSummary
+from perfsheriff.stats.compare import ComparisonVerdict
+from perfsheriff.stats.gate import RuleKind, parse_rules
+from perfsheriff.wire import Comparison
+from perfsheriff.wire.reads import FiredRule, SeriesComparison, SuiteComparison
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~@-])")
@@ -51,20 +55,19 @@ def interval(low: float | None, high: float | None) -> str:
     return f"{low - 1:+.1%}..{high - 1:+.1%}"
 
 
-def group_name(group: GroupSummary) -> str:
+def group_name(group: SuiteComparison) -> str:
     place = f"{group.machine_class} ({group.configuration})" if group.configuration else group.machine_class
     return f"{group.metric} on {place}"
 
 
-def series_name(row: SeriesComparison, *, with_place: bool = True) -> str:
-    s = row.series
+def series_name(s: SeriesComparison, *, with_place: bool = True) -> str:
     name = s.benchmark if s.metric == "time" else f"{s.benchmark} ({s.metric})"
     if not with_place:
         return name
     return f"{name} on {s.machine_class} ({s.configuration})" if s.configuration else f"{name} on {s.machine_class}"
 
 
-def counts(summary: SuiteSummary) -> str:
+def counts(summary: SuiteComparison) -> str:
     parts = [
         (summary.regressions, "regression", "regressions"),
         (summary.improvements, "improvement", "improvements"),
@@ -76,54 +79,58 @@ def counts(summary: SuiteSummary) -> str:
     return f"{summary.series} series: {said}" if said else f"{summary.series} series"
 
 
-def suite_line(group: GroupSummary) -> str:
+def suite_line(s: SuiteComparison) -> str:
     """One line for the terminal: the group's weighted suite summary."""
-    s = group.summary
-    verdict = s.verdict.value.replace("_", " ")
+    verdict = s.verdict.replace("_", " ")
     left_out = f", {s.series - s.included} left out" if s.included < s.series else ""
     return (
-        f"weighted suite, {group_name(group)}: {percent(s.relative_change)} "
+        f"weighted suite, {group_name(s)}: {percent(s.relative_change)} "
         f"[{interval(s.ci_low, s.ci_high)}], {verdict} ({counts(s)}{left_out})"
     )
 
 
-def firing_lines(result: RevisionComparison) -> list[str]:
+def firing_lines(result: Comparison) -> list[str]:
     """One line per rule that fired and what it fired on, for standard error."""
-    return [f"rule {f.rule.text} fired: {_subject(result, f)}: {_how(result, f)}" for f in result.fired]
+    return [f"rule {f.rule} fired: {_subject(result, f)}: {_how(result, f)}" for f in result.fired]
 
 
-def _subject(result: RevisionComparison, firing: Firing) -> str:
-    if firing.rule.kind is RuleKind.SUITE:
-        return f"the weighted suite of {group_name(result.suites[firing.index])}"
-    return series_name(result.rows[firing.index])
+def _fired_on(result: Comparison, firing: FiredRule) -> SeriesComparison | SuiteComparison:
+    """The series or (``suite`` rules) the suite summary a rule fired on."""
+    if firing.suite is not None:
+        return result.suites[firing.suite]
+    return next(row for row in result.series if row.series == firing.series)
 
 
-def _how(result: RevisionComparison, firing: Firing) -> str:
+def _subject(result: Comparison, firing: FiredRule) -> str:
+    subject = _fired_on(result, firing)
+    if isinstance(subject, SuiteComparison):
+        return f"the weighted suite of {group_name(subject)}"
+    return series_name(subject)
+
+
+def _how(result: Comparison, firing: FiredRule) -> str:
     """The change as displayed, and the factor the rule compared with its limit (they differ for improvements)."""
-    if firing.rule.kind is RuleKind.SUITE:
-        shown = result.suites[firing.index].summary.relative_change
-    else:
-        shown = result.rows[firing.index].comparison.relative_change
-    way = "better" if firing.rule.kind is RuleKind.IMPROVEMENT else "worse"
-    return f"{percent(shown)} ({way} by a factor {1 + firing.change:.3f} > {1 + firing.rule.limit:.3f})"
+    shown = _fired_on(result, firing).relative_change
+    limit = parse_rules(firing.rule)[0].limit
+    way = "better" if firing.kind == RuleKind.IMPROVEMENT.value else "worse"
+    return f"{percent(shown)} ({way} by a factor {1 + firing.change:.3f} > {1 + limit:.3f})"
 
 
-def markdown(result: RevisionComparison) -> str:
+def markdown(result: Comparison) -> str:
     """The comparison as a Markdown PR comment: suite summary and gate outcome, then the series."""
     lines = [f"### perfsheriff: `{result.head[:12]}` against `{result.base[:12]}`", ""]
     if result.rules:
-        said = ", ".join(f"`{r.text}`" for r in result.rules)
+        said = ", ".join(f"`{r}`" for r in result.rules)
         outcome = "**Gate failed**" if result.fired else "**Gate passed**"
         lines += [f"{outcome} (rules: {said}).", ""]
     lines += [
         "| weighted suite | change | 95% interval | verdict | series |",
         "|---|---:|---|---|---|",
     ]
-    for group in result.suites:
-        s = group.summary
+    for s in result.suites:
         left_out = f" ({s.series - s.included} left out: too few samples)" if s.included < s.series else ""
-        cells = [escape(group_name(group)), percent(s.relative_change), interval(s.ci_low, s.ci_high)]
-        lines.append(f"| {' | '.join(cells)} | {_MARKERS[s.verdict]} | {counts(s)}{left_out} |")
+        cells = [escape(group_name(s)), percent(s.relative_change), interval(s.ci_low, s.ci_high)]
+        lines.append(f"| {' | '.join(cells)} | {_MARKERS[ComparisonVerdict(s.verdict)]} | {counts(s)}{left_out} |")
     lines += [
         "",
         "The suite change is the weighted geometric mean of head/base over the series of one metric, "
@@ -132,28 +139,28 @@ def markdown(result: RevisionComparison) -> str:
     ]
     if result.fired:
         lines += ["**Rules that fired:**", ""]
-        lines += [f"- `{f.rule.text}`: {escape(_subject(result, f))}: {_how(result, f)}" for f in result.fired]
+        lines += [f"- `{f.rule}`: {escape(_subject(result, f))}: {_how(result, f)}" for f in result.fired]
         lines.append("")
     lines += _series_tables(result)
     return "\n".join(lines)
 
 
-def _series_tables(result: RevisionComparison) -> list[str]:
-    with_place = len({(r.series.machine_class, r.series.configuration) for r in result.rows}) > 1
-    fired = {f.index for f in result.fired if f.rule.kind is not RuleKind.SUITE}
-    rows = [(r, i in fired) for i, r in enumerate(result.rows)]
+def _series_tables(result: Comparison) -> list[str]:
+    with_place = len({(r.machine_class, r.configuration) for r in result.series}) > 1
+    fired = {f.series for f in result.fired if f.series is not None}
+    rows = [(r, r.series in fired) for r in result.series]
     moved = sorted(
-        (pair for pair in rows if pair[0].comparison.verdict is not ComparisonVerdict.NO_CHANGE),
-        key=lambda pair: (_ORDER.index(pair[0].comparison.verdict), -abs(math.log(pair[0].comparison.ratio or 1.0))),
+        (pair for pair in rows if pair[0].verdict != ComparisonVerdict.NO_CHANGE.value),
+        key=lambda pair: (_ORDER.index(ComparisonVerdict(pair[0].verdict)), -abs(math.log(pair[0].ratio or 1.0))),
     )
-    same = [pair for pair in rows if pair[0].comparison.verdict is ComparisonVerdict.NO_CHANGE]
+    same = [pair for pair in rows if pair[0].verdict == ComparisonVerdict.NO_CHANGE.value]
     lines: list[str] = []
     if moved:
         lines += _table(moved, with_place)
     if same:
         lines += ["", f"<details><summary>{len(same)} series with no change</summary>", ""]
         lines += [*_table(same, with_place), "", "</details>"]
-    if not result.rows:
+    if not result.series:
         lines.append("No series was measured at both revisions.")
     return [*lines, ""]
 
@@ -163,12 +170,11 @@ def _table(rows: list[tuple[SeriesComparison, bool]], with_place: bool) -> list[
         "| series | base | head | change | 95% interval | verdict |",
         "|---|---:|---:|---:|---|---|",
     ]
-    for row, fired in rows:
-        c = row.comparison
+    for c, fired in rows:
         cells = [
-            escape(series_name(row, with_place=with_place)),
-            _median(c.median_base, row.series.unit),
-            _median(c.median_head, row.series.unit),
+            escape(series_name(c, with_place=with_place)),
+            _median(c.median_base, c.unit),
+            _median(c.median_head, c.unit),
             percent(c.relative_change),
             interval(c.ci_low, c.ci_high),
             _verdict(c) + (" (fails the gate)" if fired else ""),
@@ -181,6 +187,6 @@ def _median(value: float | None, unit: str) -> str:
     return escape(format_value(value, unit)) if value is not None else "-"
 
 
-def _verdict(c: Comparison) -> str:
+def _verdict(c: SeriesComparison) -> str:
     more = f" (~{c.runs_needed} more runs)" if c.runs_needed else ""
-    return _MARKERS[c.verdict] + more
+    return _MARKERS[ComparisonVerdict(c.verdict)] + more

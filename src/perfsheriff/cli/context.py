@@ -25,6 +25,26 @@ DbOption = Annotated[
     typer.Option("--db", help="Database URL (default: PERFSHERIFF_DATABASE_URL, else .perfsheriff/perfsheriff.db)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+# A server's credentials and patience, for the commands that talk to one (remote.py, compare --server).
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PERFSHERIFF_TOKEN",
+        help="An API token (perfsheriff token create). On a shared machine use --token-file: a command line "
+        "and an environment can be read by other processes.",
+        show_default=False,
+    ),
+]
+TokenFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        envvar="PERFSHERIFF_TOKEN_FILE",
+        help="A file holding the API token, readable by its owner only (chmod 600).",
+        show_default=False,
+    ),
+]
+TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds each request to the server may take.")]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,4 +1,5 @@
-"""Commands that talk to a perfsheriff server: ``agent`` (run its jobs here) and ``upload`` (send CI results)."""
+"""Commands that talk to a perfsheriff server: ``agent`` (run its jobs here), ``upload`` (send CI results), and
+the server's side of ``compare --server``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from typing import Annotated, TypeVar
 import typer
 
 from perfsheriff.agent import Agent, AgentOptions, Backoff
-from perfsheriff.cli.context import console, err_console, plain, unmarked, user_errors
+from perfsheriff.cli.context import (
+    TimeoutOption,
+    TokenFileOption,
+    TokenOption,
+    console,
+    err_console,
+    plain,
+    unmarked,
+    user_errors,
+)
 from perfsheriff.client import (
     MAX_UPLOAD_BYTES,
     ApiError,
@@ -25,7 +35,7 @@ from perfsheriff.client import (
 from perfsheriff.errors import InputError
 from perfsheriff.model import Configuration
 from perfsheriff.runner import describe_environment
-from perfsheriff.wire import UploadResult
+from perfsheriff.wire import Comparison, UploadResult
 
 T = TypeVar("T")
 _AUTH_STATUSES = frozenset({401, 403})
@@ -34,29 +44,10 @@ _TOKEN_FILE_LIMIT = 4096
 ServerOption = Annotated[
     str, typer.Option(envvar="PERFSHERIFF_SERVER", help="The server's base URL, e.g. http://perf.example.org:8321.")
 ]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        envvar="PERFSHERIFF_TOKEN",
-        help="An API token (perfsheriff token create). On a shared machine use --token-file: a command line "
-        "and an environment can be read by other processes.",
-        show_default=False,
-    ),
-]
-TokenFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--token-file",
-        envvar="PERFSHERIFF_TOKEN_FILE",
-        help="A file holding the API token, readable by its owner only (chmod 600).",
-        show_default=False,
-    ),
-]
 MachineOption = Annotated[str, typer.Option(help="This machine's name, as registered with the server.")]
 ConfigOption = Annotated[
     list[str] | None, typer.Option("--config", "-c", help="Configuration key=value (repeatable): platform, backend...")
 ]
-TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds each request to the server may take.")]
 
 
 def agent(
@@ -211,6 +202,20 @@ def upload(
                 console.print(unmarked(f"{path}: {_describe(result)}"), highlight=False, markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def fetch_comparison(
+    server: str,
+    token: str | None,
+    token_file: Path | None,
+    timeout: float,
+    base: str,
+    head: str,
+    fail_on: str | None,
+) -> Comparison:
+    """``compare --server``: the server's comparison of two revisions, the gate judged there on its data."""
+    with Client(server, _token(token, token_file), timeout) as client:
+        return client.compare(base, head, fail_on)
 
 
 def _token(token: str | None, token_file: Path | None) -> str | None:

@@ -72,8 +72,18 @@ class Firing:
     change: float
 
 
-def parse_rules(text: str) -> tuple[Rule, ...]:
-    """Rules from ``'regression>10%,improvement>5%'``; an InputError names the rule that is wrong."""
+def parse_rules(text: str, where: str | None = None) -> tuple[Rule, ...]:
+    """Rules from ``'regression>10%,improvement>5%'``; an InputError names the rule that is wrong.
+
+    ``where`` (the option or query parameter the text came from) is named in the error too.
+    """
+    try:
+        return _parse_rules(text)
+    except InputError as err:
+        raise InputError(err.reason, where=where) from None
+
+
+def _parse_rules(text: str) -> tuple[Rule, ...]:
     parts = [part.strip() for part in text.split(",")]
     if not any(parts):
         raise InputError(f"give at least one rule, e.g. {RECOMMENDED}")
