@@ -258,7 +258,10 @@ def test_compare_endpoint(server: LiveServer, project: BenchProject) -> None:
     assert row["ratio"] == pytest.approx(1.3, rel=0.01)
     assert (result.json()["rules"], result.json()["fired"]) == ([], [])
     with httpx.Client(base_url=server.url) as http:
-        assert http.get("/api/v1/compare", params={"base": "zz", "head": "yy"}).status_code == 422
+        unknown = http.get("/api/v1/compare", params={"base": "zz", "head": "yy"})  # short names are names too
+        assert unknown.status_code == 404
+        assert "no branch, tag or stored revision named 'zz'" in unknown.json()["error"]["message"]
+        assert http.get("/api/v1/compare", params={"base": "x" * 256, "head": "yy"}).status_code == 422
         tips = {"base": project.tips[0], "head": project.tips[1]}
         gated = http.get("/api/v1/compare", params={**tips, "fail_on": "regression>20%"}).json()
         assert gated["rules"] == ["regression>20%"]

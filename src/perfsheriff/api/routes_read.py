@@ -101,8 +101,8 @@ def alert(alert_id: IdPath, request: Request, _token: Reader) -> Any:
 def compare(
     request: Request,
     _token: Reader,
-    base: Annotated[str, Query(min_length=4, max_length=40)],
-    head: Annotated[str, Query(min_length=4, max_length=40)],
+    base: Annotated[str, Query(min_length=1, max_length=255)],
+    head: Annotated[str, Query(min_length=1, max_length=255)],
     fail_on: Annotated[
         str | None,
         Query(

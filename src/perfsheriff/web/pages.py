@@ -217,8 +217,8 @@ def summary_assign(summary_id: SummaryId, request: Request, fields: Fields) -> R
 @router.get("/compare")
 def compare_page(
     request: Request,
-    base: Annotated[str, Query(max_length=40)] = "",
-    head: Annotated[str, Query(max_length=40)] = "",
+    base: Annotated[str, Query(max_length=255)] = "",
+    head: Annotated[str, Query(max_length=255)] = "",
     show_all: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
     """Series with a change (or that cannot tell yet) first; those with no change only when asked: with
