@@ -16,8 +16,11 @@ less than runs do. Conditions:
   direction, is true, any other is false;
 - **+ creep**: while confirmation runs, the machine slows by 6 % (3 noise sds) over each
   round, linearly in the order of the runs. The retriggers of the two ends run interleaved,
-  A B B A (``scheduling.interleaved``), so the creep weighs on both alike; ``--blocked`` runs
-  all of one end first, as before, and the creep then reads as a slower second end.
+  A B B A (``scheduling.interleaved``), so the creep weighs on both alike, and the planner takes
+  the round's drift out before judging (``triage.confirmation.without_drift``). ``--blocked`` runs
+  all of one end first, as before, and the creep then reads as a slower second end (the planner
+  still reads the runs as interleaved: the figures in ``docs/triage.md`` for the blocked order
+  were taken before ``without_drift``).
 
 The detector (``stats.changepoints.detect``, default settings) raises the
 candidates; each is confirmed as ``perfsheriff track`` does, by the same

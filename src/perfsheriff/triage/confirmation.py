@@ -40,6 +40,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from perfsheriff.alerts import AlertKind
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
@@ -339,6 +341,37 @@ def describe(judgement: Judgement) -> str:
     )
 
 
+def without_drift(
+    good: Sequence[float], bad: Sequence[float], plan: ConfirmationPlan, good_rev: str, bad_rev: str
+) -> tuple[list[float], list[float]]:
+    """The two ends' runs with the machine's drift over the last round (``plan``) taken out.
+
+    The round ran the ends interleaved (``plan.revisions``: A B B A ...), so a machine that slowed while it
+    ran weighs on both ends' means alike; but it still widens each end's spread, and a wide spread reads
+    as "too noisy to tell". Method: the drift is one slope over the round's order of runs, common to both
+    ends, each end with its own level; its estimate is the median of the slopes between runs of the same
+    end (Theil 1950, Sen 1968: a wild run moves it little). Each of the round's runs (the newest at each
+    end, ``good`` and ``bad`` in the order they ran) is brought to the round's middle along that slope;
+    older runs stay as they are. Assumptions: the drift is slow against one round (linear in the order of
+    runs) and multiplicative. Runs that did not all come back (fewer values than the round asked for) are
+    returned unchanged: without the order of runs there is no slope to take out.
+    """
+    order = plan.revisions
+    times = {rev: [t for t, name in enumerate(order) if name == rev] for rev in (good_rev, bad_rev)}
+    ends = ((list(good), times[good_rev]), (list(bad), times[bad_rev]))
+    if any(len(when) < 2 or len(values) < len(when) or min(values) <= 0 for values, when in ends):
+        return list(good), list(bad)
+    logs = [(np.log(values[len(values) - len(when) :]), np.asarray(when, dtype=float)) for values, when in ends]
+    slopes = [(y[j] - y[i]) / (t[j] - t[i]) for y, t in logs for i in range(len(t)) for j in range(i + 1, len(t))]
+    slope = float(np.median(slopes))
+    middle = (len(order) - 1) / 2
+    out = []
+    for (values, when), (y, t) in zip(ends, logs, strict=True):
+        flat = np.exp(y - slope * (t - middle))
+        out.append(values[: len(values) - len(when)] + [float(v) for v in flat])
+    return out[0], out[1]
+
+
 def _sides(runs: Sequence[Sequence[float]], split: int) -> tuple[list[float], list[float]]:
     """The runs of up to ``NEIGHBOURS + 1`` revisions either side of ``split``, the first of the new level."""
     good = [v for values in runs[max(0, split - 1 - NEIGHBOURS) : split] for v in values]
@@ -460,6 +493,9 @@ class ConfirmationPlanner:
     def _judge(self, values: list[tuple[float, ...]], split: int, points: int) -> Judgement:
         good, bad = list(values[split - 1]), list(values[split])
         complete = min(len(values[split - 1]), len(values[split])) >= points
+        last = self.rounds[-1] if self.rounds else None
+        if last is not None and last.split == split:
+            good, bad = without_drift(good, bad, last.plan, self.window[split - 1], self.window[split])
         return judge(
             good,
             bad,

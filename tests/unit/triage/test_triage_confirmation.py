@@ -15,6 +15,7 @@ from perfsheriff.stats.compare import compare
 from perfsheriff.triage.confirmation import (
     CONFIRM_AT,
     REJECT_AT,
+    ConfirmationPlan,
     ConfirmationPlanner,
     Decision,
     Measured,
@@ -26,6 +27,7 @@ from perfsheriff.triage.confirmation import (
     plan_confirmation,
     posterior,
     settled,
+    without_drift,
 )
 
 LOWER = Direction.LOWER_IS_BETTER
@@ -307,3 +309,30 @@ def test_a_planner_with_a_prior_confirms_a_clear_step_in_one_round_and_rules_out
     assert isinstance(decision, Decision)
     assert decision.judgement.outcome is Outcome.CONFIRMED
     assert len(decision.plans) == 1
+
+
+@given(
+    st.floats(min_value=50, max_value=200),
+    st.floats(min_value=0.5, max_value=1.5),
+    st.floats(min_value=-0.02, max_value=0.02),
+    st.integers(min_value=2, max_value=6),
+)
+def test_a_linear_drift_over_the_round_is_taken_out(good_level: float, ratio: float, slope: float, n: int) -> None:
+    """Runs that drift by ``slope`` (log scale) per run over an interleaved round come back flat: each end at its
+    own level at the round's middle, the older run before the round untouched."""
+    plan = ConfirmationPlan(retrigger=(("g", n), ("b", n)))
+    order = plan.revisions
+    levels = {"g": good_level, "b": good_level * ratio}
+    ran = {rev: [levels[rev] * math.exp(slope * t) for t, who in enumerate(order) if who == rev] for rev in "gb"}
+    good, bad = without_drift([7.0, *ran["g"]], [9.0, *ran["b"]], plan, "g", "b")
+    middle = math.exp(slope * (len(order) - 1) / 2)
+    assert good[0] == 7.0
+    assert bad[0] == 9.0
+    assert good[1:] == pytest.approx([levels["g"] * middle] * n, rel=1e-9)
+    assert bad[1:] == pytest.approx([levels["b"] * middle] * n, rel=1e-9)
+
+
+def test_runs_that_did_not_all_come_back_are_left_as_they_are() -> None:
+    plan = ConfirmationPlan(retrigger=(("g", 3), ("b", 3)))
+    good, bad = [100.0, 101.0], [110.0, 111.0, 112.0]  # one of g's runs failed: no order to read a slope from
+    assert without_drift(good, bad, plan, "g", "b") == (good, bad)
