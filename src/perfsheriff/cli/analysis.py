@@ -305,3 +305,9 @@ def _print_comparison(result: Comparison) -> None:
     console.print(table)
     for group in result.suites:
         console.print(unmarked(compare_report.suite_line(group)), markup=False, highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(detect)
+    app.command()(alerts)
+    app.command()(compare)

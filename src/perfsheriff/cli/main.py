@@ -19,13 +19,13 @@ from typer.core import TyperCommand, TyperGroup
 
 #: command -> (the module whose ``register`` adds it, its one-line help as ``--help`` lists it)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("perfsheriff.cli.data", "Track a small project with roll-ups: measure every push, detect and confirm "
+    "demo": ("perfsheriff.cli.demo", "Track a small project with roll-ups: measure every push, detect and confirm "
              "changes, bisect to the culprits."),
-    "detect": ("perfsheriff.cli.data", "Find regressions, improvements and drift; store new alerts (a second run "
+    "detect": ("perfsheriff.cli.analysis", "Find regressions, improvements and drift; store new alerts (a second run "
                "adds nothing)."),
-    "alerts": ("perfsheriff.cli.data", "List stored alerts, or (--queue) the alert summaries a sheriff should look "
+    "alerts": ("perfsheriff.cli.analysis", "List stored alerts, or (--queue) the alert summaries a sheriff should look "
                "at."),
-    "compare": ("perfsheriff.cli.data", "Compare two revisions on every series measured at both: ratio, interval, "
+    "compare": ("perfsheriff.cli.analysis", "Compare two revisions on every series measured at both: ratio, interval, "
                 "verdict, weighted suite summary."),
     "ingest": ("perfsheriff.cli.data", "Store the results of one revision on one machine: one run per file."),
     "series": ("perfsheriff.cli.data", "List the stored series."),
