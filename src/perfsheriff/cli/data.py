@@ -99,7 +99,7 @@ def _print_ingested(target: ingest_service.Target, items: list[ingest_service.In
     for item in items:
         stored = "already stored" if item.duplicate else f"run {item.run_id}"
         table.add_row(plain(item.source), item.format, str(item.series), str(item.samples), stored)
-    console.print(table)
+    print_table(table)
 
 
 def series(
@@ -180,7 +180,7 @@ def print_series_detail(detail: series_service.SeriesDetail) -> None:
             format_value(p.min, row.unit),
             format_value(p.max, row.unit),
         )
-    console.print(table)
+    print_table(table)
     learnt = detail.sensitivity
     if learnt.invalid or learnt.valid:
         console.print(f"alerts when a change exceeds {learnt.describe()}", highlight=False)
