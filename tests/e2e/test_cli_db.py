@@ -38,6 +38,18 @@ def test_postgres_needs_an_explicit_upgrade(empty_postgres: str, tmp_path: Path)
     assert (after.returncode, after.stdout.strip()) == (0, "[]")
 
 
+def test_an_sqlite_file_at_an_older_schema_is_migrated_by_the_next_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = database.create_engine(url)
+    database.upgrade(old, "0007")
+    old.dispose()
+    listed = run_cli("series", "--db", url, "--json", cwd=tmp_path)
+    assert (listed.returncode, listed.stdout.strip()) == (0, "[]"), listed.stderr
+    current = database.create_engine(url)
+    assert database.current_revision(current) == database.head_revision()
+    current.dispose()
+
+
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
     result = run_cli("series", "--db", url, cwd=tmp_path)

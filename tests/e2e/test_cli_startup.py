@@ -1,11 +1,20 @@
-"""``perfsheriff --help`` loads none of the heavy modules behind the commands (bench_cli_startup.py times it)."""
+"""``perfsheriff --help`` loads none of the heavy modules behind the commands, and reading a series loads no
+analysis or migration tool (bench_cli_startup.py times them)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+from support.cli import invoke
+from support.gitfixtures import Repo
+from support.uploads import perfsheriff_json
+
+#: What reading a stored series needs none of: detection's statistics, Alembic (the database is current),
+#: the result parsers of ingestion, the services of other commands.
+NOT_FOR_READING = ("scipy", "alembic", "perfsheriff.service.intake", "perfsheriff.service.analysis", "rich.progress")
 HEAVY = ("sqlalchemy", "scipy", "numpy", "fastapi", "httpx", "perfsheriff.service", "perfsheriff.store")
 PROBE = """\
 import contextlib, io, json, sys
@@ -46,3 +55,22 @@ def test_a_command_loads_only_its_own_module() -> None:
     assert "perfsheriff.cli.review" in modules
     assert "perfsheriff.cli.tracking" not in modules
     assert "sqlalchemy" not in modules
+
+
+def test_reading_series_loads_neither_analysis_nor_migrations(
+    tmp_path: Path,
+) -> None:
+    repo = Repo.init(tmp_path / "project")
+    repo.commits(["one"])
+    result = tmp_path / "result.json"
+    result.write_text(perfsheriff_json({"parse": [1.0, 2.0, 3.0]}))
+    db = f"sqlite:///{tmp_path / 'perf.db'}"
+    code, _, err = invoke(
+        "ingest", str(result), "--repo", str(repo.path), "--revision", "HEAD", "--machine", "box", db=db
+    )
+    assert code == 0, err
+    series_id = json.loads(invoke("series", "--json", db=db)[1])[0]["id"]
+    for args, also_not in ((["series"], ("numpy",)), (["show", series_id], ())):  # a list reads no samples
+        text, modules = loaded_by(*args, "--db", db)
+        assert "parse" in text
+        assert [m for m in modules if m.startswith((*NOT_FOR_READING, *also_not))] == []

@@ -30,6 +30,12 @@ def test_schema_is_at_head_and_matches_the_tables(engine: Engine) -> None:
     database.ensure_current(engine)
 
 
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert database.head_revision() == ScriptDirectory(str(database.MIGRATIONS)).get_current_head()
+
+
 def test_ensure_current_names_the_fix_for_an_unmigrated_database(tmp_path: Path) -> None:
     empty = database.create_engine(f"sqlite:///{tmp_path / 'new.db'}")
     with pytest.raises(StoreError, match="perfsheriff db upgrade"):

@@ -302,6 +302,12 @@ def _print_comparison(result: Comparison) -> None:
             compare_report.interval(c.ci_low, c.ci_high),
             verdict,
         )
-    console.print(table)
+    print_table(table)
     for group in result.suites:
         console.print(unmarked(compare_report.suite_line(group)), markup=False, highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(detect)
+    app.command()(alerts)
+    app.command()(compare)

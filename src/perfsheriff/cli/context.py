@@ -92,13 +92,17 @@ def settings(db: str | None) -> Settings:
 
 @contextlib.contextmanager
 def open_store(db: str | None) -> Iterator[Engine]:
-    """Open the database for one command; a local SQLite file is created and migrated on first use."""
+    """Open the database for one command; a local SQLite file is created and migrated on first use.
+
+    An SQLite file already at the newest schema costs one query here, not a run of Alembic: the check
+    runs before every command.
+    """
     from perfsheriff.store import database  # commands that open no store do not load SQLAlchemy
 
     engine = database.create_engine(settings(db).resolved_database_url(Path.cwd()))
     try:
         if engine.dialect.name == "sqlite":
-            database.upgrade(engine)
+            database.upgrade_if_behind(engine)
         database.ensure_current(engine)
         yield engine
     finally:

@@ -6,10 +6,9 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
 from perfsheriff.cli.context import (
@@ -23,10 +22,11 @@ from perfsheriff.cli.context import (
     settings,
     user_errors,
 )
-from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Configuration, Machine, format_value
-from perfsheriff.service.intake import ingest as ingest_service
 from perfsheriff.service.views import series as series_service
+
+if TYPE_CHECKING:
+    from perfsheriff.service.intake import ingest as ingest_service
 
 ConfigOption = Annotated[
     list[str] | None, typer.Option("--config", "-c", help="Configuration key=value (repeatable): platform, backend...")
@@ -50,6 +50,11 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Store the results of one revision on one machine: one run per file."""
+    from rich.progress import Progress
+
+    from perfsheriff.gitrepo import GitRepo
+    from perfsheriff.service.intake import ingest as ingest_service  # parsers and git: not for `series`, `show`
+
     with user_errors():
         limit = settings(db).max_result_bytes
         target_machine = Machine(machine)
@@ -94,7 +99,7 @@ def _print_ingested(target: ingest_service.Target, items: list[ingest_service.In
     for item in items:
         stored = "already stored" if item.duplicate else f"run {item.run_id}"
         table.add_row(plain(item.source), item.format, str(item.series), str(item.samples), stored)
-    console.print(table)
+    print_table(table)
 
 
 def series(
@@ -175,20 +180,13 @@ def print_series_detail(detail: series_service.SeriesDetail) -> None:
             format_value(p.min, row.unit),
             format_value(p.max, row.unit),
         )
-    console.print(table)
+    print_table(table)
     learnt = detail.sensitivity
     if learnt.invalid or learnt.valid:
         console.print(f"alerts when a change exceeds {learnt.describe()}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    from perfsheriff.cli.analysis import alerts, compare, detect
-    from perfsheriff.cli.demo import demo
-
-    app.command()(demo)
-    app.command()(detect)
-    app.command()(alerts)
-    app.command()(compare)
     app.command()(ingest)
     app.command()(series)
     app.command()(show)

@@ -136,3 +136,7 @@ def _program() -> str:
         return str(script.absolute().relative_to(Path.cwd()))
     except ValueError:
         return str(script)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

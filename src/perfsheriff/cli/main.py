@@ -1,9 +1,10 @@
 """The ``perfsheriff`` command line: thin commands that call the service layer.
 
-Commands load lazily: ``perfsheriff --help`` (and a mistyped command) imports none of the modules that
-implement them, so it does not pay for SQLAlchemy, scipy or the services; ``perfsheriff series`` loads
-only what ``series`` needs. :data:`COMMANDS` names each command's module and its one-line help, which
-``tests/unit/test_cli_lazy.py`` checks against the command itself.
+Commands load lazily: ``perfsheriff --help`` (and a mistyped command, or TAB on a command name) imports
+none of the modules that implement them, so it does not pay for SQLAlchemy, scipy or the services;
+``perfsheriff series`` loads only what ``series`` needs. Shell completion is Typer's (``--install-completion``,
+``--show-completion``; docs/cli.md): it costs ``--help`` a few milliseconds. :data:`COMMANDS` names each
+command's module and its one-line help, which ``tests/unit/test_cli_lazy.py`` checks against the command itself.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from typing import Any
 
 import typer
 from typer import _click as click  # the click Typer bundles, whose types its groups use
+from typer._click.shell_completion import CompletionItem
 from typer.core import TyperCommand, TyperGroup
 
 #: command -> (the module whose ``register`` adds it, its one-line help as ``--help`` lists it)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("perfsheriff.cli.data", "Track a small project with roll-ups: measure every push, detect and confirm "
+    "demo": ("perfsheriff.cli.demo", "Track a small project with roll-ups: measure every push, detect and confirm "
              "changes, bisect to the culprits."),
-    "detect": ("perfsheriff.cli.data", "Find regressions, improvements and drift; store new alerts (a second run "
+    "detect": ("perfsheriff.cli.analysis", "Find regressions, improvements and drift; store new alerts (a second run "
                "adds nothing)."),
-    "alerts": ("perfsheriff.cli.data", "List stored alerts, or (--queue) the alert summaries a sheriff should look "
+    "alerts": ("perfsheriff.cli.analysis", "List stored alerts, or (--queue) the alert summaries a sheriff should look "
                "at."),
-    "compare": ("perfsheriff.cli.data", "Compare two revisions on every series measured at both: ratio, interval, "
+    "compare": ("perfsheriff.cli.analysis", "Compare two revisions on every series measured at both: ratio, interval, "
                 "verdict, weighted suite summary."),
     "ingest": ("perfsheriff.cli.data", "Store the results of one revision on one machine: one run per file."),
     "series": ("perfsheriff.cli.data", "List the stored series."),
@@ -87,6 +89,11 @@ class LazyCommands(TyperGroup):
         with self._stubs():
             super().format_help(ctx, formatter)
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Command names for the shell's TAB: from the table, so ``perfsheriff se<TAB>`` imports no command."""
+        with self._stubs():
+            return super().shell_complete(ctx, incomplete)
+
     @contextmanager
     def _stubs(self) -> Iterator[None]:
         self._listing = True
@@ -102,7 +109,7 @@ app = typer.Typer(
     help="Keeps watch over a software project's performance: collects benchmark results, "
     "detects regressions and drift, bisects culprits.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion
     pretty_exceptions_enable=False,
 )
 

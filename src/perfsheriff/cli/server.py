@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from perfsheriff import projectfile
-from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, settings, user_errors
+from perfsheriff.cli.context import DbOption, JsonOption, console, open_store, print_table, settings, user_errors
 from perfsheriff.errors import InputError
 from perfsheriff.model import Machine
 from perfsheriff.roles import Role
@@ -113,6 +113,10 @@ def token_list(db: DbOption = None) -> None:
     """List tokens (never their secrets)."""
     with user_errors(), open_store(db) as engine:
         found = tokens.list_tokens(engine)
+    print_tokens(found)
+
+
+def print_tokens(found: list[tokens.TokenInfo]) -> None:
     table = Table()
     for column in ("id", "role", "machine", "name", "created", "expires", "revoked"):
         table.add_column(column)
@@ -126,7 +130,7 @@ def token_list(db: DbOption = None) -> None:
             f"{info.expires_at:%Y-%m-%d}" if info.expires_at else "",
             f"{info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "",
         )
-    console.print(table)
+    print_table(table)
 
 
 @token_app.command("revoke")

@@ -18,7 +18,16 @@ from rich.table import Table
 from perfsheriff import discovery, projectfile
 from perfsheriff.bisect import BisectSettings, RunRequest
 from perfsheriff.cli.analysis import print_alerts
-from perfsheriff.cli.context import DbOption, JsonOption, console, err_console, open_store, plain, user_errors
+from perfsheriff.cli.context import (
+    DbOption,
+    JsonOption,
+    console,
+    err_console,
+    open_store,
+    plain,
+    print_table,
+    user_errors,
+)
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Direction
 from perfsheriff.runner import Runner, reap_groups
@@ -77,7 +86,7 @@ def _explain(found: discovery.Discovery) -> None:
             where = ", ".join(proposal.evidence[:3]) + (" ..." if len(proposal.evidence) > 3 else "")
             state = "ready" if proposal.ready else "commented out: " + proposal.todo
             table.add_row(*(plain(text) for text in (proposal.name, proposal.tool, where, state)))
-        console.print(table)
+        print_table(table)
     for note in found.notes:
         err_console.print(f"note: {note}", markup=False, highlight=False)
 
@@ -217,7 +226,7 @@ def print_bisection(report: BisectReport) -> None:
     for probe in outcome.probes:
         table.add_row(probe.commit[:10], probe.verdict.value, str(probe.n_samples), plain(probe.reason))
     if outcome.probes:
-        console.print(table)
+        print_table(table)
 
 
 def _report_json(report: BisectReport) -> str:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from perfsheriff.errors import ConfigError, StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+# `revision = "0008"` and `down_revision = "0007"` at the top of a migration, as script.py.mako writes them.
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,6 +74,8 @@ def _create_engine(url: str) -> Engine:
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig  # only migrating loads Alembic
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -78,6 +84,8 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision``."""
+    from alembic import command
+
     try:
         command.upgrade(_alembic_config(engine), revision)
     except OperationalError as exc:
@@ -86,29 +94,65 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def check_models(engine: Engine) -> None:
     """Raise if the tables in ``schema.py`` drifted from the migrations (``alembic check``)."""
+    from alembic import command
+
     command.check(_alembic_config(engine))
 
 
+def upgrade_if_behind(engine: Engine) -> None:
+    """Apply the migrations a database lacks; one query when it has them all, as it has on most opens."""
+    if _current_or_unreachable(engine) != head_revision():
+        upgrade(engine)
+
+
 def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database records, read as Alembic stores it; None for a blank database.
+
+    A plain query, not Alembic's migration context: every command checks it, and loading Alembic to read
+    one row cost more than the command's own work.
+    """
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    return ", ".join(sorted(found)) or None
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+@functools.cache
+def head_revision() -> str:
+    """The newest migration's revision id, read from the migration files' headers once per process.
+
+    Alembic's ScriptDirectory would import every migration module; reading the two assignments of each
+    file gives the same answer (tests/integration/test_store.py compares them) at a fraction of the cost.
+    """
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            parsed = ast.literal_eval(value)
+            ids = {parsed} if isinstance(parsed, str) else set(parsed or ())
+            (revisions if name == "revision" else revised).update(ids)
+    heads = revisions - revised
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads, expected one: {sorted(heads)}")
+    return heads.pop()
 
 
 def ensure_current(engine: Engine) -> None:
     """Fail with a clear message when the schema is missing or older than this code."""
-    try:
-        current = current_revision(engine)
-    except OperationalError as exc:
-        raise StoreError(f"cannot reach the database {engine.url!r}: {exc.orig}") from exc
+    current = _current_or_unreachable(engine)
     if current != head_revision():
         raise StoreError(
             f"the database {engine.url!r} is at schema {current or 'none'}, expected {head_revision()}: "
             "run `perfsheriff db upgrade`"
         )
+
+
+def _current_or_unreachable(engine: Engine) -> str | None:
+    try:
+        return current_revision(engine)
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the database {engine.url!r}: {exc.orig}") from exc
 
 
 def reachable(engine: Engine) -> bool:

@@ -10,14 +10,16 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from perfsheriff.store import schema as t
 
-FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+if TYPE_CHECKING:  # numpy loads where samples are read: listing series (`perfsheriff series`) needs none
+    import numpy as np
+
+    FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,8 @@ def series_points(
     only the oldest at or after ``from_position`` (the window after a release tag). A revision cut
     through by either limit keeps only the runs read.
     """
+    import numpy as np
+
     query = sa.select(t.samples.c.position, t.samples.c.revision_id, t.samples.c["values"], t.samples.c.part).where(
         t.samples.c.series_id == series_id
     )
@@ -259,6 +263,8 @@ def branch_revisions_by_prefix(
 
 def samples_at_revision(conn: sa.Connection, revision_id: int) -> dict[str, FloatArray]:
     """Every series' repetitions at one revision (all runs merged), by series id."""
+    import numpy as np
+
     query = (
         sa.select(t.samples.c.series_id, t.samples.c["values"])
         .where(t.samples.c.revision_id == revision_id)

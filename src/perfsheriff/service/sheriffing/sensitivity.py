@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import triage as store
 from perfsheriff.triage import State
 from perfsheriff.triage.sensitivity import CONFIRMED, REJECTED, Judged, Sensitivity, judged, learn
 from perfsheriff.triage.states import OPEN_STATES
+
+if TYPE_CHECKING:  # a type only: `show` reads the learnt sensitivity without loading scipy for detection
+    from perfsheriff.stats.changepoints import DetectionSettings
 
 # Open summaries count for their hand-made alerts only (judged() says which alerts a state decides).
 _COUNTING = sorted(s.value for s in CONFIRMED | REJECTED | OPEN_STATES)

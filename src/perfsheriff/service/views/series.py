@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.service.sheriffing import sensitivity
-from perfsheriff.stats.summary import NoSamples, summarize
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from perfsheriff.store.queries import RevisionSamples, SeriesRow, list_series
@@ -62,6 +61,8 @@ def suspect_commits(conn: sa.Connection, alert: alert_store.AlertRow) -> list[tu
 
 
 def _point(entry: RevisionSamples) -> RevisionPoint | None:
+    from perfsheriff.stats.summary import NoSamples, summarize  # numpy: for a series' samples, not the list
+
     summary = summarize(entry.values)
     if isinstance(summary, NoSamples):
         return None
