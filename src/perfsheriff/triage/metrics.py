@@ -139,10 +139,10 @@ def parse_moment(text: str, now: datetime, *, where: str) -> datetime:
         return now - timedelta(days=int(days.group(1)))
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # not a moment, or one that leaves the calendar in UTC (year 1 at +14:00)
         message = f"cannot read {text!r} as a moment: expected a number of days (30d) or a date (2026-01-01)"
         raise InputError(message, where=where) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def period(since: str, until: str | None, now: datetime) -> tuple[datetime, datetime]:

@@ -137,6 +137,7 @@ def test_periods_in_days_or_dates() -> None:
     ("since", "until", "message"),
     [
         ("yesterday-ish", None, "since: cannot read 'yesterday-ish'"),
+        ("0001-01-01T00:00+14:00", None, "since: cannot read '0001-01-01T00:00+14:00'"),
         ("30d", "soon", "until: cannot read 'soon'"),
         ("2026-02-01", "2026-01-01", "until: 2026-01-01 00:00 is before since (2026-02-01 00:00)"),
     ],
