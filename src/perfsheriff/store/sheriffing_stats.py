@@ -1,10 +1,9 @@
 """Reads for the sheriffing figures: the alerts of a period with their summary's state, their first triage by a
-sheriff, their bisection, and the notification log (``perfsheriff.triage.metrics`` does the counting)."""
+sheriff and their bisection, as the core's ``AlertOutcome``; and the notification log (``perfsheriff.triage.metrics``
+does the counting)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,60 +11,45 @@ import sqlalchemy as sa
 
 from perfsheriff.store import schema as t
 from perfsheriff.store.alerts import SHOWN
+from perfsheriff.triage.metrics import AlertOutcome
 
 #: Bisection outcomes that name a culprit (``perfsheriff.alerts.BisectionState``).
 NAMING_CULPRIT = ("culprit", "two_culprits")
-
-
-@dataclass(frozen=True, slots=True)
-class AlertStatRow:
-    """An alert of the period as the figures need it; the bisection fields are None without a bisection."""
-
-    id: int
-    project: str
-    suite: str
-    benchmark: str
-    machine_class: str
-    kind: str
-    created_at: datetime
-    confirmation: str | None
-    details: dict[str, Any]
-    summary_id: int | None
-    state: str | None
-    bisection_state: str | None
-    bisection_runs: int | None
-    bisection_updated_at: datetime | None
 
 
 def project_exists(conn: sa.Connection, name: str) -> bool:
     return conn.execute(sa.select(t.projects.c.id).where(t.projects.c.name == name)).first() is not None
 
 
-def alerts_between(
-    conn: sa.Connection, start: datetime, end: datetime, *, project: str | None = None
-) -> list[AlertStatRow]:
-    """Alerts created in [start, end) (candidates still being confirmed left out), ordered by id."""
-    a, s, b, p = t.alerts, t.series, t.bisections, t.projects
-    summary = t.alert_summaries
+def alert_outcomes(
+    conn: sa.Connection, start: datetime, end: datetime, *, system: str, project: str | None = None
+) -> list[AlertOutcome]:
+    """Alerts created in [start, end) (candidates still being confirmed left out), ordered by id; triaged at
+    their summary's first change away from ``untriaged`` by anyone but ``system``."""
+    a, s, b, n, summary = t.alerts, t.series, t.bisections, t.notes, t.alert_summaries
+    triaged = (
+        sa.select(sa.func.min(n.c.created_at))
+        .where(n.c.summary_id == a.c.summary_id, n.c.kind == "transition", n.c.from_state == "untriaged")
+        .where(n.c.author != system)
+        .scalar_subquery()
+    )
     query = (
         sa.select(
-            a.c.id,
-            p.c.name,
-            t.benchmarks.c.suite,
-            t.benchmarks.c.name,
-            s.c.machine_class,
-            a.c.kind,
-            a.c.created_at,
-            a.c.confirmation,
-            a.c.details,
-            a.c.summary_id,
-            summary.c.state,
-            b.c.state,
-            b.c.runs_spent,
-            b.c.updated_at,
+            t.projects.c.name.label("project"),
+            t.benchmarks.c.suite.label("suite"),
+            t.benchmarks.c.name.label("benchmark"),
+            s.c.machine_class.label("machine_class"),
+            a.c.kind.label("kind"),
+            a.c.created_at.label("created_at"),
+            summary.c.state.label("state"),
+            a.c.confirmation.label("confirmation"),
+            triaged.label("triaged_at"),
+            sa.case((b.c.state.in_(NAMING_CULPRIT), b.c.updated_at)).label("culprit_at"),
+            a.c.details.label("details"),
+            b.c.runs_spent.label("bisection_runs"),
         )
         .join(s, s.c.id == a.c.series_id)
-        .join(p, p.c.id == s.c.project_id)
+        .join(t.projects, t.projects.c.id == s.c.project_id)
         .join(t.benchmarks, t.benchmarks.c.id == s.c.benchmark_id)
         .outerjoin(summary, summary.c.id == a.c.summary_id)
         .outerjoin(b, b.c.alert_id == a.c.id)
@@ -73,24 +57,21 @@ def alerts_between(
         .order_by(a.c.id)
     )
     if project is not None:
-        query = query.where(p.c.name == project)
-    return [AlertStatRow(*list(row)) for row in conn.execute(query)]
+        query = query.where(t.projects.c.name == project)
+    return [_outcome(row) for row in conn.execute(query).mappings()]
 
 
-def first_triage(conn: sa.Connection, summary_ids: Sequence[int], *, system: str) -> dict[int, datetime]:
-    """Summary id -> the time of its first state change away from ``untriaged`` by anyone but ``system``."""
-    n = t.notes
-    query = (
-        sa.select(n.c.summary_id, sa.func.min(n.c.created_at))
-        .where(
-            n.c.summary_id.in_(list(summary_ids)),
-            n.c.kind == "transition",
-            n.c.from_state == "untriaged",
-            n.c.author != system,
-        )
-        .group_by(n.c.summary_id)
-    )
-    return {int(sid): when for sid, when in conn.execute(query)}
+def _outcome(row: sa.RowMapping) -> AlertOutcome:
+    values = dict(row)
+    details, runs = values.pop("details"), values.pop("bisection_runs")
+    return AlertOutcome(**values, confirmation_runs=_confirmation_runs(details), bisection_runs=int(runs or 0))
+
+
+def _confirmation_runs(details: Any) -> int:
+    """The runs confirmation spent, kept in ``details["confirmation"]["runs"]``; 0 for an alert never confirmed."""
+    record = details.get("confirmation") if isinstance(details, dict) else None
+    runs = record.get("runs") if isinstance(record, dict) else None
+    return int(runs) if isinstance(runs, int | float) else 0
 
 
 def notification_outcomes(

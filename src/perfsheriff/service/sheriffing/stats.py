@@ -1,8 +1,8 @@
 """How well the sheriffing works, per project, suite, benchmark and machine class over a period.
 
-Reads the alerts of the period (``store.sheriffing_stats``), turns each into a
-:class:`~perfsheriff.triage.metrics.AlertOutcome` and lets the pure rules of
-:mod:`perfsheriff.triage.metrics` count; the CLI, the API and the dashboard show the same JSON-ready answer.
+Reads the alerts of the period as :class:`~perfsheriff.triage.metrics.AlertOutcome` values
+(``store.sheriffing_stats``) and lets the pure rules of :mod:`perfsheriff.triage.metrics` count; the CLI,
+the API and the dashboard show the same JSON-ready answer.
 """
 
 from __future__ import annotations
@@ -31,37 +31,11 @@ def sheriffing_stats(
     start, end = metrics.period(since, until, now)
     if project is not None and not store.project_exists(conn, project):
         raise NotFoundError(f"no project named {project!r}")
-    outcomes = _outcomes(conn, store.alerts_between(conn, start, end, project=project))
+    outcomes = store.alert_outcomes(conn, start, end, system=SYSTEM, project=project)
     sent = store.notification_outcomes(conn, start, end, project=project)
     names = sorted({o.project for o in outcomes} | {name for name, _, _ in sent} | ({project} if project else set()))
     projects = [_project(name, [o for o in outcomes if o.project == name], sent) for name in names]
     return {"since": start.isoformat(), "until": end.isoformat(), "projects": projects}
-
-
-def _outcomes(conn: Connection, rows: list[store.AlertStatRow]) -> list[metrics.AlertOutcome]:
-    summary_ids = sorted({r.summary_id for r in rows if r.summary_id is not None})
-    triaged = store.first_triage(conn, summary_ids, system=SYSTEM) if summary_ids else {}
-    return [_outcome(row, triaged) for row in rows]
-
-
-def _outcome(row: store.AlertStatRow, triaged: dict[int, datetime]) -> metrics.AlertOutcome:
-    named = row.bisection_state in store.NAMING_CULPRIT
-    confirmation = row.details.get("confirmation") if isinstance(row.details, dict) else None
-    runs = confirmation.get("runs") if isinstance(confirmation, dict) else None
-    return metrics.AlertOutcome(
-        project=row.project,
-        suite=row.suite,
-        benchmark=row.benchmark,
-        machine_class=row.machine_class,
-        kind=row.kind,
-        created_at=row.created_at,
-        state=row.state,
-        confirmation=row.confirmation,
-        triaged_at=None if row.summary_id is None else triaged.get(row.summary_id),
-        culprit_at=row.bisection_updated_at if named else None,
-        confirmation_runs=int(runs) if isinstance(runs, int | float) else 0,
-        bisection_runs=int(row.bisection_runs or 0),
-    )
 
 
 def _project(name: str, outcomes: list[metrics.AlertOutcome], sent: Iterable[tuple[str, str, int]]) -> dict[str, Any]:
