@@ -1,8 +1,10 @@
-"""Reads: projects, revisions, series and their data, alerts, comparisons (summaries: ``routes_triage``)."""
+"""Reads: projects, revisions, series and their data, alerts, comparisons, sheriffing figures (summaries:
+``routes_triage``)."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -14,10 +16,11 @@ from perfsheriff.model import MAX_POSITION
 from perfsheriff.roles import Role
 from perfsheriff.service.access.tokens import TokenInfo
 from perfsheriff.service.analysis import compare as compare_service
+from perfsheriff.service.sheriffing import stats as stats_service
 from perfsheriff.service.views import catalog, dashboard
 from perfsheriff.stats import gate
 from perfsheriff.wire import Alert as AlertAnswer
-from perfsheriff.wire import AlertList, Comparison, ProjectList, RevisionPage, SeriesData, SeriesList
+from perfsheriff.wire import AlertList, Comparison, ProjectList, RevisionPage, SeriesData, SeriesList, SheriffingStats
 
 router = api_router()
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
@@ -118,3 +121,20 @@ def compare(
     if not result.rows and result.base == result.head:
         raise ApiError(422, "base and head are the same revision", field="head")
     return result.as_json()
+
+
+_MOMENT = Query(max_length=40, description="a number of days before now (30d), or an ISO date or time (UTC)")
+
+
+@router.get("/stats", response_model=SheriffingStats, summary="How well the sheriffing works, per project")
+def stats(
+    request: Request,
+    _token: Reader,
+    since: Annotated[str, _MOMENT] = "30d",
+    until: Annotated[str | None, _MOMENT] = None,
+    project: Annotated[str | None, Query(max_length=200)] = None,
+) -> Any:
+    """Alerts raised by kind, not reproduced, triage states, precision, median times to triage and to a
+    culprit, runs spent, notifications and the benchmarks with the most invalid alerts (``docs/triage.md``)."""
+    with request.app.state.engine.connect() as conn:
+        return stats_service.sheriffing_stats(conn, since=since, until=until, project=project, now=datetime.now(UTC))

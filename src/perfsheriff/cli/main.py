@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "/metrics) and the dashboard."),
     "triage": ("perfsheriff.cli.triage", "Show an alert summary (alerts, culprit, journal) and change its state, "
                "owner or bug link."),
+    "stats": ("perfsheriff.cli.stats", "How well the sheriffing works: alerts, triage outcomes, precision, delays, "
+              "runs and notifications."),
     "report": ("perfsheriff.cli.report", "Write a static report: the alert list, summaries, and a graph (SVG) and "
                "table row per series."),
     "comment": ("perfsheriff.cli.review", "Post Markdown on a pull request (--github-pr) or merge request "

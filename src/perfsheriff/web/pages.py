@@ -2,7 +2,8 @@
 
 Pages: ``/`` (overview), ``/series/{id}`` and ``/graph?series=a,b`` (graphs,
 their data at ``/series/{id}/data``), ``/revision/{sha}``, ``/summaries`` and
-``/summaries/{id}`` (with the sheriff's triage forms), ``/compare``, ``/login``.
+``/summaries/{id}`` (with the sheriff's triage forms), ``/compare``, ``/stats`` (how well the sheriffing
+works), ``/login``.
 Templates autoescape everything; data for scripts is embedded with ``|tojson``.
 """
 
@@ -24,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from perfsheriff.errors import InputError, PerfsheriffError
 from perfsheriff.model import MAX_ID, MAX_POSITION, storable_text
 from perfsheriff.service.access.tokens import TokenInfo, authenticate
-from perfsheriff.service.sheriffing import summaries, triage
+from perfsheriff.service.sheriffing import stats, summaries, triage
 from perfsheriff.service.views import dashboard
 from perfsheriff.web import session
 from perfsheriff.wire import status_of
@@ -231,6 +232,21 @@ def compare_page(
         return {"base": base, "head": head, "result": result, "rows": shown, "hidden": len(rows) - len(shown)}
 
     return page(request, "compare.html", load)
+
+
+@router.get("/stats")
+def stats_page(
+    request: Request,
+    since: Annotated[str, Query(max_length=40)] = "30d",
+    until: Annotated[str, Query(max_length=40)] = "",  # "" is the form's "now"
+    project: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    def load(conn: sa.Connection) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        found = stats.sheriffing_stats(conn, since=since, until=until or None, project=project or None, now=now)
+        return {"stats": found, "filters": {"since": since, "until": until, "project": project}}
+
+    return page(request, "stats.html", load)
 
 
 @router.get("/login")

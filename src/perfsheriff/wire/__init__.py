@@ -9,6 +9,7 @@ so an agent machine loads it without the server's dependencies.
 - :mod:`~perfsheriff.wire.values`: the bases (strict bodies, lenient answers) and field types;
 - :mod:`~perfsheriff.wire.requests`: what the API accepts;
 - :mod:`~perfsheriff.wire.reads`: what its reads answer (projects, series, alerts, comparisons, summaries);
+- :mod:`~perfsheriff.wire.stats`: how well the sheriffing works (``/stats``);
 - :mod:`~perfsheriff.wire.queue`: what uploads, the job queue and tokens answer; health;
 - :mod:`~perfsheriff.wire.errors`: the error envelope, and the one map from errors to HTTP statuses.
 
@@ -63,6 +64,7 @@ from perfsheriff.wire.requests import (
     TokenCreate,
     TransitionBody,
 )
+from perfsheriff.wire.stats import SheriffingStats
 from perfsheriff.wire.values import has_nul
 
 __all__ = [
@@ -99,6 +101,7 @@ __all__ = [
     "Series",
     "SeriesData",
     "SeriesList",
+    "SheriffingStats",
     "Summary",
     "SummaryDetail",
     "SummaryList",
