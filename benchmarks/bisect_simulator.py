@@ -1,11 +1,14 @@
 """Play the bisect planner against synthetic suspect ranges, next to two baselines.
 
-Usage: ``.venv/bin/python benchmarks/bisect_simulator.py [--quick] [--cases N] [--seed S] [--jobs J]``
+Usage: ``.venv/bin/python benchmarks/bisect_simulator.py [--quick] [--cases N] [--seed S] [--jobs J] [--drifting]``
 
 Conditions: range sizes 2-4, 5-16, 17-64 and 65-128 commits (even cases linear,
 odd cases roll-up merges), step size / noise 0.5, 1, 2, 5, 10, Gaussian,
 Student-t (df = 3) and bimodal noise, one or two steps, no or 10 % unbuildable
-commits. For each condition it prints culprit accuracy (the named culprit set
+commits; with ``--drifting``, on a machine that drifts while bisection runs (a slow
+trend, busy spells 30-50 % slow, wild samples: ``bisect.synthetic.drifting_machine``;
+the data the alert came with was measured before, on the steady machine).
+For each condition it prints culprit accuracy (the named culprit set
 equals the truth) and mean runs per bisection (one run = one benchmark
 execution: a sample, or a failed build) of the planner, Mozilla's manual recipe
 (four samples on every commit) and plain binary search (one sample per probe),
@@ -32,9 +35,12 @@ def main() -> None:
         "--window", type=int, default=WINDOW, help=f"level samples per side that come with the alert ({WINDOW})"
     )
     parser.add_argument("--jobs", type=int, default=1, help="processes playing conditions in parallel (same table)")
+    parser.add_argument(
+        "--drifting", action="store_true", help="a machine that drifts while bisection runs (bisect.synthetic)"
+    )
     args = parser.parse_args()
     cases = args.cases or (8 if args.quick else 40)
-    grid = conditions()
+    grid = conditions(drifting=args.drifting)
     play = partial(_play, cases=cases, seed=args.seed, window=args.window)
     with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
         results = list(pool.map(play, grid, range(len(grid)), chunksize=4))

@@ -91,10 +91,12 @@ def conditions(
     noises: Sequence[NoiseKind] = tuple(NoiseKind),
     two_steps: Sequence[bool] = (False, True),
     unbuildable: Sequence[float] = (0.0, 0.1),
+    *,
+    drifting: bool = False,
 ) -> list[Condition]:
-    """Every combination of the given factors, in table order."""
+    """Every combination of the given factors, in table order (on a drifting machine, with ``drifting``)."""
     grid = itertools.product(buckets, effects, noises, two_steps, unbuildable)
-    return [Condition(lo, hi, effect, noise, two, broken) for (lo, hi), effect, noise, two, broken in grid]
+    return [Condition(lo, hi, effect, noise, two, broken, drifting) for (lo, hi), effect, noise, two, broken in grid]
 
 
 def simulate_condition(

@@ -11,7 +11,9 @@ commits miss the latest roll-up and the levels are not monotone along the
 history. Levels are in noise standard deviations; a commit's level is the sum
 of the steps of the culprits among its ancestors (itself included). Samples
 are ``100 · exp(0.02 · (level + noise))``: 2 % relative noise of unit
-standard deviation, Gaussian, Student-t (df = 3) or bimodal.
+standard deviation, Gaussian, Student-t (df = 3) or bimodal; on a drifting
+machine (:func:`drifting_machine`) each sample taken after the alert is also
+multiplied by the machine's speed factor at that moment.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Condition:
     noise: NoiseKind
     two_steps: bool
     unbuildable: float
+    drifting: bool = False  # the machine drifts while the bisection runs (:func:`drifting_machine`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ class Case:
     levels: Mapping[str, float]
     unbuildable: frozenset[str]
     noise: NoiseKind
+    machine: tuple[float, ...] = ()
+    """The machine's log speed factor at each sample taken after the alert (empty: a steady machine)."""
 
 
 def draw_noise(kind: NoiseKind, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -76,6 +81,26 @@ def draw_noise(kind: NoiseKind, size: int, rng: np.random.Generator) -> np.ndarr
         return rng.standard_t(3, size) / math.sqrt(3.0)
     upper = rng.random(size) < 0.3
     return 0.4 * rng.standard_normal(size) + 2.0 * upper - 0.6
+
+
+#: Samples a drifting machine's timeline covers: more than any bisection here takes.
+MACHINE_HORIZON = 2000
+
+
+def drifting_machine(rng: np.random.Generator, horizon: int = MACHINE_HORIZON) -> tuple[float, ...]:
+    """A shared machine's log speed factor at each of ``horizon`` samples, in the order they are taken.
+
+    What makes one commit measured minutes apart differ by 30-50 %: a slow trend (up to 5 % either way per
+    100 samples: warming up, a filling disk), busy spells (one per 100 samples on average, 5-20 samples
+    long, 30-50 % slower: a neighbour's job) and wild samples (1 in 100, 1.5-3 times slower).
+    """
+    t = np.arange(horizon)
+    logs = rng.uniform(-0.05, 0.05) * t / 100.0
+    for start in np.flatnonzero(rng.random(horizon) < 0.01):
+        logs[start : start + int(rng.integers(5, 21))] += math.log(rng.uniform(1.3, 1.5))
+    wild = rng.random(horizon) < 0.01
+    logs[wild] += np.log(rng.uniform(1.5, 3.0, int(wild.sum())))
+    return tuple(float(v) for v in logs)
 
 
 def linear_range(size: int) -> SuspectRange:
@@ -123,7 +148,8 @@ def make_case(condition: Condition, shape: Shape, rng: np.random.Generator) -> C
     keep = {sha for c in steps for sha in (c, *suspect.parents[c])} | {suspect.bad}
     spare = [sha for sha in suspect.order if sha not in keep]
     broken = frozenset(sha for sha in spare if rng.random() < condition.unbuildable)
-    return Case(suspect, shape, steps, levels, broken, condition.noise)
+    machine = drifting_machine(rng) if condition.drifting else ()
+    return Case(suspect, shape, steps, levels, broken, condition.noise, machine)
 
 
 def _culprits(graph: CommitGraph, two: bool, rng: np.random.Generator) -> tuple[str, ...] | None:
@@ -154,11 +180,13 @@ class Bench:
         self.scale = scale
         self.observations: dict[str, Observation] = {}
         self.runs = 0
+        self.clock: int | None = None  # samples taken since the alert, on case.machine's timeline
         for sha in (GOOD, case.suspect.bad):
             self.run(sha, initial)
         self.good_level = self._draw(self.case.levels[GOOD], window)
         self.bad_level = self._draw(self.case.levels[case.suspect.bad], window)
         self.runs = 0
+        self.clock = 0  # what the detector saw was measured before; from here on the machine drifts
 
     @property
     def suspect(self) -> SuspectRange:
@@ -167,6 +195,10 @@ class Bench:
 
     def _draw(self, level: float, size: int) -> tuple[float, ...]:
         logs = RELATIVE_NOISE * (level + draw_noise(self.case.noise, size, self.rng))
+        if self.case.machine and self.clock is not None:
+            timeline = self.case.machine
+            logs = logs + np.array([timeline[min(self.clock + i, len(timeline) - 1)] for i in range(size)])
+            self.clock += size
         return tuple(float(v) for v in self.scale * 100.0 * np.exp(logs))
 
     def run(self, sha: str, repetitions: int) -> None:
