@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_the_perf_queue_lists_the_summary_with_its_culprit_and_a_sheriff_triages
     table = run_cli("alerts", "--queue", "perf", "--db", db, cwd=root)
     assert f"#{sid}  untriaged" in table.stdout
     assert f'culprit {project.culprit[:10]} "slow down work" by Ada Lovelace' in table.stdout
-    assert "regression +30" in table.stdout
+    assert re.search(r"regression \+(29|30|31)\.\d% work", table.stdout)  # a 30 % step, measured with noise
     code = run_cli("alerts", "--queue", "code", "--json", "--db", db, cwd=root)
     assert json.loads(code.stdout) == []
     plain = run_cli("alerts", "--json", "--db", db, cwd=root)  # without --queue: the alerts, as before
