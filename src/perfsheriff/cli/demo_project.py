@@ -40,9 +40,10 @@ every run a small step of its own (pyperf spawns worker processes for the same r
 
 A laptop or a shared virtual machine also changes speed as it warms up or its neighbours get busy.
 So each sample is the call's CPU time divided by that of a calibration timed just before it, which
-no revision changes: the milliseconds the call takes where the calibration takes one. The calibration
-does the same kind of work as the call (interpreted loops for parse and render, splitting a string
-for tokenize), because a busy machine slows memory-bound and interpreter-bound work by different amounts.
+no revision changes: the milliseconds the call takes where the calibration takes one. Each call's
+calibration is the first revision's code for it, run on text of the same kind: a busy neighbour slows
+dictionary lookups, string building and splitting by different amounts, so only the same work cancels
+the machine out (a generic loop left parse's runs 10-15 % low whenever the host was busy).
 """
 import gc, json, subprocess, sys, time
 
@@ -62,13 +63,21 @@ if "--worker" not in sys.argv:
 sys.path.insert(0, HERE)
 import textkit
 
-def calibration():
-    counts, out = {}, []
-    for i in range(20000):
-        key = "k" + str(i % 211)
-        counts[key] = counts.get(key, 0) + 1
-        out.append(key)
-    return " ".join(out)
+def parse_as_first_written(text):
+    words = text.split()
+    chunk = max(1, len(words) // 5)
+    counts = {}
+    for start in range(0, len(words), chunk):
+        for word in words[start:start + chunk]:
+            key = word.strip(".,;:!?").lower()
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+def render_as_first_written(words):
+    out = ""
+    for word in words:
+        out += word + " "
+    return out.strip()
 
 def best_of(fn, calls=3):
     """The least disturbed of a few calls' CPU times, as timeit reports."""
@@ -79,19 +88,20 @@ def best_of(fn, calls=3):
         best = min(best, time.process_time() - start)
     return best
 
-def measure(fn, reference=calibration, repeat=3):
+def measure(fn, reference, repeat=3):
     gc.collect()
     fn()  # warm up
     return [best_of(fn) / best_of(reference) for _ in range(repeat)]
 
 text = " ".join(f"word{i % 997}" for i in range(60000))
 words = text.split()[:20000]
-fixed = " ".join(f"term{i % 991}" for i in range(60000))  # the same kind of text, split by no revision's code
+fixed = " ".join(f"term{i % 991}" for i in range(60000))  # the same kind of text, handled by no revision's code
+terms = fixed.split()[:20000]
 # tokenize first: what parse and render leave on the heap would otherwise shift its timing by a few percent.
 print(json.dumps([
     {"name": "tokenize", "samples": measure(lambda: textkit.tokenize(text), lambda: fixed.split())},
-    {"name": "parse", "samples": measure(lambda: textkit.parse(text))},
-    {"name": "render", "samples": measure(lambda: textkit.render(words))},
+    {"name": "parse", "samples": measure(lambda: textkit.parse(text), lambda: parse_as_first_written(fixed))},
+    {"name": "render", "samples": measure(lambda: textkit.render(words), lambda: render_as_first_written(terms))},
 ]))
 '''
 
