@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     public_read: bool = Field(
         default=True,
         description="Whether the server answers read requests without a token; false: every request needs one.",
+    )
+
+    run_budgets: dict[str, PositiveInt] = Field(
+        default_factory=dict,
+        description="Runs a day that automation (confirmation retriggers, backfills, bisections) may take per "
+        'machine class, as JSON: {"linux-perf": 200, "*": 1000}; "*" covers every class not named. Routine runs '
+        "of new pushes are never held back; other work waits while a class's budget is spent. Default: no limit.",
     )
 
     api_docs: bool = Field(

@@ -81,16 +81,22 @@ class JobState(enum.StrEnum):
 
 
 class JobReason(enum.StrEnum):
-    """Why a job exists; the order here is the order agents take them in."""
+    """Why a job exists; the order here is the order agents take them in.
 
-    BISECT = "bisect"
+    Routine runs of new pushes go first: they are what the machines are for, and a bad week of alerts must
+    not starve them (Mozilla's rule for its shared pools). Then what decides whether anyone is told
+    (confirmation), then what fills history in, then bisection, whose probes come one after another anyway.
+    Everything but routine runs also draws on the machine class's run budget (``scheduling.RunBudget``).
+    """
+
+    ROUTINE = "routine"
     CONFIRM = "confirm"  # retriggers and backfills that confirm a candidate alert before anyone sees it
     BACKFILL = "backfill"
-    ROUTINE = "routine"
+    BISECT = "bisect"
 
     @property
     def priority(self) -> int:
-        return {JobReason.BISECT: 30, JobReason.CONFIRM: 25, JobReason.BACKFILL: 20, JobReason.ROUTINE: 10}[self]
+        return {JobReason.ROUTINE: 40, JobReason.CONFIRM: 30, JobReason.BACKFILL: 20, JobReason.BISECT: 10}[self]
 
 
 class Dimension(enum.StrEnum):

@@ -64,7 +64,7 @@ def test_priority_then_fifo_and_dedupe(engine: Engine) -> None:
     assert not new_again
     assert again == bisect_id
     order = [jobs.claim(engine, machine="m1", now=T0) for _ in range(4)]
-    assert [j.id if j else None for j in order] == [bisect_id, *routine, None]
+    assert [j.id if j else None for j in order] == [*routine, bisect_id, None]  # routine runs first
 
 
 def test_an_expired_lease_returns_the_job_until_its_last_attempt(engine: Engine) -> None:

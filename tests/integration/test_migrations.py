@@ -211,7 +211,7 @@ def test_0008_moves_bisections_out_of_alert_details_and_back(blank: Engine) -> N
         )
     before = _alerts_json(blank)
 
-    database.upgrade(blank, "0008")
+    database.upgrade(blank)  # 0008, then 0009, which changes no table
     database.check_models(blank)
     with blank.connect() as conn:
         found = bisection_store.load(conn)
@@ -251,3 +251,29 @@ def _alerts_json(engine: Engine) -> list[dict[str, Any]]:
             return [{"id": j["id"], "details": j["details"]} for j in map(alert_json, alert_store.list_alerts(conn))]
         query = sa.text("SELECT id, details FROM alerts ORDER BY id")
         return [{"id": i, "details": json.loads(d) if isinstance(d, str) else d} for i, d in conn.execute(query)]
+
+
+def test_0009_puts_queued_routine_runs_first_and_back(blank: Engine) -> None:
+    with_legacy_rows(blank)
+    database.upgrade(blank, "0008")
+    with blank.begin() as conn:
+        for i, (reason, priority) in enumerate((("bisect", 30), ("confirm", 25), ("backfill", 20), ("routine", 10))):
+            conn.exec_driver_sql(
+                "INSERT INTO jobs (id, project_id, branch_id, revision_id, benchmark, spec, machine_class, "
+                "configuration_id, repetitions, reason, priority, state, attempts, max_attempts, created_at) "
+                f"VALUES ({i + 1}, 1, 1, 1, 'b', '{{}}', 'c', 1, 1, '{reason}', {priority}, 'queued', 0, 3, "
+                "'2026-01-05 00:00:00+00:00')"
+            )
+    jobs = sa.table("jobs", sa.column("reason"), sa.column("priority"))
+    database.upgrade(blank, "0009")
+    with blank.connect() as conn:
+        assert dict(conn.execute(sa.select(jobs.c.reason, jobs.c.priority)).all()) == {
+            "routine": 40,
+            "confirm": 30,
+            "backfill": 20,
+            "bisect": 10,
+        }
+    downgrade(blank, "0008")
+    with blank.connect() as conn:
+        assert dict(conn.execute(sa.select(jobs.c.reason, jobs.c.priority)).all())["bisect"] == 30
+    database.upgrade(blank)

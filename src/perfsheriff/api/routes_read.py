@@ -16,11 +16,21 @@ from perfsheriff.model import MAX_POSITION
 from perfsheriff.roles import Role
 from perfsheriff.service.access.tokens import TokenInfo
 from perfsheriff.service.analysis import compare as compare_service
+from perfsheriff.service.queue import budget_status
 from perfsheriff.service.sheriffing import stats as stats_service
 from perfsheriff.service.views import catalog, dashboard
 from perfsheriff.stats import gate
 from perfsheriff.wire import Alert as AlertAnswer
-from perfsheriff.wire import AlertList, Comparison, ProjectList, RevisionPage, SeriesData, SeriesList, SheriffingStats
+from perfsheriff.wire import (
+    AlertList,
+    BudgetStatus,
+    Comparison,
+    ProjectList,
+    RevisionPage,
+    SeriesData,
+    SeriesList,
+    SheriffingStats,
+)
 
 router = api_router()
 Reader = Annotated[TokenInfo | None, Depends(require(Role.READ))]
@@ -138,3 +148,12 @@ def stats(
     culprit, runs spent, notifications and the benchmarks with the most invalid alerts (``docs/triage.md``)."""
     with request.app.state.engine.connect() as conn:
         return stats_service.sheriffing_stats(conn, since=since, until=until, project=project, now=datetime.now(UTC))
+
+
+@router.get("/status", response_model=BudgetStatus, summary="The machine-time budget per machine class")
+def status(request: Request, _token: Reader) -> Any:
+    """Per machine class: the run budget, what automation claimed in the last day, the queue by reason, and
+    which jobs wait for the budget and until when (``docs/configuration.md``, *One machine-time budget*)."""
+    with request.app.state.engine.connect() as conn:
+        found = budget_status.budget_status(conn, request.app.state.settings.run_budgets, now=datetime.now(UTC))
+    return {"classes": budget_status.as_json(found)}

@@ -117,7 +117,14 @@ def _job_answer(job: JobRef | None, token: TokenInfo) -> uploads.JobAnswer | Non
 def claim_job(body: ClaimRequest, request: Request, token: Uploader) -> Response:
     """The hot path of every agent: the answer (a :class:`~perfsheriff.wire.Claim`) is written as JSON directly."""
     check_machine(token, body.machine)
-    job = jobs.claim(request.app.state.engine, machine=body.machine, lease_s=body.lease_seconds, now=_now())
+    settings = request.app.state.settings
+    job = jobs.claim(
+        request.app.state.engine,
+        machine=body.machine,
+        lease_s=body.lease_seconds,
+        now=_now(),
+        budgets=settings.run_budgets,
+    )
     request.app.state.metrics.claims.labels("job" if job else "empty").inc()
     body_json = {"job": None if job is None else job.as_json(with_lease=True)}
     return Response(json.dumps(body_json, separators=(",", ":")), media_type="application/json")

@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "owner or bug link."),
     "stats": ("perfsheriff.cli.stats", "How well the sheriffing works: alerts, triage outcomes, precision, delays, "
               "runs and notifications."),
+    "status": ("perfsheriff.cli.status", "The machine-time budget per machine class: runs automation took today, "
+               "what is queued, what waits and why."),
     "report": ("perfsheriff.cli.report", "Write a static report: the alert list, summaries, and a graph (SVG) and "
                "table row per series."),
     "comment": ("perfsheriff.cli.review", "Post Markdown on a pull request (--github-pr) or merge request "

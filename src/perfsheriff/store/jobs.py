@@ -10,7 +10,7 @@ class are swept at a claim of that class at most once per ``sweep_every`` second
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,13 +118,22 @@ def _expire_leases(conn: sa.Connection, machine_class: str, now: datetime) -> No
 
 
 def claim(
-    conn: sa.Connection, *, machine: str, lease: str, expires: datetime, now: datetime, sweep_every: timedelta
+    conn: sa.Connection,
+    *,
+    machine: str,
+    lease: str,
+    expires: datetime,
+    now: datetime,
+    sweep_every: timedelta,
+    routine_only: Callable[[str], bool] = lambda machine_class: False,
 ) -> sa.RowMapping | None:
     """Take the best queued job for ``machine``'s class under ``lease``; the job's row (:func:`job_rows`'
-    columns), or None when none is queued. Expired leases of the class are swept first when due."""
+    columns), or None when none is queued. Expired leases of the class are swept first when due.
+    ``routine_only(machine_class)`` true (the class's run budget is spent) leaves every other job queued."""
     machine_id, machine_class = _known_machine(conn, machine)
     if _sweep_due(conn.engine, machine_class, now, sweep_every):
         _expire_leases(conn, machine_class, now)
+    routine = routine_only(machine_class)
     values = {
         "claim_class": machine_class,
         "new_lease": lease,
@@ -133,9 +142,9 @@ def claim(
         "claimed_now": now,
     }
     if conn.dialect.name == "postgresql":  # one round trip: claim and read in one statement
-        row = conn.execute(_CLAIM_AND_READ, values).first()
+        row = conn.execute(_CLAIM_ROUTINE_AND_READ if routine else _CLAIM_AND_READ, values).first()
         return None if row is None else row._mapping
-    claimed = conn.execute(_CLAIM.returning(t.jobs.c.id), values).scalar()
+    claimed = conn.execute((_CLAIM_ROUTINE if routine else _CLAIM).returning(t.jobs.c.id), values).scalar()
     if claimed is None:
         return None
     return conn.execute(_JOB_BY_ID, {"job_id": int(claimed)}).one()._mapping
@@ -262,6 +271,41 @@ def job_of_run(conn: sa.Connection, run_id: int) -> int | None:
     return None if found is None else int(found)
 
 
+def budgeted_claims(conn: sa.Connection, since: datetime) -> dict[str, list[tuple[datetime, int]]]:
+    """Per machine class, the jobs other than routine runs claimed after ``since``: (claim time, runs)."""
+    rows = conn.execute(
+        sa.select(t.jobs.c.machine_class, t.jobs.c.claimed_at, t.jobs.c.repetitions).where(
+            t.jobs.c.reason != JobReason.ROUTINE.value, t.jobs.c.claimed_at > since
+        )
+    )
+    found: dict[str, list[tuple[datetime, int]]] = {}
+    for machine_class, claimed_at, repetitions in rows:
+        found.setdefault(str(machine_class), []).append((claimed_at, int(repetitions)))
+    return found
+
+
+def budgeted_runs(conn: sa.Connection, machine_class: str, since: datetime) -> int:
+    """Runs (repetitions) of jobs other than routine runs of ``machine_class`` claimed after ``since``."""
+    spent = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(t.jobs.c.repetitions), 0)).where(
+            t.jobs.c.machine_class == machine_class,
+            t.jobs.c.reason != JobReason.ROUTINE.value,
+            t.jobs.c.claimed_at > since,
+        )
+    ).scalar_one()
+    return int(spent)
+
+
+def queued_by_reason(conn: sa.Connection) -> dict[tuple[str, str], tuple[int, datetime]]:
+    """Per (machine class, reason), the queued jobs: how many, and when the oldest was queued."""
+    rows = conn.execute(
+        sa.select(t.jobs.c.machine_class, t.jobs.c.reason, sa.func.count(), sa.func.min(t.jobs.c.created_at))
+        .where(t.jobs.c.state == JobState.QUEUED.value)
+        .group_by(t.jobs.c.machine_class, t.jobs.c.reason)
+    )
+    return {(str(r[0]), str(r[1])): (int(r[2]), r[3]) for r in rows}
+
+
 def counts(conn: sa.Connection) -> dict[tuple[str, str], int]:
     """Jobs per (machine class, state), for the metrics endpoint and the overview."""
     rows = conn.execute(
@@ -290,27 +334,36 @@ def _job_view(jobs: sa.FromClause) -> sa.Select[Any]:
 
 # Statements of the hot path, built once: the claim (the best queued job of a class, under a new
 # lease; SKIP LOCKED lets concurrent claimers pass each other) and the read of one job.
-_CANDIDATE = (
-    sa.select(t.jobs.c.id)
-    .where(t.jobs.c.machine_class == sa.bindparam("claim_class"), t.jobs.c.state == JobState.QUEUED.value)
-    .order_by(t.jobs.c.priority.desc(), t.jobs.c.id)
-    .limit(1)
-    .with_for_update(skip_locked=True)
-    .scalar_subquery()
-)
-_CLAIM = (
-    t.jobs.update()
-    .where(t.jobs.c.id == _CANDIDATE, t.jobs.c.state == JobState.QUEUED.value)
-    .values(
-        state=JobState.RUNNING.value,
-        lease=sa.bindparam("new_lease"),
-        lease_expires_at=sa.bindparam("new_expiry"),
-        attempts=t.jobs.c.attempts + 1,
-        machine_id=sa.bindparam("claimer_id"),
-        claimed_at=sa.bindparam("claimed_now"),
+def _candidate(*only: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
+    return (
+        sa.select(t.jobs.c.id)
+        .where(t.jobs.c.machine_class == sa.bindparam("claim_class"), t.jobs.c.state == JobState.QUEUED.value, *only)
+        .order_by(t.jobs.c.priority.desc(), t.jobs.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-)
+
+
+def _claim(candidate: sa.ScalarSelect[Any]) -> sa.Update:
+    return (
+        t.jobs.update()
+        .where(t.jobs.c.id == candidate, t.jobs.c.state == JobState.QUEUED.value)
+        .values(
+            state=JobState.RUNNING.value,
+            lease=sa.bindparam("new_lease"),
+            lease_expires_at=sa.bindparam("new_expiry"),
+            attempts=t.jobs.c.attempts + 1,
+            machine_id=sa.bindparam("claimer_id"),
+            claimed_at=sa.bindparam("claimed_now"),
+        )
+    )
+
+
+_CLAIM = _claim(_candidate())
+_CLAIM_ROUTINE = _claim(_candidate(t.jobs.c.reason == JobReason.ROUTINE.value))  # when the run budget is spent
 _CLAIM_AND_READ = _job_view(_CLAIM.returning(*t.jobs.c).cte("claimed"))
+_CLAIM_ROUTINE_AND_READ = _job_view(_CLAIM_ROUTINE.returning(*t.jobs.c).cte("claimed"))
 _JOB_BY_ID = _job_view(t.jobs).where(t.jobs.c.id == sa.bindparam("job_id"))
 
 

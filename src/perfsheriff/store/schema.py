@@ -20,6 +20,7 @@ Schema history (each step is an Alembic migration under ``migrations/versions``)
 6. ``0006`` dashboard sessions (a server-side session per login, revocable).
 7. ``0007`` who created an alert by hand (``alerts.created_by``; NULL for alerts perfsheriff found).
 8. ``0008`` bisections in a table of their own (one per alert, resumable), moved out of ``alerts.details``.
+9. ``0009`` routine runs first: queued jobs take their reason's new priority (no schema change).
 """
 
 from __future__ import annotations
@@ -355,7 +356,7 @@ notifications = Table(
 # The job queue (migration 0002): one benchmark at one revision on a machine class. Agents claim the
 # highest-priority queued job of their class; a claim is a lease (an opaque token with an expiry) that
 # the agent renews; a lease that expires puts the job back in the queue until ``max_attempts``.
-_job_priority = Column("priority", Integer, nullable=False, default=0)  # JobReason's priority: bisect first
+_job_priority = Column("priority", Integer, nullable=False, default=0)  # JobReason's priority: routine first
 jobs = Table(
     "jobs",
     metadata,

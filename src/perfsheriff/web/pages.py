@@ -83,7 +83,8 @@ def page(request: Request, name: str, load: Loader) -> Response:
 
 @router.get("/")
 def overview(request: Request) -> Response:
-    return page(request, "overview.html", dashboard.overview)
+    budgets = request.app.state.settings.run_budgets
+    return page(request, "overview.html", lambda conn: dashboard.overview(conn, budgets=budgets))
 
 
 @router.get("/series/{series_id}")

@@ -19,6 +19,7 @@ answer (clients ignore fields they do not know), none removed or changed.
 
 from perfsheriff.wire.errors import ErrorDetail, ErrorEnvelope, envelope, field_of, status_of
 from perfsheriff.wire.queue import (
+    BudgetStatus,
     Claim,
     ClaimedJob,
     Health,
@@ -72,6 +73,7 @@ __all__ = [
     "AlertCreate",
     "AlertList",
     "AlertMade",
+    "BudgetStatus",
     "Claim",
     "ClaimRequest",
     "ClaimedJob",

@@ -109,3 +109,29 @@ class Health(Answer):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unreachable"]
     version: str
+
+
+class QueuedReason(Answer):
+    """The queued jobs of one reason on a machine class."""
+
+    reason: Literal["routine", "confirm", "backfill", "bisect"]
+    jobs: int
+    oldest: Timestamp = Field(description="when the oldest of them was queued")
+    why: str | None = Field(description="why they wait (the class's run budget is spent), or null")
+
+
+class ClassBudget(Answer):
+    """One machine class against its run budget (``docs/configuration.md``, *One machine-time budget*)."""
+
+    machine_class: str
+    runs_per_day: int | None = Field(description="the budget of runs a day for automation; null: no limit")
+    spent: int = Field(description="runs automation (everything but routine runs) claimed in the last 24 hours")
+    frees_at: Timestamp | None = Field(description="when budgeted work may be claimed again (now if not spent)")
+    held_back: int = Field(description="queued jobs waiting for the budget")
+    queued: list[QueuedReason] = Field(description="queued jobs by reason, in the order agents take them")
+
+
+class BudgetStatus(Answer):
+    """The answer of ``GET /api/v1/status``."""
+
+    classes: list[ClassBudget]

@@ -1,8 +1,11 @@
 """The job queue: benchmark runs waiting for an agent of the right machine class.
 
 A job is one benchmark at one revision for a machine class and configuration,
-with a number of repetitions and a priority from its reason (a bisection step
-before a backfill before a routine run). The queue lives in the database:
+with a number of repetitions and a priority from its reason (a routine run
+before a confirmation retrigger before a backfill before a bisection step), and
+everything but routine runs draws on its machine class's run budget
+(``scheduling.RunBudget``): while that is spent, only routine runs are handed
+out and the rest waits in the queue. The queue lives in the database:
 
 - **claim**: one statement takes the best queued job of the agent's class and
   marks it running under a fresh *lease* (an opaque token with an expiry). On
@@ -36,6 +39,7 @@ from sqlalchemy.engine import Engine
 from perfsheriff.errors import ConflictError, InputError, NotFoundError
 from perfsheriff.model import Configuration, JobReason, JobState, redact_url
 from perfsheriff.projectfile import BenchmarkSpec
+from perfsheriff.scheduling import BUDGET_WINDOW, budget_for
 from perfsheriff.store import jobs as queue
 from perfsheriff.store import records
 from perfsheriff.store.jobs import counts, machine_class_of, machine_of_class, open_jobs
@@ -202,11 +206,30 @@ def enqueue(conn: sa.Connection, request: JobRequest, *, now: datetime) -> tuple
     return job_id, True
 
 
-def claim(engine: Engine, *, machine: str, lease_s: float = DEFAULT_LEASE_S, now: datetime) -> Job | None:
-    """Take the best queued job for ``machine``'s class under a new lease, or None when there is none."""
+def claim(
+    engine: Engine,
+    *,
+    machine: str,
+    lease_s: float = DEFAULT_LEASE_S,
+    now: datetime,
+    budgets: Mapping[str, int] | None = None,
+) -> Job | None:
+    """Take the best queued job for ``machine``'s class under a new lease, or None when there is none.
+
+    ``budgets`` (machine class -> runs a day, ``"*"`` for the rest; the ``run_budgets`` setting): while
+    the class's automation has spent its budget, only routine runs are handed out and the rest waits.
+    """
     lease_s = _check_lease(lease_s)
     lease = secrets.token_urlsafe(24)
     with engine.begin() as conn:
+
+        def budget_spent(machine_class: str) -> bool:
+            budget = budget_for(budgets or {}, machine_class)
+            if budget is None:
+                return False
+            spent = queue.budgeted_runs(conn, machine_class, now - BUDGET_WINDOW)
+            return not budget.allows(JobReason.CONFIRM, spent)
+
         row = queue.claim(
             conn,
             machine=machine,
@@ -214,6 +237,7 @@ def claim(engine: Engine, *, machine: str, lease_s: float = DEFAULT_LEASE_S, now
             expires=now + timedelta(seconds=lease_s),
             now=now,
             sweep_every=timedelta(seconds=SWEEP_INTERVAL_S),
+            routine_only=budget_spent,
         )
     return None if row is None else _job_from_row(row)
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from perfsheriff.alerts import AlertConfirmation
 from perfsheriff.machines import HARDWARE_KEYS, setup_boundaries
 from perfsheriff.service.analysis.compare import compare_revisions, resolve_stored_revision
-from perfsheriff.service.queue import jobs
+from perfsheriff.service.queue import budget_status, jobs
 from perfsheriff.service.views import catalog
 from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.stats.downsample import minmax_indices
@@ -187,9 +188,17 @@ def revision_view(conn: sa.Connection, rev: str) -> dict[str, Any]:
     }
 
 
-def overview(conn: sa.Connection, *, latest: int = 20, drifted: int = 10) -> dict[str, Any]:
+def overview(
+    conn: sa.Connection,
+    *,
+    latest: int = 20,
+    drifted: int = 10,
+    budgets: Mapping[str, int] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Per project and machine class the series count and the drift since the branch's last release tag;
-    the latest alerts; jobs in flight and queue counts."""
+    the latest alerts; jobs in flight and queue counts; the machine-time budget (``budgets``: the
+    ``run_budgets`` setting) with what automation spent and what waits for it."""
     counts = jobs.counts(conn)
     classes = sorted({c for c, _ in counts})
     queue = [{"machine_class": c, **{s.value: counts.get((c, s.value), 0) for s in jobs.JobState}} for c in classes]
@@ -201,6 +210,7 @@ def overview(conn: sa.Connection, *, latest: int = 20, drifted: int = 10) -> dic
         "latest_alerts": list(reversed(catalog.alerts(conn, benchmark=None, kind=None, limit=latest))),
         "queue": queue,
         "running": [j.as_json() for j in running],
+        "budget": budget_status.budget_status(conn, budgets or {}, now=now or datetime.now(UTC)),
     }
 
 
