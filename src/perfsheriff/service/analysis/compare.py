@@ -210,7 +210,8 @@ def compare_revisions(
     """Compare the samples of ``head`` with those of ``base`` for every series that has both.
 
     With ``rules`` (a merge gate), a comparison with no series in common is an
-    error: a gate must not pass because nothing was measured.
+    error: a gate must not pass because nothing was measured. So is a tagged
+    rule whose tag no compared series carries (a misspelt tag would pass too).
     """
     base_id, base_sha = resolve_stored_revision(conn, base)
     head_id, head_sha = resolve_stored_revision(conn, head)
