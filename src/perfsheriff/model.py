@@ -176,6 +176,15 @@ def _require(condition: bool, message: str) -> None:
         raise InputError(message)
 
 
+#: A benchmark's tag (``[[benchmarks]] tags``, ``--fail-on 'TAG:suite>2%'``): ASCII letters, digits, ``-_.``.
+TAG_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+def is_tag_name(text: str) -> bool:
+    """Whether ``text`` may name a benchmark tag (see :data:`TAG_NAME`); tags are compared case-sensitively."""
+    return TAG_NAME.fullmatch(text) is not None
+
+
 SHA_HEX = frozenset("0123456789abcdef")
 
 

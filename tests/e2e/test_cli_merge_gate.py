@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,16 @@ def set_weight(db: str, benchmark: str, weight: float) -> None:
     engine = sa.create_engine(db)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE benchmarks SET weight = :w WHERE name = :name"), {"w": weight, "name": benchmark})
+    engine.dispose()
+
+
+def set_tags(db: str, tags: dict[str, list[str]]) -> None:
+    """Tags live with the benchmarks too (a project file's ``tags``, stored when the project is tracked)."""
+    engine = sa.create_engine(db)
+    with engine.begin() as conn:
+        for name, found in tags.items():
+            query = sa.text("UPDATE benchmarks SET tags = :tags WHERE name = :name")
+            conn.execute(query, {"tags": json.dumps(found), "name": name})
     engine.dispose()
 
 
@@ -116,10 +127,50 @@ def test_weights_decide_the_suite_rule(measured: tuple[Path, Repo, str]) -> None
     assert err.startswith("rule suite>2% fired: the weighted suite of time on ci: ")
 
 
+def test_tags_get_their_own_summaries_and_rules(measured: tuple[Path, Repo, str]) -> None:
+    # real-world: render +3 % and the +30 % weighted 0.01 (about +3.2 %); micro: lex -20 % and io unchanged.
+    db = measured[2]
+    set_tags(db, {"render": ["real-world"], WEIRD: ["real-world"], "io": ["micro"], "lex": ["micro"]})
+    try:
+        code, out, err = gate(
+            measured,
+            "--fail-on",
+            "suite>2%,real-world:suite>1%,micro:improvement>30%,real-world:regression>20%",
+            "--json",
+        )
+        table = gate(measured)
+        markdown = gate(measured, "--markdown", "--fail-on", "real-world:suite>5%")
+        unknown = gate(measured, "--fail-on", "realworld:suite>2%")
+    finally:
+        set_tags(db, {name: [] for name in ("render", "io", WEIRD, "lex")})
+    assert code == 3
+    payload = json.loads(out)
+    assert [(s["tag"], s["series"], s["verdict"]) for s in payload["tag_suites"]] == [
+        ("micro", 2, "improvement"),
+        ("real-world", 2, "regression"),
+    ]
+    expected = math.exp((math.log(1.03) + 0.01 * math.log(1.3)) / 1.01) - 1
+    assert payload["tag_suites"][1]["relative_change"] == pytest.approx(expected, rel=0.05)
+    assert [(f["rule"], f.get("tag_suite"), f.get("series") is not None) for f in payload["fired"]] == [
+        ("real-world:suite>1%", 1, False),
+        ("real-world:regression>20%", None, True),
+    ]
+    assert err.splitlines()[0].startswith("rule real-world:suite>1% fired: the weighted suite of tag real-world, ")
+    assert table[0] == 0
+    assert "weighted suite of tag micro, time on ci: " in table[1]
+    assert "weighted suite of tag real-world, time on ci: +3.2% [" in table[1]
+    assert (markdown[0], markdown[2]) == (0, "")
+    assert r"| real\-world | time on ci | +3.2% | " in markdown[1]
+    assert "**Gate passed** (rules: `real-world:suite>5%`)." in markdown[1]
+    assert unknown[0] == 1
+    assert 'no compared series carries the tag "realworld"; known tags: micro, real-world' in unknown[2]
+
+
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
         ("regresion>10%", 'error: --fail-on: rule "regresion>10%": unknown kind "regresion"'),
+        ("real world:suite>2%", 'error: --fail-on: rule "real world:suite>2%": a tag before ":" is ASCII letters'),
     ],
 )
 def test_a_bad_rule_is_a_usage_error(measured: tuple[Path, Repo, str], rule: str, message: str) -> None:

@@ -269,6 +269,42 @@ def test_compare_endpoint(server: LiveServer, project: BenchProject) -> None:
         wrong = http.get("/api/v1/compare", params={**tips, "fail_on": "regression<5%"})
         assert wrong.status_code == 422
         assert wrong.json()["error"]["field"] == "fail_on"
+        untagged = http.get("/api/v1/compare", params={**tips, "fail_on": "real-world:suite>2%"})
+        assert untagged.status_code == 422
+        assert "no compared benchmark has tags" in untagged.json()["error"]["message"]
+
+
+def test_compare_endpoint_summarises_each_tag(server: LiveServer, project: BenchProject, engine: Engine) -> None:
+    agent = server.token("agent", machine="box", machine_class="test-class")
+    with server.client(agent) as http:
+        for tip, level in ((project.tips[0], 100.0), (project.tips[1], 130.0)):
+            values = [level * (1 + 0.001 * i) for i in range(10)]
+            assert http.post("/api/v1/runs", json=upload_body(project, tip, values)).status_code == 201
+    with engine.begin() as conn:  # as tracking the project stores its [[benchmarks]] tags
+        conn.execute(t.benchmarks.update().values(tags=["real-world", "compile"]))
+    tips = {"base": project.tips[0], "head": project.tips[1]}
+    with httpx.Client(base_url=server.url) as http:
+        result = http.get("/api/v1/compare", params={**tips, "fail_on": "real-world:suite>20%,compile:regression"})
+        unknown = http.get("/api/v1/compare", params={**tips, "fail_on": "micro:suite>2%"})
+    assert result.status_code == 200, result.text
+    answer = result.json()
+    (suite,) = answer["suites"]
+    assert answer["series"][0]["tags"] == ["compile", "real-world"]
+    assert [(s["tag"], s["series"], s["verdict"]) for s in answer["tag_suites"]] == [
+        ("compile", 1, "regression"),
+        ("real-world", 1, "regression"),
+    ]
+    assert {k: v for k, v in answer["tag_suites"][1].items() if k != "tag"} == suite
+    (fired,) = answer["fired"]  # compile:regression means >100 %
+    assert fired == {
+        "rule": "real-world:suite>20%",
+        "kind": "suite",
+        "change": pytest.approx(0.3, rel=0.02),
+        "tag_suite": 1,
+        "tag": "real-world",
+    }
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["message"].endswith("known tags: compile, real-world")
 
 
 def test_expired_tokens_and_unknown_machines(server: LiveServer, project: BenchProject, engine: Engine) -> None:

@@ -343,11 +343,13 @@ def test_choose_machine() -> None:
     assert choose_machine(none, "named", "host") == MachineSpec("named")
 
 
-def test_configured_weights_reach_the_stored_benchmarks(engine: Engine, tmp_path: Path) -> None:
+def test_configured_weights_and_tags_reach_the_stored_benchmarks(engine: Engine, tmp_path: Path) -> None:
     project = build_project(tmp_path, level_after=BASE_LEVEL)
-    config = project.config.read_text().replace('format = "perfsheriff"', 'format = "perfsheriff"\nweight = 3.5')
+    config = project.config.read_text().replace(
+        'format = "perfsheriff"', 'format = "perfsheriff"\nweight = 3.5\ntags = ["real-world", "io", "io"]'
+    )
     project.config.write_text(config)
     make_tracker(engine, project.config, tmp_path / "work", backfill=2).run()
     with engine.connect() as conn:
-        weights = dict(conn.execute(sa.select(t.benchmarks.c.name, t.benchmarks.c.weight)).all())
-    assert weights == {"work": 3.5}
+        stored = conn.execute(sa.select(t.benchmarks.c.name, t.benchmarks.c.weight, t.benchmarks.c.tags)).all()
+    assert [tuple(row) for row in stored] == [("work", 3.5, ["io", "real-world"])]

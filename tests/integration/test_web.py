@@ -16,6 +16,7 @@ from perfsheriff.roles import Role
 from perfsheriff.service.access import tokens
 from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from perfsheriff.store import bisections as bisection_store
+from perfsheriff.store import schema as t
 from support.benchrepo import BenchProject
 from support.dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate, run_body
 from support.liveserver import LiveServer, start_server
@@ -86,6 +87,24 @@ def test_every_page_renders_and_hostile_text_is_inert(server: LiveServer, data: 
         hostile = http.get("/graph", params={"series": "'><script>alert(1)</script>"}).text
         assert "<script>alert(1)" not in hostile
         assert http.get("/static/vendor/uplot/uPlot.iife.min.js").status_code == 200
+
+
+def test_the_compare_page_summarises_each_tag(server: LiveServer, data: Populated, engine: Engine) -> None:
+    with engine.begin() as conn:  # as tracking the project stores its [[benchmarks]] tags
+        conn.execute(t.benchmarks.update().where(t.benchmarks.c.name == "work").values(tags=["real-world"]))
+        conn.execute(t.benchmarks.update().where(t.benchmarks.c.name != "work").values(tags=["micro", "real-world"]))
+    with server.client() as http:
+        page = http.get(f"/compare?base={data.tips[0]}&head={data.evil_commit}").text
+        answer = http.get("/api/v1/compare", params={"base": data.tips[0], "head": data.evil_commit}).json()
+    assert [(s["tag"], s["series"]) for s in answer["tag_suites"]] == [("micro", 1), ("real-world", 2)]
+    table = page.split('<table id="tag-suites">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr class=\"(\w+)\"><td>([^<]*)</td>.*?<td>(\d+)</td><td>(\w+)</td>", table)
+    assert [(tag, int(n), verdict) for _, tag, n, verdict in rows] == [
+        (s["tag"], s["series"], s["verdict"]) for s in answer["tag_suites"]
+    ]
+    real_world = answer["tag_suites"][1]
+    assert f"{real_world['ratio']:.4f}" in table
+    assert f"[{real_world['ci_low']:.4f}, {real_world['ci_high']:.4f}]" in table
 
 
 def test_the_graph_data_carries_hover_facts_and_alerts(server: LiveServer, data: Populated) -> None:

@@ -185,6 +185,7 @@ def test_durations_must_be_positive(value: object) -> None:
         (MINIMAL + "repetitions = true", "benchmarks[0].repetitions: expected an integer, got true"),
         (MINIMAL + "weight = 0", "benchmarks[0].weight: expected a number > 0, got 0"),
         (MINIMAL + 'tags = ["micro", 3]', "benchmarks[0].tags[1]: expected a string, got 3"),
+        (MINIMAL + 'tags = ["micro", "real world"]', 'benchmarks[0].tags[1]: a tag is ASCII letters, digits, "-",'),
         (MINIMAL + "env = { A = [1] }", "benchmarks[0].env.A: expected a string, got an array"),
         (MINIMAL + 'setup = "  "', "benchmarks[0].setup: must not be empty (leave it out instead)"),
         (MINIMAL + 'timout = "5m"', "benchmarks[0].timout: unknown key; expected one of name, command, format,"),

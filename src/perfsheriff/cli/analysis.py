@@ -209,7 +209,8 @@ def compare(
         typer.Option(
             "--fail-on",
             help="Merge gate: exit 3 when a rule fires, e.g. 'regression>100%' (rules: regression>N%, "
-            "improvement>N%, suite>N%; several comma-separated; a kind alone means >100%). See docs/comparison.md.",
+            "improvement>N%, suite>N%; several comma-separated; a kind alone means >100%; TAG:KIND>N% looks only "
+            "at the benchmarks tagged TAG, e.g. 'real-world:suite>2%'). See docs/comparison.md.",
         ),
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table for a PR comment.")] = False,
@@ -220,7 +221,8 @@ def compare(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare two revisions on every series measured at both: ratio, interval, verdict, weighted suite summary.
+    """Compare two revisions on every series measured at both: ratio, interval, verdict, weighted suite summary
+    (overall and per benchmark tag).
 
     With --server, the server compares the results uploaded to it (and judges --fail-on) and this shows its
     answer exactly as a local comparison.
@@ -303,7 +305,7 @@ def _print_comparison(result: Comparison) -> None:
             verdict,
         )
     print_table(table)
-    for group in result.suites:
+    for group in [*result.suites, *result.tag_suites]:
         console.print(unmarked(compare_report.suite_line(group)), markup=False, highlight=False, soft_wrap=True)
 
 

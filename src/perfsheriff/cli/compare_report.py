@@ -5,10 +5,11 @@ comparison is turned into as well: a table computed from a local database and
 one fetched from a server (``--server``) are then shown by the same code.
 
 The Markdown is meant to be posted as-is by a merge bot: the weighted suite
-summary and the gate's outcome on top, then the series that moved (worst
-first), with the unchanged ones folded away. Names come from benchmark
-output, so every Markdown character in them is escaped: a ``|`` would break
-the table, a backtick or ``@`` would start code or ping someone.
+summary and the gate's outcome on top, the summary per benchmark tag below it
+(when benchmarks have tags), then the series that moved (worst first), with
+the unchanged ones folded away. Names come from benchmark output, so every
+Markdown character in them is escaped: a ``|`` would break the table, a
+backtick or ``@`` would start code or ping someone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from perfsheriff.model import format_value
 from perfsheriff.stats.compare import ComparisonVerdict
 from perfsheriff.stats.gate import RuleKind, parse_rules
 from perfsheriff.wire import Comparison
-from perfsheriff.wire.reads import FiredRule, SeriesComparison, SuiteComparison
+from perfsheriff.wire.reads import FiredRule, SeriesComparison, SuiteComparison, TagSuiteComparison
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~@-])")
@@ -80,11 +81,12 @@ def counts(summary: SuiteComparison) -> str:
 
 
 def suite_line(s: SuiteComparison) -> str:
-    """One line for the terminal: the group's weighted suite summary."""
+    """One line for the terminal: the group's weighted suite summary (of one tag's series, for a tag's)."""
     verdict = s.verdict.replace("_", " ")
     left_out = f", {s.series - s.included} left out" if s.included < s.series else ""
+    what = f"weighted suite of tag {s.tag}" if isinstance(s, TagSuiteComparison) else "weighted suite"
     return (
-        f"weighted suite, {group_name(s)}: {percent(s.relative_change)} "
+        f"{what}, {group_name(s)}: {percent(s.relative_change)} "
         f"[{interval(s.ci_low, s.ci_high)}], {verdict} ({counts(s)}{left_out})"
     )
 
@@ -95,14 +97,18 @@ def firing_lines(result: Comparison) -> list[str]:
 
 
 def _fired_on(result: Comparison, firing: FiredRule) -> SeriesComparison | SuiteComparison:
-    """The series or (``suite`` rules) the suite summary a rule fired on."""
+    """The series or (``suite`` rules) the suite summary, overall or of a tag, a rule fired on."""
     if firing.suite is not None:
         return result.suites[firing.suite]
+    if firing.tag_suite is not None:
+        return result.tag_suites[firing.tag_suite]
     return next(row for row in result.series if row.series == firing.series)
 
 
 def _subject(result: Comparison, firing: FiredRule) -> str:
     subject = _fired_on(result, firing)
+    if isinstance(subject, TagSuiteComparison):
+        return f"the weighted suite of tag {subject.tag}, {group_name(subject)}"
     if isinstance(subject, SuiteComparison):
         return f"the weighted suite of {group_name(subject)}"
     return series_name(subject)
@@ -127,14 +133,16 @@ def markdown(result: Comparison) -> str:
         "| weighted suite | change | 95% interval | verdict | series |",
         "|---|---:|---|---|---|",
     ]
-    for s in result.suites:
-        left_out = f" ({s.series - s.included} left out: too few samples)" if s.included < s.series else ""
-        cells = [escape(group_name(s)), percent(s.relative_change), interval(s.ci_low, s.ci_high)]
-        lines.append(f"| {' | '.join(cells)} | {_MARKERS[ComparisonVerdict(s.verdict)]} | {counts(s)}{left_out} |")
+    lines += [_summary_row(escape(group_name(s)), s) for s in result.suites]
+    if result.tag_suites:
+        lines += ["", "| tag | weighted suite | change | 95% interval | verdict | series |"]
+        lines.append("|---|---|---:|---|---|---|")
+        lines += [_summary_row(f"{escape(s.tag)} | {escape(group_name(s))}", s) for s in result.tag_suites]
+    per_tag = " (per tag: over the series whose benchmark carries the tag)" if result.tag_suites else ""
     lines += [
         "",
         "The suite change is the weighted geometric mean of head/base over the series of one metric, "
-        "machine and configuration, oriented so that + is worse.",
+        f"machine and configuration{per_tag}, oriented so that + is worse.",
         "",
     ]
     if result.fired:
@@ -143,6 +151,13 @@ def markdown(result: Comparison) -> str:
         lines.append("")
     lines += _series_tables(result)
     return "\n".join(lines)
+
+
+def _summary_row(name: str, s: SuiteComparison) -> str:
+    """A suite summary's Markdown row after its name cell(s): change, interval, verdict, series."""
+    left_out = f" ({s.series - s.included} left out: too few samples)" if s.included < s.series else ""
+    cells = [name, percent(s.relative_change), interval(s.ci_low, s.ci_high), _MARKERS[ComparisonVerdict(s.verdict)]]
+    return f"| {' | '.join(cells)} | {counts(s)}{left_out} |"
 
 
 def _series_tables(result: Comparison) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from perfsheriff.errors import ConfigError, NotFoundError
 from perfsheriff.formats import FORMAT_NAMES
-from perfsheriff.model import Configuration
+from perfsheriff.model import Configuration, is_tag_name
 from perfsheriff.projectfile._checks import check, show
 from perfsheriff.projectfile.notify import Notify
 from perfsheriff.scheduling import ScheduleMode
@@ -76,6 +76,8 @@ class BenchmarkSpec:
         check(self.timeout > 0, "timeout", "must be greater than zero")
         check(self.repetitions >= 1, "repetitions", f"expected an integer >= 1, got {self.repetitions}")
         check(self.weight > 0, "weight", f"expected a number > 0, got {self.weight:g}")
+        for i, tag in enumerate(self.tags):
+            check(is_tag_name(tag), f"tags[{i}]", f'a tag is ASCII letters, digits, "-", "_" and ".", got {show(tag)}')
         object.__setattr__(self, "env", tuple(sorted(self.env)))
         for key, _ in self.env:
             check(bool(key) and "=" not in key and "\0" not in key, f"env.{key}", "not a valid variable name")

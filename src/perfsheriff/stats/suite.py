@@ -22,6 +22,12 @@ up to sqrt(n). Series without a finite interval (too few samples) are left out
 of the mean and counted. Pure and deterministic: no resampling, no seed.
 Reference: Borenstein et al. (2009), *Introduction to Meta-Analysis*, Wiley,
 ch. 24 (combining correlated outcomes within a study).
+
+Per tag (:func:`summarize_tags`): a benchmark's ``tags`` (``"real-world"``,
+``"micro"``) name categories that cut across the suite; each tag gets the same
+summary, by the same method, over the series that carry it. A series with two
+tags counts in both, and one without tags only in the overall summary, so the
+per-tag summaries are views of the suite, not a partition of it.
 """
 
 from __future__ import annotations
@@ -35,21 +41,26 @@ from statistics import NormalDist
 import numpy as np
 
 from perfsheriff.errors import InputError
-from perfsheriff.model import Direction
+from perfsheriff.model import Direction, is_tag_name
 from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict
 
 
 @dataclass(frozen=True, slots=True)
 class SuiteEntry:
-    """One series of the suite: its comparison, which way is better, and its benchmark's weight (> 0)."""
+    """One series of the suite: its comparison, which way is better, its benchmark's weight (> 0) and tags."""
 
     comparison: Comparison
     direction: Direction
     weight: float = 1.0
+    tags: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.weight) and self.weight > 0):
             raise InputError(f"a suite weight must be a finite number > 0, got {self.weight!r}")
+        object.__setattr__(self, "tags", frozenset(self.tags))
+        bad = sorted(tag for tag in self.tags if not is_tag_name(tag))
+        if bad:
+            raise InputError(f"a tag is ASCII letters, digits, '-', '_' and '.', got {bad[0]!r}")
 
     @property
     def worse_factor(self) -> float | None:
@@ -84,6 +95,14 @@ class SuiteSummary:
     ci_low: float | None = None
     ci_high: float | None = None
     relative_change: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TagSummary:
+    """The summary of the series of a suite that carry ``tag``."""
+
+    tag: str
+    summary: SuiteSummary
 
 
 def summarize_suite(
@@ -135,6 +154,21 @@ def summarize_suite(
         ci_low=math.exp(low),
         ci_high=math.exp(high),
         relative_change=math.expm1(estimate),
+    )
+
+
+def summarize_tags(
+    entries: Sequence[SuiteEntry], settings: CompareSettings | None = None, *, correlation: float = 1.0
+) -> tuple[TagSummary, ...]:
+    """:func:`summarize_suite` over the entries carrying each tag, for every tag some entry carries, by tag name.
+
+    Same method, interval level, correlation and verdict rule as the overall summary (module docstring),
+    so a tag every entry carries summarises exactly as the suite does.
+    """
+    tags = sorted({tag for entry in entries for tag in entry.tags})
+    return tuple(
+        TagSummary(tag, summarize_suite([e for e in entries if tag in e.tags], settings, correlation=correlation))
+        for tag in tags
     )
 
 

@@ -99,14 +99,26 @@ def benchmark_ids(conn: sa.Connection, project: int, suites: Mapping[str, str]) 
     return found
 
 
-def set_benchmark_weights(conn: sa.Connection, project: int, weights: Mapping[str, float]) -> None:
-    """Give the project's benchmarks of these names their configured weight (summaries and gates use it)."""
+def configure_benchmarks(
+    conn: sa.Connection, project: int, weights: Mapping[str, float], tags: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Give the project's benchmarks of these names their configured weight and (when given) tags, which
+    summaries and gates use; a row is written only when it changes."""
     for name, weight in weights.items():
         conn.execute(
             t.benchmarks.update()
             .where(t.benchmarks.c.project_id == project, t.benchmarks.c.name == name, t.benchmarks.c.weight != weight)
             .values(weight=weight)
         )
+    if not tags:
+        return
+    wanted = {name: sorted(set(found)) for name, found in tags.items()}
+    query = sa.select(t.benchmarks.c.id, t.benchmarks.c.name, t.benchmarks.c.tags).where(
+        t.benchmarks.c.project_id == project, t.benchmarks.c.name.in_(list(wanted))
+    )
+    for benchmark, name, stored in conn.execute(query).all():
+        if sorted(stored or []) != wanted[name]:
+            conn.execute(t.benchmarks.update().where(t.benchmarks.c.id == benchmark).values(tags=wanted[name]))
 
 
 def store_revisions(conn: sa.Connection, project: int, revisions: Iterable[Revision]) -> dict[str, int]:

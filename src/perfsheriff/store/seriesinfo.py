@@ -1,4 +1,4 @@
-"""Facts about series beyond their samples: metric, weight, the machines behind them, how many there are, and a
+"""Facts about series beyond their samples: metric, weight and tags, the machines behind them, how many there are, and a
 version of their samples that tells a cache when to read them again."""
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ def metric_of(conn: sa.Connection, series_id: str) -> str | None:
     return None if found is None else str(found)
 
 
-def weights(conn: sa.Connection, series_ids: Sequence[str]) -> dict[str, float]:
-    """Each series' benchmark weight (``benchmarks.weight``)."""
-    found: dict[str, float] = {}
+def weights_and_tags(conn: sa.Connection, series_ids: Sequence[str]) -> dict[str, tuple[float, tuple[str, ...]]]:
+    """Each series' benchmark weight and tags (``benchmarks.weight``, ``benchmarks.tags``, sorted)."""
+    found: dict[str, tuple[float, tuple[str, ...]]] = {}
     for start in range(0, len(series_ids), 5000):
         query = (
-            sa.select(t.series.c.id, t.benchmarks.c.weight)
+            sa.select(t.series.c.id, t.benchmarks.c.weight, t.benchmarks.c.tags)
             .join(t.benchmarks, t.benchmarks.c.id == t.series.c.benchmark_id)
             .where(t.series.c.id.in_(list(series_ids[start : start + 5000])))
         )
-        found.update({str(series_id): float(weight) for series_id, weight in conn.execute(query)})
+        for series_id, weight, tags in conn.execute(query):
+            found[str(series_id)] = (float(weight), tuple(sorted(tags or ())))
     return found
 
 

@@ -18,6 +18,12 @@ depend on the kind: an improvement needs a sheriff's look as much as a
 regression does (is it real? did a test stop running?). A summary is as severe
 as its worst alert; summing would rank a change seen on twenty machines above
 a larger one seen on one.
+
+Benchmark tags stay out on purpose: a tag's importance is what the weight
+already expresses, and a per-tag mean over a summary's alerts would average
+only the series that moved (the others raised no alert), overstating the
+change with no interval. Per-tag summaries with intervals belong to
+comparisons (:func:`perfsheriff.stats.suite.summarize_tags`).
 """
 
 from __future__ import annotations

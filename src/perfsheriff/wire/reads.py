@@ -171,6 +171,7 @@ class SeriesComparison(Answer):
     machine_class: str
     configuration: str
     weight: float
+    tags: list[str] = Field(default_factory=list, description="the benchmark's tags (absent before tags were shown)")
     verdict: Verdict
     n_base: int
     n_head: int
@@ -206,14 +207,23 @@ class SuiteComparison(Answer):
     relative_change: float | None
 
 
+class TagSuiteComparison(SuiteComparison):
+    """The weighted suite summary of the series of one group that carry a benchmark tag."""
+
+    tag: str
+
+
 class FiredRule(Answer):
-    """A merge-gate rule that fired, on a series or (``suite`` rules) on a suite summary's index."""
+    """A merge-gate rule that fired: on a series, on a suite summary's index (``suite`` rules) or on a tag
+    suite summary's index (``TAG:suite`` rules); ``tag`` names the tag of a tagged rule."""
 
     rule: str
     kind: RuleKind
     change: float
     suite: int | None = Field(default=None, exclude_if=_absent_when_none)
     series: str | None = Field(default=None, exclude_if=_absent_when_none)
+    tag_suite: int | None = Field(default=None, exclude_if=_absent_when_none)
+    tag: str | None = Field(default=None, exclude_if=_absent_when_none)
 
 
 class Comparison(Answer):
@@ -221,6 +231,9 @@ class Comparison(Answer):
     head: str
     series: list[SeriesComparison]
     suites: list[SuiteComparison]
+    tag_suites: list[TagSuiteComparison] = Field(
+        default_factory=list, description="each suite's summary per benchmark tag, by suite, then tag"
+    )
     rules: list[str]
     fired: list[FiredRule]
 

@@ -12,15 +12,15 @@ from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
 from perfsheriff.stats.compare import Comparison, ComparisonVerdict
 from perfsheriff.stats.gate import RECOMMENDED, Firing, Rule, RuleKind, evaluate, parse_rules
-from perfsheriff.stats.suite import SuiteEntry, summarize_suite
+from perfsheriff.stats.suite import SuiteEntry, summarize_suite, summarize_tags
 
 LOWER = Direction.LOWER_IS_BETTER
 HIGHER = Direction.HIGHER_IS_BETTER
 
 
-def entry(ratio: float, verdict: ComparisonVerdict, direction: Direction = LOWER) -> SuiteEntry:
+def entry(ratio: float, verdict: ComparisonVerdict, direction: Direction = LOWER, *tags: str) -> SuiteEntry:
     comparison = Comparison(verdict, 10, 10, ratio=ratio, ci_low=ratio / 1.01, ci_high=ratio * 1.01)
-    return SuiteEntry(comparison, direction)
+    return SuiteEntry(comparison, direction, tags=frozenset(tags))
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -54,6 +54,12 @@ def test_rules_parse_as_fractions_and_keep_their_text() -> None:
         ("regression>10%%", 'rule "regression>10%%": expected KIND>N%'),
         ("regression>10%,,suite>1%", "has an empty rule"),
         ("regression>10%,regression>5%", 'rule "regression>5%": regression is already limited by "regression>10%"'),
+        ("io:suite>1%, io : suite>2%", 'rule "io : suite>2%": io:suite is already limited by "io:suite>1%"'),
+        ("real world:suite>2%", 'rule "real world:suite>2%": a tag before ":" is ASCII letters, digits, "-", "_"'),
+        (":suite>2%", 'rule ":suite>2%": a tag before ":" is ASCII letters'),
+        ("a:b:suite>2%", 'rule "a:b:suite>2%": one tag per rule'),
+        ("io:", 'rule "io:": expected KIND>N%'),
+        ("io:sweet>1%", 'rule "io:sweet>1%": unknown kind "sweet"'),
     ],
 )
 def test_bad_rules_are_named_in_the_error(text: str, message: str) -> None:
@@ -136,3 +142,70 @@ def test_a_kind_alone_is_the_generous_default() -> None:
     assert rule.kind is RuleKind.REGRESSION
     assert rule.limit == 1.0
     assert parse_rules("suite")[0].limit == 1.0
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+def test_a_rule_may_name_a_tag_beside_the_untagged_rule_of_its_kind() -> None:
+    assert parse_rules("regression>100%, real-world:regression>2%,Micro.v2:suite") == (
+        Rule(RuleKind.REGRESSION, 1.0, "regression>100%"),
+        Rule(RuleKind.REGRESSION, 0.02, "real-world:regression>2%", "real-world"),
+        Rule(RuleKind.SUITE, 1.0, "Micro.v2:suite", "Micro.v2"),
+    )
+    assert parse_rules(" io : Suite > 2 %")[0] == Rule(RuleKind.SUITE, 0.02, "io : Suite > 2 %", "io")
+
+
+def test_a_tagged_series_rule_looks_only_at_the_series_with_the_tag() -> None:
+    rows = [
+        entry(1.5, ComparisonVerdict.REGRESSION, LOWER, "micro"),
+        entry(1.5, ComparisonVerdict.REGRESSION, LOWER, "real-world", "io"),
+        entry(0.4, ComparisonVerdict.IMPROVEMENT, LOWER, "real-world"),
+    ]
+    fired = evaluate(parse_rules("real-world:regression>10%,micro:improvement>10%,real-world:improvement"), rows)
+    assert [(f.rule.text, f.index) for f in fired] == [
+        ("real-world:regression>10%", 1),
+        ("real-world:improvement", 2),
+    ]
+
+
+def test_a_tagged_suite_rule_fires_on_its_tags_summary_only() -> None:
+    rows = [entry(1.05, ComparisonVerdict.REGRESSION, LOWER, "real-world")] * 3 + [
+        entry(0.9, ComparisonVerdict.IMPROVEMENT, LOWER, "micro")
+    ] * 3
+    tags = summarize_tags(rows)
+    assert [t.tag for t in tags] == ["micro", "real-world"]
+    overall = summarize_suite(rows)
+    assert overall.verdict is not ComparisonVerdict.REGRESSION  # the micro speed-ups hide the slowdown
+    rules = parse_rules("suite>2%,real-world:suite>2%,micro:suite>0%")
+    fired = evaluate(rules, rows, [overall], tags)
+    assert fired == (Firing(rules[1], 1, pytest.approx(0.05)),)
+
+
+def test_an_unknown_tag_is_an_error_naming_the_rule_and_the_known_tags() -> None:
+    rows = [entry(1.0, ComparisonVerdict.NO_CHANGE, LOWER, "real-world", "micro")]
+    with pytest.raises(InputError) as caught:
+        evaluate(parse_rules("regression,realworld:suite>2%"), rows, [summarize_suite(rows)], summarize_tags(rows))
+    assert str(caught.value) == (
+        'rule "realworld:suite>2%": no compared series carries the tag "realworld"; known tags: micro, real-world'
+    )
+    untagged = [entry(1.0, ComparisonVerdict.NO_CHANGE)]
+    with pytest.raises(InputError, match="no compared benchmark has tags"):
+        evaluate(parse_rules("micro:regression"), untagged)
+    assert evaluate(parse_rules("micro:regression"), []) == ()  # nothing compared: the caller decides
+
+
+@given(
+    chosen=st.lists(
+        st.tuples(st.sampled_from(["real-world", "micro", "a.b_c-1"]), kinds, limits),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda t: (t[0], t[1]),
+    )
+)
+def test_written_tagged_rules_parse_back(chosen: list[tuple[str, RuleKind, object]]) -> None:
+    texts = [f"{tag}:{kind.value}>{limit}%" for tag, kind, limit in chosen]
+    rules = parse_rules(",".join(texts))
+    assert [(r.tag, r.kind) for r in rules] == [(tag, kind) for tag, kind, _ in chosen]
+    for rule, (_, _, limit) in zip(rules, chosen, strict=True):
+        assert math.isclose(rule.limit, float(str(limit)) / 100)

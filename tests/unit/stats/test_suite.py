@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from random import Random
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from perfsheriff.errors import InputError
 from perfsheriff.model import Direction
 from perfsheriff.stats.compare import CompareSettings, Comparison, ComparisonVerdict, compare
-from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, summarize_suite
+from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, TagSummary, summarize_suite, summarize_tags
 
 LOWER = Direction.LOWER_IS_BETTER
 HIGHER = Direction.HIGHER_IS_BETTER
@@ -233,3 +234,78 @@ def test_an_interval_that_touches_one_excludes_it_on_neither_side() -> None:
     assert (
         summarize_suite([SuiteEntry(swapped(one[0].comparison), LOWER, 1.0)]).verdict is ComparisonVerdict.INCONCLUSIVE
     )
+
+
+# --- per tag -------------------------------------------------------------------------------------
+
+
+def test_each_tag_summarises_the_series_that_carry_it() -> None:
+    cabal = SuiteEntry(made(1.01, 1.005, 1.015), LOWER, weight=10, tags=frozenset({"real-world"}))
+    t9872 = SuiteEntry(made(1.25, 1.24, 1.26), LOWER, weight=0.1, tags=frozenset({"micro", "types"}))
+    fib = SuiteEntry(made(0.9, 0.89, 0.91), LOWER, tags=frozenset({"micro"}))
+    untagged = SuiteEntry(made(2.0, 1.9, 2.1), LOWER)
+    found = summarize_tags([cabal, t9872, fib, untagged])
+    assert [t.tag for t in found] == ["micro", "real-world", "types"]
+    micro, real_world, types = (t.summary for t in found)
+    assert micro.series == 2
+    assert micro.ratio == pytest.approx(math.exp((0.1 * math.log(1.25) + math.log(0.9)) / 1.1))
+    assert real_world == summarize_suite([cabal])
+    assert types == summarize_suite([t9872])
+
+
+def test_a_suite_without_tags_has_no_tag_summaries() -> None:
+    assert summarize_tags([SuiteEntry(made(1.1, 1.0, 1.2), LOWER)]) == ()
+    assert summarize_tags([]) == ()
+
+
+@pytest.mark.parametrize("tag", ["", "real world", "a:b", "x/y", "é", "a" * 101])
+def test_a_tag_is_a_plain_name(tag: str) -> None:
+    with pytest.raises(InputError, match="a tag is ASCII letters, digits"):
+        SuiteEntry(made(1.1, 1.0, 1.2), LOWER, tags=frozenset({tag}))
+
+
+tag_names = st.sampled_from(["real-world", "micro", "io", "v1.2_x"])
+
+
+@st.composite
+def tagged_entries(draw: st.DrawFn) -> list[SuiteEntry]:
+    return [
+        SuiteEntry(e.comparison, e.direction, e.weight, frozenset(draw(st.sets(tag_names, max_size=3))))
+        for e in draw(entries())
+    ]
+
+
+@given(found=entries(), correlation=st.floats(min_value=0.0, max_value=1.0))
+def test_a_tag_every_series_carries_summarises_as_the_suite(found: list[SuiteEntry], correlation: float) -> None:
+    everywhere = [SuiteEntry(e.comparison, e.direction, e.weight, frozenset({"all"})) for e in found]
+    assert summarize_tags(everywhere, correlation=correlation) == (
+        TagSummary("all", summarize_suite(found, correlation=correlation)),
+    )
+
+
+@given(found=tagged_entries())
+def test_tag_summaries_count_their_series_and_their_intervals_contain_the_estimate(found: list[SuiteEntry]) -> None:
+    summaries = summarize_tags(found)
+    assert [t.tag for t in summaries] == sorted({tag for e in found for tag in e.tags})
+    for t in summaries:
+        assert t.summary.series == sum(t.tag in e.tags for e in found)
+        assert t.summary.ci_low is not None
+        assert t.summary.ratio is not None
+        assert t.summary.ci_high is not None
+        assert t.summary.ci_low <= t.summary.ratio <= t.summary.ci_high
+
+
+@given(found=tagged_entries(), rng=st.randoms(use_true_random=False))
+def test_the_order_of_the_series_does_not_change_the_tag_summaries(found: list[SuiteEntry], rng: Random) -> None:
+    shuffled = list(found)
+    rng.shuffle(shuffled)
+    for one, other in zip(summarize_tags(found), summarize_tags(shuffled), strict=True):
+        assert one.tag == other.tag
+        assert (one.summary.series, one.summary.regressions, one.summary.improvements) == (
+            other.summary.series,
+            other.summary.regressions,
+            other.summary.improvements,
+        )
+        for field in ("ratio", "ci_low", "ci_high"):
+            assert close(getattr(one.summary, field), getattr(other.summary, field))
+        assert one.summary.verdict is other.summary.verdict or _on_a_boundary(one.summary)

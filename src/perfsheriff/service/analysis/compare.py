@@ -3,7 +3,8 @@
 Besides one comparison per series, a comparison carries the weighted suite
 summary of each group of series that may be summarised together (one metric
 on one machine class and configuration: averaging a platform that regressed
-with one that improved would hide both), and the merge-gate rules that fired.
+with one that improved would hide both), the same summary for each benchmark
+tag within each group, and the merge-gate rules that fired.
 """
 
 from __future__ import annotations
@@ -22,22 +23,23 @@ from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import Direction
 from perfsheriff.stats.compare import CompareSettings, Comparison, compare
 from perfsheriff.stats.gate import Firing, Rule, RuleKind, evaluate
-from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, summarize_suite
+from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, TagSummary, summarize_suite, summarize_tags
 from perfsheriff.store import queries, revisions, seriesinfo
 from perfsheriff.store.queries import SeriesRow
 
 
 @dataclass(frozen=True, slots=True)
 class SeriesComparison:
-    """One series compared; ``weight`` is its benchmark's weight in suite summaries."""
+    """One series compared; ``weight`` and ``tags`` are its benchmark's, for suite summaries."""
 
     series: SeriesRow
     comparison: Comparison
     weight: float = 1.0
+    tags: tuple[str, ...] = ()
 
     @property
     def entry(self) -> SuiteEntry:
-        return SuiteEntry(self.comparison, Direction(self.series.direction), self.weight)
+        return SuiteEntry(self.comparison, Direction(self.series.direction), self.weight, frozenset(self.tags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +53,20 @@ class GroupSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class TagGroupSummary:
+    """The weighted suite summary of the series of one group (as :class:`GroupSummary`) that carry ``tag``."""
+
+    metric: str
+    machine_class: str
+    configuration: str
+    tag: str
+    summary: SuiteSummary
+
+
+@dataclass(frozen=True, slots=True)
 class RevisionComparison:
-    """``fired``: the rules that fired; a ``Firing.index`` points into ``rows`` or, for suite rules, ``suites``."""
+    """``fired``: the rules that fired; a ``Firing.index`` points into ``rows`` or, for suite rules, ``suites``
+    (untagged) or ``tag_suites`` (``TAG:suite``)."""
 
     base: str
     head: str
@@ -60,10 +74,12 @@ class RevisionComparison:
     suites: list[GroupSummary] = field(default_factory=list)
     rules: tuple[Rule, ...] = ()
     fired: tuple[Firing, ...] = ()
+    tag_suites: list[TagGroupSummary] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON values, as the API, ``compare --json`` and the dashboard's compare page show them:
-        each series with its weight and comparison, the suite summaries, the rules and what fired."""
+        each series with its weight, tags and comparison, the suite summaries (overall and per tag), the
+        rules and what fired."""
         rows = [
             {
                 "series": r.series.id,
@@ -73,6 +89,7 @@ class RevisionComparison:
                 "machine_class": r.series.machine_class,
                 "configuration": r.series.configuration,
                 "weight": r.weight,
+                "tags": list(r.tags),
             }
             | _plain_fields(r.comparison)
             for r in self.rows
@@ -82,13 +99,33 @@ class RevisionComparison:
             | _plain_fields(g.summary)
             for g in self.suites
         ]
-        fired = [
-            {"rule": f.rule.text, "kind": f.rule.kind.value, "change": f.change}
-            | ({"suite": f.index} if f.rule.kind is RuleKind.SUITE else {"series": self.rows[f.index].series.id})
-            for f in self.fired
+        tag_suites = [
+            {"tag": g.tag, "metric": g.metric, "machine_class": g.machine_class, "configuration": g.configuration}
+            | _plain_fields(g.summary)
+            for g in self.tag_suites
         ]
         rules = [r.text for r in self.rules]
-        return {"base": self.base, "head": self.head, "series": rows, "suites": suites, "rules": rules, "fired": fired}
+        return {
+            "base": self.base,
+            "head": self.head,
+            "series": rows,
+            "suites": suites,
+            "tag_suites": tag_suites,
+            "rules": rules,
+            "fired": [self._fired_json(f) for f in self.fired],
+        }
+
+    def _fired_json(self, firing: Firing) -> dict[str, Any]:
+        """What fired, on what: ``series`` (an id), ``suite`` or ``tag_suite`` (an index); ``tag`` for tagged rules."""
+        rule = firing.rule
+        out: dict[str, Any] = {"rule": rule.text, "kind": rule.kind.value, "change": firing.change}
+        if rule.kind is not RuleKind.SUITE:
+            out["series"] = self.rows[firing.index].series.id
+        elif rule.tag is None:
+            out["suite"] = firing.index
+        else:
+            out["tag_suite"] = firing.index
+        return out | ({"tag": rule.tag} if rule.tag is not None else {})
 
 
 def _plain_fields(value: Comparison | SuiteSummary) -> dict[str, Any]:
@@ -173,7 +210,8 @@ def compare_revisions(
     """Compare the samples of ``head`` with those of ``base`` for every series that has both.
 
     With ``rules`` (a merge gate), a comparison with no series in common is an
-    error: a gate must not pass because nothing was measured.
+    error: a gate must not pass because nothing was measured. So is a tagged
+    rule whose tag no compared series carries (a misspelt tag would pass too).
     """
     base_id, base_sha = resolve_stored_revision(conn, base)
     head_id, head_sha = resolve_stored_revision(conn, head)
@@ -185,25 +223,35 @@ def compare_revisions(
             f"no series was measured at both {base_sha[:12]} and {head_sha[:12]}: the gate has nothing to judge"
         )
     rows = queries.list_series(conn, ids=common, count_revisions=False)
-    weights = seriesinfo.weights(conn, [row.id for row in rows])
+    facts = seriesinfo.weights_and_tags(conn, [row.id for row in rows])
     compared = [
         SeriesComparison(
             row,
             compare(base_samples[row.id], head_samples[row.id], Direction(row.direction), settings),
-            weights.get(row.id, 1.0),
+            *facts.get(row.id, (1.0, ())),
         )
         for row in rows
     ]
-    suites = _group_summaries(compared, settings)
-    fired = evaluate(rules, [r.entry for r in compared], [g.summary for g in suites])
-    return RevisionComparison(base_sha, head_sha, compared, suites, tuple(rules), fired)
+    suites, tag_suites = _group_summaries(compared, settings)
+    fired = evaluate(
+        rules,
+        [r.entry for r in compared],
+        [g.summary for g in suites],
+        [TagSummary(g.tag, g.summary) for g in tag_suites],
+    )
+    return RevisionComparison(base_sha, head_sha, compared, suites, tuple(rules), fired, tag_suites)
 
 
-def _group_summaries(rows: list[SeriesComparison], settings: CompareSettings | None) -> list[GroupSummary]:
+def _group_summaries(
+    rows: list[SeriesComparison], settings: CompareSettings | None
+) -> tuple[list[GroupSummary], list[TagGroupSummary]]:
+    """Each group's summary, and its summary per tag (by group, then tag)."""
     groups: dict[tuple[str, str, str], list[SeriesComparison]] = {}
     for row in rows:
         groups.setdefault((row.series.metric, row.series.machine_class, row.series.configuration), []).append(row)
-    return [
-        GroupSummary(*key, summarize_suite([r.entry for r in members], settings))
-        for key, members in sorted(groups.items())
-    ]
+    suites, tag_suites = [], []
+    for key, members in sorted(groups.items()):
+        entries = [r.entry for r in members]
+        suites.append(GroupSummary(*key, summarize_suite(entries, settings)))
+        tag_suites += [TagGroupSummary(*key, t.tag, t.summary) for t in summarize_tags(entries, settings)]
+    return suites, tag_suites

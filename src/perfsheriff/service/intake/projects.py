@@ -19,5 +19,7 @@ def register_project(engine: Engine, project_file: ProjectFile, repo: GitRepo) -
         )
         for branch in project.branches:
             import_history(conn, repo, project_id, branch)
-        records.set_benchmark_weights(conn, project_id, {spec.name: spec.weight for spec in project_file.benchmarks})
+        specs = project_file.benchmarks
+        weights, tags = {s.name: s.weight for s in specs}, {s.name: s.tags for s in specs}
+        records.configure_benchmarks(conn, project_id, weights, tags)
     return project_id

@@ -213,8 +213,9 @@ class Tracker:
             notifying.retry_pending(self.engine, target.project_id, self.project_file, now=self.now())
             self.measure(target, report, events)
             with self.engine.begin() as conn:
-                records.set_benchmark_weights(
-                    conn, target.project_id, {spec.name: spec.weight for spec in self.project_file.benchmarks}
+                specs = self.project_file.benchmarks
+                records.configure_benchmarks(
+                    conn, target.project_id, {s.name: s.weight for s in specs}, {s.name: s.tags for s in specs}
                 )
             found = detect_stored(
                 self.engine, self.policy(target), now=self.now(), filters={"project": target.project, "branch": branch}
