@@ -68,6 +68,15 @@ def test_one_revision_measured_during_a_busy_spell_is_ignored_and_named() -> Non
     assert result.outliers == ("r3",)
 
 
+def test_an_outlier_at_an_end_of_a_small_baseline_asks_for_enough_revisions_to_leave_it_out() -> None:
+    old, new = baseline(np.random.default_rng(6), 6, noise=0.002)
+    result = estimate_scale(old, busy(new, "r0", 0.3))
+    assert isinstance(result, TooUncertain)  # six revisions: the interval is [min, max], and r0 is the max
+    assert result.outliers == ("r0",)
+    assert result.more_revisions == 3  # nine revisions: the interval's ends are the second from either end
+    assert "re-measuring the outlying r0 may be enough" in result.reason
+
+
 def test_revisions_measured_on_one_generation_only_do_not_count() -> None:
     old, new = baseline(np.random.default_rng(3), 8, noise=0.01)
     old["only-old"], new["only-new"] = [1.0], [1000.0]
