@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -345,3 +349,15 @@ def test_detection_on_the_rescaled_series_sees_the_real_step_not_the_machine() -
     assert step[0].is_regression
     assert step[0].relative_change == pytest.approx(0.10, abs=0.02)
     assert not explained_by_rescaling(step[0], 60, scale)
+
+
+def test_the_example_in_the_docs_runs_and_prints_what_it_says() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "dashboard.md").read_text()
+    section = docs.split("### Machine generations", 1)[1]
+    (code,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], flags=re.DOTALL)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code, {})  # the docs' own example, as a reader would run it
+    claimed = re.search(r"print\(.*\)  # (.*)", code)
+    assert claimed is not None
+    assert printed.getvalue().strip() == claimed[1]
