@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("perfsheriff.cli.analysis", "List stored alerts, or (--queue) the alert summaries a sheriff should look "
                "at."),
     "compare": ("perfsheriff.cli.analysis", "Compare two revisions on every series measured at both: ratio, interval, "
-                "verdict, weighted suite summary."),
+                "verdict, weighted suite summary (overall and per benchmark tag)."),
     "ingest": ("perfsheriff.cli.data", "Store the results of one revision on one machine: one run per file."),
     "series": ("perfsheriff.cli.data", "List the stored series."),
     "show": ("perfsheriff.cli.data", "Show one series along its branch: per revision, samples, median and spread."),
