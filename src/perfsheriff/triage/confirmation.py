@@ -295,7 +295,12 @@ def _weighed(
     large = abs(change) >= min_magnitude
     same_way = direction.is_regression(change) == regression
     if large and same_way and chance >= DECIDE_AT:
-        return Judgement(Outcome.CONFIRMED, comparison, f"the new data shows the {kind}", chance, prior)
+        if comparison.verdict.value == kind:
+            return Judgement(Outcome.CONFIRMED, comparison, f"the new data shows the {kind}", chance, prior)
+        # The rank test of these few runs alone is inconclusive (a wild run widens its interval), while the
+        # shift of their medians against the series' known noise makes the change likely: say which spoke.
+        reason = f"the new data makes the {kind} likely against the series' noise, though its rank test alone does not"
+        return Judgement(Outcome.CONFIRMED, comparison, reason, chance, prior)
     if not large:
         reason = "the new data shows no change"
     elif same_way:
