@@ -1,10 +1,14 @@
-"""Which alerts of a summary to bisect, and which reuse another alert's culprit.
+"""Which alerts to bisect, and which reuse another alert's culprit.
 
 Machine time is scarce (Perfherder's sheriffing rules): at most five alerts of
-a summary are bisected, and when one benchmark regresses on many machines or
-configurations over the same suspect range, only one *representative* is
-bisected, the alert with the largest effect relative to its noise (the
-easiest to bisect), and its culprit is reused for the others.
+a summary (one suspect range) are bisected, and when one benchmark regresses
+on many machines or configurations over the same suspect range, only one
+*representative* is bisected, the alert with the largest effect relative to
+its noise (the easiest to bisect), and its culprit is reused for the others.
+The limit is per suspect range, not per call: a first pass over a long history
+raises alerts over many ranges at once, and each range deserves its culprit
+(tracking 150 commits of a Markdown parser raised 22 confirmed alerts over 12
+ranges; a limit over all of them left a +11 % step over 105 commits unbisected).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class AlertDescriptor:
 @dataclass(frozen=True, slots=True)
 class BisectionPlan:
     """``bisect``: alerts to bisect, strongest first. ``reuse``: alert -> the alert whose culprit it takes.
-    ``deferred``: alerts left out by the per-summary limit (with the alerts that would reuse them)."""
+    ``deferred``: alerts left out by the limit per suspect range (with the alerts that would reuse them)."""
 
     bisect: tuple[str, ...]
     reuse: Mapping[str, str]
@@ -60,11 +64,13 @@ class BisectionPlan:
 def plan_bisections(
     alerts: Iterable[AlertDescriptor], max_bisections: int = MAX_BISECTIONS_PER_SUMMARY
 ) -> BisectionPlan:
-    """Choose one representative per (benchmark, suspect range), and bisect the ``max_bisections`` strongest.
+    """Choose one representative per (benchmark, suspect range), and bisect the ``max_bisections`` strongest
+    of each suspect range.
 
     The representative of a group is its alert with the largest ``|effect| /
     noise`` (ties: the smallest ``alert_id``); groups are ranked by their
-    representative's signal. Pure and deterministic: the input order does not matter.
+    representative's signal, strongest first over all ranges. Pure and
+    deterministic: the input order does not matter.
     """
     if max_bisections < 0:
         raise InputError("max_bisections must be >= 0")
@@ -75,8 +81,11 @@ def plan_bisections(
     bisect: list[str] = []
     reuse: dict[str, str] = {}
     deferred: list[str] = []
-    for position, (head, *rest) in enumerate(ranked):
-        if position < max_bisections:
+    taken: dict[tuple[str, str], int] = {}  # suspect range -> bisections planned there so far
+    for head, *rest in ranked:
+        suspect = (head.good, head.bad)
+        if taken.get(suspect, 0) < max_bisections:
+            taken[suspect] = taken.get(suspect, 0) + 1
             bisect.append(head.alert_id)
             reuse.update((alert.alert_id, head.alert_id) for alert in rest)
         else:

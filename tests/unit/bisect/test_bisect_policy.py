@@ -32,6 +32,15 @@ def test_at_most_five_bisections_per_summary_strongest_first() -> None:
     assert plan.deferred == ("a2", "a1", "a0")
 
 
+def test_the_limit_holds_per_suspect_range_not_per_pass() -> None:
+    # A first pass over a long history: eight benchmarks step at one commit, and a ninth elsewhere.
+    alerts = [alert(f"a{i}", benchmark=f"b{i}", effect=0.01 * (i + 1)) for i in range(8)]
+    elsewhere = AlertDescriptor("x", "b0", "good", "elsewhere", 0.005, 0.02)  # the weakest of all
+    plan = plan_bisections([*alerts, elsewhere])
+    assert plan.bisect == ("a7", "a6", "a5", "a4", "a3", "x")
+    assert plan.deferred == ("a2", "a1", "a0")
+
+
 def test_different_ranges_are_not_merged() -> None:
     other = AlertDescriptor("x", "tp5", "good", "elsewhere", 0.5, 0.01)
     plan = plan_bisections([alert("a"), other])
@@ -78,5 +87,10 @@ def test_every_alert_gets_exactly_one_role_whatever_the_order(
     assert plan_bisections(shuffled, limit) == plan
     roles = list(plan.bisect) + list(plan.reuse) + list(plan.deferred)
     assert sorted(roles) == sorted(a.alert_id for a in alerts)
-    assert len(plan.bisect) <= limit
+    by_id = {a.alert_id: a for a in alerts}
+    for bad in ("b1", "b2"):  # at most ``limit`` per suspect range, and a range is cut only when it is full
+        planned = [i for i in plan.bisect if by_id[i].bad == bad]
+        assert len(planned) <= limit
+        if any(by_id[i].bad == bad for i in plan.deferred):
+            assert len(planned) == limit
     assert set(plan.reuse.values()) <= set(plan.bisect)
