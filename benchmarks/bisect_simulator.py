@@ -12,7 +12,9 @@ For each condition it prints culprit accuracy (the named culprit set
 equals the truth) and mean runs per bisection (one run = one benchmark
 execution: a sample, or a failed build) of the planner, Mozilla's manual recipe
 (four samples on every commit) and plain binary search (one sample per probe),
-then summary rows. Pure and seeded: the same arguments print the same table.
+then the information bound (the fewest runs any method needs on average to be
+95 % right, ``bisect.bounds``) and the planner's runs over it; then summary rows.
+Pure and seeded: the same arguments print the same table.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
-from perfsheriff.bisect.simulate import METHODS, WINDOW, ConditionResult, Tally, conditions, pooled, simulate_condition
+from perfsheriff.bisect.simulate import (
+    METHODS,
+    WINDOW,
+    ConditionResult,
+    Tally,
+    conditions,
+    pooled,
+    pooled_bound,
+    simulate_condition,
+)
 from perfsheriff.bisect.synthetic import Condition
 
 
@@ -52,7 +63,7 @@ def main() -> None:
             f"{c.size_min:>3}-{c.size_max:<3} {c.effect:>4g} {c.noise.value:<8} "
             f"{'yes' if c.two_steps else 'no':<4} {c.unbuildable:>4.0%}"
         )
-        print(_row(label, result.tallies))
+        print(_row(label, result.tallies) + _bound(result.tallies, result.bound))
     print()
     _summaries(results)
 
@@ -63,7 +74,14 @@ def _play(condition: Condition, index: int, *, cases: int, seed: int, window: in
 
 def _header() -> str:
     cells = "".join(f"{name:>17}" for name in METHODS)
-    return f"{'size':<7} {'e/n':>4} {'noise':<8} {'2nd':<4} {'unb':>4}{cells}"
+    return f"{'size':<7} {'e/n':>4} {'noise':<8} {'2nd':<4} {'unb':>4}{cells}{'bound':>8}{'planner/bound':>15}"
+
+
+def _bound(tallies: dict[str, Tally], bound: float) -> str:
+    """The mean information bound per case, and the planner's runs over it."""
+    cases = tallies["planner"].cases
+    ratio = tallies["planner"].runs / bound if bound > 0 else float("nan")
+    return f"{bound / cases if cases else float('nan'):>8.1f}{ratio:>14.1f}x"
 
 
 def _row(label: str, tallies: dict[str, Tally]) -> str:
@@ -71,8 +89,9 @@ def _row(label: str, tallies: dict[str, Tally]) -> str:
 
 
 def _summaries(results: list[ConditionResult]) -> None:
-    def where(keep: Iterable[ConditionResult]) -> dict[str, Tally]:
-        return pooled(keep)
+    def where(keep: Iterable[ConditionResult]) -> tuple[dict[str, Tally], float]:
+        kept = list(keep)
+        return pooled(kept), pooled_bound(kept)
 
     rows = {
         "all, e/n >= 1": where(r for r in results if r.condition.effect >= 1),
@@ -82,10 +101,14 @@ def _summaries(results: list[ConditionResult]) -> None:
     }
     for effect in sorted({r.condition.effect for r in results}):
         rows[f"e/n = {effect:g}"] = where(r for r in results if r.condition.effect == effect)
-    print(f"{'summary':<30}" + "".join(f"{name:>17}" for name in METHODS) + f"{'planner/recipe runs':>22}")
-    for label, tallies in rows.items():
+    print(
+        f"{'summary':<30}"
+        + "".join(f"{name:>17}" for name in METHODS)
+        + f"{'bound':>8}{'planner/bound':>15}{'planner/recipe runs':>22}"
+    )
+    for label, (tallies, bound) in rows.items():
         ratio = tallies["planner"].runs / tallies["recipe"].runs
-        print(_row(f"{label:<30}", tallies) + f"{ratio:>21.1%}")
+        print(_row(f"{label:<30}", tallies) + _bound(tallies, bound) + f"{ratio:>21.1%}")
 
 
 if __name__ == "__main__":

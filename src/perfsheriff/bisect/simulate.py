@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perfsheriff.bisect.baselines import Result, play_binary_search, play_recipe
+from perfsheriff.bisect.bounds import runs_needed
 from perfsheriff.bisect.planner import BisectPlanner
 from perfsheriff.bisect.protocol import BisectOutcome, BisectSettings, OutcomeKind
 from perfsheriff.bisect.synthetic import Bench, Case, Condition, NoiseKind, Shape, make_case
@@ -81,8 +82,12 @@ class Tally:
 
 @dataclass
 class ConditionResult:
+    """The tallies of one condition, and the information bound summed over its cases
+    (:func:`perfsheriff.bisect.bounds.runs_needed`: the fewest runs any method needs on average)."""
+
     condition: Condition
     tallies: dict[str, Tally] = field(default_factory=lambda: {m: Tally() for m in METHODS})
+    bound: float = 0.0
 
 
 def conditions(
@@ -123,6 +128,7 @@ def simulate_condition(
         shape = Shape.LINEAR if i % 2 == 0 else Shape.MERGES
         case = make_case(condition, shape, np.random.default_rng([seed, index, i]))
         truth = frozenset(case.steps)
+        result.bound += runs_needed(len(case.suspect.order), tuple(case.steps.values()), case.noise)
         for name, method in methods.items():
             played = method(case, np.random.default_rng([seed, index, i, 1]))
             result.tallies[name].add(played.culprits == truth, played.runs)
@@ -142,3 +148,8 @@ def pooled(results: Iterable[ConditionResult]) -> dict[str, Tally]:
         for name, tally in result.tallies.items():
             total[name].merge(tally)
     return total
+
+
+def pooled_bound(results: Iterable[ConditionResult]) -> float:
+    """The information bound of several conditions' cases, added up (runs)."""
+    return sum(result.bound for result in results)
