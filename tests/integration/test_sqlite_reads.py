@@ -132,7 +132,7 @@ def test_find_series_answers_alike_for_every_prefix(readers: tuple[sqlite3.Conne
 
 def _history(entries: list[RevisionSamples]) -> list[tuple[object, ...]]:
     return [
-        (e.sha, e.position, e.time, e.author, e.subject, e.values.dtype, e.values.tolist(), e.n_runs) for e in entries
+        (e.sha, e.position, e.time, e.author, e.subject, [repr(float(v)) for v in e.values], e.n_runs) for e in entries
     ]
 
 

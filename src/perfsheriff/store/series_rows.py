@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # numpy loads where samples are read: listing series (`perfsheriff series`) needs none
+if TYPE_CHECKING:  # numpy loads where queries.py reads samples; `series` and `show` on SQLite need none
     import numpy as np
 
     FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -40,5 +40,5 @@ class RevisionSamples:
     time: datetime
     author: str
     subject: str
-    values: FloatArray
+    values: FloatArray | tuple[float, ...]  # queries' reads give an array, sqlite_reads' (no numpy) a tuple
     n_runs: int

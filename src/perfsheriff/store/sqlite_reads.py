@@ -16,6 +16,7 @@ migrates or refuses the database as before.
 from __future__ import annotations
 
 import sqlite3
+import struct
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,9 +159,8 @@ def find_series(conn: sqlite3.Connection, prefix: str) -> list[SeriesRow]:
 
 
 def series_history(conn: sqlite3.Connection, series_id: str) -> list[RevisionSamples]:
-    """:func:`queries.series_history`: every revision of the series along its branch, oldest first."""
-    import numpy as np  # the samples' values, as queries.series_points gives them
-
+    """:func:`queries.series_history`: every revision of the series along its branch, oldest first; the values
+    as a tuple of floats, not a numpy array (``show`` does not load numpy)."""
     # One entry per position, in the order of the index: the first row's revision, every row's values, and
     # the runs (a run's first part is part 0), as queries.series_points groups them.
     positions: list[int] = []
@@ -182,7 +182,8 @@ def series_history(conn: sqlite3.Connection, series_id: str) -> list[RevisionSam
     out = []
     for index, revision_id in enumerate(ids):
         _, sha, time, author, message = meta[revision_id]
-        values = np.frombuffer(b"".join(blobs[index]), dtype="<f8")
+        joined = b"".join(blobs[index])
+        values = struct.unpack(f"<{len(joined) // 8}d", joined)  # little-endian float64, as stored
         subject = message.split("\n", 1)[0]
         out.append(RevisionSamples(sha, positions[index], _utc(time), author, subject, values, runs[index]))
     return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from perfsheriff.errors import InputError, NotFoundError
+from perfsheriff.stats.revision_levels import revision_levels
 from perfsheriff.store import sqlite_reads
 from perfsheriff.store.series_rows import RevisionSamples, SeriesRow
 from perfsheriff.triage.sensitivity import COUNTING_STATES, Sensitivity, learnt_by_series
@@ -105,22 +106,20 @@ def suspect_commits(conn: sa.Connection, alert: alert_store.AlertRow) -> list[tu
 
 
 def _point(entry: RevisionSamples) -> RevisionPoint | None:
-    from perfsheriff.stats.summary import NoSamples, summarize  # numpy: for a series' samples, not the list
-
-    summary = summarize(entry.values)
-    if isinstance(summary, NoSamples):
+    levels = revision_levels(entry.values)  # plain Python, equal to summarize's figures: `show` loads no numpy
+    if levels is None:
         return None
     return RevisionPoint(
         revision=entry.sha,
         position=entry.position,
         author=entry.author,
         subject=entry.subject,
-        n_samples=summary.n,
+        n_samples=levels.n,
         n_runs=entry.n_runs,
-        median=summary.median,
-        mad=summary.mad,
-        min=summary.min,
-        max=summary.max,
+        median=levels.median,
+        mad=levels.mad,
+        min=levels.min,
+        max=levels.max,
         samples=tuple(float(v) for v in entry.values),
     )
 
