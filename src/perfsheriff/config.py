@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from perfsheriff.database_location import default_url
+
 
 class Settings(BaseSettings):
     """perfsheriff's settings; each can be set as ``PERFSHERIFF_<NAME>`` in the environment."""
@@ -53,9 +55,7 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self, cwd: Path) -> str:
         """The configured URL, or the embedded default: an SQLite file under ``cwd/.perfsheriff``."""
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(cwd / '.perfsheriff' / 'perfsheriff.db').resolve()}"
+        return self.database_url or default_url(cwd)
 
 
 def load_settings(**overrides: object) -> Settings:

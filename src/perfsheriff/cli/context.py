@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from perfsheriff.config import Settings, load_settings
+from perfsheriff import database_location
 from perfsheriff.errors import ConfigError, PerfsheriffError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from perfsheriff.config import Settings
 
 DbOption = Annotated[
     str | None,
@@ -82,12 +84,23 @@ def user_errors() -> Iterator[None]:
 
 
 def settings(db: str | None) -> Settings:
+    from pydantic import ValidationError  # pydantic-settings: not for the commands that need only the database
+
+    from perfsheriff.config import load_settings
+
     try:
         return load_settings(database_url=db)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "PERFSHERIFF_" + "_".join(str(p) for p in first["loc"]).upper()
         raise ConfigError(first["msg"], where=where) from None
+
+
+def database_url(db: str | None) -> str:
+    """The database's URL: ``--db``, else the settings'; they are built (and checked) only when the environment
+    sets another setting (:mod:`perfsheriff.database_location` says why)."""
+    url = database_location.database_url(db, Path.cwd(), os.environ)
+    return url if url is not None else settings(db).resolved_database_url(Path.cwd())
 
 
 @contextlib.contextmanager
@@ -99,7 +112,7 @@ def open_store(db: str | None) -> Iterator[Engine]:
     """
     from perfsheriff.store import database  # commands that open no store do not load SQLAlchemy
 
-    engine = database.create_engine(settings(db).resolved_database_url(Path.cwd()))
+    engine = database.create_engine(database_url(db))
     try:
         if engine.dialect.name == "sqlite":
             database.upgrade_if_behind(engine)

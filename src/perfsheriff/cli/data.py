@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +17,7 @@ from perfsheriff.cli.context import (
     DbOption,
     JsonOption,
     console,
+    database_url,
     err_console,
     open_store,
     plain,
@@ -26,6 +29,10 @@ from perfsheriff.model import Configuration, Machine, format_value
 from perfsheriff.service.views import series as series_service
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    import sqlalchemy as sa
+
     from perfsheriff.service.intake import ingest as ingest_service
 
 ConfigOption = Annotated[
@@ -112,7 +119,7 @@ def series(
     as_json: JsonOption = False,
 ) -> None:
     """List the stored series."""
-    with user_errors(), open_store(db) as engine, engine.connect() as conn:
+    with user_errors(), _reading(db) as conn:
         rows = series_service.list_series(
             conn, project=project, branch=branch, benchmark=benchmark, machine=machine, metric=metric
         )
@@ -145,7 +152,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one series along its branch: per revision, samples, median and spread."""
-    with user_errors(), open_store(db) as engine, engine.connect() as conn:
+    with user_errors(), _reading(db) as conn:
         detail = series_service.series_detail(conn, series_id)
     row = detail.series
     if as_json:
@@ -184,6 +191,19 @@ def print_series_detail(detail: series_service.SeriesDetail) -> None:
     learnt = detail.sensitivity
     if learnt.invalid or learnt.valid:
         console.print(f"alerts when a change exceeds {learnt.describe()}", highlight=False)
+
+
+@contextlib.contextmanager
+def _reading(db: str | None) -> Iterator[sa.Connection | sqlite3.Connection]:
+    """A connection for ``series`` and ``show``: sqlite3's on an SQLite file at the newest schema, which spares
+    them loading SQLAlchemy (series_service.quick_connection); else the store's, opened as for every command."""
+    quick = series_service.quick_connection(database_url(db))
+    if quick is not None:
+        with contextlib.closing(quick):
+            yield quick
+        return
+    with open_store(db) as engine, engine.connect() as conn:
+        yield conn
 
 
 def register(app: typer.Typer) -> None:

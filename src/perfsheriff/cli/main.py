@@ -2,7 +2,8 @@
 
 Commands load lazily: ``perfsheriff --help`` (and a mistyped command, or TAB on a command name) imports
 none of the modules that implement them, so it does not pay for SQLAlchemy, scipy or the services;
-``perfsheriff series`` loads only what ``series`` needs. Shell completion is Typer's (``--install-completion``,
+``perfsheriff series`` loads only what ``series`` needs (and, for its text options and flags, not
+pydantic: see :class:`AsGiven`). Shell completion is Typer's (``--install-completion``,
 ``--show-completion``; docs/cli.md): it costs ``--help`` a few milliseconds. :data:`COMMANDS` names each
 command's module and its one-line help, which ``tests/unit/test_cli_lazy.py`` checks against the command itself.
 """
@@ -10,14 +11,16 @@ command's module and its one-line help, which ``tests/unit/test_cli_lazy.py`` ch
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import typer
 from typer import _click as click  # the click Typer bundles, whose types its groups use
 from typer._click.shell_completion import CompletionItem
-from typer.core import TyperCommand, TyperGroup
+from typer._coercion import RuntimeParam, build_runtime_param
+from typer.core import TyperCommand, TyperGroup, _TyperParameter
 
 #: command -> (the module whose ``register`` adds it, its one-line help as ``--help`` lists it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,6 +75,43 @@ def load_command(name: str) -> click.Command:
     return command
 
 
+@dataclass(frozen=True)
+class AsGiven(RuntimeParam):
+    """Typer's coercion of a plain ``str`` or ``bool`` parameter, without pydantic: a string (from the command
+    line or the environment) or a bool (a flag) is its own value.
+
+    Typer builds a pydantic ``TypeAdapter`` for each parameter it coerces, ``--help`` and ``--db`` included:
+    importing pydantic and building the adapters took ``perfsheriff series`` about a fifth of its time, to
+    return the value it was given (Typer's adapters for ``str`` and ``bool`` return a ``str`` or ``bool``
+    unchanged). Any other value goes to Typer's own adapter. ``RuntimeParam`` and a parameter's
+    ``_runtime_param`` are Typer's internals: ``tests/unit/test_cli_lazy.py`` checks that the commands still
+    get this coercion and that it answers as Typer's adapters do.
+    """
+
+    @staticmethod
+    def spare_pydantic(params: Iterable[click.Parameter]) -> None:
+        """Give each plain ``str`` or ``bool`` parameter among ``params`` this coercion, if Typer has none yet."""
+        for param in params:
+            if isinstance(param, _TyperParameter) and AsGiven.fits(param):
+                param._runtime_param = AsGiven(param.type_descriptor.parameter_info, param.type_descriptor.annotation)
+
+    @staticmethod
+    def fits(param: _TyperParameter) -> bool:
+        """Whether ``param`` is a ``str`` or ``bool`` with no parser, choices, path or file checks of its own."""
+        descriptor = param.type_descriptor
+        return (
+            descriptor.annotation in (str, bool)
+            and descriptor.parameter_info.parser is None
+            and not (descriptor.is_choice or descriptor.is_path or descriptor.is_file)
+            and param._runtime_param is None
+        )
+
+    def _coerce_value(self, value: Any, param: _TyperParameter, ctx: click.Context) -> Any:
+        if type(value) is self.annotation:
+            return value
+        return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
+
+
 class LazyCommands(TyperGroup):
     """A group whose commands are imported when one of them runs (or a tool walks them), not to list them."""
 
@@ -86,8 +126,15 @@ class LazyCommands(TyperGroup):
         if self._listing:  # the help's list of commands needs names and one line each, nothing more
             return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1], short_help=COMMANDS[cmd_name][1])
         if cmd_name not in self.commands:
-            self.commands[cmd_name] = load_command(cmd_name)
+            command = load_command(cmd_name)
+            AsGiven.spare_pydantic(command.get_params(ctx))  # get_params makes (and keeps) its --help too
+            self.commands[cmd_name] = command
         return self.commands[cmd_name]
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        AsGiven.spare_pydantic(params)
+        return params
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with self._stubs():

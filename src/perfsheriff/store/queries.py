@@ -15,39 +15,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from perfsheriff.store import schema as t
+from perfsheriff.store.series_rows import RevisionSamples, SeriesRow
 
 if TYPE_CHECKING:  # numpy loads where samples are read: listing series (`perfsheriff series`) needs none
     import numpy as np
 
     FloatArray = np.ndarray[Any, np.dtype[np.float64]]
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesRow:
-    id: str
-    project: str
-    branch: str
-    benchmark: str
-    suite: str
-    metric: str
-    unit: str
-    direction: str
-    machine_class: str
-    configuration: str
-    n_revisions: int | None  # None: not counted (see list_series)
-
-
-@dataclass(frozen=True, slots=True)
-class RevisionSamples:
-    """All repetitions a series has at one revision (several runs merged)."""
-
-    sha: str
-    position: int
-    time: datetime
-    author: str
-    subject: str
-    values: FloatArray
-    n_runs: int
 
 
 def series_fields() -> sa.Select[Any]:

@@ -144,3 +144,20 @@ def learn(history: Iterable[Judged]) -> Sensitivity:
     at_least = MARGIN * max(rejected) if net > 0 and rejected else 0.0
     at_most = min(pointed_out) / MARGIN if net <= 0 and pointed_out else None
     return Sensitivity(factor, at_least, invalid, valid, at_most, sum(j.handmade for j in alerts))
+
+
+#: The summary states whose step alerts can count (:func:`judged`): decided ones, and open ones for their
+#: hand-made alerts. The store reads the alerts of summaries in these states only.
+COUNTING_STATES = tuple(sorted(s.value for s in CONFIRMED | REJECTED | OPEN_STATES))
+
+
+def learnt_by_series(alerts: Iterable[tuple[str, str, float, bool]]) -> dict[str, Sensitivity]:
+    """The learnt sensitivity of each series among ``alerts``: (series id, summary state, relative change,
+    made by hand) of its triaged step alerts, oldest first, as the store reads them. A series none of whose
+    alerts counts is left out (its sensitivity is the default)."""
+    history: dict[str, list[Judged]] = {}
+    for series_id, state, change, handmade in alerts:
+        verdict = judged(State(state), change, handmade=handmade)
+        if verdict is not None:
+            history.setdefault(series_id, []).append(verdict)
+    return {series_id: learn(verdicts) for series_id, verdicts in history.items()}

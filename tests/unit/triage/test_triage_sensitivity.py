@@ -9,7 +9,17 @@ from hypothesis import strategies as st
 
 from perfsheriff.errors import InputError
 from perfsheriff.triage import State
-from perfsheriff.triage.sensitivity import CEILING, FLOOR, MARGIN, Judged, Sensitivity, judged, learn
+from perfsheriff.triage.sensitivity import (
+    CEILING,
+    COUNTING_STATES,
+    FLOOR,
+    MARGIN,
+    Judged,
+    Sensitivity,
+    judged,
+    learn,
+    learnt_by_series,
+)
 
 changes = st.floats(-0.9, 5.0, allow_nan=False) | st.sampled_from([float("inf"), float("nan"), 0.0])
 judgements = st.builds(Judged, st.booleans(), changes) | st.builds(Judged, st.just(True), changes, st.just(True))
@@ -152,3 +162,25 @@ def test_describe_names_the_rule_and_the_counts() -> None:
         "min(0.79 x the configured min_relative_change, 3.00%), at least 0.79 x it, at most 2 x it "
         "(0 invalid, 1 valid triaged alerts, 1 of them made by hand)"
     )
+
+
+alert_rows = st.lists(
+    st.tuples(st.sampled_from(["s1", "s2", "s3"]), st.sampled_from([s.value for s in State]), changes, st.booleans()),
+    max_size=30,
+)
+
+
+@given(rows=alert_rows)
+def test_learnt_by_series_applies_the_rule_to_each_series_own_alerts_in_order(
+    rows: list[tuple[str, str, float, bool]],
+) -> None:
+    """What the store reads (series, summary state, change, made by hand) becomes each series' sensitivity: the
+    rule over the series' alerts that count, in the order read; a series none of whose alerts counts is absent."""
+    counting = [row for row in rows if row[1] in COUNTING_STATES]
+    found = learnt_by_series(counting)
+    for series_id in {row[0] for row in rows}:
+        verdicts = [
+            judged(State(state), change, handmade=handmade) for s, state, change, handmade in counting if s == series_id
+        ]
+        kept = [verdict for verdict in verdicts if verdict is not None]
+        assert found.get(series_id) == (learn(kept) if kept else None)

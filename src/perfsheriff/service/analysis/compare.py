@@ -25,7 +25,7 @@ from perfsheriff.stats.compare import CompareSettings, Comparison, compare
 from perfsheriff.stats.gate import Firing, Rule, RuleKind, evaluate
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, TagSummary, summarize_suite, summarize_tags
 from perfsheriff.store import queries, revisions, seriesinfo
-from perfsheriff.store.queries import SeriesRow
+from perfsheriff.store.series_rows import SeriesRow
 
 
 @dataclass(frozen=True, slots=True)

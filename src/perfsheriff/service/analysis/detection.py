@@ -40,7 +40,8 @@ from perfsheriff.stats.drift import DriftSettings, drift
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import drifts, queries, runsinfo
-from perfsheriff.store.queries import SeriesPoints, SeriesRow
+from perfsheriff.store.queries import SeriesPoints
+from perfsheriff.store.series_rows import SeriesRow
 from perfsheriff.triage.sensitivity import Sensitivity
 
 

@@ -33,7 +33,8 @@ from perfsheriff.stats.changepoints import DetectionSettings, MeasuredStep, meas
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from perfsheriff.store import triage as triage_store
-from perfsheriff.store.queries import SeriesPoints, SeriesRow
+from perfsheriff.store.queries import SeriesPoints
+from perfsheriff.store.series_rows import SeriesRow
 
 KINDS = (AlertKind.REGRESSION.value, AlertKind.IMPROVEMENT.value)
 _HEX = frozenset("0123456789abcdef")

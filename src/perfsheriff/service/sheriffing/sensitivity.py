@@ -7,7 +7,6 @@ sheriff's decision (or hand-made alert) changed, for the summary's journal.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -15,25 +14,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from perfsheriff.store import triage as store
-from perfsheriff.triage import State
-from perfsheriff.triage.sensitivity import CONFIRMED, REJECTED, Judged, Sensitivity, judged, learn
-from perfsheriff.triage.states import OPEN_STATES
+from perfsheriff.triage.sensitivity import COUNTING_STATES, Sensitivity, learnt_by_series
 
 if TYPE_CHECKING:  # a type only: `show` reads the learnt sensitivity without loading scipy for detection
     from perfsheriff.stats.changepoints import DetectionSettings
 
-# Open summaries count for their hand-made alerts only (judged() says which alerts a state decides).
-_COUNTING = sorted(s.value for s in CONFIRMED | REJECTED | OPEN_STATES)
-
 
 def learnt(conn: sa.Connection, series_ids: Sequence[str] | None = None) -> dict[str, Sensitivity]:
     """The learnt sensitivity of each series with a triaged or hand-made step alert (of ``series_ids``, or all)."""
-    history: dict[str, list[Judged]] = defaultdict(list)
-    for series_id, state, change, handmade in store.triaged_step_alerts(conn, _COUNTING, series_ids=series_ids):
-        verdict = judged(State(state), change, handmade=handmade)
-        if verdict is not None:
-            history[series_id].append(verdict)
-    return {series_id: learn(alerts) for series_id, alerts in history.items()}
+    return learnt_by_series(store.triaged_step_alerts(conn, COUNTING_STATES, series_ids=series_ids))
 
 
 def adjusted(settings: DetectionSettings, sensitivity: Sensitivity | None) -> DetectionSettings:

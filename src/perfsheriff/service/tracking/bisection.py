@@ -25,6 +25,7 @@ from perfsheriff.service.intake.ingest import Target
 from perfsheriff.service.queue.jobs import JobReason
 from perfsheriff.service.tracking.execute import Executor, Measured
 from perfsheriff.store import queries, records
+from perfsheriff.store.series_rows import SeriesRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +155,14 @@ def _the_only_result(engine: Engine, job: BisectJob, series_ids: frozenset[str])
     return replace(job, result=row.benchmark, metric=row.metric, direction=direction, follow_output=False)
 
 
-def _describe(engine: Engine, series_ids: frozenset[str]) -> list[queries.SeriesRow]:
+def _describe(engine: Engine, series_ids: frozenset[str]) -> list[SeriesRow]:
     if not series_ids:
         return []
     with engine.connect() as conn:
         return queries.list_series(conn, ids=sorted(series_ids))
 
 
-def _which_result(job: BisectJob, produced: list[queries.SeriesRow]) -> str:
+def _which_result(job: BisectJob, produced: list[SeriesRow]) -> str:
     wanted = f"benchmark {job.benchmark.name!r} produced no result named {job.result!r} ({job.metric})"
     if not produced:
         return f"{wanted}, and no result at all"

@@ -15,7 +15,8 @@ from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries, targets
 from perfsheriff.store import revisions as stored_revisions
-from perfsheriff.store.queries import SeriesRow, list_series
+from perfsheriff.store.queries import list_series
+from perfsheriff.store.series_rows import SeriesRow
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]

@@ -1,19 +1,28 @@
-"""The read model of series, shared by the CLI, the API and the dashboard."""
+"""The read model of series, shared by the CLI, the API and the dashboard.
+
+Each read takes SQLAlchemy's connection, or the standard library's sqlite3 connection that
+:func:`quick_connection` opens on an SQLite file at the newest schema: ``perfsheriff series`` and ``show`` read
+through it (:mod:`perfsheriff.store.sqlite_reads`) without loading SQLAlchemy, and get the same answers.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
 from perfsheriff.errors import InputError, NotFoundError
-from perfsheriff.service.sheriffing import sensitivity
-from perfsheriff.store import alerts as alert_store
-from perfsheriff.store import queries
-from perfsheriff.store.queries import RevisionSamples, SeriesRow, list_series
-from perfsheriff.triage.sensitivity import Sensitivity
+from perfsheriff.stats.revision_levels import revision_levels
+from perfsheriff.store import sqlite_reads
+from perfsheriff.store.series_rows import RevisionSamples, SeriesRow
+from perfsheriff.triage.sensitivity import COUNTING_STATES, Sensitivity, learnt_by_series
 
-__all__ = ["RevisionPoint", "SeriesDetail", "SeriesRow", "list_series", "series_detail"]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from perfsheriff.store import alerts as alert_store
+
+__all__ = ["RevisionPoint", "SeriesDetail", "SeriesRow", "list_series", "quick_connection", "series_detail"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +50,44 @@ class SeriesDetail:
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
 
 
-def resolve_series(conn: sa.Connection, prefix: str, *, field: str = "SERIES") -> SeriesRow:
+def quick_connection(url: str) -> sqlite3.Connection | None:
+    """An sqlite3 connection to the database at ``url`` for the reads here, when the database is an SQLite file
+    at the newest schema; None otherwise: open the store as every command does (it creates, migrates or refuses
+    the database). The caller closes it."""
+    return sqlite_reads.connect(url)
+
+
+def list_series(
+    conn: sa.Connection | sqlite3.Connection,
+    *,
+    project: str | None = None,
+    branch: str | None = None,
+    benchmark: str | None = None,
+    machine: str | None = None,
+    metric: str | None = None,
+) -> list[SeriesRow]:
+    """Series matching every given filter (``benchmark`` matches a substring), with their revision counts."""
+    if isinstance(conn, sqlite3.Connection):
+        return sqlite_reads.list_series(
+            conn, project=project, branch=branch, benchmark=benchmark, machine=machine, metric=metric
+        )
+    from perfsheriff.store import queries  # SQLAlchemy's statements: for SQLAlchemy's connection only
+
+    return queries.list_series(
+        conn, project=project, branch=branch, benchmark=benchmark, machine=machine, metric=metric
+    )
+
+
+def resolve_series(conn: sa.Connection | sqlite3.Connection, prefix: str, *, field: str = "SERIES") -> SeriesRow:
     """The one series whose id starts with ``prefix`` (``field``: what the errors name it)."""
     if not prefix or len(prefix) > 16:
         raise InputError(f"expected a series id (up to 16 hex digits), got {prefix!r}", where=field).about(field)
-    found = queries.find_series(conn, prefix.lower())
+    if isinstance(conn, sqlite3.Connection):
+        found = sqlite_reads.find_series(conn, prefix.lower())
+    else:
+        from perfsheriff.store import queries
+
+        found = queries.find_series(conn, prefix.lower())
     if not found:
         raise NotFoundError(f"no series with id {prefix!r}: `perfsheriff series` lists them").about(field)
     if len(found) > 1:
@@ -56,34 +98,43 @@ def resolve_series(conn: sa.Connection, prefix: str, *, field: str = "SERIES") -
 
 def suspect_commits(conn: sa.Connection, alert: alert_store.AlertRow) -> list[tuple[str, str, str]]:
     """(sha, author, subject) of every commit an alert's change may come from, roll-up members included."""
+    from perfsheriff.store import alerts as alert_store
+    from perfsheriff.store import queries
+
     branch_id = queries.branch_id_of_series(conn, alert.series_id)
     return alert_store.revisions_between(conn, branch_id, alert.last_good_position, alert.first_bad_position)
 
 
 def _point(entry: RevisionSamples) -> RevisionPoint | None:
-    from perfsheriff.stats.summary import NoSamples, summarize  # numpy: for a series' samples, not the list
-
-    summary = summarize(entry.values)
-    if isinstance(summary, NoSamples):
+    levels = revision_levels(entry.values)  # plain Python, equal to summarize's figures: `show` loads no numpy
+    if levels is None:
         return None
     return RevisionPoint(
         revision=entry.sha,
         position=entry.position,
         author=entry.author,
         subject=entry.subject,
-        n_samples=summary.n,
+        n_samples=levels.n,
         n_runs=entry.n_runs,
-        median=summary.median,
-        mad=summary.mad,
-        min=summary.min,
-        max=summary.max,
+        median=levels.median,
+        mad=levels.mad,
+        min=levels.min,
+        max=levels.max,
         samples=tuple(float(v) for v in entry.values),
     )
 
 
-def series_detail(conn: sa.Connection, prefix: str) -> SeriesDetail:
-    """A series and its history along the branch, oldest revision first."""
+def series_detail(conn: sa.Connection | sqlite3.Connection, prefix: str) -> SeriesDetail:
+    """A series and its history along the branch, oldest revision first, with the sensitivity triage taught
+    detection about it (as :func:`perfsheriff.service.sheriffing.sensitivity.learnt` reads it)."""
     row = resolve_series(conn, prefix)
-    points = [p for p in map(_point, queries.series_history(conn, row.id)) if p is not None]
-    learnt = sensitivity.learnt(conn, [row.id]).get(row.id, Sensitivity())
-    return SeriesDetail(row, points, learnt)
+    if isinstance(conn, sqlite3.Connection):
+        history = sqlite_reads.series_history(conn, row.id)
+        triaged = sqlite_reads.triaged_step_alerts(conn, COUNTING_STATES, series_ids=[row.id])
+    else:
+        from perfsheriff.store import queries, triage
+
+        history = queries.series_history(conn, row.id)
+        triaged = triage.triaged_step_alerts(conn, COUNTING_STATES, series_ids=[row.id])
+    points = [p for p in map(_point, history) if p is not None]
+    return SeriesDetail(row, points, learnt_by_series(triaged).get(row.id, Sensitivity()))
