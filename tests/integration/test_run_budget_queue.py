@@ -176,7 +176,7 @@ def test_status_and_the_api_show_what_waits_and_a_zero_budget_is_refused(
         ("cls", 1, 1, 2),
         ("gpu", 50, 0, 0),
     ]
-    for bad in ('{"cls": 0}', '{"cls": "many"}', "200"):
+    for bad in ('{"cls": 0}', '{"cls": "many"}', "200", "nope"):
         refused = run_cli("status", "--db", engine_url, cwd=tmp_path, env={"PERFSHERIFF_RUN_BUDGETS": bad})
         assert_one_error_line(refused, "PERFSHERIFF_RUN_BUDGETS")
     server = start_server(engine_url, tmp_path, env=env)

@@ -85,6 +85,7 @@ def user_errors() -> Iterator[None]:
 
 def settings(db: str | None) -> Settings:
     from pydantic import ValidationError  # pydantic-settings: not for the commands that need only the database
+    from pydantic_settings import SettingsError
 
     from perfsheriff.config import load_settings
 
@@ -94,6 +95,10 @@ def settings(db: str | None) -> Settings:
         first = exc.errors()[0]
         where = "PERFSHERIFF_" + "_".join(str(p) for p in first["loc"]).upper()
         raise ConfigError(first["msg"], where=where) from None
+    except SettingsError as exc:  # a value that is not even JSON where JSON is expected (run_budgets)
+        field = str(exc).split('field "', 1)[-1].split('"', 1)[0]
+        where = f"PERFSHERIFF_{field.upper()}"
+        raise ConfigError('expected JSON, such as {"linux-perf": 200, "*": 1000}', where=where) from None
 
 
 def database_url(db: str | None) -> str:
