@@ -167,7 +167,7 @@ def test_job_queue_over_http(server: LiveServer, project: BenchProject) -> None:
     sheriff = server.token("sheriff")
     agent = server.token("agent", machine="box", machine_class="test-class")
     with server.client(sheriff) as http:
-        for reason, tip in (("routine", project.tips[2]), ("bisect", project.tips[3])):
+        for reason, tip in (("bisect", project.tips[2]), ("routine", project.tips[3])):
             made = http.post(
                 "/api/v1/jobs",
                 json={
@@ -181,7 +181,7 @@ def test_job_queue_over_http(server: LiveServer, project: BenchProject) -> None:
             assert made.status_code == 201, made.text
     with server.client(agent) as http:
         job = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
-        assert job["reason"] == "bisect"  # bisection before routine
+        assert job["reason"] == "routine"  # routine runs of new pushes before bisection steps
         assert job["revision"] == project.tips[3]
         assert job["benchmark"]["command"].endswith("> {output}")
         renewed = http.post(f"/api/v1/jobs/{job['id']}/renew", json={"lease": job["lease"], "lease_seconds": 120})
@@ -195,7 +195,7 @@ def test_job_queue_over_http(server: LiveServer, project: BenchProject) -> None:
         late = http.post("/api/v1/runs", json=body, headers={"Idempotency-Key": "another-attempt"})
         assert late.status_code == 409
         second = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
-        assert second["reason"] == "routine"
+        assert second["reason"] == "bisect"
         released = http.post(f"/api/v1/jobs/{second['id']}/release", json={"lease": second["lease"]})
         assert released.json()["state"] == "queued"
         again = http.post("/api/v1/jobs/claim", json={"machine": "box"}).json()["job"]
