@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from perfsheriff.client import Client, JobRef, RunUpload, benchmark_spec, read_result_path, upload_key
+from perfsheriff.client import Client, JobRef, RunUpload, benchmark_spec
 from perfsheriff.errors import ConfigError, InputError
 from perfsheriff.model import Configuration, RunStatus
+from perfsheriff.upload_files import read_result_path, upload_key
 from perfsheriff.wire import JobBenchmark
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"

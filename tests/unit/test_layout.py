@@ -9,6 +9,7 @@ allows from SQLAlchemy only the names a signature needs (an engine, a connection
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,37 @@ def test_the_check_sees_sql(source: str) -> None:
 def test_the_check_allows_types() -> None:
     source = "import sqlalchemy as sa\nfrom sqlalchemy.engine import Engine\ndef f(c: sa.Connection, e: Engine): ..."
     assert _problems(source) == []
+
+
+# -- module length ------------------------------------------------------------------------------------------------
+
+PACKAGE = SERVICE.parent
+#: A module may pass this many lines only with a written reason at its top.
+MAX_LINES = 400
+_REASON = re.compile(r"Why one module of about ([\d,]+) lines:|Past (\d+) lines on purpose:")
+
+
+def _length_problem(source: str, lines: int) -> str | None:
+    """What is wrong with a module's length: too long without a reason, or a reason whose figure is stale."""
+    if lines <= MAX_LINES:
+        return None
+    found = _REASON.search(ast.get_docstring(ast.parse(source)) or "")
+    if found is None:
+        return f"{lines} lines and no 'Why one module of about N lines:' paragraph at its top"
+    said = int((found.group(1) or found.group(2)).replace(",", ""))
+    if found.group(1) and abs(said - lines) > 0.2 * lines:
+        return f"{lines} lines, but its reason says about {said}: the reason may no longer hold"
+    return None
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_a_long_module_says_why(path: Path) -> None:
+    source = path.read_text()
+    assert _length_problem(source, len(source.splitlines())) is None
+
+
+def test_the_length_check_sees_a_long_module_without_reason() -> None:
+    assert _length_problem('"""A module."""\n', 401) is not None
+    assert _length_problem('"""A module.\n\nWhy one module of about 420 lines: one vocabulary."""\n', 401) is None
+    assert _length_problem('"""A module.\n\nWhy one module of about 420 lines: one vocabulary."""\n', 700) is not None
+    assert _length_problem('"""A module."""\n', 400) is None

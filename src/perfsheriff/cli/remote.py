@@ -23,18 +23,11 @@ from perfsheriff.cli.context import (
     unmarked,
     user_errors,
 )
-from perfsheriff.client import (
-    MAX_UPLOAD_BYTES,
-    ApiError,
-    Client,
-    RunUpload,
-    ServerUnavailable,
-    read_result_path,
-    upload_key,
-)
+from perfsheriff.client import ApiError, Client, RunUpload, ServerUnavailable
 from perfsheriff.errors import InputError
 from perfsheriff.model import Configuration
 from perfsheriff.runner import describe_environment
+from perfsheriff.upload_files import MAX_UPLOAD_BYTES, read_result_path, upload_key
 from perfsheriff.wire import Comparison, UploadResult
 
 T = TypeVar("T")

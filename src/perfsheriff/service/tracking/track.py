@@ -12,6 +12,10 @@ Every planned bisection is stored ``running`` before the first of them starts,
 and its runs spent after every step (:mod:`perfsheriff.store.bisections`): a
 pass that was killed leaves them ``running``, and the next pass resumes them,
 the runs already made serving again as data (no finished probe is repeated).
+
+Why one module of about 400 lines: the steps of a pass (measure, confirm, resume, bisect) are methods of
+one frozen :class:`Tracker` that carries the project, the store and the executor they all use; the
+decisions themselves live in the core and in the sibling services.
 """
 
 from __future__ import annotations
