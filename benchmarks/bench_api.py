@@ -268,37 +268,33 @@ def as_upload(key: str, body: dict[str, Any]) -> uploads.Upload:
     )
 
 
-def stored_uploads(engine: Engine, prefix: str) -> tuple[int, int, int, int]:
-    """Runs whose key starts with ``prefix``: their number, distinct keys, distinct (revision, machine), samples."""
-    pattern = {"pattern": f"{prefix}%"}
+def stored_uploads(engine: Engine, keys: list[str]) -> tuple[int, int, int, int]:
+    """Runs stored under these keys (as stored: scoped to project and machine, hashed): their number, distinct
+    keys, distinct (revision, machine), samples."""
+    selected = {"keys": keys}
+    where = "idempotency_key IN :keys"
     with engine.connect() as conn:
-        runs, keys = conn.execute(
-            sa.text("SELECT COUNT(*), COUNT(DISTINCT idempotency_key) FROM runs WHERE idempotency_key LIKE :pattern"),
-            pattern,
-        ).one()
-        places = conn.execute(
-            sa.text(
-                "SELECT COUNT(*) FROM (SELECT DISTINCT revision_id, machine_id FROM runs "
-                "WHERE idempotency_key LIKE :pattern) AS places"
-            ),
-            pattern,
-        ).scalar_one()
-        samples = conn.execute(
-            sa.text(
-                "SELECT COALESCE(SUM(s.n), 0) FROM samples s JOIN runs r ON r.id = s.run_id "
-                "WHERE r.idempotency_key LIKE :pattern AND s.part = 0"
-            ),
-            pattern,
-        ).scalar_one()
-    return int(runs), int(keys), int(places), int(samples)
+
+        def one(sql: str) -> Any:
+            return conn.execute(sa.text(sql).bindparams(sa.bindparam("keys", expanding=True)), selected).one()
+
+        runs, distinct = one(f"SELECT COUNT(*), COUNT(DISTINCT idempotency_key) FROM runs WHERE {where}")
+        (places,) = one(f"SELECT COUNT(*) FROM (SELECT DISTINCT revision_id, machine_id FROM runs WHERE {where}) p")
+        (samples,) = one(
+            f"SELECT COALESCE(SUM(s.n), 0) FROM samples s JOIN runs r ON r.id = s.run_id WHERE r.{where} AND s.part = 0"
+        )
+    return int(runs), int(distinct), int(places), int(samples)
 
 
-def check_uploads(bench: Bench, prefix: str, ok: bool) -> str:
+def check_uploads(bench: Bench, first: int, ok: bool) -> str:
+    """Whether exactly the uploads sent (those of :func:`upload_bodies` from ``first``) are stored, once each."""
     total, samples_each = bench.args.agents * bench.args.uploads, bench.args.samples
-    runs, keys, places, samples = stored_uploads(bench.engine, prefix)
-    exact = ok and runs == keys == places == total and samples == total * samples_each
+    sent = [as_upload(*item) for agent in range(bench.args.agents) for item in upload_bodies(bench, agent, first)]
+    keys = [key for key in map(uploads.scoped_key, sent) if key is not None]
+    runs, distinct, places, samples = stored_uploads(bench.engine, keys)
+    exact = ok and runs == distinct == places == total and samples == total * samples_each
     return (
-        f"{runs:,} runs ({total:,} expected), {keys:,} distinct keys, {places:,} distinct revision x machine, "
+        f"{runs:,} runs ({total:,} expected), {distinct:,} distinct keys, {places:,} distinct revision x machine, "
         f"{samples:,} samples ({total * samples_each:,} expected): {'OK' if exact else 'MISMATCH'}"
     )
 
@@ -323,14 +319,14 @@ def measure_uploads(bench: Bench) -> None:
     retry_codes = sorted({code for codes in retried for code in codes})
     print(
         f"{name:10s} check: {sum(map(len, retried))} uploads retried with their keys answered {retry_codes}; "
-        f"{check_uploads(bench, 'bench-upload-', codes == [201] and retry_codes == [200])}"
+        f"{check_uploads(bench, 0, codes == [201] and retry_codes == [200])}"
     )
     # The same in this process, without HTTP (uploads.upload from 8 threads), on the next revisions.
     requests = [[as_upload(*item) for item in upload_bodies(bench, agent, first=total)] for agent in range(args.agents)]
     duplicates, elapsed = in_threads(args.agents, lambda agent: upload_all(bench, requests[agent]))
     print(
         f"{name:10s} uploads in-process (uploads.upload), {args.agents} threads: {total / elapsed:,.0f} uploads/s "
-        f"({elapsed:.1f} s); {check_uploads(bench, 'bench-inproc-', not any(map(any, duplicates)))}"
+        f"({elapsed:.1f} s); {check_uploads(bench, total, not any(map(any, duplicates)))}"
     )
 
 
