@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,9 @@ def _create_engine(url: str) -> Engine:
 def _alembic_config(engine: Engine) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig  # only migrating loads Alembic
 
-    cfg = AlembicConfig()
+    # Alembic's default output stream is the sys.stdout of when alembic.config was first imported, which
+    # may be a capture closed since; its messages ("No new upgrade operations detected.") are not ours.
+    cfg = AlembicConfig(stdout=io.StringIO())
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
