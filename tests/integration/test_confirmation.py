@@ -17,8 +17,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from perfsheriff.model import Machine
 from perfsheriff.scheduling import spread_order
 from perfsheriff.service.analysis.detection import detect_stored
+from perfsheriff.service.queue import jobs
 from perfsheriff.service.queue.jobs import JobReason
 from perfsheriff.service.sheriffing import summaries
 from perfsheriff.service.tracking.execute import QueueExecutor, QueueTimeout
@@ -271,3 +273,35 @@ def test_confirmation_jobs_a_timed_out_pass_left_in_the_queue_are_waited_for_aga
     assert stored_alerts(engine)[0].confirmation == "confirming"
     assert queues(engine) == {"code": [], "perf": []}
     assert alert_id in {a.id for a in stored_alerts(engine)}
+
+
+def test_a_queued_pass_held_back_by_the_run_budget_says_so(engine: Engine, tmp_path: Path) -> None:
+    project = build_project(tmp_path)
+    local = make_tracker(engine, project.config, tmp_path / "work")
+    (branch,) = local.project_file.project.branches
+    target = local.target(branch)
+    local.measure(target, TrackReport(), TrackEvents())
+    detect_stored(engine, local.policy(target), now=NOW, filters={"branch": branch})
+    budgets = {"test-class": 1}
+    told: list[str] = []
+    queue = QueueExecutor(
+        engine,
+        local.project_file.config_dir,
+        timeout_s=0.0,
+        sleep=lambda _: None,
+        now=lambda: NOW,
+        budgets=budgets,
+        on_wait=told.append,
+    )
+    queued = replace(local, runner=None, executor=queue)
+    with pytest.raises(QueueTimeout, match="start `perfsheriff agent`"):  # queued, nothing spent: agents are absent
+        queued.confirm_pending(target, TrackReport(), TrackEvents())
+    assert told == []
+    with engine.begin() as conn:
+        records.machine_id(conn, Machine("agent-1", "test-class"))
+    assert jobs.claim(engine, machine="agent-1", lease_s=3600, now=NOW, budgets=budgets) is not None  # spends it
+
+    with pytest.raises(QueueTimeout, match="they wait because the budget of 1 runs a day is spent until"):
+        queued.confirm_pending(target, TrackReport(), TrackEvents())
+    assert len(told) == 1
+    assert told[0].startswith("the budget of 1 runs a day is spent until")

@@ -26,6 +26,7 @@ from perfsheriff.cli.context import (
     open_store,
     plain,
     print_table,
+    settings,
     user_errors,
 )
 from perfsheriff.errors import ConfigError, InputError
@@ -136,8 +137,24 @@ def tracker(
             )
         )
         with open_store(db) as engine:
-            executor = QueueExecutor(engine, project_file.config_dir, timeout_s=timeout_s) if queue else None
+            executor = (
+                QueueExecutor(
+                    engine,
+                    project_file.config_dir,
+                    timeout_s=timeout_s,
+                    budgets=settings(db).run_budgets,
+                    on_wait=_say_held_back,
+                )
+                if queue
+                else None
+            )
             yield Tracker(engine, project_file, repo, runner, spec, backfill=backfill, executor=executor)
+
+
+def _say_held_back(why: str) -> None:
+    """A queued pass waiting for the run budget says so (and again when the budget frees up)."""
+    text = f"waiting: {why} (see `perfsheriff status`)" if why else "the run budget frees up: jobs are handed out again"
+    err_console.print(text, highlight=False, markup=False)
 
 
 def _progress() -> Progress:

@@ -16,7 +16,7 @@ callers read their data from there, the same way for both.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from perfsheriff.projectfile import BenchmarkSpec
 from perfsheriff.runner import Runner, RunOutcome
 from perfsheriff.service.intake.ingest import Target
 from perfsheriff.service.intake.runs import record_outcome, target_at
-from perfsheriff.service.queue import jobs
+from perfsheriff.service.queue import budget_status, jobs
 from perfsheriff.store import jobs as queue
 from perfsheriff.store import records, runsinfo
 
@@ -110,6 +110,11 @@ class QueueExecutor:
     on_run: Callable[[str, BenchmarkSpec, Measured], None] | None = None
     max_attempts: int = jobs.DEFAULT_MAX_ATTEMPTS
     queued: list[int] = field(default_factory=list)
+    #: The machine-time budgets (the ``run_budgets`` setting), so that a wait can say when it is the budget's.
+    budgets: Mapping[str, int] = field(default_factory=dict)
+    #: Told, once per change, why the jobs waited for are held back ("" once they are not).
+    on_wait: Callable[[str], None] | None = None
+    budget_check_s: float = 60.0
 
     def measure(
         self, target: Target, spec: BenchmarkSpec, shas: Sequence[str], *, reason: jobs.JobReason
@@ -118,6 +123,7 @@ class QueueExecutor:
         waiting = dict.fromkeys(ids)
         answered: dict[int, Measured] = {}
         deadline = time.monotonic() + self.timeout_s
+        held, checked = "", -float("inf")
         while waiting:
             with self.engine.connect() as conn:
                 for job_id, measured in self._finished(conn, list(waiting)).items():
@@ -125,15 +131,32 @@ class QueueExecutor:
                     waiting.pop(job_id)
                     if self.on_run is not None:
                         self.on_run(measured.sha, spec, measured)
+                if waiting and time.monotonic() - checked >= self.budget_check_s:
+                    checked = time.monotonic()
+                    why = self.held_back(conn, target.machine.machine_class, reason)
+                    if why != held and self.on_wait is not None:
+                        self.on_wait(why)
+                    held = why
             if not waiting:
                 break
             if time.monotonic() > deadline:
+                hint = f"they wait because {held}" if held else "start `perfsheriff agent` on such a machine"
                 raise QueueTimeout(
                     f"{len(waiting)} of {len(ids)} jobs for machine class {target.machine.machine_class!r} "
-                    f"were not answered within {self.timeout_s:g} s: start `perfsheriff agent` on such a machine"
+                    f"were not answered within {self.timeout_s:g} s: {hint}"
                 )
             self.sleep(self.poll_s)
         return [answered[job_id] for job_id in ids]
+
+    def held_back(self, conn: sa.Connection, machine_class: str, reason: jobs.JobReason) -> str:
+        """Why jobs of ``reason`` on ``machine_class`` are not handed out now: the spent budget, or "" (nothing
+        holds them back but agents being busy or absent)."""
+        if not self.budgets:
+            return ""
+        for found in budget_status.budget_status(conn, self.budgets, now=self.now()):
+            if found.machine_class == machine_class:
+                return next((w.why for w in found.queued if w.reason is reason and w.why), "")
+        return ""
 
     def _enqueue(self, target: Target, spec: BenchmarkSpec, shas: Sequence[str], reason: jobs.JobReason) -> list[int]:
         ids = []
