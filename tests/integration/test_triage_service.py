@@ -9,7 +9,7 @@ detection itself.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -278,6 +278,27 @@ def test_a_culprit_is_set_journaled_and_regroups_alerts_that_share_it(world: Wor
     alerts = {a["id"]: a for a in world.detail(older)["alerts"]}
     assert alerts[late]["culprit"] == s[3]
     assert alerts[late]["culprit_confidence"] == pytest.approx(0.97)
+
+
+def test_a_bisection_the_benchmark_could_not_serve_is_journaled_and_hands_the_summary_to_a_sheriff(
+    world: World,
+) -> None:
+    s = world.shas
+    alert = world.alert("parse", s[2], s[6])
+    triage_service.summarize(world.engine, [alert], NOW)
+    assert world.detail(world.summary_of(alert))["queue"] == "code"  # waiting for data
+    why = "no result of parse at 3 commits: the benchmark did not exist yet"
+    failed = replace(culprit_record(alert, s[4]), state=BisectionState.FAILED, culprits=(), confidence=None)
+    summary = record(world, replace(failed, reason=why, runs_spent=6))
+
+    detail = world.detail(summary)
+    (shown,) = detail["alerts"]
+    assert (shown["bisection"], shown["bisection_reason"], shown["culprit"]) == ("failed", why, None)
+    assert detail["queue"] == "perf"  # automation is done with it: a sheriff decides
+    assert detail["state"] == "untriaged"  # a failure says nothing about the change itself
+    note = detail["notes"][-1]
+    assert note["kind"] == "data"
+    assert note["text"].endswith(f"6 runs at 1 of 3 commits; failed: {why}")
 
 
 def test_a_change_that_did_not_reproduce_makes_the_summary_invalid(world: World) -> None:

@@ -110,7 +110,8 @@ def test_an_alert_of_a_summary_keeps_its_own_fields() -> None:
         *(7, 1, 1, "main", 3, "00ff00ff00ff00ff", "parse", 1.0, "linux", "os=linux", "regression", 0.3, 0.99),
         *(3, 5, GOOD, BAD, CULPRIT, 0.98, {}, CREATED, "ada"),
     )
-    given: dict[str, Any] = {"severity": 2.5, "bisection": "culprit", "created_at": "2026-01-04T12:00:00+00:00"}
+    given: dict[str, Any] = {"severity": 2.5, "bisection": "culprit", "bisection_reason": None}
+    given["created_at"] = "2026-01-04T12:00:00+00:00"
     rendered = alert_json(fact, fields=SUMMARY_FIELDS, given=given)
     assert list(rendered) == list(SUMMARY_FIELDS)
     assert rendered["severity"] == 2.5

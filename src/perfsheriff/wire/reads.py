@@ -254,7 +254,11 @@ class SummaryAlert(Answer):
     first_bad_position: int
     culprit: str | None
     culprit_confidence: float | None
-    bisection: str | None = Field(description="how its range was bisected; null: not bisected")
+    bisection: str | None = Field(
+        description="how its range was bisected (the outcome, or failed when the benchmark could not serve it); "
+        "null: not bisected, or not yet"
+    )
+    bisection_reason: str | None = Field(description="why the bisection named no culprit, or failed")
     created_at: Timestamp
     created_by: str | None
 

@@ -54,16 +54,18 @@ def _entry(row: store.SummaryRow, members: Sequence[store.AlertFacts], bisected:
         parse_state(row.state),
         summary_severity(to_alert(m) for m in members),
         row.created_at,
-        Bisection.FINISHED if row.drift or any(s.decided for s in states) else status,
+        Bisection.FINISHED if row.drift or any(s.decided or s is BisectionState.FAILED for s in states) else status,
         culprit_named=any(m.culprit for m in members),
     )
 
 
 def _alert_json(fact: store.AlertFacts, bisection: alerts.Bisection | None) -> dict[str, Any]:
     """The alert's fields a summary shows (:data:`~perfsheriff.service.views.alert_json.SUMMARY_FIELDS`)."""
+    ended = bisection is not None and (bisection.state.decided or bisection.state is BisectionState.FAILED)
     given = {
         "severity": alert_severity(to_alert(fact)),
-        "bisection": bisection.state.value if bisection is not None and bisection.state.decided else None,
+        "bisection": bisection.state.value if ended and bisection is not None else None,
+        "bisection_reason": (bisection.reason or None) if ended and bisection is not None else None,
         "created_at": _iso(fact.created_at),
     }
     return alert_json(fact, fields=SUMMARY_FIELDS, given=given)

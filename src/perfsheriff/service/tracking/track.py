@@ -363,6 +363,7 @@ class Tracker:
             failed = replace(record, state=BisectionState.FAILED, reason=exc.reason)
             with self.engine.begin() as conn:
                 bisection_store.save(conn, failed, now=self.now())
+            culprits.record_bisection(self.engine, failed, repo=None, now=self.now())  # the sheriff's turn now
             raise
         outcome = replace(bisected.outcome, runs_spent=before + bisected.outcome.runs_spent)
         return replace(bisected, outcome=outcome)

@@ -37,7 +37,8 @@ SUMMARY_FIELDS = (
     "first_bad_position",
     "culprit",
     "culprit_confidence",
-    "bisection",  # the outcome's name once decided, else None
+    "bisection",  # the outcome's name once decided, "failed" when the benchmark could not serve it, else None
+    "bisection_reason",  # why it named no culprit, or failed; None otherwise
     "created_at",
     "created_by",  # who made it by hand; None: perfsheriff found it
 )
