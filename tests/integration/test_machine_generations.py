@@ -25,6 +25,8 @@ from perfsheriff.service.generations import upgrades
 from perfsheriff.service.generations.factors import rescaled_points, series_factors
 from perfsheriff.service.intake import ingest
 from perfsheriff.service.queue import jobs
+from perfsheriff.service.views import dashboard
+from perfsheriff.service.views import series as series_views
 from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.stats.generations import ScaleEstimate
 from perfsheriff.store import alerts as alert_store
@@ -135,6 +137,23 @@ def test_an_upgrade_gives_one_timeline_with_no_alert_at_the_boundary_and_the_rea
     # One timeline: the old generation's level is the new one's, within the noise of a median of 5 (1 %).
     assert np.median(medians[:40]) == pytest.approx(np.median(medians[40:50]), rel=0.01)
 
+    # The views: the API's series read and `show` rescaled, or raw when asked.
+    with lab.engine.connect() as conn:
+        view = dashboard.series_view(conn, sid)
+        raw_view = dashboard.series_view(conn, sid, raw=True)
+        detail = series_views.series_detail(conn, sid)
+    assert view["rescaled"] and not raw_view["rescaled"]
+    (generation,) = view["generations"]
+    assert (generation["state"], generation["boundary_position"]) == ("applied", 40)
+    assert generation["low"] <= 0.7 <= generation["high"]
+    assert np.median(view["points"]["median"][:40]) == pytest.approx(70.0, rel=0.02)
+    # Raw: the 20 baseline revisions hold 5 samples of each machine, the other 20 the old machine's alone.
+    counts, raw_medians = np.array(raw_view["points"]["n"][:40]), np.array(raw_view["points"]["median"][:40])
+    assert sorted(counts.tolist()) == [5] * 20 + [10] * 20
+    assert np.median(raw_medians[counts == 5]) == pytest.approx(100.0, rel=0.02)
+    assert detail.rescaled
+    assert np.median([p.median for p in detail.points[:40]]) == pytest.approx(70.0, rel=0.02)
+
     detect_stored(lab.engine, POLICY, now=now)
     with lab.engine.connect() as conn:
         alerts = alert_store.list_alerts(conn)
@@ -204,6 +223,15 @@ def test_the_commands_record_list_and_undo_an_upgrade(lab: Lab, engine_url: str,
     flat = " ".join(out.split())
     # 8 revisions: an interval of the smallest and largest ratio, just wider than ±2 % here (seeded).
     assert "factor: too uncertain: about 1 more revisions (the 95% interval reaches ±2.0%" in flat, flat
+    sid = series_id(lab.engine)
+    code, out, err = invoke("show", sid, "--json", db=engine_url)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["rescaled"] is False  # too uncertain: the values stay as measured
+    assert shown["generations"][0]["state"] == "too uncertain"
+    code, out, err = invoke("show", sid, db=engine_url)
+    assert code == 0, err
+    assert "machine upgrade of cls to 2026 EPYC (from position 40): factor too uncertain" in " ".join(out.split())
     code, out, err = invoke("machine", "upgrade", "cls", "--undo", db=engine_url)
     assert code == 0, err
     assert "removed generation 2026 EPYC of cls (back to 2019 Xeon); 0 queued baseline jobs removed" in " ".join(
@@ -275,3 +303,14 @@ def test_baseline_jobs_wait_while_the_class_run_budget_is_spent(lab: Lab) -> Non
     taken = [jobs.claim(lab.engine, machine=NEW.name, now=now, budgets=budget) for _ in range(6)]
     assert [j is not None for j in taken] == [True] * 5 + [False]
     assert jobs.claim(lab.engine, machine=NEW.name, now=now + timedelta(days=1, minutes=1), budgets=budget)
+
+
+def test_while_the_factor_is_pending_the_boundary_alert_is_held_back_with_a_reason(lab: Lab) -> None:
+    now = T_NEW + timedelta(days=5)
+    upgrades.record_upgrade(lab.engine, lab.project_file, "cls", from_label="A", to_label="B", at=None, now=now)
+    report = detect_stored(lab.engine, POLICY, now=now)
+    with lab.engine.connect() as conn:
+        alerts = alert_store.list_alerts(conn)
+    assert [lab.shas.index(a.first_bad) for a in alerts] == [50]
+    (held,) = report.held_back
+    assert "held back at the upgrade of cls to B: its factor is pending: 0 of 20 baseline revisions" in held

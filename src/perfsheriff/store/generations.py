@@ -25,6 +25,12 @@ def generations(conn: sa.Connection, machine_class: str | None = None) -> list[s
     return list(conn.execute(query).mappings())
 
 
+def upgraded(conn: sa.Connection, machine_class: str) -> bool:
+    """Whether an upgrade of the class is recorded; the very statement ``sqlite_reads.upgraded`` sends."""
+    query = sa.text("SELECT 1 FROM machine_generations WHERE machine_class = :machine_class LIMIT 1")
+    return conn.execute(query, {"machine_class": machine_class}).first() is not None
+
+
 def insert_generation(conn: sa.Connection, **columns: Any) -> int:
     """Record a generation (``columns``: every column but the id); returns its id."""
     return int(conn.execute(_g.insert().values(**columns).returning(_g.c.id)).scalar_one())
