@@ -201,7 +201,9 @@ def detect_series(
     if policy.drift is not None and not result.drifts:
         since = policy.drift_since.get((row.project, row.branch))
         if since is not None and len(points) and since < points.positions[0]:
-            points = queries.series_points(conn, row.id)  # the reference lies before the tail: read it all
+            # the reference lies before the tail: read it all (rescaled across an upgrade, as the tail was)
+            whole = None if upgraded is None else across_generations(conn, row.id, row.machine_class)
+            points = queries.series_points(conn, row.id) if whole is None else whole.points
         drift_rows = _drift_rows(
             row, points, known=known, since=since, settings=policy.drift, direction=direction, now=now
         )
