@@ -142,7 +142,7 @@ def test_an_upgrade_gives_one_timeline_with_no_alert_at_the_boundary_and_the_rea
         view = dashboard.series_view(conn, sid)
         raw_view = dashboard.series_view(conn, sid, raw=True)
         detail = series_views.series_detail(conn, sid)
-    assert view["rescaled"] and not raw_view["rescaled"]
+    assert (view["rescaled"], raw_view["rescaled"]) == (True, False)
     (generation,) = view["generations"]
     assert (generation["state"], generation["boundary_position"]) == ("applied", 40)
     assert generation["low"] <= 0.7 <= generation["high"]
@@ -252,6 +252,7 @@ BAD = [
     (["upgrade", "cls", "--from", "B", "--to", "C", "--baseline-revisions", "0"], ["--baseline-revisions", "got 0"]),
     (["upgrade", "cls", "--from", "B", "--to", "C", "--at", "next tuesday"], ["--at", "cannot read 'next tuesday'"]),
     (["upgrade", "cls", "--from", "B", "--to", "C", "--at", "2026-01-01"], ["--at", "must start after"]),
+    (["upgrade", "cls", "--from", "B", "--to", "C", "--at", "2999-01-01"], ["--at", "must start by now"]),
     (["upgrade", "cls", "--from", "B", "--to", "A"], ["--to", "already had a generation labelled 'A'"]),
     (["upgrade", "cls"], ["--from OLD and --to NEW"]),
 ]
@@ -314,3 +315,25 @@ def test_while_the_factor_is_pending_the_boundary_alert_is_held_back_with_a_reas
     assert [lab.shas.index(a.first_bad) for a in alerts] == [50]
     (held,) = report.held_back
     assert "held back at the upgrade of cls to B: its factor is pending: 0 of 20 baseline revisions" in held
+
+
+def test_the_api_reads_the_series_rescaled_or_raw(lab: Lab, engine_url: str, tmp_path: Path) -> None:
+    from support.liveserver import start_server
+
+    now = T_NEW + timedelta(days=5)
+    upgrades.record_upgrade(lab.engine, lab.project_file, "cls", from_label="A", to_label="B", at=None, now=now)
+    lab.run_baseline(now)
+    sid = series_id(lab.engine)
+    live = start_server(engine_url, tmp_path)
+    try:
+        with live.client() as http:
+            rescaled = http.get(f"/api/v1/series/{sid}").json()
+            raw = http.get(f"/api/v1/series/{sid}", params={"raw": "true"}).json()
+    finally:
+        live.stop()
+    assert (rescaled["rescaled"], raw["rescaled"]) == (True, False)
+    (generation,) = rescaled["generations"]
+    assert (generation["generation"], generation["state"], generation["boundary_position"]) == ("B", "applied", 40)
+    assert generation["low"] <= 0.7 <= generation["high"]
+    assert np.median(rescaled["points"]["median"][:40]) == pytest.approx(70.0, rel=0.02)
+    assert max(raw["points"]["median"][:40]) == pytest.approx(100.0, rel=0.05)

@@ -151,6 +151,8 @@ def _boundary(
     """Where the new generation starts: ``at``; else the class's latest new setup after the previous generation
     (``machines.setup_boundaries`` over its runs in time order); else ``now``."""
     if at is not None:
+        if at > now:  # runs recorded until then, baseline runs included, would count as the old generation's
+            raise InputError(f"the new generation must start by now, got {at:%Y-%m-%d %H:%M} UTC", where="--at")
         if previous is not None and at <= previous:
             raise InputError(
                 f"the new generation must start after the current one ({previous:%Y-%m-%d %H:%M} UTC), "
