@@ -85,7 +85,9 @@ class JobReason(enum.StrEnum):
 
     Routine runs of new pushes go first: they are what the machines are for, and a bad week of alerts must
     not starve them (Mozilla's rule for its shared pools). Then what decides whether anyone is told
-    (confirmation), then what fills history in, then bisection, whose probes come one after another anyway.
+    (confirmation), then what fills history in, then bisection, whose probes come one after another anyway;
+    last the baseline of a machine upgrade, which can wait for idle machines (its factor settles the timeline
+    across the upgrade, nothing else waits for it).
     Everything but routine runs also draws on the machine class's run budget (``scheduling.RunBudget``).
     """
 
@@ -93,10 +95,17 @@ class JobReason(enum.StrEnum):
     CONFIRM = "confirm"  # retriggers and backfills that confirm a candidate alert before anyone sees it
     BACKFILL = "backfill"
     BISECT = "bisect"
+    BASELINE = "baseline"  # old revisions measured again on a machine class's new generation (a rescaling factor)
 
     @property
     def priority(self) -> int:
-        return {JobReason.ROUTINE: 40, JobReason.CONFIRM: 30, JobReason.BACKFILL: 20, JobReason.BISECT: 10}[self]
+        return {
+            JobReason.ROUTINE: 40,
+            JobReason.CONFIRM: 30,
+            JobReason.BACKFILL: 20,
+            JobReason.BISECT: 10,
+            JobReason.BASELINE: 5,
+        }[self]
 
 
 class Dimension(enum.StrEnum):

@@ -277,3 +277,23 @@ def test_0009_puts_queued_routine_runs_first_and_back(blank: Engine) -> None:
     with blank.connect() as conn:
         assert dict(conn.execute(sa.select(jobs.c.reason, jobs.c.priority)).all())["bisect"] == 30
     database.upgrade(blank)
+
+
+def test_0010_adds_machine_generations_and_goes_back_down(blank: Engine) -> None:
+    database.upgrade(blank, "0010")
+    with blank.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO machine_generations (machine_class, ordinal, label, previous_label, starts_at, "
+            "baseline_revisions, created_at) VALUES ('c', 2, 'new', 'old', '2026-01-05 00:00:00+00:00', 20, "
+            "'2026-01-05 00:00:00+00:00')"
+        )
+        with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():  # one generation per ordinal and class
+            conn.exec_driver_sql(
+                "INSERT INTO machine_generations (machine_class, ordinal, label, previous_label, starts_at, "
+                "baseline_revisions, created_at) VALUES ('c', 2, 'x', 'y', '2026-01-06', 20, '2026-01-06')"
+            )
+    downgrade(blank, "0009")
+    with blank.connect() as conn:
+        assert "machine_generations" not in sa.inspect(conn).get_table_names()
+    database.upgrade(blank)
+    database.check_models(blank)

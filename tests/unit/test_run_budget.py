@@ -19,7 +19,7 @@ claims = st.lists(st.tuples(minutes_ago, st.integers(1, 5)), max_size=40)
 
 def test_routine_runs_are_never_budgeted_and_go_first() -> None:
     assert JobReason.ROUTINE not in BUDGETED
-    assert {JobReason.CONFIRM, JobReason.BACKFILL, JobReason.BISECT} == BUDGETED
+    assert {JobReason.CONFIRM, JobReason.BACKFILL, JobReason.BISECT, JobReason.BASELINE} == BUDGETED
     assert sorted(JobReason, key=lambda r: -r.priority) == list(JobReason)
     assert next(iter(JobReason)) is JobReason.ROUTINE
     assert RunBudget(1).allows(JobReason.ROUTINE, spent=10**6)

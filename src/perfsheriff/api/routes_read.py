@@ -84,11 +84,14 @@ def series_data(
     max_points: Annotated[int, Query(ge=4, le=100_000)] = 2000,
     start: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="first branch position")] = None,
     end: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="last branch position")] = None,
+    raw: Annotated[bool, Query(description="values as measured, not rescaled across a machine upgrade")] = False,
 ) -> Any:
     """Per revision: median, min and max of its samples, with the commit's sha, author and subject, and the
-    series' alerts. Longer ranges keep each bucket's extremes (the same view the dashboard's graphs draw)."""
+    series' alerts. Longer ranges keep each bucket's extremes (the same view the dashboard's graphs draw).
+    Across a recorded machine upgrade the old generation's values are in the newest one's units once the
+    series' factor is known (``rescaled``, ``generations``); ``raw`` gives them as measured."""
     with request.app.state.engine.connect() as conn:
-        return dashboard.series_view(conn, series_id, max_points=max_points, start=start, end=end)
+        return dashboard.series_view(conn, series_id, max_points=max_points, start=start, end=end, raw=raw)
 
 
 @router.get("/alerts", response_model=AlertList, summary="List alerts")

@@ -108,6 +108,8 @@ def detect(
     console.print(
         f"{report.series} series analysed, {len(new)} new alerts ({report.insufficient} with too little data)"
     )
+    for held in report.held_back:  # changes at a machine upgrade's boundary (perfsheriff machine generations)
+        console.print(f"no alert: {unmarked(held)}", markup=False, highlight=False, soft_wrap=True)
     if new:
         print_alerts(new)
 

@@ -150,10 +150,22 @@ def show(
     series_id: Annotated[str, typer.Argument(metavar="SERIES", help="Series id, or a unique prefix of it.")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Values as measured, not rescaled across a machine upgrade.")
+    ] = False,
 ) -> None:
-    """Show one series along its branch: per revision, samples, median and spread."""
-    with user_errors(), _reading(db) as conn:
-        detail = series_service.series_detail(conn, series_id)
+    """Show one series along its branch: per revision, samples, median and spread.
+
+    Across a recorded upgrade of its machine class (perfsheriff machine upgrade) the old generation's values are
+    shown in the newest generation's units once the series' factor is known; --raw shows them as measured.
+    """
+    with user_errors():
+        try:
+            with _reading(db) as conn:
+                detail = series_service.series_detail(conn, series_id, raw=raw)
+        except series_service.NeedsStore:
+            with open_store(db) as engine, engine.connect() as store_conn:
+                detail = series_service.series_detail(store_conn, series_id, raw=raw)
     row = detail.series
     if as_json:
         payload = {
@@ -161,6 +173,8 @@ def show(
             "machine": row.machine_class,
             "points": [dataclasses.asdict(p) for p in detail.points],
             "sensitivity": {**dataclasses.asdict(detail.sensitivity), "rule": detail.sensitivity.describe()},
+            "rescaled": detail.rescaled,
+            "generations": [g.as_json() for g in detail.generations],
         }
         console.print_json(json.dumps(payload))
         return
@@ -188,6 +202,17 @@ def print_series_detail(detail: series_service.SeriesDetail) -> None:
             format_value(p.max, row.unit),
         )
     print_table(table)
+    for generation in detail.generations:
+        where = "not yet" if generation.boundary is None else f"from position {generation.boundary}"
+        console.print(
+            plain(
+                f"machine upgrade of {row.machine_class} to {generation.label} ({where}): factor "
+                f"{generation.describe()}"
+            ),
+            highlight=False,
+        )
+    if detail.rescaled:
+        console.print("values before an upgrade are rescaled by its factor; --raw shows them as measured")
     learnt = detail.sensitivity
     if learnt.invalid or learnt.valid:
         console.print(f"alerts when a change exceeds {learnt.describe()}", highlight=False)

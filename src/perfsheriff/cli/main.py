@@ -60,6 +60,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("perfsheriff.cli.db", "Database schema: create and migrate."),
     "token": ("perfsheriff.cli.server", "API tokens: create, list, revoke."),
     "alert": ("perfsheriff.cli.triage", "Alerts made by hand: a change the detector did not report."),
+    "machine": ("perfsheriff.cli.machines", "Machine classes across upgrades: record a new generation, its baseline "
+                "runs, and each series' factor."),
 }  # fmt: skip
 
 

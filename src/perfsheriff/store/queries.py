@@ -187,7 +187,12 @@ def series_points(
 
 def series_history(conn: sa.Connection, series_id: str) -> list[RevisionSamples]:
     """:func:`series_points` with each revision's sha, time, author and subject, for people to read."""
-    points = series_points(conn, series_id)
+    return history_of(conn, series_points(conn, series_id))
+
+
+def history_of(conn: sa.Connection, points: SeriesPoints) -> list[RevisionSamples]:
+    """``points`` (as :func:`series_points` reads them, or rescaled) with each revision's sha, time, author and
+    subject."""
     meta: dict[int, Any] = {}
     ids = [int(i) for i in points.revision_ids]
     for start in range(0, len(ids), 5000):

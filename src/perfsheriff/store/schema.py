@@ -21,6 +21,7 @@ Schema history (each step is an Alembic migration under ``migrations/versions``)
 7. ``0007`` who created an alert by hand (``alerts.created_by``; NULL for alerts perfsheriff found).
 8. ``0008`` bisections in a table of their own (one per alert, resumable), moved out of ``alerts.details``.
 9. ``0009`` routine runs first: queued jobs take their reason's new priority (no schema change).
+10. ``0010`` machine generations: where a machine class was upgraded, and the baseline it asked for.
 """
 
 from __future__ import annotations
@@ -440,4 +441,22 @@ release_drifts = Table(
     Column("ci_high", Float, nullable=True),
     Column("points", Integer, nullable=False),  # revisions measured since the tag
     Column("computed_at", UtcDateTime(), nullable=False),
+)
+
+# Machine generations (migration 0010): a machine class's setups over time. The first generation of a class is
+# implicit (no row); each upgrade adds a row, ``ordinal`` 2, 3, ... Runs of the class recorded (``runs.created_at``)
+# at or after ``starts_at`` belong to that generation, earlier ones to the one before (``previous_label``).
+# ``baseline_revisions``: how many revisions were queued to be measured again on the new generation.
+machine_generations = Table(
+    "machine_generations",
+    metadata,
+    _id(),
+    Column("machine_class", String(200), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("previous_label", String(200), nullable=False),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("baseline_revisions", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("machine_class", "ordinal"),
 )

@@ -55,6 +55,13 @@ def series_version(conn: sa.Connection, series_id: str) -> tuple[int, int]:
     return _version(conn, t.samples.c.series_id == series_id)
 
 
+def generations_version(conn: sa.Connection) -> tuple[int, int]:
+    """(count, newest id) of the recorded machine generations: a series read rescaled is read again when it changes."""
+    g = t.machine_generations
+    count, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(g.c.id))).one()
+    return int(count), int(newest or 0)
+
+
 def revisions_version(conn: sa.Connection, revision_ids: Sequence[int]) -> tuple[int, int]:
     """(count, newest id) of the sample rows at these revisions: it changes when samples are added or removed."""
     return _version(conn, t.samples.c.revision_id.in_(list(revision_ids)))

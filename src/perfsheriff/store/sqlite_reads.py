@@ -189,6 +189,13 @@ def series_history(conn: sqlite3.Connection, series_id: str) -> list[RevisionSam
     return out
 
 
+def upgraded(conn: sqlite3.Connection, machine_class: str) -> bool:
+    """Whether an upgrade of the machine class is recorded (``machine_generations``): its series are then read
+    rescaled, which the store's reads do. The statement is ``generations.upgraded``'s, word for word."""
+    query = "SELECT 1 FROM machine_generations WHERE machine_class = ? LIMIT 1"
+    return conn.execute(query, (machine_class,)).fetchone() is not None
+
+
 def triaged_step_alerts(
     conn: sqlite3.Connection, states: Sequence[str], *, series_ids: Sequence[str] | None = None
 ) -> list[tuple[str, str, float, bool]]:

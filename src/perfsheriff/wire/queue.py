@@ -46,7 +46,7 @@ class Job(Answer):
     machine_class: str
     configuration: dict[str, str]
     repetitions: int
-    reason: Literal["bisect", "confirm", "backfill", "routine"]
+    reason: Literal["bisect", "confirm", "backfill", "routine", "baseline"]
     priority: int
     state: JobState
     attempt: int
@@ -114,7 +114,7 @@ class Health(Answer):
 class QueuedReason(Answer):
     """The queued jobs of one reason on a machine class."""
 
-    reason: Literal["routine", "confirm", "backfill", "bisect"]
+    reason: Literal["routine", "confirm", "backfill", "bisect", "baseline"]
     jobs: int
     oldest: Timestamp = Field(description="when the oldest of them was queued")
     why: str | None = Field(description="why they wait (the class's run budget is spent), or null")

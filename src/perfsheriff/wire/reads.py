@@ -126,6 +126,24 @@ class MachineChange(Answer):
     changed: dict[str, SetupChange]
 
 
+class GenerationFactor(Answer):
+    """A recorded upgrade of the series' machine class, and the series' factor new/old across it."""
+
+    generation: str
+    previous: str
+    ordinal: int
+    starts_at: str = Field(description="runs of the class recorded at or after it belong to this generation")
+    baseline_revisions_asked: int
+    baseline_revisions_measured: int
+    boundary_position: int | None = Field(description="the first branch position after the old generation's last")
+    state: Literal["applied", "too uncertain", "pending"]
+    factor: float | None
+    low: float | None
+    high: float | None
+    more_revisions: int | None = Field(description="too uncertain: about how many more baseline revisions")
+    reason: str | None
+
+
 class SeriesData(Answer):
     series: Series
     total_points: int
@@ -133,6 +151,10 @@ class SeriesData(Answer):
     points: SeriesPoints
     alerts: list[GraphAlert]
     machine_changes: list[MachineChange]
+    rescaled: bool = Field(
+        description="values before a machine upgrade are multiplied by its factor (the newest generation's units)"
+    )
+    generations: list[GenerationFactor]
 
 
 class Alert(Answer):

@@ -33,6 +33,7 @@ from perfsheriff.gitrepo import GitRepo
 from perfsheriff.model import Direction
 from perfsheriff.projectfile import DEFAULT_RELEASE_TAGS, Thresholds
 from perfsheriff.service.analysis.compare import resolve_stored_revision
+from perfsheriff.service.generations.factors import across_generations
 from perfsheriff.service.sheriffing import sensitivity
 from perfsheriff.service.sheriffing.triage import summarize
 from perfsheriff.stats.changepoints import ChangePoint, DetectionSettings, Drift, SeriesVerdict, detect
@@ -115,6 +116,7 @@ class DetectionReport:
     series: int
     new_alert_ids: list[int]
     insufficient: int
+    held_back: list[str] = field(default_factory=list)  # changes at a machine upgrade's boundary, and why
 
 
 def detect_stored(
@@ -134,24 +136,33 @@ def detect_stored(
         if policy.learn_from_triage and policy.learnt is None:
             policy = replace(policy, learnt=sensitivity.learnt(conn))
     new_ids: list[int] = []
+    held: list[str] = []
     insufficient = 0
     for row in rows:
         with engine.begin() as conn:
-            created, analysed = detect_series(conn, row, policy, now=now)
+            created, analysed = detect_series(conn, row, policy, now=now, held=held)
         new_ids += created
         insufficient += not analysed
         if on_series is not None:
             on_series(row)
     # New alerts (and any older ones in no summary yet) join or form alert summaries for triage.
     summarize(engine, None, now)
-    return DetectionReport(len(rows), new_ids, insufficient)
+    return DetectionReport(len(rows), new_ids, insufficient, held)
 
 
 def detect_series(
-    conn: sa.Connection, row: SeriesRow, policy: DetectionPolicy, *, now: datetime
+    conn: sa.Connection, row: SeriesRow, policy: DetectionPolicy, *, now: datetime, held: list[str] | None = None
 ) -> tuple[list[int], bool]:
-    """Detect on the tail of one series and store the alerts not seen before; returns (ids, analysed)."""
+    """Detect on the tail of one series and store the alerts not seen before; returns (ids, analysed).
+
+    Across a machine upgrade the series is read in the newest generation's units, and a change at the boundary
+    that the factor explains, or whose factor is not settled yet, is no alert (why goes to ``held``)."""
     points = queries.series_points(conn, row.id, last_runs=policy.horizon * 4)
+    upgraded = across_generations(
+        conn, row.id, row.machine_class, from_position=int(points.positions[0]) if len(points) else 0
+    )
+    if upgraded is not None:
+        points = upgraded.points
     if len(points) > policy.horizon:
         points = _last(points, policy.horizon)
     settings = policy.for_series(row)
@@ -163,6 +174,11 @@ def detect_series(
     closed = alert_store.existing_alerts(conn, row.id, closed=True)
     rows = []
     for cp in result.change_points:
+        why = None if upgraded is None else upgraded.at_boundary(cp, points.positions)
+        if why is not None:
+            if held is not None:
+                held.append(f"{row.benchmark} {row.metric} ({row.id}): {why}")
+            continue
         kind = AlertKind.of_step(cp.is_regression).value
         alert = _alert_row(row, points, cp, kind, now, noise=result.noise)
         good, bad = (int(points.positions[i]) for i in _suspect_ends(cp))
@@ -185,7 +201,9 @@ def detect_series(
     if policy.drift is not None and not result.drifts:
         since = policy.drift_since.get((row.project, row.branch))
         if since is not None and len(points) and since < points.positions[0]:
-            points = queries.series_points(conn, row.id)  # the reference lies before the tail: read it all
+            # the reference lies before the tail: read it all (rescaled across an upgrade, as the tail was)
+            whole = None if upgraded is None else across_generations(conn, row.id, row.machine_class)
+            points = queries.series_points(conn, row.id) if whole is None else whole.points
         drift_rows = _drift_rows(
             row, points, known=known, since=since, settings=policy.drift, direction=direction, now=now
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import redact_url
+from perfsheriff.service.generations.factors import rescaled_points, series_factors
 from perfsheriff.service.views.alert_json import alert_json
 from perfsheriff.stats.summary import grouped_medians
 from perfsheriff.store import alerts as alert_store
@@ -69,6 +70,10 @@ class SeriesData:
     maxs: np.ndarray[Any, np.dtype[np.float64]]
     counts: np.ndarray[Any, np.dtype[np.int64]]
     revision_ids: np.ndarray[Any, np.dtype[np.int64]]
+    # Across its class's upgrades: each one's factor (GenerationFactor.as_json), and whether the values before
+    # a boundary are rescaled into the newest generation's units (raw samples are never changed).
+    generations: list[dict[str, Any]] = field(default_factory=list)
+    rescaled: bool = False
 
 
 def _series_fields(conn: sa.Connection, series_id: str) -> dict[str, Any]:
@@ -96,10 +101,18 @@ def _medians(values: FloatArray, offsets: IntArray, sizes: IntArray) -> FloatArr
     return grouped_medians(values, offsets)
 
 
-def series_data(conn: sa.Connection, series_id: str, *, start: int | None = None, end: int | None = None) -> SeriesData:
-    """A series' per-revision summary along its branch, optionally between two positions."""
+def series_data(
+    conn: sa.Connection, series_id: str, *, start: int | None = None, end: int | None = None, raw: bool = False
+) -> SeriesData:
+    """A series' per-revision summary along its branch, optionally between two positions; across a machine
+    upgrade in the newest generation's units where the factor is known, unless ``raw``."""
     fields = _series_fields(conn, series_id)
-    points = queries.series_points(conn, fields["id"])
+    across = None if raw else rescaled_points(conn, fields["id"], fields["machine_class"])
+    if across is None:
+        points = queries.series_points(conn, fields["id"])
+        factors = series_factors(conn, fields["id"], fields["machine_class"])
+    else:
+        points, factors = across
     offsets = points.offsets
     keep = np.ones(len(points), dtype=bool)
     if start is not None:
@@ -124,6 +137,8 @@ def series_data(conn: sa.Connection, series_id: str, *, start: int | None = None
         maxs=maxs[keep],
         counts=sizes[keep].astype(np.int64),
         revision_ids=points.revision_ids[keep],
+        generations=[f.as_json() for f in factors],
+        rescaled=across is not None and any(f.applied for f in factors),
     )
 
 

@@ -90,12 +90,12 @@ class _Read:
     machine_changes: list[dict[str, Any]]
 
 
-def _read(conn: sa.Connection, series_id: str) -> _Read:
-    data = catalog.series_data(conn, series_id)
+def _read(conn: sa.Connection, series_id: str, raw: bool = False) -> _Read:
+    data = catalog.series_data(conn, series_id, raw=raw)
     return _Read(data, machine_changes(conn, str(data.series.id)))
 
 
-def _read_cached(conn: sa.Connection, series_id: str) -> _Read:
+def _read_cached(conn: sa.Connection, series_id: str, raw: bool = False) -> _Read:
     """The series read whole, kept for the last few series read (per database) until their samples change.
 
     Zooming and panning a graph asks for ranges of the same series again and again; reading
@@ -103,9 +103,10 @@ def _read_cached(conn: sa.Connection, series_id: str) -> _Read:
     (one index range count) a few milliseconds. Only full series ids are kept.
     """
     if not _FULL_ID.fullmatch(series_id):
-        return _read(conn, series_id)
-    version = seriesinfo.series_version(conn, series_id)
-    return cast("_Read", caches.series_reads.get(conn.engine, series_id, version, lambda: _read(conn, series_id)))
+        return _read(conn, series_id, raw)
+    version = (*seriesinfo.series_version(conn, series_id), *seriesinfo.generations_version(conn))
+    key = f"{series_id}:raw" if raw else series_id
+    return cast("_Read", caches.series_reads.get(conn.engine, key, version, lambda: _read(conn, series_id, raw)))
 
 
 _FULL_ID = re.compile("[0-9a-f]{16}")
@@ -135,9 +136,11 @@ def series_view(
     max_points: int = DEFAULT_POINTS,
     start: int | None = None,
     end: int | None = None,
+    raw: bool = False,
 ) -> dict[str, Any]:
-    """A series' points between two branch positions, downsampled to ``max_points`` keeping each bucket's extremes."""
-    read = _read_cached(conn, series_id.lower())
+    """A series' points between two branch positions, downsampled to ``max_points`` keeping each bucket's extremes;
+    across a machine upgrade rescaled into the newest generation's units where the factor is known, unless ``raw``."""
+    read = _read_cached(conn, series_id.lower(), raw)
     data = _between(read.data, start, end)
     keep = minmax_indices(data.medians, max_points)
     ids = [int(i) for i in data.revision_ids[keep]]
@@ -159,6 +162,8 @@ def series_view(
         },
         "alerts": series_alerts(conn, str(data.series.id)),
         "machine_changes": read.machine_changes,
+        "rescaled": data.rescaled,
+        "generations": data.generations,
     }
 
 

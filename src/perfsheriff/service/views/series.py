@@ -20,9 +20,23 @@ from perfsheriff.triage.sensitivity import COUNTING_STATES, Sensitivity, learnt_
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from perfsheriff.service.generations.factors import GenerationFactor
     from perfsheriff.store import alerts as alert_store
 
-__all__ = ["RevisionPoint", "SeriesDetail", "SeriesRow", "list_series", "quick_connection", "series_detail"]
+__all__ = [
+    "NeedsStore",
+    "RevisionPoint",
+    "SeriesDetail",
+    "SeriesRow",
+    "list_series",
+    "quick_connection",
+    "series_detail",
+]
+
+
+class NeedsStore(Exception):
+    """The series is to be read rescaled across a machine upgrade, which only the store's reads do: read it
+    again through a SQLAlchemy connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,10 @@ class SeriesDetail:
     points: list[RevisionPoint]
     # What triage taught detection about this series (docs/triage.md, "Sensitivity learnt from triage").
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
+    # Its class's upgrades with the series' factor across each; ``rescaled``: the points are in the newest
+    # generation's units where a factor is applied (the raw samples are unchanged).
+    generations: list[GenerationFactor] = field(default_factory=list)
+    rescaled: bool = False
 
 
 def quick_connection(url: str) -> sqlite3.Connection | None:
@@ -124,17 +142,34 @@ def _point(entry: RevisionSamples) -> RevisionPoint | None:
     )
 
 
-def series_detail(conn: sa.Connection | sqlite3.Connection, prefix: str) -> SeriesDetail:
+def series_detail(conn: sa.Connection | sqlite3.Connection, prefix: str, *, raw: bool = False) -> SeriesDetail:
     """A series and its history along the branch, oldest revision first, with the sensitivity triage taught
-    detection about it (as :func:`perfsheriff.service.sheriffing.sensitivity.learnt` reads it)."""
+    detection about it (as :func:`perfsheriff.service.sheriffing.sensitivity.learnt` reads it).
+
+    Across a recorded upgrade of its machine class the values are in the newest generation's units where the
+    factor is applied, unless ``raw``; raises :class:`NeedsStore` for that on an sqlite3 connection."""
     row = resolve_series(conn, prefix)
+    generations: list[GenerationFactor] = []
+    rescaled = False
     if isinstance(conn, sqlite3.Connection):
+        if sqlite_reads.upgraded(conn, row.machine_class):
+            raise NeedsStore(row.id)
         history = sqlite_reads.series_history(conn, row.id)
         triaged = sqlite_reads.triaged_step_alerts(conn, COUNTING_STATES, series_ids=[row.id])
     else:
+        from perfsheriff.service.generations.factors import rescaled_points, series_factors
+        from perfsheriff.store import generations as generation_store
         from perfsheriff.store import queries, triage
 
-        history = queries.series_history(conn, row.id)
+        across = None
+        if generation_store.upgraded(conn, row.machine_class):
+            across = None if raw else rescaled_points(conn, row.id, row.machine_class)
+            generations = series_factors(conn, row.id, row.machine_class) if across is None else across[1]
+        if across is None:
+            history = queries.series_history(conn, row.id)
+        else:
+            history = queries.history_of(conn, across[0])
+            rescaled = any(f.applied for f in generations)
         triaged = triage.triaged_step_alerts(conn, COUNTING_STATES, series_ids=[row.id])
     points = [p for p in map(_point, history) if p is not None]
-    return SeriesDetail(row, points, learnt_by_series(triaged).get(row.id, Sensitivity()))
+    return SeriesDetail(row, points, learnt_by_series(triaged).get(row.id, Sensitivity()), generations, rescaled)

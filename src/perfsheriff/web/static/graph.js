@@ -92,6 +92,9 @@
         }
       }
       for (const m of p.machine_changes || []) dashed(u, m.position, "#6e7781", m.kind + ": " + m.machine);
+      for (const g of p.generations || []) {
+        if (g.boundary_position != null) dashed(u, g.boundary_position, "#8250df", "generation " + g.generation);
+      }
     }
     ctx.restore();
   }
@@ -136,6 +139,13 @@
       for (const m of p.machine_changes || []) {
         const what = Object.entries(m.changed).map(([k, v]) => k + " " + (v.from == null ? "" : v.from + " → ") + v.to);
         item(m.kind + " at #" + m.position + ": " + m.machine + " (" + what.join(", ") + ")").className = "mark-machine";
+      }
+      for (const g of p.generations || []) {
+        const factor = g.state === "applied"
+          ? "values before it × " + g.factor.toFixed(4) + " [" + g.low.toFixed(4) + ", " + g.high.toFixed(4) + "]"
+          : g.state + (g.more_revisions ? ": about " + g.more_revisions + " more baseline revisions" : ": " + g.reason);
+        item("machine generation " + g.generation + " (after " + g.previous + ")" +
+          (g.boundary_position != null ? " at #" + g.boundary_position : "") + ": " + factor).className = "mark-generation";
       }
       for (const a of p.alerts) {
         if (a.created_by) item("alert " + a.id + " (" + a.kind + ") created by " + a.created_by + ", by hand").className = "mark-created-by";
