@@ -23,7 +23,7 @@ alerts are hit.
    fewer than 12 or 15 revisions precede it (Perfherder's back window; four false
    alarms sit 9-19 revisions from a series' start); drop a change within 12
    revisions after the previous one, in the same direction and no larger than
-   1.5 times it (the second step of a staircase, three false alarms).
+   1.5 times it (the second step of a staircase).
 """
 
 from __future__ import annotations
