@@ -136,12 +136,26 @@ def weighted_t_agrees(values: FloatArray, at: int, *, reach: int = AGREEMENT_REA
     first, last = max(1, at - reach - _BACK_MAX), min(n - 1, at + reach + 1)
     if last < max(LOCAL_WINDOW, at - reach):
         return False
-    by_back = _weighted_ts(values, np.arange(first, last + 1)).tolist()
+    # Until a revision's t passes 7, the back window grows by one a revision from 12 (``quiet``);
+    # for 12 revisions after one does it is 12 again; beyond that (rare this close to a change), one at a time.
+    positions = np.arange(first, last + 1)
+    backs = np.minimum(np.maximum(positions - first, LOCAL_WINDOW), _BACK_MAX)
+    both = _weighted_ts(values, np.r_[positions, positions], np.r_[backs, np.full(len(positions), LOCAL_WINDOW)])
+    growing, shortest = both[: len(positions)].tolist(), both[len(positions) :].tolist()
     ts: list[float] = []
-    quiet = 0
-    for i in range(last - first + 1):
-        ts.append(by_back[min(max(quiet, LOCAL_WINDOW), _BACK_MAX) - LOCAL_WINDOW][i])
-        quiet = 0 if ts[i] > PERFHERDER_T else quiet + 1
+    quiet, reset = 0, False
+    for i, (t_growing, t_shortest) in enumerate(zip(growing, shortest, strict=True)):
+        back = min(max(quiet, LOCAL_WINDOW), _BACK_MAX)
+        if not reset:
+            ts.append(t_growing)
+        elif back == LOCAL_WINDOW:
+            ts.append(t_shortest)
+        else:
+            ts.append(local_t(values, first + i, back, fore=LOCAL_WINDOW))
+        if ts[i] > PERFHERDER_T:
+            quiet, reset = 0, True
+        else:
+            quiet += 1
     for k in range(max(LOCAL_WINDOW, at - reach), min(n - 1, at + reach) + 1):
         t = ts[k - first]
         if t <= PERFHERDER_T or ts[k - first - 1] > t or (k < last and ts[k - first + 1] > t):
@@ -152,23 +166,22 @@ def weighted_t_agrees(values: FloatArray, at: int, *, reach: int = AGREEMENT_REA
     return False
 
 
-def _weighted_ts(values: FloatArray, positions: npt.NDArray[np.int64]) -> FloatArray:
-    """:func:`local_t` at every position (columns) for every back window from 12 to 24 (rows), forward window 12.
+def _weighted_ts(values: FloatArray, positions: npt.NDArray[np.int64], backs: npt.NDArray[np.int64]) -> FloatArray:
+    """:func:`local_t` at each position with its own back window (at most 24), forward window 12.
 
-    One array operation instead of a call per position and window: the windows
-    are gathered into a padded (back window, position, revision) block, whose
-    revisions beyond a window's length weigh 0 (``_WEIGHT_TABLE``).
+    One array operation instead of a call per position: the windows are gathered
+    into a padded (position, revision) block, whose revisions beyond a window's
+    length weigh 0 (``_WEIGHT_TABLE``).
     """
     j = np.arange(_BACK_MAX)
     before = values[np.maximum(positions[:, None] - 1 - j, 0)]
     after = values[np.minimum(positions[:, None] + j[:LOCAL_WINDOW], len(values) - 1)]
-    k1 = np.minimum(np.arange(LOCAL_WINDOW, _BACK_MAX + 1)[:, None], positions[None, :])
-    k2 = np.minimum(LOCAL_WINDOW, len(values) - positions)
+    k1, k2 = np.minimum(backs, positions), np.minimum(LOCAL_WINDOW, len(values) - positions)
     n1, n2 = k1.astype(np.float64), k2.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # windows of fewer than 2 revisions give 0 below
-        m1 = np.einsum("blj,lj->bl", _WEIGHT_TABLE[k1], before) * 2.0 / (n1 + 1.0)
-        d1 = (before[None] - m1[..., None]) * _INSIDE[k1]
-        v1 = np.einsum("blj,blj->bl", d1, d1) / (n1 - 1.0)
+        m1 = np.einsum("lj,lj->l", _WEIGHT_TABLE[k1], before) * 2.0 / (n1 + 1.0)
+        d1 = (before - m1[:, None]) * _INSIDE[k1]
+        v1 = np.einsum("lj,lj->l", d1, d1) / (n1 - 1.0)
         m2 = np.einsum("lj,lj->l", _WEIGHT_TABLE[k2, :LOCAL_WINDOW], after) * 2.0 / (n2 + 1.0)
         d2 = (after - m2[:, None]) * _INSIDE[k2, :LOCAL_WINDOW]
         v2 = np.einsum("lj,lj->l", d2, d2) / (n2 - 1.0)

@@ -52,16 +52,16 @@ def test_agreement_does_not_depend_on_the_scale(seed: int, step: float, exponent
     values=st.lists(st.integers(-3, 3), min_size=2, max_size=60).map(lambda v: np.asarray(v, dtype=np.float64)),
     data=st.data(),
 )
-def test_the_block_of_t_statistics_is_local_t_at_every_position_and_back_window(
-    values: np.ndarray, data: st.DataObject
-) -> None:
+def test_the_array_of_t_statistics_is_local_t_at_every_position(values: np.ndarray, data: st.DataObject) -> None:
     """Quantized values too: equal sides (t = 0) and constant sides (t infinite) come out as :func:`local_t` says."""
     first = data.draw(st.integers(1, len(values) - 1))
     positions = np.arange(first, data.draw(st.integers(first, len(values) - 1)) + 1)
-    block = alert_probability._weighted_ts(values, positions)
-    for row, back in enumerate(range(LOCAL_WINDOW, 2 * LOCAL_WINDOW + 1)):
-        expected = [local_t(values, int(p), back, fore=LOCAL_WINDOW) for p in positions]
-        assert block[row].tolist() == pytest.approx(expected, rel=1e-9)
+    backs = np.asarray(
+        data.draw(st.lists(st.integers(1, 2 * LOCAL_WINDOW), min_size=len(positions), max_size=len(positions)))
+    )
+    ts = alert_probability._weighted_ts(values, positions, backs)
+    expected = [local_t(values, int(p), int(b), fore=LOCAL_WINDOW) for p, b in zip(positions, backs, strict=True)]
+    assert ts.tolist() == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_clear_step_agrees_and_noise_does_not() -> None:
@@ -76,6 +76,16 @@ def test_a_quiet_history_lengthens_the_back_window() -> None:
     assert max(local_t(values, k, LOCAL_WINDOW, fore=LOCAL_WINDOW) for k in range(35, 46)) <= 7.0
     assert weighted_t_agrees(values, 40)
     assert weighted_t_agrees(values, 40) == bool(perfherder_weighted(values, Direction.LOWER_IS_BETTER))
+
+
+def test_the_back_window_grows_again_after_an_earlier_change() -> None:
+    """A 30 % step at 14, then 5 % at 40 in 2 % noise: seen only through the window the quiet between lengthens."""
+    rng = np.random.default_rng(1)
+    level = np.where(np.arange(70) >= 14, 1.3, 1.0) * np.where(np.arange(70) >= 40, 1.05, 1.0)
+    values = 100.0 * level * (1.0 + 0.02 * rng.standard_normal(70))
+    assert max(local_t(values, k, LOCAL_WINDOW, fore=LOCAL_WINDOW) for k in range(35, 46)) <= 7.0
+    assert perfherder_weighted(values, Direction.LOWER_IS_BETTER) == [14, 41]
+    assert weighted_t_agrees(values, 40)
 
 
 def test_a_young_change_agrees_before_twelve_revisions_follow_it() -> None:
