@@ -11,7 +11,11 @@ Usage: ``.venv/bin/python benchmarks/fit_alert_probability.py``
    is used. Prints log loss, Brier score and the calibration table (predicted
    against observed, by bins) pooled over the held-out folds, with the spread
    of the share of true changes at >= 0.9 between folds.
-3. The model fitted on all folds, as the literal to paste into
+3. Each feature's worth, held out: the log loss per fold with and without the
+   last feature (Perfherder's rule agreeing), on the detections of the whole
+   series and on *young* changes, each re-detected on the series cut 8 and 12
+   revisions after it, the way a new change is first stored and alerted on.
+4. The model fitted on all folds, as the literal to paste into
    ``alert_probability.MODEL``, and the calibration of the shipped model on the
    synthetic set (never used for fitting).
 """
@@ -85,17 +89,73 @@ def labelled(records: list[dict[str, Any]], settings: DetectionSettings) -> list
     return rows
 
 
-def gated(records: list[dict[str, Any]], models: list[LogisticModel], threshold: float) -> Totals:
-    """The default detector's changes whose probability, by the model not fitted on their fold, passes ``threshold``."""
-    totals = Totals()
+def gated(
+    records: list[dict[str, Any]], models: list[LogisticModel], threshold: float, n: int | None = None
+) -> tuple[Totals, list[Totals]]:
+    """The default detector's changes whose probability, by the model not fitted on their fold, passes ``threshold``.
+
+    ``n``: the models read the first ``n`` features only. Returns the totals and the totals per fold.
+    """
+    totals, folds = Totals(), [Totals() for _ in range(K)]
     for record in records:
         values = np.asarray(record["values"], dtype=np.float64)
         direction = Direction.LOWER_IS_BETTER if record["meta"]["lower_is_better"] else Direction.HIGHER_IS_BETTER
         result = detect(values, direction=direction)
         model = models[fold_of(record["id"], K)]
-        kept = [cp.index for cp in result.change_points if model(evidence(values, cp, result.noise)) >= threshold]
+        kept = [cp.index for cp in result.change_points if model(evidence(values, cp, result.noise)[:n]) >= threshold]
         totals.add(score_record(kept, record), len(values))
-    return totals
+        folds[fold_of(record["id"], K)].add(score_record(kept, record), len(values))
+    return totals, folds
+
+
+def fold_models(loose: list[tuple[str, tuple[float, ...], int]], n: int | None = None) -> list[LogisticModel]:
+    """One model per fold, fitted on the other folds' loose candidates (their first ``n`` features)."""
+    models = []
+    for k in range(K):
+        train = [(x[:n], y) for sid, x, y in loose if fold_of(sid, K) != k]
+        models.append(fit(np.array([x for x, _ in train]), np.array([y for _, y in train], dtype=np.float64)))
+    return models
+
+
+def young(records: list[dict[str, Any]], after: int) -> list[tuple[str, tuple[float, ...], int]]:
+    """Every default detection, found again on its series cut ``after`` revisions past it, labelled as on the whole."""
+    rows = []
+    for record in records:
+        values = np.asarray(record["values"], dtype=np.float64)
+        direction = Direction.LOWER_IS_BETTER if record["meta"]["lower_is_better"] else Direction.HIGHER_IS_BETTER
+        truth = record["truth"]
+        whole = [cp.index for cp in detect(values, direction=direction).change_points]
+        hits = {d for d, _ in match(whole, truth["change_points"], 5, truth.get("ranges"))}
+        for index in whole:
+            if index + after > len(values):
+                continue
+            cut = values[: index + after]
+            result = detect(cut, direction=direction)
+            near = [cp for cp in result.change_points if abs(cp.index - index) <= 5]
+            if near:
+                cp = min(near, key=lambda c: abs(c.index - index))
+                rows.append((record["id"], evidence(cut, cp, result.noise), int(index in hits)))
+    return rows
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    eps = 1e-12
+    return float(-np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))
+
+
+def held_out_losses(
+    loose: list[tuple[str, tuple[float, ...], int]], sets: dict[str, list[tuple[str, tuple[float, ...], int]]], n: int
+) -> dict[str, list[float]]:
+    """Log loss per fold of the model on the first ``n`` features, fitted on the other folds' loose candidates."""
+    losses: dict[str, list[float]] = {name: [] for name in sets}
+    for k in range(K):
+        train = [(x[:n], y) for sid, x, y in loose if fold_of(sid, K) != k]
+        model = fit(np.array([x for x, _ in train]), np.array([y for _, y in train], dtype=np.float64))
+        for name, rows in sets.items():
+            held = [(x[:n], y) for sid, x, y in rows if fold_of(sid, K) == k]
+            p = np.array([model(x) for x, _ in held])
+            losses[name].append(log_loss(p, np.array([y for _, y in held], dtype=np.float64)))
+    return losses
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> LogisticModel:
@@ -127,9 +187,7 @@ def calibration(p: np.ndarray, y: np.ndarray, title: str) -> None:
         inside = (p >= lo) & (p < hi)
         if inside.any():
             print(f"| {lo:.1f}–{min(hi, 1.0):.1f} | {inside.sum()} | {p[inside].mean():.2f} | {y[inside].mean():.2f} |")
-    eps = 1e-12
-    loss = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))
-    print(f"\nlog loss {loss:.3f}, Brier {np.mean((p - y) ** 2):.3f}, base rate {y.mean():.2f}, n {len(y)}")
+    print(f"\nlog loss {log_loss(p, y):.3f}, Brier {np.mean((p - y) ** 2):.3f}, base rate {y.mean():.2f}, n {len(y)}")
 
 
 def main() -> None:
@@ -155,11 +213,26 @@ def main() -> None:
         f"(mean {np.mean(high_share):.2f}, sd {np.std(high_share, ddof=1):.2f})"
     )
     print("\nAlerting only above a probability, each fold scored with the model fitted on the others (±5):\n")
-    print("| min_probability | precision | recall | F1 | decoys hit |")
-    print("|---|---|---|---|---|")
+    print("| min_probability | precision | recall | F1 | decoys hit | F1 per fold | without the last feature |")
+    print("|---|---|---|---|---|---|---|")
+    n_fewer = len(alert_probability.FEATURES) - 1
+    fewer = fold_models(loose, n_fewer)
     for threshold in (0.0, 0.3, 0.5, 0.7):
-        t = gated(real, models, threshold)
-        print(f"| {threshold:.1f} | {t.precision:.3f} | {t.recall:.3f} | {t.f1:.3f} | {t.decoys_hit}/{t.decoys} |")
+        t, folds = gated(real, models, threshold)
+        _, before = gated(real, fewer, threshold, n_fewer)
+        print(
+            f"| {threshold:.1f} | {t.precision:.3f} | {t.recall:.3f} | {t.f1:.3f} | {t.decoys_hit}/{t.decoys} "
+            f"| {' '.join(f'{f.f1:.3f}' for f in folds)} | {' '.join(f'{f.f1:.3f}' for f in before)} |"
+        )
+    sets = {"whole series": default, "cut 8 after": young(real, 8), "cut 12 after": young(real, 12)}
+    n_features = len(alert_probability.FEATURES)
+    without, with_all = held_out_losses(loose, sets, n_features - 1), held_out_losses(loose, sets, n_features)
+    print(f"\nHeld-out log loss per fold, without and with {alert_probability.FEATURES[-1]}:\n")
+    print("| detections | n | without | with |")
+    print("|---|---|---|---|")
+    for name, rows in sets.items():
+        a, b = without[name], with_all[name]
+        print(f"| {name} | {len(rows)} | {' '.join(f'{v:.3f}' for v in a)} | {' '.join(f'{v:.3f}' for v in b)} |")
     final = fit(np.array([x for _, x, _ in loose]), np.array([y for _, _, y in loose], dtype=np.float64))
     print(f"\nmodel fitted on all {len(loose)} loose candidates ({sum(y for *_, y in loose)} true):\n{final!r}")
     print(f"the shipped model is this one: {final == alert_probability.MODEL}")
