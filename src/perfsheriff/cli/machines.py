@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,8 +16,11 @@ from perfsheriff.errors import InputError
 from perfsheriff.service.generations import upgrades
 from perfsheriff.service.generations.factors import series_factors
 from perfsheriff.store import generations as generation_store
-from perfsheriff.store import queries
+from perfsheriff.store import queries, seriesinfo
 from perfsheriff.triage.metrics import parse_moment
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 app = typer.Typer(
     help="Machine classes across upgrades: record a new generation, its baseline runs, and each series' factor.",
@@ -118,7 +121,11 @@ def generations(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List machine generations and, per series, the factor new/old with its interval or why there is none yet."""
+    """List machine generations and, per series, the factor new/old with its interval or why there is none yet.
+
+    Also lists the changes of hardware or system (CPU model, CPU count, architecture, OS) the class's runs
+    recorded that no generation covers yet, each with the command that would record it.
+    """
     with user_errors(), open_store(db) as engine, engine.connect() as conn:
         rows = generation_store.generations(conn, machine_class)
         if machine_class is not None and not rows and not generation_store.class_known(conn, machine_class):
@@ -129,6 +136,7 @@ def generations(
             for series in queries.list_series(conn, machine=name, count_revisions=False):
                 for factor in series_factors(conn, series.id, name):
                     found.append((series, factor))
+        unrecorded = _unrecorded(conn, machine_class)
     if as_json:
         data = {
             "generations": [
@@ -144,9 +152,21 @@ def generations(
                 for r in rows
             ],
             "series": [{"series": s.id, "benchmark": s.benchmark, "metric": s.metric, **f.as_json()} for s, f in found],
+            "unrecorded": [
+                {
+                    "machine_class": name,
+                    "machine": change.machine,
+                    "kind": change.kind,
+                    "at": change.at.isoformat(),
+                    "changed": {key: {"from": old, "to": new} for key, old, new in change.changed},
+                    "command": command,
+                }
+                for name, change, command in unrecorded
+            ],
         }
         console.print_json(json.dumps(data))
         return
+    _print_unrecorded(unrecorded)
     if not rows:
         console.print("no machine upgrades recorded (perfsheriff machine upgrade CLASS --from OLD --to NEW)")
         return
@@ -172,6 +192,25 @@ def generations(
             series.id, plain(f"{series.benchmark} {series.metric}"), plain(factor.label), plain(factor.describe())
         )
     print_table(factors)
+
+
+def _unrecorded(conn: sa.Connection, machine_class: str | None) -> list[tuple[str, upgrades.SetupChange, str]]:
+    """(class, change, command) of each setup change of the class (else of every class) no generation covers."""
+    out = []
+    for name in [machine_class] if machine_class is not None else seriesinfo.machine_classes(conn):
+        label = upgrades.current_label(conn, name)
+        for change in upgrades.setup_changes(conn, name):
+            if not change.covered:
+                out.append((name, change, upgrades.unrecorded_command(name, change, label)))
+                label = None  # the next one's --from is the label this one gets
+    return out
+
+
+def _print_unrecorded(unrecorded: list[tuple[str, upgrades.SetupChange, str]]) -> None:
+    """The setup changes no recorded generation covers, each with the command that would record it."""
+    for name, change, command in unrecorded:
+        console.print(f"not recorded as a generation of {plain(name)}: {plain(change.describe())}", highlight=False)
+        console.print(f"  record it: {plain(command)}", highlight=False, soft_wrap=True)
 
 
 def register(parent: typer.Typer) -> None:

@@ -9,6 +9,7 @@ class's run budget like all automation, and agents take them like any job.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +50,21 @@ class Upgrade:
     jobs_queued: int
     revisions_chosen: int
     skipped: tuple[str, ...] = field(default=())  # benchmarks with series but no command in the project file
+
+
+@dataclass(frozen=True, slots=True)
+class SetupChange:
+    """A change of hardware or system in a class's recorded runs: which machine, since when, what changed."""
+
+    machine: str
+    kind: str  # "upgrade" (the machine's setup changed) or "new machine"
+    at: datetime  # the first run on the new setup
+    changed: tuple[tuple[str, str | None, str], ...]  # (key, from, to)
+    covered: bool  # a recorded generation starts at it
+
+    def describe(self) -> str:
+        parts = [f"{key} {old} -> {new}" if old else f"{key} {new}" for key, old, new in self.changed]
+        return f"{self.machine} ({self.kind}) from {self.at:%Y-%m-%d %H:%M:%S} UTC: {'; '.join(parts)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +176,37 @@ def _boundary(
                 where="--at",
             )
         return at, "--at"
+    for change in setup_changes(conn, machine_class):  # the first since the current generation: upgrades in turn
+        if previous is None or change.at > previous:
+            return change.at, f"a new setup of {change.machine} ({change.kind})"
+    return now, "now"
+
+
+def setup_changes(conn: sa.Connection, machine_class: str) -> list[SetupChange]:
+    """Where the class's machines changed hardware or system (``machines.setup_boundaries`` over its runs in
+    time order, ``HARDWARE_KEYS`` only: a kernel update or a new Python alone is no new generation), oldest
+    first, each with whether a recorded generation covers it (starts after the change before it, by this one)."""
     setups = store.class_setups(conn, machine_class, HARDWARE_KEYS)
     times = sorted({first for _, _, first in setups})
     rank = {moment: index for index, moment in enumerate(times)}
     marks = setup_boundaries([(machine, setup, rank[first]) for machine, setup, first in setups])
-    for mark in reversed(marks):
+    starts = [g["starts_at"] for g in store.generations(conn, machine_class)]
+    out: list[SetupChange] = []
+    for mark in marks:
         moment = times[int(mark["position"])]
-        if previous is None or moment > previous:
-            return moment, f"a new setup of {mark['machine']} ({mark['kind']})"
-    return now, "now"
+        after = out[-1].at if out else None
+        covered = any((after is None or after < s) and s <= moment for s in starts)
+        changed = tuple((key, v["from"], v["to"]) for key, v in mark["changed"].items())
+        out.append(SetupChange(str(mark["machine"]), str(mark["kind"]), moment, changed, covered))
+    return out
+
+
+def unrecorded_command(machine_class: str, change: SetupChange, from_label: str | None) -> str:
+    """The command that records ``change`` as a new generation (labels are the user's to choose)."""
+    return (
+        f"perfsheriff machine upgrade {shlex.quote(machine_class)} --from {shlex.quote(from_label or 'OLD')} "
+        f"--to NEW --at {change.at.isoformat()}"
+    )
 
 
 def _queue_baseline(

@@ -1,0 +1,111 @@
+"""A mypy-like history (tests/support/mypylike.py): perfsheriff finds both generations from the recorded
+environment, records them in turn without being told where they start, and keeps the timeline continuous."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy.engine import Engine
+
+from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
+from perfsheriff.service.generations import upgrades
+from perfsheriff.service.generations.factors import series_factors
+from perfsheriff.service.views import dashboard
+from perfsheriff.stats.changepoints import DetectionSettings
+from perfsheriff.store import alerts as alert_store
+from perfsheriff.store import queries
+from support.cli import invoke
+from support.mypylike import CLASS, ENVIRONMENTS, STEP_AT, T0, MypyLike
+
+NOW = T0 + timedelta(days=30)
+POLICY = DetectionPolicy(default=DetectionSettings(min_relative_change=0.05), drift=None)
+
+
+@pytest.fixture
+def mypy(engine: Engine, tmp_path: Path) -> MypyLike:
+    return MypyLike(engine, tmp_path / "mypy")
+
+
+def unrecorded(engine_url: str) -> list[dict[str, Any]]:
+    code, out, err = invoke("machine", "generations", CLASS, "--json", db=engine_url)
+    assert code == 0, err
+    return list(json.loads(out)["unrecorded"])
+
+
+def test_both_environment_changes_are_found_and_recorded_in_turn(mypy: MypyLike, engine_url: str) -> None:
+    _, b, c = ENVIRONMENTS
+    listed = unrecorded(engine_url)
+    # The kernel update at commit 20 is no generation; the new hardware and the new OS are.
+    assert [(u["at"], u["kind"], sorted(u["changed"])) for u in listed] == [
+        (b.starts_at.isoformat(), "upgrade", ["cpu_count", "cpu_model"]),
+        (c.starts_at.isoformat(), "upgrade", ["os"]),
+    ]
+    assert listed[0]["command"] == (
+        f"perfsheriff machine upgrade {CLASS} --from OLD --to NEW --at {b.starts_at.isoformat()}"
+    )
+    code, out, err = invoke("machine", "generations", CLASS, db=engine_url)
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "not recorded as a generation of mypy-runner: bench-1 (upgrade) from 2026-03-03 15:30:00 UTC" in flat
+    assert "os Ubuntu 20.04.6 LTS -> Ubuntu 22.04.4 LTS" in flat
+
+    config = str(mypy.path / "perfsheriff.toml")
+    for old, new, env in (("A", "B", b), ("B", "C", c)):
+        code, out, err = invoke(
+            "machine", "upgrade", CLASS, "--from", old, "--to", new, "--config", config, db=engine_url
+        )
+        assert code == 0, err
+        assert f"starts at {env.starts_at:%Y-%m-%d %H:%M:%S} UTC (a new setup of bench-1 (upgrade))" in " ".join(
+            out.split()
+        )
+    assert unrecorded(engine_url) == []  # both covered now
+
+
+def test_once_both_upgrades_are_recorded_the_timeline_is_continuous_and_only_the_real_step_alerts(
+    mypy: MypyLike,
+) -> None:
+    _, b, c = ENVIRONMENTS
+    for old, new, env in (("A", "B", b), ("B", "C", c)):
+        done = upgrades.record_upgrade(
+            mypy.engine, mypy.project_file, CLASS, from_label=old, to_label=new, at=None, now=NOW
+        )
+        assert done.starts_at == env.starts_at
+    with mypy.engine.connect() as conn:
+        (series,) = queries.list_series(conn)
+        to_b, to_c = series_factors(conn, series.id, CLASS)
+        view = dashboard.series_view(conn, series.id)
+    assert to_b.applied is not None, to_b.describe()
+    assert to_c.applied is not None, to_c.describe()
+    assert to_b.applied.low <= 0.7 <= to_b.applied.high
+    assert to_c.applied.low <= 0.85 / 0.7 <= to_c.applied.high
+    assert (to_b.boundary, to_c.boundary) == (40, 80)
+    assert view["rescaled"] is True
+    medians = np.array(view["points"]["median"])
+    assert len(medians) == 120
+    newest = float(np.median(medians[80:STEP_AT]))
+    assert newest == pytest.approx(8.5, rel=0.01)
+    # Each old environment's rescaled level is the newest one's within its (composed) factor's interval.
+    factor, low, high = (to_b.applied.factor * to_c.applied.factor, to_b.applied.low * to_c.applied.low,
+                         to_b.applied.high * to_c.applied.high)  # fmt: skip
+    assert low / factor <= float(np.median(medians[:40])) / newest <= high / factor
+    last = to_c.applied
+    assert last.low / last.factor <= float(np.median(medians[40:80])) / newest <= last.high / last.factor
+
+    report = detect_stored(mypy.engine, POLICY, now=NOW)
+    with mypy.engine.connect() as conn:
+        alerts = alert_store.list_alerts(conn)
+    assert [mypy.shas.index(a.first_bad) for a in alerts] == [STEP_AT], report.held_back
+    assert alerts[0].relative_change == pytest.approx(0.1, abs=0.02)
+
+
+def test_without_the_upgrades_both_boundaries_alert(mypy: MypyLike) -> None:
+    """The control: the same history read raw has the machines' steps at commits 40 and 80."""
+    detect_stored(mypy.engine, POLICY, now=NOW)
+    with mypy.engine.connect() as conn:
+        alerts = alert_store.list_alerts(conn)
+    assert {40, 80} <= {mypy.shas.index(a.first_bad) for a in alerts}
