@@ -20,7 +20,7 @@ from perfsheriff.stats.changepoints import DetectionSettings
 from perfsheriff.store import alerts as alert_store
 from perfsheriff.store import queries
 from support.cli import invoke
-from support.mypylike import CLASS, ENVIRONMENTS, STEP_AT, T0, MypyLike
+from support.mypylike import CLASS, ENVIRONMENTS, RELEASE, STEP_AT, T0, MypyLike
 
 NOW = T0 + timedelta(days=30)
 POLICY = DetectionPolicy(default=DetectionSettings(min_relative_change=0.05), drift=None)
@@ -109,3 +109,21 @@ def test_without_the_upgrades_both_boundaries_alert(mypy: MypyLike) -> None:
     with mypy.engine.connect() as conn:
         alerts = alert_store.list_alerts(conn)
     assert {40, 80} <= {mypy.shas.index(a.first_bad) for a in alerts}
+
+
+def record_both(mypy: MypyLike) -> None:
+    for old, new in (("A", "B"), ("B", "C")):
+        upgrades.record_upgrade(mypy.engine, mypy.project_file, CLASS, from_label=old, to_label=new, at=None, now=NOW)
+
+
+@pytest.mark.parametrize("horizon", [400, 30], ids=["tail-reaches-the-release", "release-before-the-tail"])
+def test_drift_since_the_release_reads_the_rescaled_timeline(mypy: MypyLike, horizon: int) -> None:
+    """The release (commit 60) was measured on B, the newest revisions on C: +10 % (the step at 100), not the
+    +34 % of the raw values."""
+    record_both(mypy)
+    detect_stored(mypy.engine, DetectionPolicy(horizon=horizon), now=NOW)
+    with mypy.engine.connect() as conn:
+        (entry,) = dashboard.release_drifts(conn)
+    assert entry["tag"] == RELEASE
+    (series,) = entry["drifted"]
+    assert series["relative_change"] == pytest.approx(0.1, abs=0.02)

@@ -9,7 +9,8 @@ machine, ``bench-1`` of class ``mypy-runner``, in three environments, each with 
 - C (commits 80-119): B's hardware, a new OS, Python and compiler; 0.85 times A's time.
 
 Before each environment's first commit, ten earlier revisions are measured again on it (the baseline). The
-code gets 10 % slower at commit 100. Every run records its environment; the samples are seeded.
+code gets 10 % slower at commit 100; commit 60 is tagged as a release. Every run records its environment;
+the samples are seeded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MACHINE = Machine("bench-1", CLASS)
 COMMITS = 120
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # commit i is measured at T0 + i hours
 STEP_AT = 100  # the code's real regression: 10 % slower from here
+RELEASE, RELEASE_AT = "v0.990", 60  # a release measured on environment B
 TOML = (
     '[project]\nname = "mypy"\nrepository = "."\nbranch = "main"\n'
     '[[benchmarks]]\nname = "self-check"\ncommand = "true"\n'
@@ -87,6 +89,7 @@ class MypyLike:
         self.engine, self.path = engine, path
         repo = Repo.init(path)
         self.shas = [repo.commit(f"commit {i}") for i in range(COMMITS)]
+        repo.tag(RELEASE, self.shas[RELEASE_AT])
         (path / "perfsheriff.toml").write_text(TOML)
         self.project_file = projectfile.load(path / "perfsheriff.toml")
         projects.register_project(engine, self.project_file, GitRepo(path))
