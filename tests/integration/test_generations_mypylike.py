@@ -127,3 +127,45 @@ def test_drift_since_the_release_reads_the_rescaled_timeline(mypy: MypyLike, hor
     assert entry["tag"] == RELEASE
     (series,) = entry["drifted"]
     assert series["relative_change"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_compare_across_the_boundaries_is_in_the_newest_units_and_says_so(mypy: MypyLike, engine_url: str) -> None:
+    """Commit 20 (measured on A) against commit 110 (on C, after the real step): +10 %, not the raw -6.5 %."""
+    record_both(mypy)
+    base, head = mypy.shas[20], mypy.shas[110]
+    code, out, err = invoke("compare", "--base", base, "--head", head, "--json", db=engine_url)
+    assert code == 0, err
+    answer = json.loads(out)
+    (row,) = answer["series"]
+    assert row["relative_change"] == pytest.approx(0.1, abs=0.02)
+    assert row["verdict"] == "regression"
+    across = row["across_generations"]
+    assert (across["units"], across["base"]["generation"], across["head"]) == (
+        "C",
+        "A",
+        {"generation": "C", "factor": None, "low": None, "high": None},
+    )
+    assert across["base"]["low"] <= across["base"]["factor"] <= across["base"]["high"]
+    assert across["base"]["factor"] == pytest.approx(0.85, rel=0.01)
+    assert answer["not_compared"] == []
+    code, out, err = invoke("compare", "--base", base, "--head", head, db=engine_url)
+    assert code == 0, err
+    said = "self-check time on mypy-runner: compared in the units of C (base measured on A, x0.8"
+    assert said in " ".join(out.split())
+    # Both on the newest generation: an ordinary comparison, nothing said of generations.
+    code, out, err = invoke("compare", "--base", mypy.shas[90], "--head", head, "--json", db=engine_url)
+    assert code == 0, err
+    assert "across_generations" not in json.loads(out)["series"][0]
+
+
+def test_compare_refuses_while_a_factor_on_the_way_is_pending(mypy: MypyLike, engine_url: str) -> None:
+    """C recorded as starting after every run: its factor has no baseline yet, so neither side can be put in
+    its units, and a raw comparison (the machines' step) is not given instead."""
+    upgrades.record_upgrade(mypy.engine, mypy.project_file, CLASS, from_label="A", to_label="B", at=None, now=NOW)
+    later = T0 + timedelta(days=10)
+    upgrades.record_upgrade(mypy.engine, mypy.project_file, CLASS, from_label="B", to_label="C", at=later, now=NOW)
+    code, out, err = invoke("compare", "--base", mypy.shas[20], "--head", mypy.shas[110], db=engine_url)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert (code, len(lines)) == (1, 1), (out, err)
+    assert lines[0].startswith("error: self-check time on mypy-runner cannot be compared across its machine upgrade: ")
+    assert "measured on A of mypy-runner, and the factor into C is pending: 0 of 20 baseline revisions" in lines[0]
