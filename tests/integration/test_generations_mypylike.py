@@ -4,6 +4,7 @@ environment, records them in turn without being told where they start, and keeps
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
+from perfsheriff.report.build import ReportFormat, write_report
 from perfsheriff.service.analysis.detection import DetectionPolicy, detect_stored
 from perfsheriff.service.generations import upgrades
 from perfsheriff.service.generations.factors import series_factors
@@ -169,3 +171,20 @@ def test_compare_refuses_while_a_factor_on_the_way_is_pending(mypy: MypyLike, en
     assert (code, len(lines)) == (1, 1), (out, err)
     assert lines[0].startswith("error: self-check time on mypy-runner cannot be compared across its machine upgrade: ")
     assert "measured on A of mypy-runner, and the factor into C is pending: 0 of 20 baseline revisions" in lines[0]
+
+
+def test_the_static_report_draws_the_rescaled_timeline_with_both_boundaries(mypy: MypyLike, tmp_path: Path) -> None:
+    record_both(mypy)
+    written = write_report(mypy.engine, tmp_path / "report", ReportFormat.MARKDOWN, now=NOW)
+    index = written.index.read_text()
+    (graph,) = written.graphs
+    svg = graph.read_text()
+    assert "Machine generations: values in the units of C: upgrade to B from position 40: x0.6990 " in index
+    assert "upgrade to C from position 80: x1.2" in index
+    assert svg.count('stroke-dasharray="4 3"') == 2
+    # The medians' line: flat (the noise) before the step at commit 100, as the rescaled timeline is.
+    line = re.search(r'<polyline points="([^"]+)"', svg)
+    assert line is not None
+    ys = [float(p.split(",")[1]) for p in line.group(1).split()]
+    assert len(ys) == 120
+    assert max(ys[:STEP_AT]) - min(ys[:STEP_AT]) < (max(ys) - min(ys)) / 3
