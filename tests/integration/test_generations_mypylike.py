@@ -188,3 +188,15 @@ def test_the_static_report_draws_the_rescaled_timeline_with_both_boundaries(mypy
     ys = [float(p.split(",")[1]) for p in line.group(1).split()]
     assert len(ys) == 120
     assert max(ys[:STEP_AT]) - min(ys[:STEP_AT]) < (max(ys) - min(ys)) / 3
+
+
+def test_the_compare_page_is_computed_again_once_the_upgrades_are_recorded(mypy: MypyLike) -> None:
+    base, head = mypy.shas[20], mypy.shas[110]
+    with mypy.engine.connect() as conn:
+        before = dashboard.compare_view(conn, base, head)
+    assert "across_generations" not in before["series"][0]
+    record_both(mypy)
+    with mypy.engine.connect() as conn:
+        after = dashboard.compare_view(conn, base, head)
+    assert after["series"][0]["across_generations"]["base"]["generation"] == "A"
+    assert after["series"][0]["relative_change"] == pytest.approx(0.1, abs=0.02)

@@ -246,7 +246,7 @@ def compare_revisions(
     rows = queries.list_series(conn, ids=common, count_revisions=False)
     facts = seriesinfo.weights_and_tags(conn, [row.id for row in rows])
     compared, refused = [], []
-    upgraded = {c for c in {row.machine_class for row in rows} if generation_store.upgraded(conn, c)}
+    upgraded = {c for c in {row.machine_class for row in rows} if _older_generation(conn, c, (base_id, head_id))}
     for row in rows:
         samples, across = (base_samples[row.id], head_samples[row.id]), None
         if row.machine_class in upgraded:
@@ -277,6 +277,13 @@ def compare_revisions(
         [TagSummary(g.tag, g.summary) for g in tag_suites],
     )
     return RevisionComparison(base_sha, head_sha, compared, suites, tuple(rules), fired, tag_suites, refused)
+
+
+def _older_generation(conn: sa.Connection, machine_class: str, revision_ids: tuple[int, int]) -> bool:
+    """Whether a generation of the class older than its newest measured either revision (else the samples
+    are in the newest one's units as they are, and the series need not be read whole for factors)."""
+    found = generation_store.generations(conn, machine_class)
+    return bool(found) and generation_store.measured_before(conn, machine_class, revision_ids, found[-1]["starts_at"])
 
 
 def _group_summaries(
