@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -16,11 +16,8 @@ from perfsheriff.errors import InputError
 from perfsheriff.service.generations import upgrades
 from perfsheriff.service.generations.factors import series_factors
 from perfsheriff.store import generations as generation_store
-from perfsheriff.store import queries, seriesinfo
+from perfsheriff.store import queries
 from perfsheriff.triage.metrics import parse_moment
-
-if TYPE_CHECKING:
-    import sqlalchemy as sa
 
 app = typer.Typer(
     help="Machine classes across upgrades: record a new generation, its baseline runs, and each series' factor.",
@@ -136,7 +133,7 @@ def generations(
             for series in queries.list_series(conn, machine=name, count_revisions=False):
                 for factor in series_factors(conn, series.id, name):
                     found.append((series, factor))
-        unrecorded = _unrecorded(conn, machine_class)
+        unrecorded = upgrades.unrecorded(conn, machine_class)
     if as_json:
         data = {
             "generations": [
@@ -192,18 +189,6 @@ def generations(
             series.id, plain(f"{series.benchmark} {series.metric}"), plain(factor.label), plain(factor.describe())
         )
     print_table(factors)
-
-
-def _unrecorded(conn: sa.Connection, machine_class: str | None) -> list[tuple[str, upgrades.SetupChange, str]]:
-    """(class, change, command) of each setup change of the class (else of every class) no generation covers."""
-    out = []
-    for name in [machine_class] if machine_class is not None else seriesinfo.machine_classes(conn):
-        label = upgrades.current_label(conn, name)
-        for change in upgrades.setup_changes(conn, name):
-            if not change.covered:
-                out.append((name, change, upgrades.unrecorded_command(name, change, label)))
-                label = None  # the next one's --from is the label this one gets
-    return out
 
 
 def _print_unrecorded(unrecorded: list[tuple[str, upgrades.SetupChange, str]]) -> None:

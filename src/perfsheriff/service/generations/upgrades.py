@@ -25,6 +25,7 @@ from perfsheriff.scheduling import spread_order
 from perfsheriff.service.queue import jobs
 from perfsheriff.stats.generations import min_revisions
 from perfsheriff.store import generations as store
+from perfsheriff.store import seriesinfo
 
 #: Baseline revisions an upgrade asks for unless told: with 2 % noise, 20 revisions settle the factor within
 #: ±2 % in about 90 % of series (docs/dashboard.md, "How well it does"); 10 in about a third.
@@ -198,6 +199,19 @@ def setup_changes(conn: sa.Connection, machine_class: str) -> list[SetupChange]:
         covered = any((after is None or after < s) and s <= moment for s in starts)
         changed = tuple((key, v["from"], v["to"]) for key, v in mark["changed"].items())
         out.append(SetupChange(str(mark["machine"]), str(mark["kind"]), moment, changed, covered))
+    return out
+
+
+def unrecorded(conn: sa.Connection, machine_class: str | None) -> list[tuple[str, SetupChange, str]]:
+    """(class, change, command that records it) of each setup change of the class, else of every class some
+    series was measured on, that no recorded generation covers."""
+    out = []
+    for name in [machine_class] if machine_class is not None else seriesinfo.machine_classes(conn):
+        label = current_label(conn, name)
+        for change in setup_changes(conn, name):
+            if not change.covered:
+                out.append((name, change, unrecorded_command(name, change, label)))
+                label = None  # the next one's --from is the label this one gets
     return out
 
 
