@@ -154,6 +154,10 @@ def test_compare_across_the_boundaries_is_in_the_newest_units_and_says_so(mypy: 
     assert code == 0, err
     said = "self-check time on mypy-runner: compared in the units of C (base measured on A, x0.8"
     assert said in " ".join(out.split())
+    code, out, err = invoke("compare", "--base", base, "--head", head, "--markdown", db=engine_url)
+    assert code == 0, err
+    line = "- self\\-check time on mypy\\-runner: compared in the units of C \\(base measured on A, x0.8"
+    assert line in out
     # Both on the newest generation: an ordinary comparison, nothing said of generations.
     code, out, err = invoke("compare", "--base", mypy.shas[90], "--head", head, "--json", db=engine_url)
     assert code == 0, err
