@@ -47,6 +47,11 @@ def test_both_environment_changes_are_found_and_recorded_in_turn(mypy: MypyLike,
         (b.starts_at.isoformat(), "upgrade", ["cpu_count", "cpu_model"]),
         (c.starts_at.isoformat(), "upgrade", ["os"]),
     ]
+    # Python and the compiler changed with the OS: named beside it, though alone they make no generation.
+    assert [u["also_changed"] for u in listed] == [
+        {},
+        {"python": {"from": "3.8.10", "to": "3.11.9"}, "compiler": {"from": "GCC 9.4.0", "to": "GCC 11.4.0"}},
+    ]
     assert listed[0]["command"] == (
         f"perfsheriff machine upgrade {CLASS} --from OLD --to NEW --at {b.starts_at.isoformat()}"
     )
@@ -54,7 +59,7 @@ def test_both_environment_changes_are_found_and_recorded_in_turn(mypy: MypyLike,
     assert code == 0, err
     flat = " ".join(out.split())
     assert "not recorded as a generation of mypy-runner: bench-1 (upgrade) from 2026-03-03 15:30:00 UTC" in flat
-    assert "os Ubuntu 20.04.6 LTS -> Ubuntu 22.04.4 LTS" in flat
+    assert "os Ubuntu 20.04.6 LTS -> Ubuntu 22.04.4 LTS (with python 3.8.10 -> 3.11.9, compiler GCC 9.4.0" in flat
 
     config = str(mypy.path / "perfsheriff.toml")
     for old, new, env in (("A", "B", b), ("B", "C", c)):

@@ -156,6 +156,7 @@ def generations(
                     "kind": change.kind,
                     "at": change.at.isoformat(),
                     "changed": {key: {"from": old, "to": new} for key, old, new in change.changed},
+                    "also_changed": {key: {"from": old, "to": new} for key, old, new in change.also},
                     "command": command,
                 }
                 for name, change, command in unrecorded
