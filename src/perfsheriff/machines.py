@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 #: What a machine's hardware and system are, of what a run records (``runner.environment``); a kernel
-#: update or a new Python is not a new machine.
+#: update or a new Python is not a new machine. Python and compiler versions do not count on purpose: the
+#: Python a run records is the agent's own, not necessarily the one the benchmark runs, and a project that
+#: builds with a new compiler changed its build, which a step should show. When the system is replaced with
+#: them (mypy's results: new OS, Python and compiler on the same hardware) the OS changes too and is caught.
 HARDWARE_KEYS = ("cpu_model", "cpu_count", "arch", "os")
 
 

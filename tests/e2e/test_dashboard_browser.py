@@ -18,11 +18,13 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from perfsheriff.alerts import Bisection, BisectionProbe, BisectionState
+from perfsheriff.service.generations import upgrades
 from perfsheriff.store import bisections as bisection_store
 from perfsheriff.store import database
 from support.benchrepo import BenchProject, build_project
 from support.dashdata import EVIL_BENCHMARK, EVIL_SUBJECT, Populated, populate
 from support.liveserver import LiveServer, start_server
+from support.mypylike import CLASS, MypyLike
 
 CHROMIUM = Path(os.environ.get("PERFSHERIFF_CHROMIUM", "/usr/bin/chromium"))
 
@@ -192,3 +194,30 @@ def test_dashboard_in_chromium(
 
     assert errors == []
     assert len(list(shots.glob("*.png"))) == 6
+
+
+def test_the_graph_marks_machine_generations_in_chromium(browser: Any, tmp_path: Path, sqlite_template: Path) -> None:
+    """The mypy-like history with both upgrades recorded: the graph lists each boundary with its factor."""
+    db = tmp_path / "generations.db"
+    db.write_bytes(sqlite_template.read_bytes())
+    engine = database.create_engine(f"sqlite:///{db}")
+    try:
+        mypy = MypyLike(engine, tmp_path / "mypy")
+        now = datetime.now(UTC)
+        for old, new in (("A", "B"), ("B", "C")):
+            upgrades.record_upgrade(engine, mypy.project_file, CLASS, from_label=old, to_label=new, at=None, now=now)
+    finally:
+        engine.dispose()
+    live = start_server(f"sqlite:///{db}", tmp_path)
+    try:
+        with live.client() as http:
+            (series,) = http.get("/api/v1/series").json()["series"]
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{live.url}/series/{series['id']}")
+        page.wait_for_selector('#chart[data-painted="1"]')
+        marks = page.locator("#chart-marks .mark-generation").all_inner_texts()
+    finally:
+        live.stop()
+    assert len(marks) == 2, marks
+    assert marks[0].startswith("machine generation B (after A) at #40: values before it × 0.69"), marks
+    assert marks[1].startswith("machine generation C (after B) at #80: values before it × 1.21"), marks

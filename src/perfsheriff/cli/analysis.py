@@ -309,6 +309,8 @@ def _print_comparison(result: Comparison) -> None:
     print_table(table)
     for group in [*result.suites, *result.tag_suites]:
         console.print(unmarked(compare_report.suite_line(group)), markup=False, highlight=False, soft_wrap=True)
+    for line in compare_report.generation_lines(result):
+        console.print(unmarked(line), markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -149,8 +149,30 @@ def markdown(result: Comparison) -> str:
         lines += ["**Rules that fired:**", ""]
         lines += [f"- `{f.rule}`: {escape(_subject(result, f))}: {_how(result, f)}" for f in result.fired]
         lines.append("")
+    notes = generation_lines(result)
+    lines += [*(f"- {escape(note)}" for note in notes), ""] if notes else []
     lines += _series_tables(result)
     return "\n".join(lines)
+
+
+def generation_lines(result: Comparison) -> list[str]:
+    """A line per series compared across a machine upgrade (in which generation's units, by which factor), and
+    per series not compared because the factor is not known."""
+    lines = []
+    for c in result.series:
+        if c.across_generations is None:
+            continue
+        sides = []
+        for name, side in (("base", c.across_generations.base), ("head", c.across_generations.head)):
+            if side.factor is not None:
+                where = f" [{side.low:.4f}, {side.high:.4f}]" if side.low is not None and side.high is not None else ""
+                sides.append(f"{name} measured on {side.generation}, x{side.factor:.4f}{where}")
+        lines.append(
+            f"{c.benchmark} {c.metric} on {c.machine_class}: compared in the units of {c.across_generations.units} "
+            f"({'; '.join(sides)})"
+        )
+    lines += [f"not compared: {n.benchmark} {n.metric} on {n.machine_class}: {n.reason}" for n in result.not_compared]
+    return lines
 
 
 def _summary_row(name: str, s: SuiteComparison) -> str:

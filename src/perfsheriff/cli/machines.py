@@ -118,7 +118,11 @@ def generations(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List machine generations and, per series, the factor new/old with its interval or why there is none yet."""
+    """List machine generations and, per series, the factor new/old with its interval or why there is none yet.
+
+    Also lists the changes of hardware or system (CPU model, CPU count, architecture, OS) the class's runs
+    recorded that no generation covers yet, each with the command that would record it.
+    """
     with user_errors(), open_store(db) as engine, engine.connect() as conn:
         rows = generation_store.generations(conn, machine_class)
         if machine_class is not None and not rows and not generation_store.class_known(conn, machine_class):
@@ -129,6 +133,7 @@ def generations(
             for series in queries.list_series(conn, machine=name, count_revisions=False):
                 for factor in series_factors(conn, series.id, name):
                     found.append((series, factor))
+        unrecorded = upgrades.unrecorded(conn, machine_class)
     if as_json:
         data = {
             "generations": [
@@ -144,9 +149,22 @@ def generations(
                 for r in rows
             ],
             "series": [{"series": s.id, "benchmark": s.benchmark, "metric": s.metric, **f.as_json()} for s, f in found],
+            "unrecorded": [
+                {
+                    "machine_class": name,
+                    "machine": change.machine,
+                    "kind": change.kind,
+                    "at": change.at.isoformat(),
+                    "changed": {key: {"from": old, "to": new} for key, old, new in change.changed},
+                    "also_changed": {key: {"from": old, "to": new} for key, old, new in change.also},
+                    "command": command,
+                }
+                for name, change, command in unrecorded
+            ],
         }
         console.print_json(json.dumps(data))
         return
+    _print_unrecorded(unrecorded)
     if not rows:
         console.print("no machine upgrades recorded (perfsheriff machine upgrade CLASS --from OLD --to NEW)")
         return
@@ -172,6 +190,13 @@ def generations(
             series.id, plain(f"{series.benchmark} {series.metric}"), plain(factor.label), plain(factor.describe())
         )
     print_table(factors)
+
+
+def _print_unrecorded(unrecorded: list[tuple[str, upgrades.SetupChange, str]]) -> None:
+    """The setup changes no recorded generation covers, each with the command that would record it."""
+    for name, change, command in unrecorded:
+        console.print(f"not recorded as a generation of {plain(name)}: {plain(change.describe())}", highlight=False)
+        console.print(f"  record it: {plain(command)}", highlight=False, soft_wrap=True)
 
 
 def register(parent: typer.Typer) -> None:

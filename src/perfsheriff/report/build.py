@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from sqlalchemy.engine import Engine
 
-from perfsheriff.report.svg import Span, line_chart
+from perfsheriff.report.svg import Mark, Span, line_chart
 from perfsheriff.service.sheriffing import summaries
 from perfsheriff.service.views import catalog, dashboard
 
@@ -52,17 +52,30 @@ def _graph(conn: Any, series_id: str, points: int) -> tuple[str, dict[str, Any]]
         for a in view["alerts"]
     ]
     s = view["series"]
+    generations = [g for g in view.get("generations", []) if g["boundary_position"] is not None]
+    notes = [_generation_note(g) for g in generations]
     svg = line_chart(
         [float(x) for x in p["position"]],
         [nan if v is None else v for v in p["median"]],
         [nan if v is None else v for v in p["min"]],
         [nan if v is None else v for v in p["max"]],
         spans=spans,
+        marks=[Mark(g["boundary_position"] - 0.5, note) for g, note in zip(generations, notes, strict=True)],
         title=f"{s['benchmark']} · {s['metric']} · {s['machine_class']}",
         unit=s["unit"],
     )
     latest = next((v for v in reversed(p["median"]) if v is not None), None)
-    return svg, s | {"latest": latest, "alerts": len(view["alerts"])}
+    rescaled = f"values in the units of {generations[-1]['generation']}: " if view.get("rescaled") else ""
+    generation_line = f"{rescaled}{'; '.join(notes)}" if notes else ""
+    return svg, s | {"latest": latest, "alerts": len(view["alerts"]), "generations": generation_line}
+
+
+def _generation_note(g: dict[str, Any]) -> str:
+    """A machine upgrade as the graph's mark and the caption say it: where, and the factor or why none."""
+    where = f"upgrade to {g['generation']} from position {g['boundary_position']}"
+    if g["state"] == "applied":
+        return f"{where}: x{g['factor']:.4f} [{g['low']:.4f}, {g['high']:.4f}]"
+    return f"{where}: factor {g['state']} (values as measured): {g['reason']}"
 
 
 def collect(engine: Engine, *, max_graphs: int, points: int) -> dict[str, Any]:
@@ -112,6 +125,8 @@ def _markdown(data: dict[str, Any], generated: str) -> str:
             f"Latest median: {_md(latest)}; alerts: {info['alerts']}",
             "",
         ]
+        if info["generations"]:
+            lines += [f"Machine generations: {_md(info['generations'])}", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,5 @@
-"""A tiny SVG line chart for static reports: a series' median per revision, its min-max band, alert ranges.
+"""A tiny SVG line chart for static reports: a series' median per revision, its min-max band, alert ranges and
+machine generations' boundaries.
 
 Pure: takes numbers and text, returns an SVG document as a string. Every piece
 of text is XML-escaped; numbers are formatted, never interpolated raw.
@@ -21,6 +22,14 @@ class Span:
     start: float
     end: float
     kind: str
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A vertical dashed line at ``x`` (a machine generation's boundary), with ``label`` as its tooltip."""
+
+    x: float
     label: str = ""
 
 
@@ -53,6 +62,7 @@ def line_chart(
     highs: Sequence[float] | None = None,
     *,
     spans: Sequence[Span] = (),
+    marks: Sequence[Mark] = (),
     title: str = "",
     unit: str = "",
     width: int = 720,
@@ -106,6 +116,13 @@ def line_chart(
             f'<rect x="{a:.1f}" y="{top}" width="{max(b - a, 2):.1f}" height="{plot_h}" fill="{color}" '
             f'fill-opacity="0.15"><title>{escape(span.label)}</title></rect>'
         )
+    for mark in marks:
+        if x0 <= mark.x <= x1:
+            at = px(mark.x)
+            parts.append(
+                f'<line x1="{at:.1f}" x2="{at:.1f}" y1="{top}" y2="{top + plot_h}" stroke="#59636e" '
+                f'stroke-dasharray="4 3"><title>{escape(mark.label)}</title></line>'
+            )
     if band:
         outline = [f"{px(x):.1f},{py(hi):.1f}" for x, _, hi in band] + [
             f"{px(x):.1f},{py(lo):.1f}" for x, lo, _ in reversed(band)

@@ -31,6 +31,21 @@ def upgraded(conn: sa.Connection, machine_class: str) -> bool:
     return conn.execute(query, {"machine_class": machine_class}).first() is not None
 
 
+def measured_before(conn: sa.Connection, machine_class: str, revision_ids: Sequence[int], moment: datetime) -> bool:
+    """Whether a machine of the class ran any of these revisions before ``moment``."""
+    query = (
+        sa.select(t.runs.c.id)
+        .join(t.machines, t.machines.c.id == t.runs.c.machine_id)
+        .where(
+            t.machines.c.machine_class == machine_class,
+            t.runs.c.revision_id.in_(list(revision_ids)),
+            t.runs.c.created_at < moment,
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
 def insert_generation(conn: sa.Connection, **columns: Any) -> int:
     """Record a generation (``columns``: every column but the id); returns its id."""
     return int(conn.execute(_g.insert().values(**columns).returning(_g.c.id)).scalar_one())

@@ -62,6 +62,11 @@ def generations_version(conn: sa.Connection) -> tuple[int, int]:
     return int(count), int(newest or 0)
 
 
+def newest_sample_id(conn: sa.Connection) -> int:
+    """The newest sample row's id (0 when none): it changes whenever samples are added."""
+    return int(conn.execute(sa.select(sa.func.max(t.samples.c.id))).scalar() or 0)
+
+
 def revisions_version(conn: sa.Connection, revision_ids: Sequence[int]) -> tuple[int, int]:
     """(count, newest id) of the sample rows at these revisions: it changes when samples are added or removed."""
     return _version(conn, t.samples.c.revision_id.in_(list(revision_ids)))

@@ -185,6 +185,34 @@ class AlertList(Answer):
     alerts: list[Alert]
 
 
+class RescaledSide(Answer):
+    """The machine generation that measured a side, its factor (95 % interval) into the newest's units, or null."""
+
+    generation: str
+    factor: float | None
+    low: float | None
+    high: float | None
+
+
+class AcrossGenerations(Answer):
+    """A series compared across its machine class's upgrade, in the newest generation's units (``units``)."""
+
+    units: str
+    base: RescaledSide
+    head: RescaledSide
+
+
+class NotCompared(Answer):
+    """A series measured at both revisions but not compared: across a machine upgrade whose factor is not known."""
+
+    series: str
+    benchmark: str
+    metric: str
+    machine_class: str
+    configuration: str
+    reason: str
+
+
 class SeriesComparison(Answer):
     series: str
     benchmark: str
@@ -208,6 +236,9 @@ class SeriesComparison(Answer):
     runs_needed: int | None
     problem: DataProblem | None
     dropped: int
+    across_generations: AcrossGenerations | None = Field(
+        default=None, exclude_if=_absent_when_none, description="base or head measured by an older machine generation"
+    )
 
 
 class SuiteComparison(Answer):
@@ -258,6 +289,9 @@ class Comparison(Answer):
     )
     rules: list[str]
     fired: list[FiredRule]
+    not_compared: list[NotCompared] = Field(
+        default_factory=list, description="across a machine upgrade whose factor is pending or too uncertain"
+    )
 
 
 class SummaryAlert(Answer):

@@ -5,6 +5,11 @@ summary of each group of series that may be summarised together (one metric
 on one machine class and configuration: averaging a platform that regressed
 with one that improved would hide both), the same summary for each benchmark
 tag within each group, and the merge-gate rules that fired.
+
+Across a machine upgrade, a revision measured by an older generation is compared in the newest one's units
+(its samples times the factor, said in the row's ``across_generations``); while that factor is pending or too
+uncertain the series is not compared, and why is listed (a raw comparison would report the machines' step).
+A merge gate with such a series is refused: it must not pass on what it could not judge.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from perfsheriff.errors import InputError, NotFoundError
 from perfsheriff.model import Direction
+from perfsheriff.service.generations.factors import RevisionSamples, revision_samples
 from perfsheriff.stats.compare import CompareSettings, Comparison, compare
 from perfsheriff.stats.gate import Firing, Rule, RuleKind, evaluate
 from perfsheriff.stats.suite import SuiteEntry, SuiteSummary, TagSummary, summarize_suite, summarize_tags
+from perfsheriff.store import generations as generation_store
 from perfsheriff.store import queries, revisions, seriesinfo
 from perfsheriff.store.series_rows import SeriesRow
 
@@ -36,6 +43,7 @@ class SeriesComparison:
     comparison: Comparison
     weight: float = 1.0
     tags: tuple[str, ...] = ()
+    across: dict[str, Any] | None = None  # base or head rescaled into the newest machine generation's units
 
     @property
     def entry(self) -> SuiteEntry:
@@ -75,6 +83,7 @@ class RevisionComparison:
     rules: tuple[Rule, ...] = ()
     fired: tuple[Firing, ...] = ()
     tag_suites: list[TagGroupSummary] = field(default_factory=list)
+    not_compared: list[tuple[SeriesRow, str]] = field(default_factory=list)  # and why: across a machine upgrade
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON values, as the API, ``compare --json`` and the dashboard's compare page show them:
@@ -92,6 +101,7 @@ class RevisionComparison:
                 "tags": list(r.tags),
             }
             | _plain_fields(r.comparison)
+            | ({"across_generations": r.across} if r.across is not None else {})
             for r in self.rows
         ]
         suites = [
@@ -113,6 +123,17 @@ class RevisionComparison:
             "tag_suites": tag_suites,
             "rules": rules,
             "fired": [self._fired_json(f) for f in self.fired],
+            "not_compared": [
+                {
+                    "series": row.id,
+                    "benchmark": row.benchmark,
+                    "metric": row.metric,
+                    "machine_class": row.machine_class,
+                    "configuration": row.configuration,
+                    "reason": reason,
+                }
+                for row, reason in self.not_compared
+            ],
         }
 
     def _fired_json(self, firing: Firing) -> dict[str, Any]:
@@ -224,14 +245,30 @@ def compare_revisions(
         )
     rows = queries.list_series(conn, ids=common, count_revisions=False)
     facts = seriesinfo.weights_and_tags(conn, [row.id for row in rows])
-    compared = [
-        SeriesComparison(
-            row,
-            compare(base_samples[row.id], head_samples[row.id], Direction(row.direction), settings),
-            *facts.get(row.id, (1.0, ())),
+    compared, refused = [], []
+    upgraded = {c for c in {row.machine_class for row in rows} if _older_generation(conn, c, (base_id, head_id))}
+    for row in rows:
+        samples, across = (base_samples[row.id], head_samples[row.id]), None
+        if row.machine_class in upgraded:
+            found = revision_samples(conn, row.id, row.machine_class, (base_id, head_id))
+            sides = (found or {}).get(base_id), (found or {}).get(head_id)
+            why = next((side for side in sides if isinstance(side, str)), None)
+            if why is not None:
+                refused.append((row, why))
+                continue
+            if all(isinstance(side, RevisionSamples) for side in sides):
+                base_side, head_side = cast("tuple[RevisionSamples, RevisionSamples]", sides)
+                samples = (base_side.values, head_side.values)
+                if base_side.factor is not None or head_side.factor is not None:
+                    across = {"units": base_side.newest, "base": base_side.as_json(), "head": head_side.as_json()}
+        comparison = compare(samples[0], samples[1], Direction(row.direction), settings)
+        compared.append(SeriesComparison(row, comparison, *facts.get(row.id, (1.0, ())), across=across))
+    if refused and (rules or not compared):
+        row, why = refused[0]
+        raise InputError(
+            f"{row.benchmark} {row.metric} on {row.machine_class} cannot be compared across its machine upgrade: "
+            f"{why}" + (f" (and {len(refused) - 1} more series)" if len(refused) > 1 else "")
         )
-        for row in rows
-    ]
     suites, tag_suites = _group_summaries(compared, settings)
     fired = evaluate(
         rules,
@@ -239,7 +276,14 @@ def compare_revisions(
         [g.summary for g in suites],
         [TagSummary(g.tag, g.summary) for g in tag_suites],
     )
-    return RevisionComparison(base_sha, head_sha, compared, suites, tuple(rules), fired, tag_suites)
+    return RevisionComparison(base_sha, head_sha, compared, suites, tuple(rules), fired, tag_suites, refused)
+
+
+def _older_generation(conn: sa.Connection, machine_class: str, revision_ids: tuple[int, int]) -> bool:
+    """Whether a generation of the class older than its newest measured either revision (else the samples
+    are in the newest one's units as they are, and the series need not be read whole for factors)."""
+    found = generation_store.generations(conn, machine_class)
+    return bool(found) and generation_store.measured_before(conn, machine_class, revision_ids, found[-1]["starts_at"])
 
 
 def _group_summaries(

@@ -210,7 +210,8 @@ def detect_series(
         rows += drift_rows
         release = policy.releases.get((row.project, row.branch))
         if release is not None:
-            _store_release_drift(conn, row, points, release, settings=policy.drift, direction=direction, now=now)
+            read = (points, upgraded is not None)
+            _store_release_drift(conn, row, read, release, settings=policy.drift, direction=direction, now=now)
     return alert_store.insert_alerts(conn, rows), result.verdict is SeriesVerdict.ANALYSED
 
 
@@ -228,21 +229,27 @@ def _medians(points: SeriesPoints) -> NDArray[np.float64]:
 def _store_release_drift(
     conn: sa.Connection,
     row: SeriesRow,
-    tail: SeriesPoints,
+    tail_read: tuple[SeriesPoints, bool],
     release: tuple[int, str, int],
     *,
     settings: DriftSettings,
     direction: Direction,
     now: datetime,
 ) -> None:
-    """The series' change since the release: the first ``window`` revisions at or after the tag against
-    the newest ``window`` (stats.drift); read from the tail alone when the tail reaches back to the tag."""
+    """The series' change since the release: the first ``window`` revisions at or after the tag against the newest
+    ``window`` (stats.drift); from the tail (``tail_read``: it, and whether rescaled across an upgrade) and as it."""
+    tail, rescaled = tail_read
     tag_id, _name, position = release
     if len(tail) and position >= tail.positions[0]:
         start = int(np.searchsorted(tail.positions, position))
         medians, measured = _medians(tail)[start:], len(tail) - start
     else:
-        head = queries.series_points(conn, row.id, first_runs=settings.window * 8, from_position=position)
+        whole = across_generations(conn, row.id, row.machine_class, from_position=position) if rescaled else None
+        head = (
+            whole.points
+            if whole
+            else queries.series_points(conn, row.id, first_runs=8 * settings.window, from_position=position)
+        )
         before_tail = int(np.searchsorted(head.positions, tail.positions[0])) if len(tail) else len(head)
         medians = np.concatenate([_medians(head)[: min(before_tail, settings.window)], _medians(tail)])
         measured = queries.revisions_measured(conn, row.id, from_position=position)

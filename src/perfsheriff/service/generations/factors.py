@@ -249,3 +249,58 @@ def _factors(generations: Sequence[sa.RowMapping], rows: _Rows) -> list[Generati
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionSamples:
+    """A revision's samples of a series in the newest generation's units: measured by ``generation`` and
+    multiplied by ``factor`` (None: measured by the newest, as they are), ``low``..``high`` its interval (the
+    product of the ends across several upgrades)."""
+
+    values: np.ndarray[Any, np.dtype[np.float64]]
+    generation: str
+    newest: str
+    factor: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"generation": self.generation, "factor": self.factor, "low": self.low, "high": self.high}
+
+
+def revision_samples(
+    conn: sa.Connection, series_id: str, machine_class: str, revision_ids: Sequence[int]
+) -> dict[int, RevisionSamples | str] | None:
+    """Each revision's samples in the newest generation's units, or why they cannot be (a factor on the way
+    pending or too uncertain); None when the class was never upgraded, a revision the series lacks is left out.
+
+    Of a revision measured by several generations (a baseline revision) only the newest one's runs count: they
+    need no factor, or the fewest."""
+    generations = store.generations(conn, machine_class)
+    if not generations:
+        return None
+    rows = _read(conn, series_id, generations)
+    factors = _factors(generations, rows)
+    labels = [str(generations[0]["previous_label"])] + [str(g["label"]) for g in generations]
+    out: dict[int, RevisionSamples | str] = {}
+    for wanted in revision_ids:
+        runs = [(g, v) for r, g, v in zip(rows.revision_ids, rows.generation, rows.values, strict=True) if r == wanted]
+        if not runs:
+            continue
+        by = max(g for g, _ in runs)
+        values = np.concatenate([v for g, v in runs if g == by])
+        factor = low = high = 1.0
+        for upgrade in factors[by:]:  # into each later generation in turn
+            if upgrade.applied is None:
+                out[wanted] = (
+                    f"measured on {labels[by]} of {machine_class}, and the factor into {upgrade.label} is "
+                    f"{upgrade.describe()}"
+                )
+                break
+            factor, low, high = factor * upgrade.applied.factor, low * upgrade.applied.low, high * upgrade.applied.high
+        else:
+            if by == len(generations):
+                out[wanted] = RevisionSamples(values, labels[by], labels[-1])
+            else:
+                out[wanted] = RevisionSamples(values * factor, labels[by], labels[-1], factor, low, high)
+    return out

@@ -9,6 +9,7 @@ class's run budget like all automation, and agents take them like any job.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,11 @@ from perfsheriff.scheduling import spread_order
 from perfsheriff.service.queue import jobs
 from perfsheriff.stats.generations import min_revisions
 from perfsheriff.store import generations as store
+from perfsheriff.store import seriesinfo
 
+#: Recorded environment keys named beside a setup change when they changed with it (a new system often brings a
+#: new Python and compiler), though alone they make no new generation (``machines.HARDWARE_KEYS``).
+ALSO_KEYS = ("python", "compiler")
 #: Baseline revisions an upgrade asks for unless told: with 2 % noise, 20 revisions settle the factor within
 #: ±2 % in about 90 % of series (docs/dashboard.md, "How well it does"); 10 in about a third.
 DEFAULT_BASELINE_REVISIONS = 20
@@ -49,6 +54,23 @@ class Upgrade:
     jobs_queued: int
     revisions_chosen: int
     skipped: tuple[str, ...] = field(default=())  # benchmarks with series but no command in the project file
+
+
+@dataclass(frozen=True, slots=True)
+class SetupChange:
+    """A change of hardware or system in a class's recorded runs: which machine, since when, what changed."""
+
+    machine: str
+    kind: str  # "upgrade" (the machine's setup changed) or "new machine"
+    at: datetime  # the first run on the new setup
+    changed: tuple[tuple[str, str | None, str], ...]  # (key, from, to)
+    covered: bool  # a recorded generation starts at it
+    also: tuple[tuple[str, str, str], ...] = ()  # ALSO_KEYS that changed with it on the same machine
+
+    def describe(self) -> str:
+        parts = [f"{key} {old} -> {new}" if old else f"{key} {new}" for key, old, new in self.changed]
+        also = f" (with {', '.join(f'{key} {old} -> {new}' for key, old, new in self.also)})" if self.also else ""
+        return f"{self.machine} ({self.kind}) from {self.at:%Y-%m-%d %H:%M:%S} UTC: {'; '.join(parts)}{also}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +182,61 @@ def _boundary(
                 where="--at",
             )
         return at, "--at"
-    setups = store.class_setups(conn, machine_class, HARDWARE_KEYS)
-    times = sorted({first for _, _, first in setups})
-    rank = {moment: index for index, moment in enumerate(times)}
-    marks = setup_boundaries([(machine, setup, rank[first]) for machine, setup, first in setups])
-    for mark in reversed(marks):
-        moment = times[int(mark["position"])]
-        if previous is None or moment > previous:
-            return moment, f"a new setup of {mark['machine']} ({mark['kind']})"
+    for change in setup_changes(conn, machine_class):  # the first since the current generation: upgrades in turn
+        if previous is None or change.at > previous:
+            return change.at, f"a new setup of {change.machine} ({change.kind})"
     return now, "now"
+
+
+def setup_changes(conn: sa.Connection, machine_class: str) -> list[SetupChange]:
+    """Where the class's machines changed hardware or system (``machines.setup_boundaries`` over its runs in
+    time order, ``HARDWARE_KEYS`` only: a kernel update or a new Python alone is no new generation), oldest
+    first, each with whether a recorded generation covers it (starts after the change before it, by this one)."""
+    rows = store.class_setups(conn, machine_class, HARDWARE_KEYS + ALSO_KEYS)
+    firsts: dict[tuple[str, tuple[str, ...]], datetime] = {}
+    for machine, setup, first in rows:
+        key = (machine, setup[: len(HARDWARE_KEYS)])
+        firsts[key] = min(first, firsts.get(key, first))
+    times = sorted(set(firsts.values()))
+    rank = {moment: index for index, moment in enumerate(times)}
+    marks = setup_boundaries([(machine, setup, rank[first]) for (machine, setup), first in firsts.items()])
+    starts = [g["starts_at"] for g in store.generations(conn, machine_class)]
+    out: list[SetupChange] = []
+    for mark in marks:
+        moment, machine = times[int(mark["position"])], str(mark["machine"])
+        after = out[-1].at if out else None
+        covered = any((after is None or after < s) and s <= moment for s in starts)
+        changed = tuple((key, v["from"], v["to"]) for key, v in mark["changed"].items())
+        mine = sorted((first, setup[len(HARDWARE_KEYS) :]) for m, setup, first in rows if m == machine)
+        before = [extra for first, extra in mine if first < moment]
+        now_on = [extra for first, extra in mine if first == moment]
+        also: tuple[tuple[str, str, str], ...] = ()
+        if before and now_on:
+            pairs = zip(ALSO_KEYS, before[-1], now_on[0], strict=True)
+            also = tuple((key, old, new) for key, old, new in pairs if old and new and old != new)
+        out.append(SetupChange(machine, str(mark["kind"]), moment, changed, covered, also))
+    return out
+
+
+def unrecorded(conn: sa.Connection, machine_class: str | None) -> list[tuple[str, SetupChange, str]]:
+    """(class, change, command that records it) of each setup change of the class, else of every class some
+    series was measured on, that no recorded generation covers."""
+    out = []
+    for name in [machine_class] if machine_class is not None else seriesinfo.machine_classes(conn):
+        label = current_label(conn, name)
+        for change in setup_changes(conn, name):
+            if not change.covered:
+                out.append((name, change, unrecorded_command(name, change, label)))
+                label = None  # the next one's --from is the label this one gets
+    return out
+
+
+def unrecorded_command(machine_class: str, change: SetupChange, from_label: str | None) -> str:
+    """The command that records ``change`` as a new generation (labels are the user's to choose)."""
+    return (
+        f"perfsheriff machine upgrade {shlex.quote(machine_class)} --from {shlex.quote(from_label or 'OLD')} "
+        f"--to NEW --at {change.at.isoformat()}"
+    )
 
 
 def _queue_baseline(

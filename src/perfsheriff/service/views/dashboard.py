@@ -264,11 +264,15 @@ def compare_view(conn: sa.Connection, base: str, head: str) -> dict[str, Any]:
     """Every series measured at both revisions with ratio, interval and verdict, and the weighted suite summaries.
 
     Kept for the last few pairs of revisions, and computed again only when samples at either revision
-    were added or removed: the page is opened, sorted and reloaded while thousands of series are compared.
+    were added or removed (at any revision once a machine generation is recorded: factors change with them):
+    the page is opened, sorted and reloaded while thousands of series are compared.
     """
     base_id, base_sha = resolve_stored_revision(conn, base)
     head_id, head_sha = resolve_stored_revision(conn, head)
-    version = seriesinfo.revisions_version(conn, [base_id, head_id])
+    generations = seriesinfo.generations_version(conn)
+    # A factor across a machine upgrade changes with baseline runs at any revision.
+    newest = seriesinfo.newest_sample_id(conn) if generations[0] else 0
+    version = (*seriesinfo.revisions_version(conn, [base_id, head_id]), *generations, newest)
     view = caches.comparisons.get(
         conn.engine, (base_id, head_id), version, lambda: compare_revisions(conn, base_sha, head_sha).as_json()
     )
