@@ -216,8 +216,12 @@ def test_the_graph_marks_machine_generations_in_chromium(browser: Any, tmp_path:
         page.goto(f"{live.url}/series/{series['id']}")
         page.wait_for_selector('#chart[data-painted="1"]')
         marks = page.locator("#chart-marks .mark-generation").all_inner_texts()
+        page.goto(f"{live.url}/compare?base={mypy.shas[20]}&head={mypy.shas[110]}")
+        across = page.locator("#compare-generations li").all_inner_texts()
     finally:
         live.stop()
     assert len(marks) == 2, marks
     assert marks[0].startswith("machine generation B (after A) at #40: values before it × 0.69"), marks
     assert marks[1].startswith("machine generation C (after B) at #80: values before it × 1.21"), marks
+    (line,) = across
+    assert line.startswith("self-check time on mypy-runner: compared in the units of C; base measured on A, × 0.8")
