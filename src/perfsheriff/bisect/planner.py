@@ -14,11 +14,16 @@ Phases (see ``docs/bisection.md``):
    :func:`perfsheriff.stats.compare.compare` (Hodges-Lehmann ratio,
    Mann-Whitney test), topped up to ``confirm_samples`` first, and more
    samples are added while the comparison is inconclusive. No regression
-   between the ends -> ``not_reproduced``.
+   between the ends -> ``not_reproduced``; nor when the ends, measured
+   interleaved (``G B B G``), do not show the step the alert's data shows.
 2. **Bisect**: a :class:`~perfsheriff.bisect.search.Search` over the whole
    range: a Bayesian (probabilistic) bisection on the posterior over one-step
    and two-step hypotheses given every sample (:mod:`.posterior`); the outcome
    names the hypothesis that reaches ``1 - culprit_error``: one culprit, or two.
+
+Every request lists its runs in the order to make them (``RunRequest.runs``):
+a probe's between the ends' (``G P P B B P P G``), so that the machine's drift
+is read off the ends' runs next to each sample and taken out (:mod:`.timeline`).
 
 The planner is pure: it reads only the observations it is given and never
 exceeds the run budget ``settings.max_runs``, counted as the runs (samples and
