@@ -5,7 +5,8 @@ Usage: ``.venv/bin/python benchmarks/bisect_simulator.py [--quick] [--cases N] [
 Conditions: range sizes 2-4, 5-16, 17-64 and 65-128 commits (even cases linear,
 odd cases roll-up merges), step size / noise 0.5, 1, 2, 5, 10, Gaussian,
 Student-t (df = 3) and bimodal noise, one or two steps, no or 10 % unbuildable
-commits; with ``--drifting``, on a machine that drifts while bisection runs (a slow
+commits, and ranges where nothing changed (the alert's data of the bad end came from a slow
+machine: right is naming no culprit); with ``--drifting``, on a machine that drifts while bisection runs (a slow
 trend, busy spells 30-50 % slow, wild samples: ``bisect.synthetic.drifting_machine``;
 the data the alert came with was measured before, on the steady machine).
 For each condition it prints culprit accuracy (the named culprit set
@@ -51,7 +52,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     cases = args.cases or (8 if args.quick else 40)
-    grid = conditions(drifting=args.drifting)
+    grid = conditions(drifting=args.drifting, unchanged=True)
     play = partial(_play, cases=cases, seed=args.seed, window=args.window)
     with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
         results = list(pool.map(play, grid, range(len(grid)), chunksize=4))
@@ -100,7 +101,8 @@ def _summaries(results: list[ConditionResult]) -> None:
         "all, e/n >= 2": where(r for r in results if r.condition.effect >= 2),
     }
     for effect in sorted({r.condition.effect for r in results}):
-        rows[f"e/n = {effect:g}"] = where(r for r in results if r.condition.effect == effect)
+        label = "nothing changed (e/n = 0)" if effect == 0 else f"e/n = {effect:g}"
+        rows[label] = where(r for r in results if r.condition.effect == effect)
     print(
         f"{'summary':<30}"
         + "".join(f"{name:>17}" for name in METHODS)

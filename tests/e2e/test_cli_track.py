@@ -365,9 +365,10 @@ def test_a_bisection_a_killed_track_left_running_is_resumed_by_the_next_pass(tmp
         text=True,
     )
     # The track runs of every push and the confirmation's six runs come first, then the bisection's, in steps
-    # of two runs of one commit: the kill comes in the second run of the second step.
+    # of four runs: the ends interleaved (G B B G), the first probe between them (G P P B), ...: the kill comes
+    # in the second run of the third step.
     confirming = 6
-    kill_at = len(project.tips) + confirming + 3
+    kill_at = len(project.tips) + confirming + 9
     (project.config.parent / "invocations.kill").write_text(f"{kill_at} {first.pid}\n")
     output, _ = first.communicate(timeout=600)
     assert first.returncode == -signal.SIGKILL, output
@@ -378,7 +379,7 @@ def test_a_bisection_a_killed_track_left_running_is_resumed_by_the_next_pass(tmp
             interrupted = bisection_store.load(conn)[alert.id]
             runs_before = conn.execute(RUNS).all()
         assert interrupted.state is BisectionState.RUNNING
-        assert interrupted.runs_spent == 2  # the first step's; the second was cut short after one run
+        assert interrupted.runs_spent == 8  # the first two steps'; the third was cut short after one run
         assert len(runs_before) == kill_at  # the killing run stored nothing
         assert alert.bisection is not None
         assert alert_json(alert)["details"].get("bisection") is None  # views show no bisection while it runs
@@ -401,10 +402,11 @@ def test_a_bisection_a_killed_track_left_running_is_resumed_by_the_next_pass(tmp
     # Every run of both attempts counts against the alert's budget (a step cut short by the kill aside).
     assert interrupted.runs_spent <= resumed.runs_spent <= bisection_runs <= 60 - confirming
     assert bisection_runs - resumed.runs_spent <= 1
-    # What the first attempt measured serves again: the commit of its finished step is not run again.
-    first_step = [sha for _, sha in runs_before[len(project.tips) + confirming :]][:2]
-    assert first_step[0] == first_step[1]
+    # What the first attempt measured serves again: the probe of its finished step is not run again.
+    probe_step = [sha for _, sha in runs_before[len(project.tips) + confirming :]][4:8]
+    assert probe_step[1] == probe_step[2]
+    assert probe_step[1] not in (probe_step[0], probe_step[3])  # between the ends
     again = [sha for run_id, sha in runs if run_id > runs_before[-1].id]
-    assert first_step[0] not in again, again
+    assert probe_step[1] not in again, again
     assert len(again) < bisection_runs  # the resumed bisection did not start over
     assert alert_json(alert)["details"]["bisection"]["culprits"] == [project.culprit]

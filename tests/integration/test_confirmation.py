@@ -31,7 +31,7 @@ from perfsheriff.store import records
 from perfsheriff.store import schema as t
 from support.benchrepo import BASE_LEVEL, build_project, busy_machine
 from support.fakeservers import FakeService, Reply
-from support.tracking import NOW, count_runs, make_tracker, runs_by_revision, stored_alerts
+from support.tracking import NOW, count_runs, make_tracker, stored_alerts
 
 WEBHOOK = """
 [notify]
@@ -75,16 +75,17 @@ def test_a_true_regression_is_confirmed_then_bisected_and_its_author_told(
 ) -> None:
     project = build_project(tmp_path, extra_config=WEBHOOK.format(url=services.url))
     told: list[str] = []
+    ran: list[str] = []
     report = make_tracker(engine, project.config, tmp_path / "work").run(
-        TrackEvents(confirmed=lambda c: told.append(c.line()))
+        TrackEvents(confirmed=lambda c: told.append(c.line()), ran=lambda sha, spec, measured: ran.append(sha))
     )
 
     (alert_id,) = report.new_alert_ids
     confirmed = report.confirmations[alert_id]
     assert confirmed.outcome.value == "confirmed", confirmed.reason
     assert confirmed.runs == 6  # three retriggers at each end; every neighbour had data already
-    runs = runs_by_revision(engine)
-    assert len(runs[project.last_good]) == len(runs[project.rollup]) == 4
+    before_bisection = ran[: -report.bisections[alert_id].outcome.runs_spent]
+    assert before_bisection.count(project.last_good) == before_bisection.count(project.rollup) == 4
     assert told == [confirmed.line()]
     assert re.search(r"6 confirmation runs, confirmed: the new data shows the regression \(\+(29|30|31)\.", told[0])
     (alert,) = stored_alerts(engine)

@@ -37,7 +37,9 @@ def test_a_pass_measures_every_push_detects_and_bisects_into_the_rollup(engine: 
     project = build_project(tmp_path)
     tracker = make_tracker(engine, project.config, tmp_path / "work")
     bisect_steps: list[tuple[int, str, int]] = []
-    report = tracker.run(TrackEvents(bisect_step=lambda a, c, r: bisect_steps.append((a, c, r))))
+    ran: list[str] = []
+    events = TrackEvents(ran=lambda sha, spec, measured: ran.append(sha))
+    report = tracker.run(replace(events, bisect_step=lambda a, c, r: bisect_steps.append((a, c, r))))
 
     assert (report.runs_ok, report.runs_failed) == (len(project.tips), 0)
     runs = runs_by_revision(engine)
@@ -65,7 +67,15 @@ def test_a_pass_measures_every_push_detects_and_bisects_into_the_rollup(engine: 
     # bisection within what is left of the alert's budget.
     confirmed = report.confirmations[alert_id]
     assert (confirmed.outcome.value, confirmed.runs) == ("confirmed", 6)
-    assert runs_by_revision(engine)[project.last_good] == [("ok", 1)] * 4
+    bisecting = ran[-outcome.runs_spent :]
+    assert ran[: -outcome.runs_spent].count(project.last_good) == 4
+    # The bisection ran its probes between the ends (G P P B B P P G), in the order stored: a drifting
+    # machine then moves a probe and its neighbours alike.
+    ends = {project.last_good, project.rollup}
+    assert any(sha not in ends for sha in bisecting)
+    for k, sha in enumerate(bisecting):
+        if sha not in ends:
+            assert {bisecting[k - 1], bisecting[min(k + 1, len(bisecting) - 1)]} & ends, bisecting
     assert outcome.runs_spent <= tracker.project_file.budgets.runs_per_alert - confirmed.runs
     # Every run is stored, so the runs beyond the track runs are exactly those spent.
     assert count_runs(engine) == len(project.tips) + confirmed.runs + outcome.runs_spent
@@ -255,16 +265,17 @@ def test_a_bisection_stopped_midway_is_resumed_by_the_next_pass(engine: Engine, 
     project = build_project(tmp_path)
     tracker = make_tracker(engine, project.config, tmp_path / "work")
     assert tracker.runner is not None
-    stopping = replace(tracker, executor=StopsAfter(LocalExecutor(engine, tracker.runner, tracker.now), runs=3))
+    stopping = replace(tracker, executor=StopsAfter(LocalExecutor(engine, tracker.runner, tracker.now), runs=9))
     first: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         stopping.run(TrackEvents(bisect_step=lambda _a, commit, _r: first.append(commit)))
     (alert,) = stored_alerts(engine)
     assert alert.bisection is not None
-    assert (alert.bisection.state, alert.bisection.runs_spent) == (BisectionState.RUNNING, 2)  # one step of two
+    # two steps done: the ends interleaved (G B B G) and the first probe between them (G P P B); a third begun
+    assert (alert.bisection.state, alert.bisection.runs_spent) == (BisectionState.RUNNING, 8)
     stopped_at = count_runs(engine)
-    assert stopped_at == len(project.tips) + 6 + 3  # track runs, confirmation, and the bisection's three
-    assert len(first) == 1
+    assert stopped_at == len(project.tips) + 6 + 9  # track runs, confirmation, and the bisection's nine
+    assert len(first) == 2
 
     steps: list[str] = []
     report = make_tracker(engine, project.config, tmp_path / "work").run(
@@ -274,9 +285,9 @@ def test_a_bisection_stopped_midway_is_resumed_by_the_next_pass(engine: Engine, 
     bisected = report.bisections[alert.id]
     assert bisected.outcome.kind.value == "culprit", bisected.outcome.reason
     assert [r.sha for r in bisected.culprits] == [project.culprit]
-    assert first[0] not in steps  # the finished probe is not measured again
+    assert first[1] not in steps  # the finished probe is not measured again
     # The runs of both passes count against the alert's budget.
-    assert bisected.outcome.runs_spent == 2 + count_runs(engine) - stopped_at
+    assert bisected.outcome.runs_spent == 8 + count_runs(engine) - stopped_at
     (alert,) = stored_alerts(engine)
     assert alert.bisection is not None
     assert (alert.bisection.state, alert.bisection.culprits) == (BisectionState.CULPRIT, (project.culprit,))

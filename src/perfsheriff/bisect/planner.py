@@ -14,11 +14,16 @@ Phases (see ``docs/bisection.md``):
    :func:`perfsheriff.stats.compare.compare` (Hodges-Lehmann ratio,
    Mann-Whitney test), topped up to ``confirm_samples`` first, and more
    samples are added while the comparison is inconclusive. No regression
-   between the ends -> ``not_reproduced``.
+   between the ends -> ``not_reproduced``; nor when the ends, measured
+   interleaved (``G B B G``), do not show the step the alert's data shows.
 2. **Bisect**: a :class:`~perfsheriff.bisect.search.Search` over the whole
    range: a Bayesian (probabilistic) bisection on the posterior over one-step
    and two-step hypotheses given every sample (:mod:`.posterior`); the outcome
    names the hypothesis that reaches ``1 - culprit_error``: one culprit, or two.
+
+Every request lists its runs in the order to make them (``RunRequest.runs``):
+a probe's between the ends' (``G P P B B P P G``), so that the machine's drift
+is read off the ends' runs next to each sample and taken out (:mod:`.timeline`).
 
 The planner is pure: it reads only the observations it is given and never
 exceeds the run budget ``settings.max_runs``, counted as the runs (samples and
@@ -45,12 +50,19 @@ from perfsheriff.bisect.protocol import (
     RunRequest,
 )
 from perfsheriff.bisect.search import Evidence, Search
+from perfsheriff.bisect.timeline import Timeline, drift_offsets, fresh_log_odds
 from perfsheriff.model import Direction
 from perfsheriff.stats.compare import Comparison, ComparisonVerdict, compare
+from perfsheriff.stats.summary import MAD_TO_SIGMA
 
 _EMPTY = Observation()
 #: Probes with at least this many samples join the two levels in the fit of the noise shape (0: levels only).
 SHAPE_PROBE_SAMPLES = 4
+#: Pairs of the ends measured interleaved before a step in the alert's data is believed (at least, at most).
+FRESH_PAIRS, FRESH_MAX_PAIRS = 2, 8
+#: Error rate of the test of those pairs: a step of this share of the alert's against none (an alert is raised
+#: where the data happened to show the step large: the alert's own figure overstates it).
+FRESH_ERROR, FRESH_SHARE = 0.05, 0.5
 
 
 class BisectPlanner:
@@ -67,6 +79,7 @@ class BisectPlanner:
         self._outcome: BisectOutcome | None = None
         self._shape_key: tuple[int, ...] = ()
         self._shape_fit: NoiseShape | None = None
+        self._timeline = Timeline()
 
     @property
     def probes(self) -> tuple[ProbeRecord, ...]:
@@ -89,6 +102,7 @@ class BisectPlanner:
             return self._outcome
         if self._baseline is None:
             self._baseline = self._runs(observations)
+        self._timeline.record(observations)
         spent = self.runs_spent(observations)
         step = self._advance(observations, spent)
         if isinstance(step, BisectOutcome):
@@ -98,7 +112,31 @@ class BisectPlanner:
         if remaining <= 0:
             self._outcome = self._undecided(spent, f"budget exhausted: {spent} runs spent", self._open_candidates())
             return self._outcome
-        return replace(step, repetitions=min(step.repetitions, remaining))
+        step = self._interleaved(step)
+        step = replace(step, repetitions=min(step.repetitions, remaining))
+        self._timeline.expect(step.runs)
+        return step
+
+    def _interleaved(self, step: RunRequest) -> RunRequest:
+        """The runs of ``step`` with the ends between them, so that each run has an end for neighbour.
+
+        An end's runs go ``A B A A B A``, the other end between them; a probe's go ``G P P B P P G``:
+        the machine's offset at each run is read off its neighbours (:mod:`.timeline`).
+        """
+        good, bad = self.suspect.good, self.suspect.bad
+        n = step.repetitions
+        if step.sequence:
+            return step
+        if step.commit in (good, bad):
+            other = bad if step.commit == good else good
+            sequence = [sha for _ in range((n + 1) // 2) for sha in (step.commit, other, step.commit)]
+            sequence = sequence[: n + (n + 1) // 2]
+        else:
+            ends = (good, bad)
+            sequence = [ends[0]]
+            for k in range(0, n, 2):
+                sequence += [step.commit] * min(2, n - k) + [ends[(k // 2 + 1) % 2]]
+        return replace(step, repetitions=len(sequence), sequence=tuple(sequence))
 
     def _runs(self, observations: Mapping[str, Observation]) -> int:
         shas = (self.suspect.good, *self.suspect.order)
@@ -124,6 +162,7 @@ class BisectPlanner:
         settings = self.settings
         ends = (("good", self.suspect.good, self.suspect.good_level), ("bad", self.suspect.bad, self.suspect.bad_level))
         levels = []
+        corrected = self._corrected(observations)
         for label, sha, extra in ends:
             seen = observations.get(sha, _EMPTY)
             if not seen.samples and seen.failed:
@@ -132,12 +171,12 @@ class BisectPlanner:
             if have < want or not seen.samples:
                 more = max(want - have, 1)
                 return RunRequest(sha, more, f"confirm {label} end: {have} of {want} samples")
-            levels.append(seen.samples + extra)
+            levels.append(tuple(float(v) for v in np.exp(corrected[sha])) + extra)
         good, bad = levels
         self.comparison = result = compare(good, bad, self.direction, settings.confirm)
         figures = f"ratio {result.ratio or math.nan:.3f}, p={result.p_value or math.nan:.2g}"
         if result.verdict is ComparisonVerdict.REGRESSION:
-            return None
+            return self._interleaved_ends(observations, spent)
         if result.verdict in (ComparisonVerdict.IMPROVEMENT, ComparisonVerdict.NO_CHANGE):
             return self._not_reproduced(spent, f"not reproduced: the ends show {result.verdict.value} ({figures})")
         sizes = [(label, sha, len(level)) for (label, sha, _), level in zip(ends, levels, strict=True)]
@@ -148,6 +187,40 @@ class BisectPlanner:
         more = min(settings.confirm_batch, settings.max_confirm_samples - have)
         return RunRequest(sha, more, f"confirm {label} end: evidence ambiguous ({figures})")
 
+    def _interleaved_ends(
+        self, observations: Mapping[str, Observation], spent: int
+    ) -> RunRequest | BisectOutcome | None:
+        """Measure the ends interleaved (``G B B G``) until their neighbouring pairs confirm the step the
+        alert's data shows, or refute it (``not_reproduced``): a machine that was slow when the detector
+        measured one side makes a step that interleaved runs do not show. ``None``: confirmed (or no
+        data from before the bisection to doubt, or ``FRESH_MAX_PAIRS`` pairs without a verdict)."""
+        suspect = self.suspect
+        ends = (suspect.good, suspect.bad)
+        before = [self._timeline.untimed(observations.get(end, _EMPTY).samples, end) for end in ends]
+        levels = [
+            np.log(np.array((*b, *extra)))
+            for b, extra in zip(before, (suspect.good_level, suspect.bad_level), strict=True)
+        ]
+        if any(level.size < 2 for level in levels):
+            return None
+        gap = float(np.median(levels[1]) - np.median(levels[0]))
+        sigma = MAD_TO_SIGMA * float(np.median(np.abs(np.concatenate([v - np.median(v) for v in levels]))))
+        pairs = self._timeline.pairs(observations, ends)
+        odds = fresh_log_odds(pairs, FRESH_SHARE * gap, sigma)
+        bound = math.log((1 - FRESH_ERROR) / FRESH_ERROR)
+        shown = f"{math.expm1(float(np.mean(pairs))) if pairs.size else math.nan:+.1%}"
+        if pairs.size >= FRESH_PAIRS and odds <= -bound:
+            reason = (
+                f"not reproduced: measured interleaved, the ends differ by {shown} over {pairs.size} pairs "
+                f"where the alert's data shows {math.expm1(gap):+.1%}"
+            )
+            return self._not_reproduced(spent, reason)
+        if pairs.size >= FRESH_MAX_PAIRS or (pairs.size >= FRESH_PAIRS and odds >= bound):
+            return None
+        sequence = (suspect.good, suspect.bad, suspect.bad, suspect.good)
+        reason = f"confirm the step with the ends interleaved: {pairs.size} pairs, {shown} (log odds {odds:.1f})"
+        return RunRequest(suspect.bad, len(sequence), reason, tuple(sequence))
+
     def _root_search(self) -> Search:
         ends = (self.suspect.good, self.suspect.bad)
         graph, settings = self._graph, self.settings
@@ -156,7 +229,7 @@ class BisectPlanner:
     def _evidence(self, observations: Mapping[str, Observation]) -> Evidence:
         suspect = self.suspect
         shas = (suspect.good, *suspect.order)
-        logs = {sha: np.log(np.array(observations[sha].samples)) for sha in shas if sha in observations}
+        logs = self._corrected(observations)
         failed = {sha: observations[sha].failed for sha in shas if sha in observations}
         extra = {suspect.good: suspect.good_level, suspect.bad: suspect.bad_level}
         levels = {sha: np.log(np.array(values)) for sha, values in extra.items() if values}
@@ -167,6 +240,13 @@ class BisectPlanner:
         probes = [logs[sha] for sha in suspect.order if sha != suspect.bad and sha in logs]
         measured = [g for g in probes if SHAPE_PROBE_SAMPLES and g.size >= SHAPE_PROBE_SAMPLES]
         return Evidence(logs, failed, noise_model(groups, low, high), levels, low, self._shape(references + measured))
+
+    def _corrected(self, observations: Mapping[str, Observation]) -> dict[str, np.ndarray]:
+        """Every commit's log samples, less the machine's drift at the moment each was taken."""
+        shas = (self.suspect.good, *self.suspect.order)
+        logs = {sha: np.log(np.array(observations[sha].samples)) for sha in shas if sha in observations}
+        offsets = drift_offsets(logs, self._timeline, (self.suspect.good, self.suspect.bad))
+        return {sha: values - offsets[sha] for sha, values in logs.items()}
 
     def _shape(self, references: list[np.ndarray]) -> NoiseShape | None:
         """The noise shape learnt from the two levels' samples (refitted only when they change)."""

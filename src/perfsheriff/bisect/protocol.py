@@ -45,11 +45,22 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class RunRequest:
-    """Run ``commit`` ``repetitions`` more times (each run yields one sample), because of ``reason``."""
+    """Run ``commit`` ``repetitions`` more times (each run yields one sample), because of ``reason``.
+
+    ``sequence``, when given, is every run to make, in this order: the probe interleaved with the ends
+    (``G P P B B P P G``), so that neighbouring runs can be compared and a drifting machine cancels.
+    ``repetitions`` then counts the runs of the whole sequence.
+    """
 
     commit: str
     repetitions: int
     reason: str
+    sequence: tuple[str, ...] = ()
+
+    @property
+    def runs(self) -> tuple[str, ...]:
+        """The commits to run, one per run, in the order to run them."""
+        return self.sequence[: self.repetitions] if self.sequence else (self.commit,) * self.repetitions
 
 
 @dataclass(frozen=True, slots=True)

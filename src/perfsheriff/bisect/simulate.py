@@ -50,7 +50,8 @@ def run_planner(bench: Bench, settings: BisectSettings | None = None) -> BisectO
         step = planner.next_step(bench.observations)
         if isinstance(step, BisectOutcome):
             return step
-        bench.run(step.commit, step.repetitions)
+        for sha in step.runs:  # in the order asked: on a drifting machine, the order matters
+            bench.run(sha, 1)
 
 
 @dataclass
@@ -98,10 +99,17 @@ def conditions(
     unbuildable: Sequence[float] = (0.0, 0.1),
     *,
     drifting: bool = False,
+    unchanged: bool = False,
 ) -> list[Condition]:
-    """Every combination of the given factors, in table order (on a drifting machine, with ``drifting``)."""
+    """Every combination of the given factors, in table order (on a drifting machine, with ``drifting``);
+    with ``unchanged``, then ranges where nothing changed (effect 0, one row per size, noise and
+    unbuildable share), after the others so that their seeds stay as they were."""
     grid = itertools.product(buckets, effects, noises, two_steps, unbuildable)
-    return [Condition(lo, hi, effect, noise, two, broken, drifting) for (lo, hi), effect, noise, two, broken in grid]
+    out = [Condition(lo, hi, effect, noise, two, broken, drifting) for (lo, hi), effect, noise, two, broken in grid]
+    if unchanged:
+        nulls = itertools.product(buckets, noises, unbuildable)
+        out += [Condition(lo, hi, 0.0, noise, False, broken, drifting) for (lo, hi), noise, broken in nulls]
+    return out
 
 
 def simulate_condition(
@@ -128,7 +136,8 @@ def simulate_condition(
         shape = Shape.LINEAR if i % 2 == 0 else Shape.MERGES
         case = make_case(condition, shape, np.random.default_rng([seed, index, i]))
         truth = frozenset(case.steps)
-        result.bound += runs_needed(len(case.suspect.order), tuple(case.steps.values()), case.noise)
+        if case.steps:
+            result.bound += runs_needed(len(case.suspect.order), tuple(case.steps.values()), case.noise)
         for name, method in methods.items():
             played = method(case, np.random.default_rng([seed, index, i, 1]))
             result.tallies[name].add(played.culprits == truth, played.runs)

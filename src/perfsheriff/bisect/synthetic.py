@@ -71,6 +71,9 @@ class Case:
     noise: NoiseKind
     machine: tuple[float, ...] = ()
     """The machine's log speed factor at each sample taken after the alert (empty: a steady machine)."""
+    spurious: float = 0.0
+    """A step (noise sds) in the alert's data of the bad end only: the machine was slow when the detector
+    measured after the range, and nothing changed in it (``effect`` 0; every method should name nobody)."""
 
 
 def draw_noise(kind: NoiseKind, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,6 +86,8 @@ def draw_noise(kind: NoiseKind, size: int, rng: np.random.Generator) -> np.ndarr
     return 0.4 * rng.standard_normal(size) + 2.0 * upper - 0.6
 
 
+#: The step a machine's slow spell put into the alert's data where nothing changed (noise sds).
+SPURIOUS_STEP = 3.0
 #: Samples a drifting machine's timeline covers: more than any bisection here takes.
 MACHINE_HORIZON = 2000
 
@@ -139,7 +144,9 @@ def make_case(condition: Condition, shape: Shape, rng: np.random.Generator) -> C
     culprits = _culprits(graph, condition.two_steps, rng)
     if culprits is None:  # no two commits on one line of descent: fall back to a linear range
         return make_case(condition, Shape.LINEAR, rng)
-    sizes = rng.uniform(0.8, 1.25, len(culprits)) if condition.two_steps else np.ones(1)
+    if condition.effect == 0:  # nothing changed: the alert came from the machine (see Case.spurious)
+        culprits = ()
+    sizes = rng.uniform(0.8, 1.25, len(culprits)) if condition.two_steps else np.ones(len(culprits))
     steps = {sha: condition.effect * float(s) for sha, s in zip(culprits, sizes, strict=True)}
     levels = {GOOD: 0.0}
     for sha in suspect.order:
@@ -149,7 +156,8 @@ def make_case(condition: Condition, shape: Shape, rng: np.random.Generator) -> C
     spare = [sha for sha in suspect.order if sha not in keep]
     broken = frozenset(sha for sha in spare if rng.random() < condition.unbuildable)
     machine = drifting_machine(rng) if condition.drifting else ()
-    return Case(suspect, shape, steps, levels, broken, condition.noise, machine)
+    spurious = SPURIOUS_STEP if not culprits else 0.0
+    return Case(suspect, shape, steps, levels, broken, condition.noise, machine, spurious)
 
 
 def _culprits(graph: CommitGraph, two: bool, rng: np.random.Generator) -> tuple[str, ...] | None:
@@ -181,10 +189,12 @@ class Bench:
         self.observations: dict[str, Observation] = {}
         self.runs = 0
         self.clock: int | None = None  # samples taken since the alert, on case.machine's timeline
-        for sha in (GOOD, case.suspect.bad):
-            self.run(sha, initial)
+        self.run(GOOD, initial)
+        bad = case.suspect.bad
+        new = self._draw(case.levels[bad] + case.spurious, initial)
+        self.observations[bad] = Observation(new)
         self.good_level = self._draw(self.case.levels[GOOD], window)
-        self.bad_level = self._draw(self.case.levels[case.suspect.bad], window)
+        self.bad_level = self._draw(self.case.levels[bad] + case.spurious, window)
         self.runs = 0
         self.clock = 0  # what the detector saw was measured before; from here on the machine drifts
 

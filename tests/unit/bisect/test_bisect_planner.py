@@ -52,7 +52,8 @@ def drive(bench: Bench, planner: BisectPlanner, limit: int = 500) -> tuple[list[
         if isinstance(step, BisectOutcome):
             return requests, step
         requests.append(step)
-        bench.run(step.commit, step.repetitions)
+        for sha in step.runs:  # in the order asked
+            bench.run(sha, 1)
     raise AssertionError("the planner did not finish")
 
 
@@ -60,15 +61,19 @@ def test_thin_ends_are_confirmed_first() -> None:
     bench = Bench(case(linear_range(8), {"c004": 5.0}), np.random.default_rng(1), initial=1)
     planner = BisectPlanner(bench.case.suspect, LOWER)
     first = planner.next_step(bench.observations)
-    assert first == RunRequest(GOOD, 5, "confirm good end: 1 of 6 samples")
-    bench.run(first.commit, first.repetitions)
+    assert isinstance(first, RunRequest)
+    assert (first.commit, first.reason) == (GOOD, "confirm good end: 1 of 6 samples")
+    # the good end's five runs with the bad end between them, so that neighbours can be compared
+    assert first.runs == (GOOD, "c008", GOOD, GOOD, "c008", GOOD, GOOD, "c008")
+    for sha in first.runs:
+        bench.run(sha, 1)
     second = planner.next_step(bench.observations)
     assert isinstance(second, RunRequest)
-    assert (second.commit, second.reason) == ("c008", "confirm bad end: 1 of 6 samples")
+    assert (second.commit, second.reason) == ("c008", "confirm bad end: 4 of 6 samples")
 
 
 def test_no_change_between_the_ends_is_not_reproduced() -> None:
-    bench = Bench(case(linear_range(8), {}), np.random.default_rng(2))
+    bench = Bench(case(linear_range(8), {}), np.random.default_rng(3))
     requests, outcome = drive(bench, BisectPlanner(bench.case.suspect, LOWER))
     assert outcome.kind is OutcomeKind.NOT_REPRODUCED
     assert outcome.reason.startswith("not reproduced")
@@ -186,8 +191,9 @@ def test_one_disturbed_run_does_not_name_a_culprit() -> None:
     planner = BisectPlanner(suspect, LOWER)
     step = planner.next_step(observations)
     while isinstance(step, RunRequest):
-        known = observations.get(step.commit, Observation())
-        observations[step.commit] = Observation(known.samples + run(step.commit, step.repetitions, not known.samples))
+        for sha in step.runs:
+            known = observations.get(sha, Observation())
+            observations[sha] = Observation(known.samples + run(sha, 1, not known.samples))
         step = planner.next_step(observations)
     assert step.culprits == ("c005",)
 
@@ -251,23 +257,26 @@ def test_requests_stay_in_the_range_and_within_budget(params: tuple[int, int, fl
 
 
 class Shuffled(Bench):
-    """A machine that reports every commit's samples in a shuffled order."""
+    """A machine that reports the samples found before the bisection in a shuffled order (those measured
+    during it come in the order they were taken, which matters: neighbours are compared)."""
 
     def __init__(self, c: Case, seed: int) -> None:
         super().__init__(c, np.random.default_rng(seed))
-        self.order_rng = np.random.default_rng(seed + 1)
+        order_rng = np.random.default_rng(seed + 1)
+        self.orders = {sha: order_rng.permutation(len(seen.samples)) for sha, seen in self.observations.items()}
 
     def shuffled(self) -> dict[str, Observation]:
         out = {}
         for sha, seen in self.observations.items():
-            order = self.order_rng.permutation(len(seen.samples))
-            out[sha] = Observation(tuple(seen.samples[i] for i in order), seen.failed)
+            order = [int(i) for i in self.orders.get(sha, [])]
+            samples = tuple(seen.samples[i] for i in order) + seen.samples[len(order) :]
+            out[sha] = Observation(samples, seen.failed)
         return out
 
 
 @settings(max_examples=15, deadline=None)
 @given(cases)
-def test_the_order_of_samples_does_not_matter(params: tuple[int, int, float, int, bool]) -> None:
+def test_the_order_of_the_samples_found_before_does_not_matter(params: tuple[int, int, float, int, bool]) -> None:
     c = sample_case(*params)
     plain, shuffled = Bench(c, np.random.default_rng(params[3])), Shuffled(c, params[3])
     first, second = BisectPlanner(c.suspect, LOWER), BisectPlanner(c.suspect, LOWER)
@@ -281,8 +290,9 @@ def test_the_order_of_samples_does_not_matter(params: tuple[int, int, float, int
             ]
             break
         assert a == b
-        plain.run(a.commit, a.repetitions)
-        shuffled.run(a.commit, a.repetitions)
+        for sha in a.runs:
+            plain.run(sha, 1)
+            shuffled.run(sha, 1)
 
 
 @settings(max_examples=15, deadline=None)
@@ -298,8 +308,10 @@ def test_the_alerts_level_samples_spare_the_confirmation_runs() -> None:
     bench = Bench(case(linear_range(16), {"c009": 6.0}), np.random.default_rng(21), window=5)
     requests, outcome = drive(bench, BisectPlanner(bench.suspect, LOWER))
     assert outcome.culprits == ("c009",)
-    assert not any(r.reason.startswith("confirm") for r in requests)
-    assert requests[0].reason.startswith("bisect: 8 of 16 candidates below")
+    # no end is topped up: one block of the ends interleaved (G B B G) confirms the step the alert shows
+    assert [r.reason.split(":")[0] for r in requests[:1]] == ["confirm the step with the ends interleaved"]
+    assert requests[0].runs == (GOOD, "c016", "c016", GOOD)
+    assert requests[1].reason.startswith("bisect: 8 of 16 candidates below")
 
 
 def test_level_samples_must_be_positive() -> None:

@@ -2,9 +2,10 @@
 
 The planner (``perfsheriff.bisect``) decides which commit to run next and when
 to stop; this module has the benchmark run there (by the executor: here, or by
-agents through the job queue), each run stored (so the data serves graphs and
-later bisections too), and feeds the planner
-one sample per run: the run's median of the bisected series.
+agents through the job queue) in the order the planner asks (a probe's runs
+between the ends' runs: ``G P P B B P P G``), each run stored (so the data serves
+graphs and later bisections too), and feeds the planner one sample per run: the
+run's median of the bisected series, in the order the runs were stored.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def run_bisection(
         step = planner.next_step(_observations(engine, target, key.id, shas, source))
         if isinstance(step, BisectOutcome):
             return BisectReport(step, repo.revisions(step.culprits), len(suspect), key.id)
-        measured = executor.measure(target, single, [step.commit] * step.repetitions, reason=JobReason.BISECT)
+        # in the order asked: the probe's runs between the ends', so that a drifting machine cancels
+        measured = executor.measure(target, single, list(step.runs), reason=JobReason.BISECT)
         if on_step is not None:
             on_step(step, measured)
         if all(m.ok and key.id not in m.series for m in measured):
