@@ -6,8 +6,6 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from perfsheriff.bisect import BisectOutcome, BisectPlanner, Observation, OutcomeKind, RunRequest
 from perfsheriff.bisect.simulate import run_planner
@@ -46,9 +44,8 @@ def test_samples_take_the_slots_asked_for() -> None:
     assert np.allclose(pairs, [math.log(2.0), math.log(2.0)])  # (g@5, b@4) pairs; g@0 and b@3 are too far apart
 
 
-@settings(max_examples=20, deadline=None)
-@given(st.integers(0, 10_000))
-def test_a_steady_machine_is_not_corrected(seed: int) -> None:
+def _steady_offsets(seed: int) -> list[np.ndarray]:
+    """The offsets read off a steady machine (2 % noise): the ends and a probe interleaved, six rounds."""
     rng = np.random.default_rng(seed)
     timeline = Timeline()
     logs = {"g": rng.normal(0.0, 0.02, 8), "b": rng.normal(0.1, 0.02, 8)}
@@ -58,8 +55,15 @@ def test_a_steady_machine_is_not_corrected(seed: int) -> None:
     new = {"p": rng.normal(0.05, 0.02, 12), "g": rng.normal(0.0, 0.02, 6), "b": rng.normal(0.1, 0.02, 6)}
     logs = {sha: np.concatenate([logs.get(sha, np.empty(0)), new[sha]]) for sha in new}
     timeline.record({sha: Observation(tuple(np.exp(v))) for sha, v in logs.items()})
-    offsets = drift_offsets(logs, timeline, ("g", "b"))
-    assert all(not np.any(v) for v in offsets.values())
+    return list(drift_offsets(logs, timeline, ("g", "b")).values())
+
+
+def test_a_steady_machine_is_rarely_corrected_and_then_by_little() -> None:
+    """The drift tests fire by chance on a steady machine (about 4 % of seeds at their thresholds); when they
+    do, the offsets stay within the noise, so a probe's verdict hardly moves."""
+    corrected = [offsets for offsets in map(_steady_offsets, range(300)) if any(np.any(v) for v in offsets)]
+    assert len(corrected) <= 0.08 * 300
+    assert max(float(np.max(np.abs(v))) for offsets in corrected for v in offsets) <= 3 * 0.02
 
 
 def test_a_busy_spell_is_taken_out_of_the_probe_it_fell_on() -> None:
