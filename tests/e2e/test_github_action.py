@@ -34,14 +34,17 @@ COMMENTS = "/repos/octo/parser/issues/5/comments"
 
 
 def project(tmp_path: Path) -> tuple[Path, str]:
-    """The project on "GitHub" (a bare origin) with a pull request slowing test_parse by 30 %; its checkout."""
+    """The project on "GitHub" (a bare origin) with a pull request doubling test_parse's time; its checkout.
+
+    Twice as slow, not 30 % slower: the gate (regression > 5 %) must fire however busy the machine that runs
+    the tests is; with 30 % the test failed once in a full run and passed on every rerun."""
     upstream = Repo.init(tmp_path / "upstream")
     upstream.commit(
         "parser", files={"tests/benchmarks/test_parse.py": SPEED_TEST, "tests/benchmarks/level.txt": "10\n"}
     )
     upstream.commit("docs", files={"README.md": "parser\n"})
     upstream.branch("feature")
-    head = upstream.commit("parse more carefully", files={"tests/benchmarks/level.txt": "13\n"})
+    head = upstream.commit("parse more carefully", files={"tests/benchmarks/level.txt": "20\n"})
     upstream.switch("main")
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "clone", "--quiet", "--bare", str(upstream.path), str(origin)], check=True)
