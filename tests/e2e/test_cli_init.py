@@ -32,7 +32,7 @@ def test_init_finds_a_pytest_benchmark_suite_and_track_measures_it(tmp_path: Pat
     repo = Repo.init(tmp_path / "project")
     repo.commit("a benchmark", files={"tests/test_speed.py": SPEED_TEST, "tests/level.txt": "1\n"})
     repo.commit("docs", files={"README.md": "speed\n"})
-    repo.commit("more work", files={"tests/level.txt": "3\n"})
+    repo.commit("more work", files={"tests/level.txt": "6\n"})
 
     made = run_cli("init", cwd=repo.path)
     assert made.returncode == 0, made.stderr
@@ -55,7 +55,10 @@ def test_init_finds_a_pytest_benchmark_suite_and_track_measures_it(tmp_path: Pat
     shown = json.loads(run_cli("show", series[0]["id"], "--json", "--db", db, cwd=repo.path).stdout)
     medians = [point["median"] for point in shown["points"]]
     assert len(medians) == 3
-    assert medians[2] > 2 * medians[0]  # three times the work at the last revision
+    # Six times the work at the last revision. A sum over a range does not scale exactly with its length
+    # (three times the work once measured 1.88x in a full run), so the margin is wide: the measurement follows
+    # the revision, which is what this checks.
+    assert medians[2] > 2 * medians[0]
 
 
 def test_init_without_benchmarks_writes_the_commented_example_and_says_what_to_edit(tmp_path: Path) -> None:
